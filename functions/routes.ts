@@ -1,0 +1,34 @@
+/**
+ * The HTTP API, once: every route and the function that serves it.
+ * The CDK app creates exactly these API Gateway routes; the local server mounts the same handlers.
+ */
+export type FunctionName = 'enqueue' | 'worker' | 'purge' | 'health' | 'dlq-replay';
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** API Gateway HTTP API path syntax. */
+  path: string;
+  fn: FunctionName;
+}
+
+export const ROUTES: readonly RouteSpec[] = [
+  { method: 'POST', path: '/v1/queues/{queue}/jobs', fn: 'enqueue' },
+  { method: 'GET', path: '/v1/queues/{queue}/jobs', fn: 'enqueue' },
+  { method: 'GET', path: '/v1/queues/{queue}/jobs/{id}', fn: 'enqueue' },
+  { method: 'DELETE', path: '/v1/queues/{queue}/jobs/{id}', fn: 'enqueue' },
+  { method: 'GET', path: '/v1/queues', fn: 'health' },
+  { method: 'GET', path: '/v1/health', fn: 'health' },
+  { method: 'GET', path: '/v1/queues/{queue}/dlq', fn: 'dlq-replay' },
+  { method: 'DELETE', path: '/v1/queues/{queue}/dlq/{id}', fn: 'dlq-replay' },
+  { method: 'POST', path: '/v1/queues/{queue}/dlq/replay', fn: 'dlq-replay' },
+  { method: 'POST', path: '/v1/queues/{queue}/purge', fn: 'purge' },
+  { method: 'POST', path: '/v1/queues/{queue}/drain', fn: 'worker' },
+] as const;
+
+/** Catch-all served by the health function so unknown paths get a JSON 404 and known paths with a wrong method a 405. */
+export const FALLBACK_ROUTE = { path: '/{proxy+}', fn: 'health' as FunctionName };
+
+export const FUNCTION_NAMES: readonly FunctionName[] = ['enqueue', 'worker', 'purge', 'health', 'dlq-replay'];
+
+/** Entry file of each function, relative to the repo root; each exports `handler`. */
+export const functionEntry = (fn: FunctionName): string => `functions/${fn}/handler.ts`;

@@ -1,0 +1,37 @@
+/**
+ * CloudWatch metric contract between the health function (publisher) and the CDK alarms (readers).
+ * Every figure is published twice: with a `Queue` dimension, and fleet-wide with no dimension
+ * (worst status, totals, largest ages) so that alarms need not know queue names.
+ */
+export const DEFAULT_METRIC_NAMESPACE = 'Spool';
+export const QUEUE_DIMENSION = 'Queue';
+
+export const METRICS = {
+  /** 0 healthy, 1 degraded, 2 unhealthy. Fleet-wide: the worst queue. */
+  status: 'Status',
+  waiting: 'WaitingJobs',
+  delayed: 'DelayedJobs',
+  active: 'ActiveJobs',
+  completed: 'CompletedJobs',
+  dead: 'DeadJobs',
+  /** Seconds the oldest waiting job has waited. Fleet-wide: the largest. */
+  oldestWaitingAge: 'OldestWaitingAgeSeconds',
+  /** Seconds since the oldest dead job died. Fleet-wide: the largest. */
+  oldestDeadAge: 'OldestDeadAgeSeconds',
+  /** Active jobs whose lease has expired (stuck). */
+  stuck: 'StuckJobs',
+  /** Dead jobs removed by the DLQ cap since the previous health run (a delta, never silent). */
+  deadTrimmed: 'DeadTrimmed',
+  /** Counter deltas since the previous health run. */
+  enqueued: 'JobsEnqueued',
+  completedDelta: 'JobsCompleted',
+  failed: 'JobsFailed',
+  retried: 'JobsRetried',
+  deadLettered: 'JobsDeadLettered',
+  /** 1 on every health run, no dimension: the alarm on its absence catches a dead health check. */
+  heartbeat: 'HealthHeartbeat',
+} as const;
+
+export type MetricKey = keyof typeof METRICS;
+
+export const STATUS_VALUE = { healthy: 0, degraded: 1, unhealthy: 2 } as const;
