@@ -1,0 +1,35 @@
+/**
+ * `npm run upstash:local` — local Upstash-compatible REST endpoint in front of a real Redis.
+ * Env: REDIS_URL (default redis://127.0.0.1:6379), UPSTASH_REDIS_REST_URL (default
+ * http://127.0.0.1:8079; port taken from it), UPSTASH_REDIS_REST_TOKEN (default spool-local-token).
+ */
+import { startUpstashLocal } from './server.js';
+
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const restUrl = new URL(process.env.UPSTASH_REDIS_REST_URL || 'http://127.0.0.1:8079');
+const token = process.env.UPSTASH_REDIS_REST_TOKEN || 'spool-local-token';
+const port = Number(restUrl.port) || (restUrl.protocol === 'https:' ? 443 : 80);
+const host = restUrl.hostname === '[::1]' ? '::1' : restUrl.hostname;
+
+try {
+  const server = await startUpstashLocal({ redisUrl, port, host, token });
+  console.log(`upstash-local listening on ${server.url} (token from UPSTASH_REDIS_REST_TOKEN) -> ${redisUrl}`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`upstash-local: ${signal}, stopping`);
+    server.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error('upstash-local: error while stopping', e);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+} catch (e) {
+  console.error(`upstash-local: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+}
