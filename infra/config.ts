@@ -1,0 +1,255 @@
+/**
+ * Deploy-time configuration of the Spool stack, read from CDK context.
+ *
+ * Context comes from cdk.json ("context"), from `cdk deploy -c key=value` (always a string there)
+ * or from `new App({ context })` in tests (any JSON value). Every reader below accepts both the
+ * JSON form and the string form, and throws on a value it cannot use instead of guessing.
+ * The defaults here are the documented ones (README "Deploy", cdk.json).
+ */
+import { DEFAULT_METRIC_NAMESPACE } from '../shared/metrics/names.js';
+
+export interface SpoolConfig {
+  /** Existing Secrets Manager secret holding the Upstash REST URL and token; undefined = create one. */
+  readonly secretName: string | undefined;
+  readonly keyPrefix: string;
+  readonly metricNamespace: string;
+  /** Queue names that get their own alarms and dashboard rows. */
+  readonly queues: readonly string[];
+  readonly alarmEmail: string | undefined;
+  readonly pagerUrl: string | undefined;
+  readonly workerTimeoutSeconds: number;
+  readonly workerReservedConcurrency: number | undefined;
+  readonly workerMemoryMb: number;
+  readonly functionMemoryMb: number;
+  /** Hosts a worker may call (HTTP targets); empty = any public host. */
+  readonly targetAllowedHosts: readonly string[];
+  /** `SPOOL_HEALTH_*` environment variables of the health function, from context `healthThresholds`. */
+  readonly healthEnv: Readonly<Record<string, string>>;
+  readonly logLevel: string;
+  readonly logRetentionDays: number;
+  readonly apiThrottleRate: number;
+  readonly apiThrottleBurst: number;
+  readonly workerSchedule: ScheduleSpec;
+  readonly healthSchedule: ScheduleSpec;
+  readonly purgeSchedule: ScheduleSpec;
+  /** DeadJobs above this is critical (above 0 is a warning). */
+  readonly deadJobsCritical: number;
+  /** Alarm when the oldest waiting job has waited longer than this. */
+  readonly oldestWaitingAgeSeconds: number;
+  /** Alarm when the API answers more than this percentage of 5xx over 5 minutes. */
+  readonly api5xxRatePercent: number;
+  /** Duration alarm fires at this percentage of the function timeout (p99). */
+  readonly durationAlarmPercent: number;
+}
+
+/** A schedule: an EventBridge `rate(...)` / `cron(...)` expression, and its interval when it is a rate. */
+export interface ScheduleSpec {
+  readonly expression: string;
+  /** Interval in minutes for rate expressions; undefined for cron. */
+  readonly intervalMinutes: number | undefined;
+}
+
+export const CONTEXT_DEFAULTS = {
+  keyPrefix: 'spool',
+  metricNamespace: DEFAULT_METRIC_NAMESPACE,
+  workerTimeoutSeconds: 900,
+  workerMemoryMb: 512,
+  functionMemoryMb: 256,
+  logLevel: 'INFO',
+  logRetentionDays: 30,
+  apiThrottleRate: 50,
+  apiThrottleBurst: 100,
+  workerSchedule: 'rate(1 minute)',
+  healthSchedule: 'rate(1 minute)',
+  purgeSchedule: 'rate(1 hour)',
+  deadJobsCritical: 100,
+  oldestWaitingAgeSeconds: 900,
+  api5xxRatePercent: 5,
+  durationAlarmPercent: 80,
+} as const;
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+const VALID_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+export type ContextReader = (key: string) => unknown;
+
+export class ConfigError extends Error {
+  constructor(key: string, message: string) {
+    super(`context "${key}": ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function optionalString(get: ContextReader, key: string): string | undefined {
+  const v = get(key);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new ConfigError(key, `expected a string, got ${JSON.stringify(v)}`);
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+function stringOr(get: ContextReader, key: string, dflt: string): string {
+  return optionalString(get, key) ?? dflt;
+}
+
+function optionalNumber(get: ContextReader, key: string, check: { min: number; max: number; integer?: boolean }): number | undefined {
+  const v = get(key);
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : Number.NaN;
+  if (!Number.isFinite(n)) throw new ConfigError(key, `expected a number, got ${JSON.stringify(v)}`);
+  if (check.integer !== false && !Number.isInteger(n)) throw new ConfigError(key, `expected an integer, got ${n}`);
+  if (n < check.min || n > check.max) throw new ConfigError(key, `expected ${check.min}..${check.max}, got ${n}`);
+  return n;
+}
+
+function numberOr(get: ContextReader, key: string, dflt: number, check: { min: number; max: number; integer?: boolean }): number {
+  return optionalNumber(get, key, check) ?? dflt;
+}
+
+/** An array of strings, a JSON array string, or a comma-separated string. */
+function stringList(get: ContextReader, key: string): string[] {
+  let v = get(key);
+  if (v === undefined || v === null) return [];
+  if (typeof v === 'string' && v.trim().startsWith('[')) {
+    try {
+      v = JSON.parse(v) as unknown;
+    } catch {
+      throw new ConfigError(key, 'looks like a JSON array but does not parse');
+    }
+  }
+  const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : undefined;
+  if (!items || !items.every((i): i is string => typeof i === 'string')) {
+    throw new ConfigError(key, `expected an array of strings or a comma-separated string, got ${JSON.stringify(v)}`);
+  }
+  const out = items.map((i) => i.trim()).filter((i) => i !== '');
+  return [...new Set(out)];
+}
+
+const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const HOST_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$/;
+
+/**
+ * `healthThresholds` (object or JSON string) → `SPOOL_HEALTH_*` env vars.
+ * Keys may be camelCase (`maxWaitingAgeSeconds` → `SPOOL_HEALTH_MAX_WAITING_AGE_SECONDS`) or already
+ * upper snake case (with or without the `SPOOL_HEALTH_` prefix). Values: numbers, strings, booleans.
+ */
+export function healthThresholdEnv(raw: unknown): Record<string, string> {
+  const key = 'healthThresholds';
+  if (raw === undefined || raw === null || raw === '') return {};
+  let obj: unknown = raw;
+  if (typeof obj === 'string') {
+    try {
+      obj = JSON.parse(obj) as unknown;
+    } catch {
+      throw new ConfigError(key, 'expected a JSON object');
+    }
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(key, 'expected an object');
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(k)) throw new ConfigError(key, `invalid key ${JSON.stringify(k)}`);
+    if (!['number', 'string', 'boolean'].includes(typeof v)) {
+      throw new ConfigError(key, `value of ${k} must be a number, string or boolean`);
+    }
+    const snake = k.includes('_') || k === k.toUpperCase() ? k.toUpperCase() : k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+    const name = snake.startsWith('SPOOL_HEALTH_') ? snake : `SPOOL_HEALTH_${snake}`;
+    env[name] = String(v);
+  }
+  return env;
+}
+
+/**
+ * A schedule from context: a number of minutes (number or numeric string), or an EventBridge
+ * `rate(...)` / `cron(...)` expression.
+ */
+export function parseSchedule(key: string, raw: unknown, dflt: string): ScheduleSpec {
+  const v = raw === undefined || raw === null || raw === '' ? dflt : raw;
+  if (typeof v === 'number' || (typeof v === 'string' && /^\s*\d+\s*$/.test(v))) {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(key, `expected a whole number of minutes >= 1, got ${v}`);
+    return { expression: `rate(${n} ${n === 1 ? 'minute' : 'minutes'})`, intervalMinutes: n };
+  }
+  if (typeof v !== 'string') throw new ConfigError(key, `expected minutes or a rate/cron expression, got ${JSON.stringify(v)}`);
+  const s = v.trim();
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(s);
+  if (rate) {
+    const n = Number(rate[1]);
+    const unit = rate[2] ?? 'minutes';
+    if (n < 1) throw new ConfigError(key, 'rate must be >= 1');
+    // EventBridge rejects "rate(1 minutes)" and "rate(5 minute)".
+    if ((n === 1) === unit.endsWith('s')) throw new ConfigError(key, 'use a singular unit for 1 and a plural one otherwise');
+    const perUnit = unit.startsWith('minute') ? 1 : unit.startsWith('hour') ? 60 : 1440;
+    return { expression: s, intervalMinutes: n * perUnit };
+  }
+  if (/^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/.test(s)) return { expression: s, intervalMinutes: undefined };
+  throw new ConfigError(key, `expected minutes, rate(N unit) or cron(6 fields), got ${JSON.stringify(v)}`);
+}
+
+export function readConfig(get: ContextReader): SpoolConfig {
+  const d = CONTEXT_DEFAULTS;
+
+  const queues = stringList(get, 'queues');
+  for (const q of queues) if (!QUEUE_NAME.test(q)) throw new ConfigError('queues', `invalid queue name ${JSON.stringify(q)}`);
+
+  const targetAllowedHosts = stringList(get, 'targetAllowedHosts').map((h) => h.toLowerCase());
+  for (const h of targetAllowedHosts) if (!HOST_NAME.test(h)) throw new ConfigError('targetAllowedHosts', `invalid host ${JSON.stringify(h)}`);
+
+  const alarmEmail = optionalString(get, 'alarmEmail');
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
+    throw new ConfigError('alarmEmail', `not an email address: ${JSON.stringify(alarmEmail)}`);
+  }
+  const pagerUrl = optionalString(get, 'pagerUrl');
+  if (pagerUrl !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(pagerUrl);
+    } catch {
+      throw new ConfigError('pagerUrl', 'not a URL');
+    }
+    if (u.protocol !== 'https:') throw new ConfigError('pagerUrl', 'must be an https:// URL');
+  }
+
+  const keyPrefix = stringOr(get, 'keyPrefix', d.keyPrefix);
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(keyPrefix)) throw new ConfigError('keyPrefix', `invalid prefix ${JSON.stringify(keyPrefix)}`);
+  const metricNamespace = stringOr(get, 'metricNamespace', d.metricNamespace);
+  if (!/^[A-Za-z0-9._/#:-]{1,255}$/.test(metricNamespace) || metricNamespace.startsWith('AWS/')) {
+    throw new ConfigError('metricNamespace', `invalid namespace ${JSON.stringify(metricNamespace)}`);
+  }
+
+  const logLevel = stringOr(get, 'logLevel', d.logLevel).toUpperCase();
+  if (!['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT', 'CRITICAL'].includes(logLevel)) {
+    throw new ConfigError('logLevel', `unknown level ${logLevel}`);
+  }
+  const logRetentionDays = numberOr(get, 'logRetentionDays', d.logRetentionDays, { min: 1, max: 3653 });
+  if (!VALID_RETENTION_DAYS.includes(logRetentionDays)) {
+    throw new ConfigError('logRetentionDays', `CloudWatch accepts ${VALID_RETENTION_DAYS.join(', ')}`);
+  }
+
+  return {
+    secretName: optionalString(get, 'secretName'),
+    keyPrefix,
+    metricNamespace,
+    queues,
+    alarmEmail,
+    pagerUrl,
+    workerTimeoutSeconds: numberOr(get, 'workerTimeoutSeconds', d.workerTimeoutSeconds, { min: 10, max: 900 }),
+    workerReservedConcurrency: optionalNumber(get, 'workerReservedConcurrency', { min: 1, max: 1000 }),
+    workerMemoryMb: numberOr(get, 'workerMemoryMb', d.workerMemoryMb, { min: 128, max: 10240 }),
+    functionMemoryMb: numberOr(get, 'functionMemoryMb', d.functionMemoryMb, { min: 128, max: 10240 }),
+    targetAllowedHosts,
+    healthEnv: healthThresholdEnv(get('healthThresholds')),
+    logLevel,
+    logRetentionDays,
+    apiThrottleRate: numberOr(get, 'apiThrottleRate', d.apiThrottleRate, { min: 1, max: 10000, integer: false }),
+    apiThrottleBurst: numberOr(get, 'apiThrottleBurst', d.apiThrottleBurst, { min: 1, max: 5000 }),
+    workerSchedule: parseSchedule('workerSchedule', get('workerSchedule'), d.workerSchedule),
+    healthSchedule: parseSchedule('healthSchedule', get('healthSchedule'), d.healthSchedule),
+    purgeSchedule: parseSchedule('purgeSchedule', get('purgeSchedule'), d.purgeSchedule),
+    deadJobsCritical: numberOr(get, 'deadJobsCritical', d.deadJobsCritical, { min: 1, max: 1e9 }),
+    oldestWaitingAgeSeconds: numberOr(get, 'oldestWaitingAgeSeconds', d.oldestWaitingAgeSeconds, { min: 1, max: 1e9 }),
+    api5xxRatePercent: numberOr(get, 'api5xxRatePercent', d.api5xxRatePercent, { min: 0.01, max: 100, integer: false }),
+    durationAlarmPercent: numberOr(get, 'durationAlarmPercent', d.durationAlarmPercent, { min: 1, max: 100 }),
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * One Lambda function per entry of FUNCTION_NAMES (functions/routes.ts), bundled by the local
+ * esbuild (never Docker), each with its own role, log group and exactly the permissions it needs.
+ */
+import * as path from 'node:path';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { FUNCTION_NAMES, functionEntry, type FunctionName } from '../../functions/routes.js';
+import type { SpoolConfig } from '../config.js';
+
+/** Runtime of every function; bundles target the same Node major. */
+export const RUNTIME = lambda.Runtime.NODEJS_22_X;
+const ESBUILD_TARGET = 'node22';
+export const DEFAULT_TIMEOUT = Duration.seconds(30);
+
+interface FunctionSpec {
+  readonly description: string;
+  /** Reads the Upstash REST URL/token from the secret. */
+  readonly readsRedisSecret: boolean;
+  /** Invokes the worker asynchronously (gets SPOOL_WORKER_FUNCTION_NAME and lambda:InvokeFunction on it). */
+  readonly invokesWorker: boolean;
+  /** Publishes the Spool metrics (cloudwatch:PutMetricData in the Spool namespace only). */
+  readonly publishesMetrics: boolean;
+  /** Publishes to the on-call topic (gets SPOOL_ALERT_TOPIC_ARN and sns:Publish on it). */
+  readonly publishesAlerts: boolean;
+}
+
+/** Keyed by FunctionName so that a new function in routes.ts does not compile until it is described here. */
+const SPECS: Record<FunctionName, FunctionSpec> = {
+  enqueue: {
+    description: 'Spool API: enqueue, list, get and cancel jobs; kicks the worker',
+    readsRedisSecret: true,
+    invokesWorker: true,
+    publishesMetrics: false,
+    publishesAlerts: false,
+  },
+  worker: {
+    description: 'Spool worker: leases jobs in batches, runs them, acknowledges; re-invokes itself while work remains',
+    readsRedisSecret: true,
+    invokesWorker: true,
+    publishesMetrics: false,
+    publishesAlerts: false,
+  },
+  purge: {
+    description: 'Spool purge: removes expired completed jobs and stale state; API purge endpoint',
+    readsRedisSecret: true,
+    invokesWorker: false,
+    publishesMetrics: false,
+    publishesAlerts: false,
+  },
+  health: {
+    description: 'Spool health: publishes queue metrics and the heartbeat; API health/queues and JSON 404/405 fallback',
+    readsRedisSecret: true,
+    invokesWorker: false,
+    publishesMetrics: true,
+    publishesAlerts: true,
+  },
+  'dlq-replay': {
+    description: 'Spool DLQ API: list, delete and replay dead jobs',
+    readsRedisSecret: true,
+    invokesWorker: false,
+    publishesMetrics: false,
+    publishesAlerts: false,
+  },
+};
+
+export interface SpoolFunctionsProps {
+  readonly config: SpoolConfig;
+  /** Directory holding package-lock.json and functions/<fn>/handler.ts. */
+  readonly projectRoot: string;
+  readonly redisSecret: ISecret;
+  readonly alertTopic: ITopic;
+}
+
+/** `dlq-replay` → `DlqReplay` */
+export const constructIdOf = (fn: FunctionName): string =>
+  fn
+    .split(/[^A-Za-z0-9]+/)
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
+
+export class SpoolFunctions extends Construct {
+  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+  readonly logGroups: Readonly<Record<FunctionName, logs.LogGroup>>;
+  readonly roles: Readonly<Record<FunctionName, iam.Role>>;
+  /** Fixed, so that the worker (and enqueue) can name it without a reference cycle. */
+  readonly workerFunctionName: string;
+
+  constructor(scope: Construct, id: string, props: SpoolFunctionsProps) {
+    super(scope, id);
+    const { config } = props;
+    const stack = Stack.of(this);
+
+    // The worker invokes itself: a reference to its own ARN in its role's policy (which the function
+    // depends on) would be a cycle, so it gets a fixed name and the ARN is built from that name.
+    this.workerFunctionName = `${stack.stackName.slice(0, 57)}-worker`;
+    const workerArn = stack.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: this.workerFunctionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    const functions = {} as Record<FunctionName, NodejsFunction>;
+    const logGroups = {} as Record<FunctionName, logs.LogGroup>;
+    const roles = {} as Record<FunctionName, iam.Role>;
+
+    for (const fn of FUNCTION_NAMES) {
+      const spec = SPECS[fn];
+      const cid = constructIdOf(fn);
+      const isWorker = fn === 'worker';
+
+      const logGroup = new logs.LogGroup(this, `${cid}Logs`, { retention: config.logRetentionDays as logs.RetentionDays });
+      // Own role instead of the default one: no AWSLambdaBasicExecutionRole managed policy, logs only to its group.
+      const role = new iam.Role(this, `${cid}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Spool ${fn} function`,
+      });
+      logGroup.grantWrite(role);
+
+      const environment: Record<string, string> = {
+        POWERTOOLS_SERVICE_NAME: 'spool',
+        LOG_LEVEL: config.logLevel,
+        NODE_OPTIONS: '--enable-source-maps',
+        SPOOL_KEY_PREFIX: config.keyPrefix,
+        SPOOL_METRIC_NAMESPACE: config.metricNamespace,
+      };
+      if (spec.readsRedisSecret) {
+        environment.SPOOL_REDIS_SECRET_ARN = props.redisSecret.secretArn;
+        props.redisSecret.grantRead(role);
+      }
+      if (spec.invokesWorker) {
+        environment.SPOOL_WORKER_FUNCTION_NAME = this.workerFunctionName;
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [workerArn] }));
+      }
+      if (spec.publishesAlerts) {
+        environment.SPOOL_ALERT_TOPIC_ARN = props.alertTopic.topicArn;
+        props.alertTopic.grantPublish(role);
+      }
+      if (spec.publishesMetrics) {
+        // PutMetricData has no resource-level permissions; the namespace condition is the scope.
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            actions: ['cloudwatch:PutMetricData'],
+            resources: ['*'],
+            conditions: { StringEquals: { 'cloudwatch:namespace': config.metricNamespace } },
+          }),
+        );
+      }
+      if (fn === 'health') Object.assign(environment, config.healthEnv);
+      if (isWorker) environment.SPOOL_TARGET_ALLOWED_HOSTS = config.targetAllowedHosts.join(',');
+
+      const f = new NodejsFunction(this, cid, {
+        entry: path.join(props.projectRoot, functionEntry(fn)),
+        handler: 'handler',
+        projectRoot: props.projectRoot,
+        depsLockFilePath: path.join(props.projectRoot, 'package-lock.json'),
+        runtime: RUNTIME,
+        architecture: lambda.Architecture.ARM_64,
+        description: spec.description,
+        functionName: isWorker ? this.workerFunctionName : undefined,
+        memorySize: isWorker ? config.workerMemoryMb : config.functionMemoryMb,
+        timeout: isWorker ? Duration.seconds(config.workerTimeoutSeconds) : DEFAULT_TIMEOUT,
+        reservedConcurrentExecutions: isWorker ? config.workerReservedConcurrency : undefined,
+        // Async invocations of the worker are nudges (scheduled or kicked); the jobs live in Redis and
+        // expired leases are re-leased, so Lambda's own retries would only add parallel workers.
+        retryAttempts: isWorker ? 0 : undefined,
+        role,
+        logGroup,
+        tracing: lambda.Tracing.ACTIVE,
+        environment,
+        bundling: {
+          minify: true,
+          sourceMap: true,
+          sourceMapMode: SourceMapMode.DEFAULT,
+          sourcesContent: false,
+          target: ESBUILD_TARGET,
+          format: OutputFormat.ESM,
+          mainFields: ['module', 'main'],
+          // Some CommonJS dependencies call require() on Node built-ins; ESM output has no require.
+          banner: "import{createRequire as __spoolCreateRequire}from'node:module';const require=__spoolCreateRequire(import.meta.url);",
+          externalModules: ['@aws-sdk/*'],
+          forceDockerBundling: false,
+        },
+      });
+
+      functions[fn] = f;
+      logGroups[fn] = logGroup;
+      roles[fn] = role;
+    }
+
+    this.functions = functions;
+    this.logGroups = logGroups;
+    this.roles = roles;
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * EventBridge schedules: worker and health every minute, purge every hour (all configurable).
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import type { FunctionName } from '../../functions/routes.js';
+import type { ScheduleSpec, SpoolConfig } from '../config.js';
+import { constructIdOf } from './functions.js';
+
+export interface SpoolSchedulesProps {
+  readonly config: SpoolConfig;
+  readonly functions: Readonly<Record<FunctionName, lambda.IFunction>>;
+}
+
+export class SpoolSchedules extends Construct {
+  readonly rules: Readonly<Partial<Record<FunctionName, events.Rule>>>;
+
+  constructor(scope: Construct, id: string, props: SpoolSchedulesProps) {
+    super(scope, id);
+    const scheduled: ReadonlyArray<[FunctionName, ScheduleSpec]> = [
+      ['worker', props.config.workerSchedule],
+      ['health', props.config.healthSchedule],
+      ['purge', props.config.purgeSchedule],
+    ];
+    const rules: Partial<Record<FunctionName, events.Rule>> = {};
+    for (const [fn, spec] of scheduled) {
+      rules[fn] = new events.Rule(this, `${constructIdOf(fn)}Schedule`, {
+        description: `Runs the Spool ${fn} function on ${spec.expression}`,
+        schedule: events.Schedule.expression(spec.expression),
+        // Delivery retries only (a throttled invoke); a tick older than a few minutes is superseded by the next one.
+        targets: [new targets.LambdaFunction(props.functions[fn], { retryAttempts: 2, maxEventAge: Duration.minutes(5) })],
+      });
+    }
+    this.rules = rules;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * cdk-nag (3.x) AwsSolutions checks, and the findings Spool accepts, each with its reason.
+ * cdk-nag 3 uses CDK's native acknowledgements, one per finding id as printed by the report
+ * (e.g. `AwsSolutions::AwsSolutions-IAM5[Resource::*]`); there is no prefix matching, so a new kind of
+ * finding (a new wildcard, a new rule) fails the synth until someone looks at it.
+ */
+import { Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { FUNCTION_NAMES } from '../functions/routes.js';
+import type { SpoolStack } from './stack.js';
+
+export function addNagChecks(scope: IConstruct): void {
+  Validations.of(scope).addPlugins(new AwsSolutionsChecks(scope));
+}
+
+/** Every acknowledgement made, for the tests (each must have a reason). */
+export interface NagAcknowledgement {
+  readonly path: string;
+  readonly id: string;
+  readonly reason: string;
+}
+
+const REASONS = {
+  SMG4:
+    'The secret holds an Upstash REST URL and token that only Upstash can issue; Secrets Manager cannot rotate them. ' +
+    'Rotation is an operator procedure (docs/runbook.md#rotate-the-upstash-token).',
+  IAM5_XRAY:
+    'Resource::* comes only from xray:PutTraceSegments and xray:PutTelemetryRecords (Tracing.ACTIVE), ' +
+    'which support no resource-level permissions.',
+  IAM5_XRAY_METRICS:
+    'Resource::* comes only from xray:PutTraceSegments/PutTelemetryRecords (Tracing.ACTIVE) and from ' +
+    'cloudwatch:PutMetricData, none of which support resource-level permissions; PutMetricData is limited ' +
+    'to the Spool metric namespace by a cloudwatch:namespace condition.',
+  L1:
+    'Pinned to the Node.js 22 runtime on purpose: the project is built and tested against Node 20/22 ' +
+    '(engines, @types/node, esbuild target node22). Move to a newer runtime with a tested upgrade, not implicitly.',
+} as const;
+
+export function acknowledgeNagFindings(stack: SpoolStack): NagAcknowledgement[] {
+  const made: NagAcknowledgement[] = [];
+  const ack = (scope: IConstruct, rule: string, reason: string): void => {
+    const id = `AwsSolutions::AwsSolutions-${rule}`;
+    Validations.of(scope).acknowledge({ id, reason });
+    made.push({ path: scope.node.path, id, reason });
+  };
+
+  if (stack.config.secretName === undefined) ack(stack.redisSecret, 'SMG4', REASONS.SMG4);
+
+  for (const fn of FUNCTION_NAMES) {
+    const role = stack.spoolFunctions.roles[fn];
+    ack(role, 'IAM5[Resource::*]', fn === 'health' ? REASONS.IAM5_XRAY_METRICS : REASONS.IAM5_XRAY);
+    ack(stack.functions[fn], 'L1', REASONS.L1);
+  }
+  return made;
+}
