@@ -1,0 +1,59 @@
+/** Errors of the queue engine. Each carries a stable code and the HTTP status an API maps it to. */
+export class SpoolError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly status: number,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input: names the field and the reason. Nothing was written. */
+export class ValidationError extends SpoolError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`, 'invalid_request', 400, { field, reason });
+  }
+}
+
+export class PayloadTooLargeError extends SpoolError {
+  constructor(
+    readonly field: string,
+    size: number,
+    limit: number,
+  ) {
+    super(`${field}: ${size} bytes is over the limit of ${limit} bytes`, 'payload_too_large', 413, {
+      field,
+      size,
+      limit,
+    });
+  }
+}
+
+export class NotFoundError extends SpoolError {
+  constructor(what: string) {
+    super(`${what} not found`, 'not_found', 404);
+  }
+}
+
+export class ConflictError extends SpoolError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message, 'conflict', 409, details);
+  }
+}
+
+/** Redis (or the Upstash endpoint) cannot be reached; callers should retry later. Nothing was written. */
+export class RedisUnavailableError extends SpoolError {
+  constructor(
+    cause: unknown,
+    readonly retryAfterSeconds = 5,
+  ) {
+    super('Redis is unavailable; retry later', 'redis_unavailable', 503, { retryAfterSeconds });
+    this.cause = cause;
+  }
+}

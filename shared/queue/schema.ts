@@ -1,0 +1,130 @@
+import { z, firstIssue } from '../validation/zod.js';
+import type { QueueConfig } from '../config/index.js';
+import { PayloadTooLargeError, ValidationError } from './errors.js';
+import type { BackoffPolicy, HttpTarget, JobInput, JobSpec } from './types.js';
+
+export const QUEUE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+export const PRIORITY_MIN = -1000;
+export const PRIORITY_MAX = 1000;
+/** The furthest in the past a run-at may be (clock skew tolerance). */
+export const RUN_AT_PAST_TOLERANCE_MS = 60 * 60 * 1000;
+export const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
+export const MAX_JOB_TIMEOUT_MS = 900_000;
+export const MAX_BATCH = 1000;
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
+
+const targetSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  method: z.optional(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])),
+  headers: z.optional(
+    z.record(
+      z.string().check(z.regex(HEADER_NAME, 'must be a valid header name')),
+      z.string().check(z.maxLength(8192)),
+    ),
+  ),
+  timeoutMs: z.optional(z.int().check(z.gte(100), z.lte(MAX_JOB_TIMEOUT_MS))),
+});
+
+export const jobInputSchema = z.strictObject({
+  payload: z.optional(z.unknown()),
+  target: z.optional(targetSchema),
+  handler: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must match [A-Za-z0-9_.:-]{1,128}'))),
+  priority: z.optional(z.int().check(z.gte(PRIORITY_MIN), z.lte(PRIORITY_MAX))),
+  delayMs: z.optional(z.int().check(z.gte(0), z.lte(MAX_DELAY_MS))),
+  runAt: z.optional(z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })])),
+  maxAttempts: z.optional(z.int().check(z.gte(1), z.lte(100))),
+  backoff: z.optional(
+    z.strictObject({
+      type: z.optional(z.enum(['exponential', 'fixed'])),
+      baseMs: z.optional(z.int().check(z.gte(0), z.lte(86_400_000))),
+      maxMs: z.optional(z.int().check(z.gte(0), z.lte(86_400_000))),
+    }),
+  ),
+  timeoutMs: z.optional(z.int().check(z.gte(100), z.lte(MAX_JOB_TIMEOUT_MS))),
+  idempotencyKey: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+});
+
+export function assertQueueName(queue: unknown, field = 'queue'): asserts queue is string {
+  if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
+    throw new ValidationError(field, 'must match [A-Za-z0-9_-]{1,64}');
+  }
+}
+
+/** What the enqueue script needs of one job, everything validated. */
+export interface NormalizedJob {
+  spec: string;
+  meta: {
+    priority: number;
+    maxAttempts: number;
+    timeoutMs: number;
+    backoff: BackoffPolicy;
+    runAt?: number;
+    idem?: string;
+  };
+  idempotencyKey?: string;
+}
+
+/**
+ * Validate and normalize one job. Throws ValidationError naming the field (prefixed with `base`),
+ * or PayloadTooLargeError; writes nothing.
+ */
+export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base = ''): NormalizedJob {
+  const at = (f: string) => [base, f].filter(Boolean).join('.');
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ValidationError(base || '(body)', 'must be a JSON object');
+  }
+  const parsed = jobInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const { field, reason } = firstIssue(parsed.error, base);
+    throw new ValidationError(field, reason);
+  }
+  const j = parsed.data as JobInput;
+  if (!!j.target === !!j.handler) {
+    throw new ValidationError(at('target'), 'exactly one of "target" or "handler" is required');
+  }
+  if (j.delayMs !== undefined && j.runAt !== undefined) {
+    throw new ValidationError(at('runAt'), 'give either "delayMs" or "runAt", not both');
+  }
+  let runAt: number | undefined;
+  if (j.runAt !== undefined) {
+    runAt = typeof j.runAt === 'number' ? j.runAt : Date.parse(j.runAt);
+    if (!Number.isFinite(runAt)) throw new ValidationError(at('runAt'), 'is not a valid time');
+    if (runAt < now - RUN_AT_PAST_TOLERANCE_MS) throw new ValidationError(at('runAt'), 'is more than 1 hour in the past');
+    if (runAt > now + MAX_DELAY_MS) throw new ValidationError(at('runAt'), 'is more than 365 days in the future');
+  } else if (j.delayMs !== undefined && j.delayMs > 0) {
+    runAt = now + j.delayMs;
+  }
+  const spec: JobSpec = { payload: j.payload ?? null };
+  if (j.target) {
+    const t: HttpTarget = { url: j.target.url, method: j.target.method ?? 'POST' };
+    if (j.target.headers) t.headers = j.target.headers;
+    if (j.target.timeoutMs !== undefined) t.timeoutMs = j.target.timeoutMs;
+    spec.target = t;
+  } else {
+    spec.handler = j.handler!;
+  }
+  const specJson = JSON.stringify(spec);
+  const payloadBytes = Buffer.byteLength(JSON.stringify(spec.payload));
+  if (payloadBytes > cfg.payloadMaxBytes) throw new PayloadTooLargeError(at('payload'), payloadBytes, cfg.payloadMaxBytes);
+  const backoff: BackoffPolicy = {
+    type: j.backoff?.type ?? 'exponential',
+    baseMs: j.backoff?.baseMs ?? cfg.backoffBaseMs,
+    maxMs: j.backoff?.maxMs ?? cfg.backoffMaxMs,
+  };
+  if (backoff.maxMs < backoff.baseMs) throw new ValidationError(at('backoff.maxMs'), 'must be at least backoff.baseMs');
+  const timeoutMs = j.timeoutMs ?? j.target?.timeoutMs ?? cfg.jobTimeoutMs;
+  const meta: NormalizedJob['meta'] = {
+    priority: j.priority ?? 0,
+    maxAttempts: j.maxAttempts ?? cfg.maxAttempts,
+    timeoutMs,
+    backoff,
+  };
+  if (runAt !== undefined) meta.runAt = runAt;
+  const out: NormalizedJob = { spec: specJson, meta };
+  if (j.idempotencyKey !== undefined) {
+    out.idempotencyKey = j.idempotencyKey;
+    meta.idem = j.idempotencyKey;
+  }
+  return out;
+}

@@ -1,0 +1,234 @@
+/** The five job states. Each word is used as-is in keys, API, metrics and docs. */
+export const JOB_STATES = ['waiting', 'delayed', 'active', 'completed', 'dead'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export interface HttpTarget {
+  url: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface BackoffPolicy {
+  type: 'exponential' | 'fixed';
+  baseMs: number;
+  maxMs: number;
+}
+
+/** A job as a producer sends it (HTTP body and engine input are the same shape). */
+export interface JobInput {
+  payload?: unknown;
+  target?: { url: string; method?: HttpTarget['method']; headers?: Record<string, string>; timeoutMs?: number };
+  handler?: string;
+  priority?: number;
+  delayMs?: number;
+  /** Epoch milliseconds or an ISO-8601 string. */
+  runAt?: number | string;
+  maxAttempts?: number;
+  backoff?: { type?: BackoffPolicy['type']; baseMs?: number; maxMs?: number };
+  timeoutMs?: number;
+  idempotencyKey?: string;
+}
+
+/** The part of a job that never changes after enqueue. */
+export interface JobSpec {
+  payload: unknown;
+  target?: HttpTarget;
+  handler?: string;
+}
+
+export interface JobError {
+  message: string;
+  class: string;
+  fingerprint: string;
+  requestId?: string;
+  at: number;
+  attempt: number;
+  retryable: boolean;
+}
+
+/** A job as shown: spec plus its current state. Times are epoch milliseconds. */
+export interface Job extends JobSpec {
+  id: string;
+  queue: string;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  priority: number;
+  timeoutMs: number;
+  backoff: BackoffPolicy;
+  createdAt: number;
+  updatedAt: number;
+  runAt?: number;
+  leaseUntil?: number;
+  idempotencyKey?: string;
+  lastError?: JobError;
+  firstFailedAt?: number;
+  lastFailedAt?: number;
+  completedAt?: number;
+  diedAt?: number;
+  replays?: number;
+}
+
+export interface LeasedJob extends Job {
+  /** Fencing token: complete, fail and extend must present it. */
+  token: string;
+  leaseUntil: number;
+}
+
+export interface EnqueueResult {
+  id: string;
+  deduplicated: boolean;
+  state: JobState;
+}
+
+export interface EnqueueOutcome {
+  jobs: EnqueueResult[];
+  /** True when this call won the debounced right to wake a worker for the queue. */
+  kick: boolean;
+}
+
+export interface LeaseOptions {
+  /** How many jobs at most (1..1000). */
+  count: number;
+  /** Minimum lease per job; a job's own timeout plus grace extends it. Default: config leaseMs. */
+  leaseMs?: number;
+  /** Epoch ms no lease may outlive (the end of the Lambda invocation). */
+  leaseUntilMax?: number;
+  /** Mark a worker as running for this long (ms) while it leases; cleared when it finds the queue empty. */
+  workerMarkMs?: number;
+}
+
+export interface LeaseOutcome {
+  jobs: LeasedJob[];
+  /** Jobs still waiting after this lease. */
+  waiting: number;
+  /** Earliest run-at among delayed jobs, when any. */
+  nextRunAt?: number;
+  promoted: number;
+  reclaimed: number;
+  /** Expired leases whose attempts were spent: moved to dead. */
+  expiredToDead: number;
+}
+
+export type AckStatus = 'ok' | 'stale' | 'not_found';
+
+export interface CompleteItem {
+  id: string;
+  token: string;
+}
+
+export interface FailureInput {
+  message: string;
+  /** Error class name, e.g. "HttpError" or "TypeError". */
+  class?: string;
+  /** False for a permanent failure: straight to dead. */
+  retryable: boolean;
+  /** A Retry-After carried by the failure, in ms. */
+  retryAfterMs?: number;
+  requestId?: string;
+}
+
+export interface FailItem {
+  id: string;
+  token: string;
+  error: FailureInput;
+}
+
+export interface FailResult {
+  id: string;
+  status: AckStatus;
+  /** Where the job went: delayed (retry at runAt) or dead. */
+  state?: 'delayed' | 'dead';
+  runAt?: number;
+}
+
+export interface ExtendItem {
+  id: string;
+  token: string;
+  leaseMs: number;
+}
+
+export interface ListPage {
+  jobs: Job[];
+  cursor?: string;
+}
+
+export interface DeadGroup {
+  fingerprint: string;
+  count: number;
+  errorClass?: string;
+  message?: string;
+  lastDiedAt?: number;
+  samples: Job[];
+}
+
+export interface ReplaySelection {
+  ids?: string[];
+  fingerprint?: string;
+  /** Epoch ms: only jobs that died at or after. */
+  failedAfter?: number;
+  /** Epoch ms: only jobs that died at or before. */
+  failedBefore?: number;
+  limit?: number;
+  dryRun?: boolean;
+}
+
+export interface ReplayReport {
+  dryRun: boolean;
+  /** Jobs that matched the selection (moved, or would move). */
+  matched: number;
+  moved: number;
+  jobs: Array<{ id: string; fingerprint?: string; diedAt?: number; attempts: number; error?: string }>;
+  /** Dead jobs examined; the scan is bounded. */
+  scanned: number;
+  /** True when the bounded scan stopped before the whole selection was examined. */
+  truncated: boolean;
+}
+
+export interface PurgeOptions {
+  dryRun?: boolean;
+  /** Records removed per category at most (default config purgeLimit). */
+  limit?: number;
+}
+
+export interface PurgeReport {
+  dryRun: boolean;
+  completed: number;
+  deadExpired: number;
+  deadTrimmed: number;
+  orphans: number;
+  idempotencyKeys: number;
+  /** Some category hit its limit or the orphan scan has not wrapped: call again. */
+  more: boolean;
+}
+
+export interface QueueCounters {
+  enqueued: number;
+  completed: number;
+  failed: number;
+  retried: number;
+  dead: number;
+  trimmed: number;
+  expired: number;
+  stalled: number;
+  replayed: number;
+}
+
+export interface QueueSnapshot {
+  queue: string;
+  at: number;
+  waiting: number;
+  delayed: number;
+  active: number;
+  completed: number;
+  dead: number;
+  /** Age (ms) of the job that has waited longest; 0 when none wait. */
+  oldestWaitingAgeMs: number;
+  /** Active jobs whose lease has expired. */
+  stuck: number;
+  /** Age (ms) of the oldest dead job; 0 when none. */
+  oldestDeadAgeMs: number;
+  nextRunAt?: number;
+  counters: QueueCounters;
+}
