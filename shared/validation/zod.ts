@@ -9,13 +9,21 @@ z.config(z.locales.en());
 export { z };
 
 /** The first issue of a failed parse as a field path and a reason. */
-export function firstIssue(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }, base = ''): {
+export function firstIssue(
+  error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code?: string; keys?: string[] }> },
+  base = '',
+): {
   field: string;
   reason: string;
 } {
   const issue = error.issues[0];
   if (!issue) return { field: base || '(body)', reason: 'invalid' };
-  const path = issue.path.map(String).join('.');
+  const parts = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys' && issue.keys?.[0]) {
+    parts.push(issue.keys[0]);
+    return { field: [base, parts.join('.')].filter(Boolean).join('.'), reason: 'is not a known field' };
+  }
+  const path = parts.join('.');
   const field = [base, path].filter(Boolean).join('.') || '(body)';
   return { field, reason: issue.message };
 }

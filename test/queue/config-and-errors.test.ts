@@ -1,0 +1,62 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, queueConfig } from '../../shared/config/index.js';
+import { RedisUnavailableError, Spool, ValidationError } from '../../shared/queue/index.js';
+import { createRedis } from '../../shared/redis/client.js';
+
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = queueConfig(loadConfig({}));
+    expect(c).toMatchObject({
+      prefix: 'spool',
+      leaseMs: 30_000,
+      maxAttempts: 5,
+      backoffBaseMs: 1_000,
+      backoffMaxMs: 900_000,
+      idempotencyWindowMs: 3_600_000,
+      payloadMaxBytes: 262_144,
+      completedRetentionMs: 3_600_000,
+      deadTtlMs: 604_800_000,
+      deadCap: 10_000,
+    });
+  });
+
+  it('reads the environment and names the variable it refuses', () => {
+    expect(loadConfig({ SPOOL_MAX_ATTEMPTS: '9', SPOOL_TARGET_ALLOWED_HOSTS: 'A.example.com, b.example.com' })).toMatchObject({
+      SPOOL_MAX_ATTEMPTS: 9,
+      SPOOL_TARGET_ALLOWED_HOSTS: ['a.example.com', 'b.example.com'],
+    });
+    const err = (() => {
+      try {
+        loadConfig({ SPOOL_LEASE_MS: 'soon' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe('SPOOL_LEASE_MS');
+    expect(() => loadConfig({ SPOOL_KEY_PREFIX: 'has space' })).toThrow(/SPOOL_KEY_PREFIX/);
+  });
+});
+
+describe('Redis unreachable', () => {
+  it('fails fast with RedisUnavailableError (503, Retry-After) instead of hanging', async () => {
+    const port = await closedPort();
+    const spool = new Spool(createRedis({ url: `http://127.0.0.1:${port}`, token: 't' }, { failFast: true }));
+    const started = Date.now();
+    const err = await spool.enqueue('q', { payload: 1, handler: 'h' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RedisUnavailableError);
+    expect((err as RedisUnavailableError).status).toBe(503);
+    expect((err as RedisUnavailableError).retryAfterSeconds).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await expect(spool.lease('q', { count: 1 })).rejects.toBeInstanceOf(RedisUnavailableError);
+  });
+});
