@@ -54,14 +54,15 @@ export const ENV_SCHEMA = z.object({
   SPOOL_REDIS_SECRET_ARN: z.optional(z.string()),
   UPSTASH_REDIS_REST_URL: z.optional(z.url()),
   UPSTASH_REDIS_REST_TOKEN: z.optional(z.string()),
+  // Health thresholds: a queue is degraded / unhealthy when a figure is strictly ABOVE the threshold.
   SPOOL_HEALTH_WAITING_DEGRADED: int(1_000),
   SPOOL_HEALTH_WAITING_UNHEALTHY: int(5_000),
   SPOOL_HEALTH_DEAD_DEGRADED: int(10),
   SPOOL_HEALTH_DEAD_UNHEALTHY: int(100),
   SPOOL_HEALTH_OLDEST_WAITING_DEGRADED_MS: int(300_000),
   SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS: int(900_000),
-  SPOOL_HEALTH_STUCK_DEGRADED: int(1),
-  SPOOL_HEALTH_STUCK_UNHEALTHY: int(11),
+  SPOOL_HEALTH_STUCK_DEGRADED: int(0),
+  SPOOL_HEALTH_STUCK_UNHEALTHY: int(10),
   SPOOL_HEALTH_HISTORY: int(60, 1, 10_000),
 });
 
