@@ -23,6 +23,8 @@ export interface SpoolConfig {
   readonly functionMemoryMb: number;
   /** Hosts a worker may call (HTTP targets); empty = any public host. */
   readonly targetAllowedHosts: readonly string[];
+  /** Extra `SPOOL_*` settings for every function (lease, retries, DLQ cap...), from context `functionEnv`. */
+  readonly functionEnv: Readonly<Record<string, string>>;
   /** `SPOOL_HEALTH_*` environment variables of the health function, from context `healthThresholds`. */
   readonly healthEnv: Readonly<Record<string, string>>;
   readonly logLevel: string;
@@ -130,13 +132,7 @@ function stringList(get: ContextReader, key: string): string[] {
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const HOST_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$/;
 
-/**
- * `healthThresholds` (object or JSON string) → `SPOOL_HEALTH_*` env vars.
- * Keys may be camelCase (`maxWaitingAgeSeconds` → `SPOOL_HEALTH_MAX_WAITING_AGE_SECONDS`) or already
- * upper snake case (with or without the `SPOOL_HEALTH_` prefix). Values: numbers, strings, booleans.
- */
-export function healthThresholdEnv(raw: unknown): Record<string, string> {
-  const key = 'healthThresholds';
+function jsonObject(key: string, raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === null || raw === '') return {};
   let obj: unknown = raw;
   if (typeof obj === 'string') {
@@ -147,12 +143,47 @@ export function healthThresholdEnv(raw: unknown): Record<string, string> {
     }
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(key, 'expected an object');
-  const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(k)) throw new ConfigError(key, `invalid key ${JSON.stringify(k)}`);
-    if (!['number', 'string', 'boolean'].includes(typeof v)) {
-      throw new ConfigError(key, `value of ${k} must be a number, string or boolean`);
-    }
+    if (!['number', 'string', 'boolean'].includes(typeof v)) throw new ConfigError(key, `value of ${k} must be a number, string or boolean`);
+  }
+  return obj as Record<string, unknown>;
+}
+
+/** Variables the stack sets itself; `functionEnv` may not override them. */
+export const MANAGED_ENV = new Set([
+  'SPOOL_REDIS_SECRET_ARN',
+  'SPOOL_KEY_PREFIX',
+  'SPOOL_METRIC_NAMESPACE',
+  'SPOOL_ALERT_TOPIC_ARN',
+  'SPOOL_WORKER_FUNCTION_NAME',
+  'SPOOL_TARGET_ALLOWED_HOSTS',
+]);
+
+/**
+ * `functionEnv` (object or JSON string) → extra `SPOOL_*` variables for every function, e.g.
+ * `{"SPOOL_MAX_ATTEMPTS": 8, "SPOOL_DEAD_CAP": 50000}`. Credentials and stack-managed names are refused.
+ */
+export function functionEnvFrom(raw: unknown): Record<string, string> {
+  const key = 'functionEnv';
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(jsonObject(key, raw))) {
+    if (!/^SPOOL_[A-Z0-9_]+$/.test(k)) throw new ConfigError(key, `${k}: only SPOOL_* variables (upper case)`);
+    if (MANAGED_ENV.has(k)) throw new ConfigError(key, `${k} is set by the stack; use its own context key`);
+    if (k.startsWith('SPOOL_HEALTH_')) throw new ConfigError(key, `${k}: use context healthThresholds`);
+    env[k] = String(v);
+  }
+  return env;
+}
+
+/**
+ * `healthThresholds` (object or JSON string) → `SPOOL_HEALTH_*` env vars.
+ * Keys may be camelCase (`maxWaitingAgeSeconds` → `SPOOL_HEALTH_MAX_WAITING_AGE_SECONDS`) or already
+ * upper snake case (with or without the `SPOOL_HEALTH_` prefix). Values: numbers, strings, booleans.
+ */
+export function healthThresholdEnv(raw: unknown): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(jsonObject('healthThresholds', raw))) {
     const snake = k.includes('_') || k === k.toUpperCase() ? k.toUpperCase() : k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
     const name = snake.startsWith('SPOOL_HEALTH_') ? snake : `SPOOL_HEALTH_${snake}`;
     env[name] = String(v);
@@ -212,7 +243,8 @@ export function readConfig(get: ContextReader): SpoolConfig {
   }
 
   const keyPrefix = stringOr(get, 'keyPrefix', d.keyPrefix);
-  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(keyPrefix)) throw new ConfigError('keyPrefix', `invalid prefix ${JSON.stringify(keyPrefix)}`);
+  // Same rule as SPOOL_KEY_PREFIX in shared/config/schema.ts (checked again by the functions at start).
+  if (!/^[A-Za-z0-9:_-]{1,64}$/.test(keyPrefix)) throw new ConfigError('keyPrefix', `invalid prefix ${JSON.stringify(keyPrefix)}`);
   const metricNamespace = stringOr(get, 'metricNamespace', d.metricNamespace);
   if (!/^[A-Za-z0-9._/#:-]{1,255}$/.test(metricNamespace) || metricNamespace.startsWith('AWS/')) {
     throw new ConfigError('metricNamespace', `invalid namespace ${JSON.stringify(metricNamespace)}`);
@@ -239,6 +271,7 @@ export function readConfig(get: ContextReader): SpoolConfig {
     workerMemoryMb: numberOr(get, 'workerMemoryMb', d.workerMemoryMb, { min: 128, max: 10240 }),
     functionMemoryMb: numberOr(get, 'functionMemoryMb', d.functionMemoryMb, { min: 128, max: 10240 }),
     targetAllowedHosts,
+    functionEnv: functionEnvFrom(get('functionEnv')),
     healthEnv: healthThresholdEnv(get('healthThresholds')),
     logLevel,
     logRetentionDays,

@@ -125,6 +125,7 @@ export class SpoolFunctions extends Construct {
       logGroup.grantWrite(role);
 
       const environment: Record<string, string> = {
+        ...config.functionEnv,
         POWERTOOLS_SERVICE_NAME: 'spool',
         LOG_LEVEL: config.logLevel,
         NODE_OPTIONS: '--enable-source-maps',

@@ -76,7 +76,7 @@ export class SpoolMonitoring extends Construct {
         statistic,
         period: p,
         dimensionsMap: queue === undefined ? undefined : { [QUEUE_DIMENSION]: queue },
-        label: queue === undefined ? METRICS[key] : `${METRICS[key]} ${queue}`,
+        // No label: a labelled metric makes CloudFormation alarms use the metric-math form.
       });
 
     // ---- Fleet-wide (no dimension) and per named queue ----

@@ -1,0 +1,51 @@
+/**
+ * Really bundles every function with the local esbuild (as `cdk synth` does) and checks each bundle:
+ * at most 150 KB minified, ESM exporting `handler`, AWS SDK v3 left external.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_NAMES } from '../functions/routes.js';
+import { synthSpool, type Synthesized } from '../infra/testing.js';
+
+const MAX_BUNDLE_BYTES = 150 * 1000;
+
+describe('function bundles (real esbuild)', () => {
+  let s: Synthesized;
+  const sizes: Record<string, number> = {};
+  beforeAll(() => {
+    s = synthSpool({}, { bundle: true });
+  }, 180_000);
+  afterAll(() => {
+    if (Object.keys(sizes).length > 0) console.info('bundle sizes (bytes):', JSON.stringify(sizes));
+    s?.cleanup();
+  });
+
+  for (const fn of FUNCTION_NAMES) {
+    it(`${fn}: bundle <= 150 KB, ESM exporting handler, @aws-sdk external`, () => {
+      const cfn = s.stack.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnResource;
+      const props = s.template.toJSON().Resources[s.stack.getLogicalId(cfn)].Properties as { Code: { S3Key: string }; Handler: string };
+      const hash = props.Code.S3Key.replace(/\.zip$/, '');
+      const dir = path.join(s.outdir, `asset.${hash}`);
+      const files = fs.readdirSync(dir).sort();
+      expect(files).toEqual(['index.mjs', 'index.mjs.map']);
+      expect(props.Handler).toBe('index.handler');
+
+      const code = fs.readFileSync(path.join(dir, 'index.mjs'), 'utf8');
+      const bytes = Buffer.byteLength(code);
+      sizes[fn] = bytes;
+      expect(bytes, `${fn} bundle is ${bytes} bytes`).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
+      // Minified: few, long lines.
+      expect(code.split('\n').length).toBeLessThan(50);
+      // ESM with the createRequire banner, exporting `handler`.
+      expect(code.startsWith('import{createRequire as __spoolCreateRequire}')).toBe(true);
+      expect(code).toMatch(/export\s*\{[^}]*\bas handler\b[^}]*\}|export\s*\{[^}]*\bhandler\b[^}]*\}/);
+      // AWS SDK v3 stays external (the runtime provides it): only import specifiers, no SDK code.
+      for (const m of code.matchAll(/["'`]@aws-sdk\/[a-z0-9-]+["'`]/g)) {
+        const before = code.slice(Math.max(0, (m.index ?? 0) - 12), m.index);
+        expect(before, `${fn}: ${m[0]} must be an import`).toMatch(/(from|import\(?)\s*$/);
+      }
+      expect(code, `${fn}: AWS SDK middleware bundled`).not.toContain('x-amz-user-agent');
+    });
+  }
+});

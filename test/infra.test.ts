@@ -1,0 +1,450 @@
+/**
+ * SpoolStack template assertions (bundling skipped, built-in CloudFormation validation off,
+ * except in the cdk-nag test which keeps it on).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Validations } from 'aws-cdk-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FALLBACK_ROUTE, FUNCTION_NAMES, ROUTES, type FunctionName } from '../functions/routes.js';
+import { DEFAULT_METRIC_NAMESPACE, METRICS, QUEUE_DIMENSION } from '../shared/metrics/names.js';
+import { RUNBOOK } from '../infra/constructs/monitoring.js';
+import { REPO_ROOT, type SpoolStack } from '../infra/stack.js';
+import { synthSpool, type Synthesized } from '../infra/testing.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const resources = (t: Template, type: string): Array<[string, Json]> => Object.entries(t.findResources(type)) as Array<[string, Json]>;
+const logicalIdOf = (s: SpoolStack, fn: FunctionName): string =>
+  s.getLogicalId(s.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
+const getAttArn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const alarms = (t: Template) => resources(t, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
+const metricAlarms = (t: Template, metricName: string) => alarms(t).filter((a) => a.MetricName === metricName);
+
+/** GitHub-style anchors of the headings of a Markdown file. */
+function markdownAnchors(file: string): Set<string> {
+  const text = fs.readFileSync(file, 'utf8');
+  const out = new Set<string>();
+  for (const m of text.matchAll(/^#{1,6}\s+(.+)$/gm)) {
+    out.add(
+      (m[1] ?? '')
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s-]/gu, '')
+        .replace(/\s/g, '-'),
+    );
+  }
+  return out;
+}
+
+describe('SpoolStack with default context', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSpool();
+  });
+  afterAll(() => s?.cleanup());
+
+  it('creates one arm64 Node 22 function per FUNCTION_NAMES entry, traced, with its own log group', () => {
+    const fns = resources(s.template, 'AWS::Lambda::Function');
+    expect(fns).toHaveLength(FUNCTION_NAMES.length);
+    for (const fn of FUNCTION_NAMES) {
+      const id = logicalIdOf(s.stack, fn);
+      const props = s.template.toJSON().Resources[id].Properties as Json;
+      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Architectures).toEqual(['arm64']);
+      expect(props.Handler).toBe('index.handler');
+      expect(props.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(props.Timeout).toBe(fn === 'worker' ? 900 : 30);
+      const logGroupRef = props.LoggingConfig?.LogGroup?.Ref as string;
+      expect(logGroupRef).toBeTruthy();
+      expect(s.template.toJSON().Resources[logGroupRef].Properties.RetentionInDays).toBe(30);
+    }
+    // No reserved concurrency unless asked.
+    for (const [, f] of fns) expect(f.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('creates exactly the routes of ROUTES plus ANY /{proxy+}, each on the right function and IAM-authorized', () => {
+    const routes = resources(s.template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties as Json);
+    const expected = [
+      ...ROUTES.map((r) => ({ key: `${r.method} ${r.path}`, fn: r.fn })),
+      { key: `ANY ${FALLBACK_ROUTE.path}`, fn: FALLBACK_ROUTE.fn },
+    ];
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(expected.map((e) => e.key).sort());
+    const integrations = s.template.toJSON().Resources as Json;
+    for (const e of expected) {
+      const route = routes.find((r) => r.RouteKey === e.key)!;
+      expect(route.AuthorizationType, e.key).toBe('AWS_IAM');
+      // Target: "integrations/<IntegrationId>"
+      const integrationId = (route.Target['Fn::Join'][1] as unknown[]).find((p): p is Json => typeof p === 'object')!.Ref as string;
+      expect(integrations[integrationId].Properties.IntegrationUri, e.key).toEqual(getAttArn(logicalIdOf(s.stack, e.fn)));
+    }
+  });
+
+  it('gives the default stage access logs and throttling defaults', () => {
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: {
+        DestinationArn: getAttArn(s.stack.getLogicalId(s.stack.api.accessLogs.node.defaultChild as import('aws-cdk-lib').CfnElement)),
+        Format: Match.stringLikeRegexp('\\$context\\.requestId'),
+      },
+    });
+  });
+
+  it('schedules worker and health every minute and purge every hour, each targeting its own function', () => {
+    const rules = resources(s.template, 'AWS::Events::Rule').map(([, r]) => r.Properties as Json);
+    expect(rules).toHaveLength(3);
+    const expectations: Array<[FunctionName, string]> = [
+      ['worker', 'rate(1 minute)'],
+      ['health', 'rate(1 minute)'],
+      ['purge', 'rate(1 hour)'],
+    ];
+    for (const [fn, expr] of expectations) {
+      const matching = rules.filter((r) => r.Targets.some((t: Json) => JSON.stringify(t.Arn) === JSON.stringify(getAttArn(logicalIdOf(s.stack, fn)))));
+      expect(matching, fn).toHaveLength(1);
+      expect(matching[0]!.ScheduleExpression, fn).toBe(expr);
+      expect(matching[0]!.Targets).toHaveLength(1);
+    }
+    // EventBridge may invoke each scheduled function.
+    for (const [fn] of expectations) {
+      s.template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: getAttArn(logicalIdOf(s.stack, fn)),
+      });
+    }
+  });
+
+  it('sends every alarm and its recovery to the on-call topic, with a runbook section that exists', () => {
+    const topicRef = { Ref: s.stack.getLogicalId(s.stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnElement) };
+    const all = alarms(s.template);
+    expect(all.length).toBeGreaterThan(10);
+    const anchors = markdownAnchors(path.join(REPO_ROOT, 'docs/runbook.md'));
+    for (const a of all) {
+      expect(a.AlarmActions, a.AlarmName).toEqual([topicRef]);
+      expect(a.OKActions, a.AlarmName).toEqual([topicRef]);
+      const m = /Runbook: docs\/runbook\.md#([a-z0-9-]+)$/.exec(a.AlarmDescription as string);
+      expect(m, a.AlarmName).not.toBeNull();
+      expect(anchors.has(m![1]!), `runbook section #${m![1]} for ${a.AlarmName}`).toBe(true);
+    }
+    // Every runbook anchor the alarms may use exists.
+    for (const anchor of Object.values(RUNBOOK)) expect(anchors.has(anchor), anchor).toBe(true);
+  });
+
+  it('alarms on a missing heartbeat (missing data breaches) and on nothing else by silence', () => {
+    const hb = metricAlarms(s.template, METRICS.heartbeat);
+    expect(hb).toHaveLength(1);
+    expect(hb[0]).toMatchObject({
+      Namespace: DEFAULT_METRIC_NAMESPACE,
+      Statistic: 'Sum',
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+    });
+    expect(hb[0]!.Dimensions).toBeUndefined();
+    for (const a of alarms(s.template).filter((x) => x.MetricName !== METRICS.heartbeat)) {
+      expect(a.TreatMissingData, a.AlarmName).not.toBe('breaching');
+    }
+  });
+
+  it('has the fleet-wide queue alarms (no dimensions) with the documented thresholds', () => {
+    const fleet = (metric: string) => metricAlarms(s.template, metric).filter((a) => a.Dimensions === undefined);
+    expect(fleet(METRICS.status)).toEqual([
+      expect.objectContaining({ Namespace: 'Spool', ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 2 }),
+    ]);
+    const dead = fleet(METRICS.dead).map((a) => a.Threshold).sort((a, b) => a - b);
+    expect(dead).toEqual([0, 100]);
+    expect(fleet(METRICS.oldestWaitingAge)).toEqual([expect.objectContaining({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold' })]);
+    expect(fleet(METRICS.stuck)).toEqual([expect.objectContaining({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' })]);
+    expect(fleet(METRICS.deadTrimmed)).toEqual([expect.objectContaining({ Threshold: 0, Statistic: 'Sum' })]);
+    // No per-queue alarms without context queues.
+    expect(alarms(s.template).filter((a) => (a.Dimensions ?? []).some((d: Json) => d.Name === QUEUE_DIMENSION))).toEqual([]);
+  });
+
+  it('has errors, throttles and duration-near-timeout alarms per function', () => {
+    const lambdaAlarms = alarms(s.template).filter((a) => a.Namespace === 'AWS/Lambda');
+    for (const fn of FUNCTION_NAMES) {
+      const ref = { Ref: logicalIdOf(s.stack, fn) };
+      const mine = lambdaAlarms.filter((a) => JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: ref }]));
+      expect(mine.map((a) => a.MetricName).sort(), fn).toEqual(['Duration', 'Errors', 'Throttles']);
+      const duration = mine.find((a) => a.MetricName === 'Duration')!;
+      expect(duration.ExtendedStatistic).toBe('p99');
+      expect(duration.Threshold).toBe((fn === 'worker' ? 900 : 30) * 1000 * 0.8);
+    }
+  });
+
+  it('alarms on the API 5xx rate as a metric math expression', () => {
+    const math = alarms(s.template).filter((a) => Array.isArray(a.Metrics));
+    expect(math).toHaveLength(1);
+    const m = math[0]!;
+    expect(m.Threshold).toBe(5);
+    const expr = (m.Metrics as Json[]).find((x) => x.Expression)!;
+    expect(expr.Expression).toBe('IF(requests > 0, 100 * errors / requests, 0)');
+    const names = (m.Metrics as Json[]).filter((x) => x.MetricStat).map((x) => x.MetricStat.Metric.MetricName).sort();
+    expect(names).toEqual(['5xx', 'Count']);
+  });
+
+  it('keeps the Upstash URL and token out of every function environment', () => {
+    const secretRef = { Ref: s.stack.getLogicalId(s.stack.redisSecret.node.defaultChild as import('aws-cdk-lib').CfnElement) };
+    for (const [id, f] of resources(s.template, 'AWS::Lambda::Function')) {
+      const env = f.Properties.Environment.Variables as Json;
+      for (const [k, v] of Object.entries(env)) {
+        expect(k, id).not.toMatch(/UPSTASH|REDIS_REST|TOKEN|PASSWORD|API_KEY/);
+        if (/SECRET/.test(k)) {
+          expect(k).toBe('SPOOL_REDIS_SECRET_ARN');
+          expect(v).toEqual(secretRef);
+        }
+        if (typeof v === 'string') {
+          expect(v, `${id}.${k}`).not.toMatch(/upstash\.io|^https?:\/\/|[A-Za-z0-9+/=_-]{32,}/);
+        }
+      }
+      expect(env.SPOOL_REDIS_SECRET_ARN, id).toEqual(secretRef);
+    }
+    // The created secret is an empty placeholder, never a value.
+    const secret = resources(s.template, 'AWS::SecretsManager::Secret');
+    expect(secret).toHaveLength(1);
+    expect(JSON.parse(secret[0]![1].Properties.SecretString)).toEqual({ UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' });
+  });
+
+  it('sets the environment each function reads', () => {
+    const env = (fn: FunctionName) => s.template.toJSON().Resources[logicalIdOf(s.stack, fn)].Properties.Environment.Variables as Json;
+    const workerName = s.template.toJSON().Resources[logicalIdOf(s.stack, 'worker')].Properties.FunctionName as string;
+    expect(workerName).toBe('Spool-worker');
+    for (const fn of FUNCTION_NAMES) {
+      const e = env(fn);
+      expect(e).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'spool', LOG_LEVEL: 'INFO', SPOOL_KEY_PREFIX: 'spool', SPOOL_METRIC_NAMESPACE: 'Spool' });
+      expect(e.SPOOL_WORKER_FUNCTION_NAME, fn).toBe(fn === 'enqueue' || fn === 'worker' ? workerName : undefined);
+      if (fn === 'health') expect(e.SPOOL_ALERT_TOPIC_ARN).toEqual({ Ref: expect.stringMatching(/^AlertTopic/) });
+      else expect(e.SPOOL_ALERT_TOPIC_ARN, fn).toBeUndefined();
+    }
+    expect(env('worker').SPOOL_TARGET_ALLOWED_HOSTS).toBe('');
+    expect(Object.keys(env('health')).filter((k) => k.startsWith('SPOOL_HEALTH_'))).toEqual([]);
+  });
+
+  it('grants least privilege: no * actions, no managed policies, invoke only on the worker, metrics only to health', () => {
+    const statementsOf = (doc: Json): Json[] => [doc.Statement].flat();
+    const policies = resources(s.template, 'AWS::IAM::Policy');
+    const docs: Array<[string, Json]> = [
+      ...policies.map(([id, p]) => [id, p.Properties.PolicyDocument] as [string, Json]),
+      ...resources(s.template, 'AWS::SNS::TopicPolicy').map(([id, p]) => [id, p.Properties.PolicyDocument] as [string, Json]),
+      ...resources(s.template, 'AWS::IAM::Role').flatMap(([id, r]) =>
+        [(r.Properties.AssumeRolePolicyDocument as Json), ...((r.Properties.Policies ?? []) as Json[]).map((p) => p.PolicyDocument as Json)].map((d) => [id, d] as [string, Json]),
+      ),
+    ];
+    expect(policies.length).toBe(FUNCTION_NAMES.length);
+    for (const [id, doc] of docs) {
+      for (const st of statementsOf(doc)) {
+        for (const action of [st.Action ?? st.NotAction].flat()) {
+          expect(action, id).toBeTypeOf('string');
+          expect(action, id).not.toBe('*');
+          expect(action, id).not.toMatch(/^[a-z0-9-]+:\*$/i);
+        }
+      }
+    }
+    for (const [id, r] of resources(s.template, 'AWS::IAM::Role')) expect(r.Properties.ManagedPolicyArns, id).toBeUndefined();
+
+    const policyOf = (fn: FunctionName): Json[] => {
+      const roleId = s.stack.getLogicalId(s.stack.spoolFunctions.roles[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
+      const found = policies.filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === roleId));
+      expect(found, fn).toHaveLength(1);
+      return statementsOf(found[0]![1].Properties.PolicyDocument);
+    };
+    for (const fn of FUNCTION_NAMES) {
+      const sts = policyOf(fn);
+      const actions = sts.flatMap((st) => [st.Action].flat() as string[]);
+      const invoke = sts.filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
+      if (fn === 'enqueue' || fn === 'worker') {
+        expect(invoke, fn).toHaveLength(1);
+        expect(JSON.stringify(invoke[0]!.Resource)).toMatch(/:function:Spool-worker"\]\]\}$/);
+      } else expect(invoke, fn).toEqual([]);
+      const put = sts.filter((st) => [st.Action].flat().includes('cloudwatch:PutMetricData'));
+      if (fn === 'health') {
+        expect(put).toEqual([expect.objectContaining({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Spool' } } })]);
+        expect(actions).toContain('sns:Publish');
+      } else {
+        expect(put, fn).toEqual([]);
+        expect(actions, fn).not.toContain('sns:Publish');
+      }
+      expect(actions, fn).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'logs:PutLogEvents']));
+      // Resource "*" only for actions without resource-level permissions.
+      for (const st of sts.filter((x) => x.Resource === '*')) {
+        for (const a of [st.Action].flat()) expect(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'cloudwatch:PutMetricData'], fn).toContain(a);
+      }
+    }
+  });
+
+  it('enforces SSL on the on-call topic and lets only this account\'s CloudWatch alarms publish', () => {
+    const [[, policy]] = resources(s.template, 'AWS::SNS::TopicPolicy') as [[string, Json]];
+    const sts = [policy.Properties.PolicyDocument.Statement].flat() as Json[];
+    expect(sts).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    const allows = sts.filter((st) => st.Effect === 'Allow');
+    expect(allows).toEqual([
+      expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) }),
+    ]);
+    s.template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('has a dashboard with depth, age, throughput and failures', () => {
+    const [[, dash]] = resources(s.template, 'AWS::CloudWatch::Dashboard') as [[string, Json]];
+    const body = JSON.stringify(dash.Properties.DashboardBody);
+    for (const m of [METRICS.waiting, METRICS.delayed, METRICS.active, METRICS.oldestWaitingAge, METRICS.enqueued, METRICS.completedDelta, METRICS.failed, METRICS.dead]) {
+      expect(body).toContain(`\\"${m}\\"`);
+    }
+  });
+});
+
+describe('SpoolStack with context', () => {
+  let s: Synthesized;
+  const context = {
+    secretName: 'prod/spool/upstash',
+    queues: ['emails', 'reports'],
+    alarmEmail: 'oncall@example.com',
+    pagerUrl: 'https://events.example.com/integration/abc',
+    keyPrefix: 'spool-prod',
+    metricNamespace: 'SpoolProd',
+    workerTimeoutSeconds: '600',
+    workerReservedConcurrency: 20,
+    targetAllowedHosts: 'api.example.com, hooks.example.org',
+    healthThresholds: { maxWaitingAgeSeconds: 120, SPOOL_HEALTH_MAX_DEAD: 5 },
+    functionEnv: { SPOOL_MAX_ATTEMPTS: 8, SPOOL_DEAD_CAP: 50000 },
+    logLevel: 'debug',
+    logRetentionDays: 90,
+    apiThrottleRate: 10,
+    apiThrottleBurst: 20,
+    workerSchedule: 5,
+    healthSchedule: 'rate(2 minutes)',
+    purgeSchedule: 'cron(0 3 * * ? *)',
+    deadJobsCritical: 7,
+    oldestWaitingAgeSeconds: 300,
+  };
+  beforeAll(() => {
+    s = synthSpool(context);
+  });
+  afterAll(() => s?.cleanup());
+
+  it('uses the named secret instead of creating one, and grants read on it', () => {
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    const json = JSON.stringify(s.template.toJSON());
+    expect(json).toContain(':secret:prod/spool/upstash');
+    for (const [, f] of resources(s.template, 'AWS::Lambda::Function')) {
+      expect(JSON.stringify(f.Properties.Environment.Variables.SPOOL_REDIS_SECRET_ARN)).toContain(':secret:prod/spool/upstash');
+    }
+  });
+
+  it('creates per-queue alarms for every context queue, fleet-wide ones still without dimensions', () => {
+    for (const q of context.queues) {
+      const dims = [{ Name: QUEUE_DIMENSION, Value: q }];
+      const mine = alarms(s.template).filter((a) => JSON.stringify(a.Dimensions) === JSON.stringify(dims));
+      expect(mine.map((a) => a.MetricName).sort(), q).toEqual(
+        [METRICS.status, METRICS.dead, METRICS.dead, METRICS.oldestWaitingAge, METRICS.stuck, METRICS.deadTrimmed].sort(),
+      );
+      for (const a of mine) expect(a.Namespace).toBe('SpoolProd');
+      expect(mine.filter((a) => a.MetricName === METRICS.dead).map((a) => a.Threshold).sort()).toEqual([0, 7]);
+      expect(mine.find((a) => a.MetricName === METRICS.oldestWaitingAge)!.Threshold).toBe(300);
+    }
+    expect(metricAlarms(s.template, METRICS.status).filter((a) => a.Dimensions === undefined)).toHaveLength(1);
+    const body = JSON.stringify(resources(s.template, 'AWS::CloudWatch::Dashboard')[0]![1].Properties.DashboardBody);
+    for (const q of context.queues) expect(body).toContain(`\\"${QUEUE_DIMENSION}\\",\\"${q}\\"`);
+  });
+
+  it('applies schedules given as minutes, rate and cron', () => {
+    const byFn = (fn: FunctionName) =>
+      resources(s.template, 'AWS::Events::Rule')
+        .map(([, r]) => r.Properties as Json)
+        .find((r) => JSON.stringify(r.Targets[0].Arn) === JSON.stringify(getAttArn(logicalIdOf(s.stack, fn))))!.ScheduleExpression;
+    expect(byFn('worker')).toBe('rate(5 minutes)');
+    expect(byFn('health')).toBe('rate(2 minutes)');
+    expect(byFn('purge')).toBe('cron(0 3 * * ? *)');
+  });
+
+  it('passes configuration through to functions, API stage and topic subscriptions', () => {
+    const props = (fn: FunctionName) => s.template.toJSON().Resources[logicalIdOf(s.stack, fn)].Properties as Json;
+    expect(props('worker')).toMatchObject({ Timeout: 600, ReservedConcurrentExecutions: 20 });
+    expect(props('worker').Environment.Variables.SPOOL_TARGET_ALLOWED_HOSTS).toBe('api.example.com,hooks.example.org');
+    expect(props('health').Environment.Variables).toMatchObject({
+      SPOOL_HEALTH_MAX_WAITING_AGE_SECONDS: '120',
+      SPOOL_HEALTH_MAX_DEAD: '5',
+      SPOOL_KEY_PREFIX: 'spool-prod',
+      SPOOL_METRIC_NAMESPACE: 'SpoolProd',
+      LOG_LEVEL: 'DEBUG',
+    });
+    for (const fn of FUNCTION_NAMES) expect(props(fn).Environment.Variables, fn).toMatchObject({ SPOOL_MAX_ATTEMPTS: '8', SPOOL_DEAD_CAP: '50000' });
+    for (const fn of FUNCTION_NAMES) if (fn !== 'health') expect(Object.keys(props(fn).Environment.Variables).some((k) => k.startsWith('SPOOL_HEALTH_')), fn).toBe(false);
+    const workerDuration = alarms(s.template).find((a) => a.MetricName === 'Duration' && JSON.stringify(a.Dimensions).includes(logicalIdOf(s.stack, 'worker')))!;
+    expect(workerDuration.Threshold).toBe(600 * 1000 * 0.8);
+    for (const [, lg] of resources(s.template, 'AWS::Logs::LogGroup')) expect(lg.Properties.RetentionInDays).toBe(90);
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 } });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://events.example.com/integration/abc' });
+    s.template.resourceCountIs('AWS::SNS::Subscription', 2);
+    s.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'cloudwatch:PutMetricData', Condition: { StringEquals: { 'cloudwatch:namespace': 'SpoolProd' } } })]) },
+    });
+  });
+});
+
+describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', () => {
+  for (const [name, context] of [
+    ['created secret', {}],
+    ['named secret and queues', { secretName: 'prod/spool/upstash', queues: 'a,b', alarmEmail: 'o@example.com', pagerUrl: 'https://p.example.com/x' }],
+  ] as const) {
+    it(`synthesizes with zero unacknowledged findings (${name}), every acknowledgement with a reason`, () => {
+      const s = synthSpool(context, { nag: true, validation: true });
+      try {
+        const report = JSON.parse(fs.readFileSync(path.join(s.outdir, 'validation-report.json'), 'utf8')) as Json;
+        const nag = (report.pluginReports as Json[]).find((r) => r.pluginName === 'AwsSolutions')!;
+        expect(nag, 'AwsSolutions plugin ran').toBeDefined();
+        // No finding from any plugin: cdk-nag, nor the built-in CloudFormation schema validation.
+        for (const r of report.pluginReports as Json[]) expect(r.violations, r.pluginName).toEqual([]);
+        expect(s.stack.nagAcknowledgements.length).toBeGreaterThan(0);
+        for (const a of s.stack.nagAcknowledgements) {
+          expect(a.id).toMatch(/^AwsSolutions::AwsSolutions-[A-Z]+\d+/);
+          expect(a.reason.length, a.id).toBeGreaterThan(40);
+        }
+      } finally {
+        s.cleanup();
+      }
+    });
+  }
+
+  it('fails the synth on a finding nobody acknowledged', () => {
+    expect(() =>
+      synthSpool(
+        {},
+        {
+          nag: true,
+          extend: (stack) => {
+            stack.spoolFunctions.roles.purge.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+          },
+        },
+      ),
+    ).toThrow(/AwsSolutions-IAM5\[Action::s3:\*\]/);
+  });
+
+  it('fails the synth on a CloudFormation schema error (cdk.json turns validation warnings into errors)', () => {
+    expect(() =>
+      synthSpool(
+        {},
+        {
+          validation: true,
+          extend: (stack) => (stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnResource).addPropertyOverride('NoSuchProperty', 1),
+        },
+      ),
+    ).toThrow(/NoSuchProperty/);
+  });
+
+  it('records acknowledgements as construct metadata', () => {
+    const s = synthSpool({});
+    try {
+      const meta = s.stack.functions.worker.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
+      expect(JSON.stringify(meta)).toContain('AwsSolutions-L1');
+    } finally {
+      s.cleanup();
+    }
+  });
+});
