@@ -1,4 +1,5 @@
-import { z } from '../validation/zod.js';
+import * as z from 'zod/mini';
+import '../validation/zod.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z._default(z.coerce.number().check(z.int(), z.gte(min), z.lte(max)), def);

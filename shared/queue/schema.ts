@@ -1,4 +1,5 @@
-import { z, firstIssue } from '../validation/zod.js';
+import * as z from 'zod/mini';
+import { firstIssue } from '../validation/zod.js';
 import type { QueueConfig } from '../config/index.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import type { BackoffPolicy, HttpTarget, JobInput, JobSpec } from './types.js';

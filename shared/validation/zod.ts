@@ -1,12 +1,15 @@
 /**
- * zod/mini (about 13 KB bundled, against about 443 KiB for full zod v4) with English messages.
- * Every schema in Spool imports `z` from here so the locale is configured once.
+ * Spool validates with zod/mini (about 15 KB bundled, against about 443 KiB for full zod v4), with
+ * English messages configured here once. Schema modules `import * as z from 'zod/mini'` themselves and
+ * import this module (for `firstIssue`, and so the locale is set): re-exporting the `z` namespace from
+ * here would defeat tree-shaking and put all of zod and its locales in every Lambda bundle.
  */
 import * as z from 'zod/mini';
+// Only the English locale: `z.locales.en()` would pull every locale into a bundle (about 420 KB).
+import en from 'zod/v4/locales/en.js';
 
-z.config(z.locales.en());
+z.config(en());
 
-export { z };
 
 /** The first issue of a failed parse as a field path and a reason. */
 export function firstIssue(

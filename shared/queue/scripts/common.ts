@@ -7,29 +7,26 @@
 export const LUA_BASE = `
 local PRIORITY_SPAN = 1099511627776
 local function num(x) return string.format('%.0f', x) end
-local function bulk(cmd, key, args)
-  local n = #args
+-- Calls fn(i, j) over 1..n in chunks small enough for unpack().
+local function chunked(n, fn)
   local i = 1
   while i <= n do
-    local j = i + 3999
-    if j > n then j = n end
-    redis.call(cmd, key, unpack(args, i, j))
+    local j = math.min(i + 3999, n)
+    fn(i, j)
     i = j + 1
   end
 end
+local function bulk(cmd, key, args)
+  chunked(#args, function(i, j) redis.call(cmd, key, unpack(args, i, j)) end)
+end
 local function readMetas(ids)
   local out = {}
-  if #ids == 0 then return out end
-  local i = 1
-  while i <= #ids do
-    local j = i + 3999
-    if j > #ids then j = #ids end
+  chunked(#ids, function(i, j)
     local raw = redis.call('HMGET', K.meta, unpack(ids, i, j))
     for x = 1, #raw do
       if raw[x] then out[i + x - 1] = cjson.decode(raw[x]) else out[i + x - 1] = false end
     end
-    i = j + 1
-  end
+  end)
   return out
 end
 local MW = {}
