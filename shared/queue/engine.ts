@@ -91,6 +91,8 @@ export class Spool {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly scripts = new Map<string, Script>();
+  /** Queues this instance has registered in `<prefix>:queues` (the set is never trimmed, so once is enough). */
+  private readonly registered = new Set<string>();
 
   constructor(
     readonly redis: Redis,
@@ -137,9 +139,10 @@ export class Spool {
     const payload = JSON.stringify(jobs.map((j) => [randomUUID(), j.spec, j.meta]));
     const debounce = opts.kick === false ? 0 : this.config.kickDebounceMs;
     const [, res] = await Promise.all([
-      guard(() => this.redis.sadd(queuesKey(this.config.prefix), queue)),
+      this.registered.has(queue) ? null : guard(() => this.redis.sadd(queuesKey(this.config.prefix), queue)),
       this.run<[Array<[string, number, string]>, boolean]>(ENQUEUE, queue, [now, this.config.idempotencyWindowMs, debounce, payload]),
     ]);
+    this.registered.add(queue);
     return {
       jobs: list<[string, number, string]>(res[0]).map(([id, dup, state]) => ({
         id,
