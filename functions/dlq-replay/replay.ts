@@ -1,0 +1,141 @@
+/**
+ * DLQ replay, the same for the API route and a direct invocation: dry run by default, a selection
+ * (ids, fingerprint, failure time window), a limit (default 100, at most 1000), replayed in chunks
+ * at a bounded rate, and an audit record for every call (who, when, selection, counts):
+ *   <prefix>:audit:dlq-replay  LIST of JSON records, newest first, capped at AUDIT_CAP.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import * as z from 'zod/mini';
+import { ValidationError } from '../../shared/queue/errors.js';
+import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
+import { guard } from '../../shared/redis/client.js';
+import { iso } from '../lib/present.js';
+import type { Runtime } from '../lib/runtime.js';
+
+export const AUDIT_CAP = 1000;
+/** Jobs moved per engine call, and the rate the chunks go at. */
+export const REPLAY_CHUNK = 50;
+export const REPLAY_RATE_PER_SECOND = 200;
+
+const time = z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })]);
+
+/** The body of `POST /v1/queues/{queue}/dlq/replay`. */
+export const replayFields = {
+  dryRun: z.optional(z.boolean()),
+  ids: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.minLength(1), z.maxLength(1000))),
+  fingerprint: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  failedAfter: z.optional(time),
+  failedBefore: z.optional(time),
+  limit: z.optional(z.int().check(z.gte(1), z.lte(1000))),
+};
+export const replayBody = z.strictObject(replayFields);
+/** A direct invocation: the same fields plus the queue and who asked. */
+export const replayInvocation = z.strictObject({ ...replayFields, queue: z.string(), actor: z.optional(z.string().check(z.maxLength(256))) });
+
+export type ReplayInput = z.infer<typeof replayBody>;
+
+const toMs = (field: string, t: number | string | undefined): number | undefined => {
+  if (t === undefined) return undefined;
+  const ms = typeof t === 'number' ? t : Date.parse(t);
+  if (!Number.isFinite(ms)) throw new ValidationError(field, 'is not a valid time');
+  return ms;
+};
+
+export interface ReplayRunReport {
+  queue: string;
+  dryRun: boolean;
+  matched: number;
+  moved: number;
+  /** Matched jobs by failure fingerprint. */
+  byFingerprint: Record<string, number>;
+  jobs: Array<{ id: string; fingerprint?: string; diedAt?: string; attempts: number; error?: string }>;
+  scanned: number;
+  truncated: boolean;
+  chunks: number;
+}
+
+export async function runReplay(
+  rt: Runtime,
+  log: Logger,
+  queue: string,
+  input: ReplayInput,
+  who: { actor: string; requestId: string },
+): Promise<ReplayRunReport> {
+  const dryRun = input.dryRun ?? true;
+  const limit = input.limit ?? 100;
+  const sel: ReplaySelection = { dryRun };
+  if (input.ids) sel.ids = input.ids;
+  if (input.fingerprint) sel.fingerprint = input.fingerprint;
+  const after = toMs('failedAfter', input.failedAfter);
+  const before = toMs('failedBefore', input.failedBefore);
+  if (after !== undefined) sel.failedAfter = after;
+  if (before !== undefined) sel.failedBefore = before;
+
+  const reports: ReplayReport[] = [];
+  if (dryRun) {
+    reports.push(await rt.spool.replay(queue, { ...sel, limit }));
+  } else {
+    // Chunks at a bounded rate, so a large replay does not land on the targets all at once.
+    let left = limit;
+    const idChunks = sel.ids ? Array.from({ length: Math.ceil(sel.ids.length / REPLAY_CHUNK) }, (_, i) => sel.ids!.slice(i * REPLAY_CHUNK, (i + 1) * REPLAY_CHUNK)) : undefined;
+    for (let i = 0; left > 0; i++) {
+      if (i > 0) await rt.sleep((REPLAY_CHUNK / REPLAY_RATE_PER_SECOND) * 1000);
+      const want = Math.min(REPLAY_CHUNK, left);
+      const part: ReplaySelection = { ...sel, limit: want };
+      if (idChunks) {
+        if (i >= idChunks.length) break;
+        part.ids = idChunks[i]!;
+      }
+      const r = await rt.spool.replay(queue, part);
+      reports.push(r);
+      left -= r.moved;
+      if (!idChunks && r.matched < want) break;
+    }
+  }
+
+  const out: ReplayRunReport = { queue, dryRun, matched: 0, moved: 0, byFingerprint: {}, jobs: [], scanned: 0, truncated: false, chunks: reports.length };
+  for (const r of reports) {
+    out.matched += r.matched;
+    out.moved += r.moved;
+    out.scanned += r.scanned;
+    out.truncated ||= r.truncated;
+    for (const j of r.jobs) {
+      const fp = j.fingerprint ?? 'unknown';
+      out.byFingerprint[fp] = (out.byFingerprint[fp] ?? 0) + 1;
+      const shown: ReplayRunReport['jobs'][number] = { id: j.id, attempts: j.attempts };
+      if (j.fingerprint) shown.fingerprint = j.fingerprint;
+      if (j.diedAt !== undefined) shown.diedAt = iso(j.diedAt)!;
+      if (j.error) shown.error = j.error;
+      out.jobs.push(shown);
+    }
+  }
+
+  if (out.moved > 0) {
+    try {
+      await rt.kickWorker(queue, { reason: 'replay' });
+    } catch (err) {
+      log.warn('replay kick failed; the schedule will run the queue', { queue, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  const audit = {
+    at: iso(rt.clock()),
+    actor: who.actor,
+    requestId: who.requestId,
+    queue,
+    dryRun,
+    selection: { ...input, dryRun, limit },
+    matched: out.matched,
+    moved: out.moved,
+    byFingerprint: out.byFingerprint,
+  };
+  const key = `${rt.spool.config.prefix}:audit:dlq-replay`;
+  await guard(() => Promise.all([rt.spool.redis.lpush(key, JSON.stringify(audit)), rt.spool.redis.ltrim(key, 0, AUDIT_CAP - 1)]));
+  log.info('dlq replay', { ...audit, selection: undefined, ids: input.ids?.length });
+  return out;
+}
+
+export async function readAudit(rt: Runtime, n = 50): Promise<unknown[]> {
+  const rows = await guard(() => rt.spool.redis.lrange<unknown>(`${rt.spool.config.prefix}:audit:dlq-replay`, 0, n - 1));
+  return rows.map((r) => (typeof r === 'string' ? JSON.parse(r) : r));
+}

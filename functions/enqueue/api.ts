@@ -1,0 +1,94 @@
+/** The job routes: enqueue (one or a batch), get, cancel, list. */
+import * as z from 'zod/mini';
+import { NotFoundError, ConflictError, ValidationError } from '../../shared/queue/errors.js';
+import { JOB_STATES, type JobState } from '../../shared/queue/types.js';
+import { parseWith, readJson, type RouteImpls } from '../lib/http.js';
+import { presentJob } from '../lib/present.js';
+import type { Runtime } from '../lib/runtime.js';
+import type { Logger } from '@aws-lambda-powertools/logger';
+
+/** At most this many jobs in one `{"jobs": [...]}` request. */
+export const API_MAX_BATCH = 100;
+
+const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
+
+/**
+ * Wakes a worker when the engine says so (new waiting work, no worker running, debounce won).
+ * A failed kick does not fail the enqueue: the jobs are stored and the worker schedule runs them.
+ */
+export async function kickIfNeeded(rt: Runtime, queue: string, kick: boolean, log: Logger): Promise<void> {
+  if (!kick) return;
+  try {
+    await rt.kickWorker(queue, { reason: 'enqueue' });
+    log.debug('worker kicked', { queue });
+  } catch (err) {
+    log.warn('worker kick failed; the schedule will run the queue', { queue, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+const listQuery = z.object({
+  state: z.optional(z.enum(JOB_STATES)),
+  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000'))),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
+});
+
+export const enqueueRoutes: RouteImpls = {
+  'POST /v1/queues/{queue}/jobs': async (req, rt) => {
+    const queue = req.params.queue!;
+    const body = readJson(req);
+    const headerKey = req.headers['idempotency-key'];
+    let input: unknown;
+    let batch = false;
+    if (isObject(body) && 'jobs' in body) {
+      batch = true;
+      const extra = Object.keys(body).find((k) => k !== 'jobs');
+      if (extra) throw new ValidationError(extra, 'is not a known field (a batch is {"jobs": [...]})');
+      if (!Array.isArray(body.jobs)) throw new ValidationError('jobs', 'must be an array of jobs');
+      if (body.jobs.length > API_MAX_BATCH) throw new ValidationError('jobs', `must hold at most ${API_MAX_BATCH} jobs`);
+      if (headerKey !== undefined) throw new ValidationError('Idempotency-Key', 'applies to a single job; give each job of a batch its own idempotencyKey');
+      input = body.jobs;
+    } else if (isObject(body) && headerKey !== undefined) {
+      if (body.idempotencyKey !== undefined && body.idempotencyKey !== headerKey) {
+        throw new ValidationError('idempotencyKey', 'differs from the Idempotency-Key header');
+      }
+      input = { ...body, idempotencyKey: headerKey };
+    } else {
+      input = body;
+    }
+    const out = await rt.spool.enqueue(queue, input);
+    await kickIfNeeded(rt, queue, out.kick, req.log);
+    const created = out.jobs.some((j) => !j.deduplicated);
+    const status = created ? 201 : 200;
+    req.log.info('enqueued', { queue, jobs: out.jobs.length, deduplicated: out.jobs.filter((j) => j.deduplicated).length, kick: out.kick });
+    if (batch) return { status, body: { queue, jobs: out.jobs } };
+    const j = out.jobs[0]!;
+    return { status, headers: { location: `/v1/queues/${encodeURIComponent(queue)}/jobs/${j.id}` }, body: { queue, ...j } };
+  },
+
+  'GET /v1/queues/{queue}/jobs/{id}': async (req, rt) => {
+    const job = await rt.spool.get(req.params.queue!, req.params.id!);
+    if (!job) throw new NotFoundError(`job ${req.params.id}`);
+    return { status: 200, body: presentJob(job) };
+  },
+
+  'DELETE /v1/queues/{queue}/jobs/{id}': async (req, rt) => {
+    const { queue, id } = req.params as { queue: string; id: string };
+    const r = await rt.spool.cancel(queue, id);
+    if (r.status === 'not_found') throw new NotFoundError(`job ${id}`);
+    if (r.status === 'conflict') throw new ConflictError(`job ${id} is ${r.state}: only waiting or delayed jobs can be cancelled`, { state: r.state });
+    req.log.info('cancelled', { queue, jobId: id, state: r.state });
+    return { status: 200, body: { queue, id, cancelled: true, state: r.state } };
+  },
+
+  'GET /v1/queues/{queue}/jobs': async (req, rt) => {
+    const q = parseWith(listQuery, req.query);
+    const state: JobState = q.state ?? 'waiting';
+    const opts: { limit?: number; cursor?: string } = {};
+    if (q.limit !== undefined) opts.limit = Number(q.limit);
+    if (q.cursor !== undefined) opts.cursor = q.cursor;
+    const page = await rt.spool.list(req.params.queue!, state, opts);
+    const body: Record<string, unknown> = { queue: req.params.queue, state, total: page.total, jobs: page.jobs.map(presentJob) };
+    if (page.cursor) body.nextCursor = page.cursor;
+    return { status: 200, body };
+  },
+};

@@ -1,0 +1,11 @@
+/**
+ * enqueue: the job routes of the HTTP API (POST/GET /v1/queues/{queue}/jobs, GET/DELETE .../jobs/{id}).
+ * Kicks the worker (async invoke) when the engine reports new work and no worker running.
+ */
+import { lambdaHandler } from '../lib/handler.js';
+import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
+import { enqueueRoutes } from './api.js';
+
+export const createEnqueueHandler = (rt: RuntimeSource) => lambdaHandler('enqueue', rt, { http: enqueueRoutes });
+
+export const handler = createEnqueueHandler(() => getRuntime('enqueue'));

@@ -1,0 +1,65 @@
+/**
+ * health: `GET /v1/health`, `GET /v1/queues`, the JSON 404/405 of the catch-all route, and the
+ * scheduled run (metrics, alerts on status changes, history).
+ */
+import * as z from 'zod/mini';
+import type { QueueHealth } from '../../shared/health/evaluate.js';
+import { lambdaHandler } from '../lib/handler.js';
+import { parseWith, type RouteImpls } from '../lib/http.js';
+import { iso } from '../lib/present.js';
+import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
+import { assess, readHistory, runHealth } from './check.js';
+
+const presentQueue = (q: QueueHealth) => {
+  const s = q.snapshot;
+  const out: Record<string, unknown> = {
+    queue: q.queue,
+    status: q.status,
+    symptoms: q.symptoms,
+    counts: { waiting: s.waiting, delayed: s.delayed, active: s.active, completed: s.completed, dead: s.dead },
+    stuck: s.stuck,
+    oldestWaitingAgeSeconds: Math.floor(s.oldestWaitingAgeMs / 1000),
+    oldestDeadAgeSeconds: Math.floor(s.oldestDeadAgeMs / 1000),
+  };
+  if (s.nextRunAt !== undefined) out.nextRunAt = iso(s.nextRunAt);
+  return out;
+};
+
+const healthQuery = z.object({ history: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be a number of entries'))) });
+
+export const healthRoutes: RouteImpls = {
+  'GET /v1/health': async (req, rt) => {
+    const q = parseWith(healthQuery, req.query);
+    const a = await assess(rt);
+    const body: Record<string, unknown> = {
+      status: a.status,
+      at: iso(a.at),
+      queues: a.queues.map(presentQueue),
+      lastCheck: a.last ? { at: iso(a.last.at), status: a.last.status } : null,
+    };
+    if (q.history) body.history = await readHistory(rt, Math.min(Number(q.history), rt.config.SPOOL_HEALTH_HISTORY));
+    return { status: a.status === 'unhealthy' ? 503 : 200, body };
+  },
+  'GET /v1/queues': async (_req, rt) => {
+    const snaps = await rt.spool.snapshot();
+    return {
+      status: 200,
+      body: {
+        queues: snaps.map((s) => ({
+          queue: s.queue,
+          counts: { waiting: s.waiting, delayed: s.delayed, active: s.active, completed: s.completed, dead: s.dead },
+          stuck: s.stuck,
+          oldestWaitingAgeSeconds: Math.floor(s.oldestWaitingAgeMs / 1000),
+        })),
+      },
+    };
+  },
+};
+
+export const createHealthHandler = (rt: RuntimeSource) =>
+  lambdaHandler('health', rt, {
+    http: healthRoutes,
+    other: async (_event, inv) => runHealth(inv.rt, inv.log),
+  });
+
+export const handler = createHealthHandler(() => getRuntime('health'));

@@ -1,0 +1,67 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { FunctionName } from '../routes.js';
+import { errorResponse, isHttpEvent, serveHttp, toResult, type RouteImpls } from './http.js';
+import { resolveRuntime, type Runtime, type RuntimeSource } from './runtime.js';
+
+/** An EventBridge scheduled event (`rate(...)`/`cron(...)` rule). */
+export interface ScheduledEvent {
+  source: 'aws.events';
+  'detail-type': 'Scheduled Event';
+  time?: string;
+  resources?: string[];
+}
+
+export const isScheduledEvent = (e: unknown): e is ScheduledEvent =>
+  !!e && typeof e === 'object' && (e as ScheduledEvent).source === 'aws.events' && (e as ScheduledEvent)['detail-type'] === 'Scheduled Event';
+
+/** What a handler needs beyond the event: its runtime, a logger with the request id, the time left. */
+export interface Invocation {
+  rt: Runtime;
+  log: Logger;
+  requestId: string;
+  /** Epoch ms the invocation must end by (Lambda: now + remaining time). */
+  deadline: number;
+}
+
+/** Remaining time when there is no Lambda context (a direct call from a test or the local server). */
+export const DEFAULT_REMAINING_MS = 60_000;
+
+export type LambdaHandler = (event: unknown, context?: Partial<Context>) => Promise<unknown>;
+
+/**
+ * The common shape of the five handlers: HTTP API events go to `http` routes (always answered,
+ * errors included, as JSON); every other event to `other`, which throws on failure so Lambda records
+ * an error. A child logger per invocation carries the request id (API Gateway's for HTTP).
+ */
+export function lambdaHandler(
+  fn: FunctionName,
+  src: RuntimeSource,
+  opts: { http?: RouteImpls; other?: (event: unknown, inv: Invocation) => Promise<unknown> },
+): LambdaHandler {
+  return async (event, context) => {
+    const http = isHttpEvent(event);
+    let rt: Runtime;
+    try {
+      rt = await resolveRuntime(src);
+    } catch (err) {
+      if (http) return toResult(errorResponse(err));
+      throw err;
+    }
+    const requestId = http ? (event as APIGatewayProxyEventV2).requestContext.requestId : (context?.awsRequestId ?? `local-${rt.clock()}`);
+    const log = rt.logger.createChild({ persistentKeys: { requestId, function: fn } });
+    if (context?.awsRequestId && context.functionName) log.addContext(context as Context);
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : DEFAULT_REMAINING_MS;
+    if (http) {
+      return serveHttp(fn, opts.http ?? {}, event as APIGatewayProxyEventV2, rt, log) as Promise<APIGatewayProxyStructuredResultV2>;
+    }
+    if (!opts.other) throw new Error(`the ${fn} function takes HTTP API events only`);
+    try {
+      return await opts.other(event, { rt, log, requestId, deadline: rt.clock() + remaining });
+    } catch (err) {
+      if (err instanceof Error) log.error(`${fn} failed`, err);
+      else log.error(`${fn} failed`, { error: String(err) });
+      throw err;
+    }
+  };
+}

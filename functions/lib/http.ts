@@ -1,0 +1,188 @@
+/**
+ * The HTTP side of the functions: API Gateway HTTP API (payload format 2.0) events in, JSON out.
+ * Routing follows ROUTES (functions/routes.ts), the table the CDK app creates routes from: a path no
+ * route matches is a JSON 404, a path some route matches with another method is a 405 with `Allow`.
+ * Hand-written rather than a router library: ROUTES is already the route table, the translation is
+ * a few lines, and every function bundle has a 150 KB budget.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { RedisUnavailableError, SpoolError, ValidationError } from '../../shared/queue/errors.js';
+import { firstIssue } from '../../shared/validation/zod.js';
+import { ROUTES, type FunctionName, type RouteSpec } from '../routes.js';
+import type { Runtime } from './runtime.js';
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  body: string | undefined;
+  requestId: string;
+  /** The IAM caller (SigV4) when API Gateway authorized one. */
+  caller: string | undefined;
+  log: Logger;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export type RouteImpl = (req: ApiRequest, rt: Runtime) => Promise<ApiResponse>;
+/** Keyed by API Gateway route key, e.g. `POST /v1/queues/{queue}/jobs`. */
+export type RouteImpls = Partial<Record<string, RouteImpl>>;
+
+export const routeKey = (r: Pick<RouteSpec, 'method' | 'path'>): string => `${r.method} ${r.path}`;
+
+interface Compiled extends RouteSpec {
+  re: RegExp;
+  names: string[];
+}
+const COMPILED: Compiled[] = ROUTES.map((r) => {
+  const names: string[] = [];
+  const re = new RegExp(
+    '^' +
+      r.path.replace(/\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      }) +
+      '$',
+  );
+  return { ...r, re, names };
+});
+
+export type Match = { kind: 'route'; route: RouteSpec; params: Record<string, string> } | { kind: 'method'; allow: string[] } | { kind: 'none' };
+
+/** Which route a method and path are: the route, a known path with another method (405), or nothing (404). */
+export function matchRoute(method: string, path: string): Match {
+  const allow = new Set<string>();
+  for (const r of COMPILED) {
+    const m = r.re.exec(path);
+    if (!m) continue;
+    if (r.method === method.toUpperCase()) {
+      const params: Record<string, string> = {};
+      try {
+        r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
+      } catch {
+        return { kind: 'none' };
+      }
+      return { kind: 'route', route: r, params };
+    }
+    allow.add(r.method);
+  }
+  return allow.size > 0 ? { kind: 'method', allow: [...allow].sort() } : { kind: 'none' };
+}
+
+export function isHttpEvent(e: unknown): e is APIGatewayProxyEventV2 {
+  const x = e as Partial<APIGatewayProxyEventV2> | null;
+  return !!x && typeof x === 'object' && x.version === '2.0' && typeof x.requestContext?.http?.method === 'string';
+}
+
+export const errorBody = (code: string, message: string, details: unknown = {}) => ({ error: { code, message, details: details ?? {} } });
+
+/** Any thrown value → the API's error answer. Unknown errors are a 500 that reveals nothing. */
+export function errorResponse(err: unknown, log?: Logger): ApiResponse {
+  if (err instanceof SpoolError) {
+    const headers: Record<string, string> = {};
+    if (err instanceof RedisUnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
+    if (err.status >= 500) log?.error(err.message, { code: err.code, error: err.cause instanceof Error ? err.cause.message : undefined });
+    return { status: err.status, headers, body: errorBody(err.code, err.message, err.details) };
+  }
+  if (err instanceof Error) log?.error('unhandled error', err);
+  else log?.error('unhandled error', { error: String(err) });
+  return { status: 500, body: errorBody('internal_error', 'internal error') };
+}
+
+export function toResult(res: ApiResponse): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: res.status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...res.headers },
+    body: res.body === undefined ? '' : JSON.stringify(res.body),
+  };
+}
+
+/**
+ * Serves the routes of `fn` (and, for the function holding FALLBACK_ROUTE, the JSON 404/405 of
+ * everything else). A route of another function reaching this one is answered 404, never run.
+ */
+export async function serveHttp(
+  fn: FunctionName,
+  impls: RouteImpls,
+  event: APIGatewayProxyEventV2,
+  rt: Runtime,
+  log: Logger,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  const method = event.requestContext.http.method.toUpperCase();
+  const path = event.rawPath || event.requestContext.http.path;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  const query: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(event.rawQueryString ?? '')) if (!(k in query)) query[k] = v;
+  const body = event.body === undefined || event.body === null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const started = Date.now();
+  let res: ApiResponse;
+  const m = matchRoute(method, path);
+  if (m.kind === 'method') {
+    res = { status: 405, headers: { allow: m.allow.join(', ') }, body: errorBody('method_not_allowed', `${method} is not allowed on ${path}`, { allow: m.allow }) };
+  } else if (m.kind === 'none' || m.route.fn !== fn || !impls[routeKey(m.route)]) {
+    res = { status: 404, body: errorBody('not_found', `no route ${method} ${path}`) };
+  } else {
+    const auth = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer;
+    const req: ApiRequest = {
+      method,
+      path,
+      params: m.params,
+      query,
+      headers,
+      body,
+      requestId: event.requestContext.requestId,
+      caller: auth?.iam?.userArn,
+      log,
+    };
+    try {
+      res = await impls[routeKey(m.route)]!(req, rt);
+    } catch (err) {
+      res = errorResponse(err, log);
+    }
+  }
+  log.info('request', { method, path, status: res.status, ms: Date.now() - started, queue: m.kind === 'route' ? m.params.queue : undefined });
+  return toResult(res);
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * The request body as JSON. Content-Type must be JSON (`application/json` or `+json`): else 415.
+ * Malformed JSON: 400 `invalid_json`. An empty body is `{}` when `optional`, else 400.
+ */
+export function readJson(req: ApiRequest, opts: { optional?: boolean } = {}): unknown {
+  const empty = req.body === undefined || req.body.trim() === '';
+  if (empty && opts.optional) return {};
+  if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+    throw new SpoolError(`Content-Type must be application/json (got ${req.headers['content-type'] ? JSON.stringify(req.headers['content-type']) : 'none'})`, 'unsupported_media_type', 415);
+  }
+  if (empty) throw new ValidationError('(body)', 'a JSON body is required');
+  try {
+    return JSON.parse(req.body!);
+  } catch (e) {
+    throw new SpoolError(`the body is not valid JSON: ${(e as Error).message}`, 'invalid_json', 400);
+  }
+}
+
+/** Parse with a zod (mini) schema; a failure is a 400 naming the field. */
+export function parseWith<T>(
+  schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } } },
+  input: unknown,
+  base = '',
+): T {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const { field, reason } = firstIssue(r.error, base);
+    throw new ValidationError(field, reason);
+  }
+  return r.data;
+}

@@ -1,0 +1,203 @@
+/**
+ * The dependencies every function runs with, built once per container (cold start) and injectable:
+ * tests and the local server build a Runtime with stand-ins (AWS clients that log, an in-process
+ * worker kick, a clock) and pass it to `create*Handler(rt)` or install it with `setRuntime`.
+ *
+ * Nothing here imports an AWS SDK client eagerly: each default client is loaded on first use, so a
+ * function only pays for the clients it calls.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import type { InvokeCommand } from '@aws-sdk/client-lambda';
+import type { PublishCommand } from '@aws-sdk/client-sns';
+import type { Redis } from '@upstash/redis';
+import { loadConfig, queueConfig, type SpoolConfig } from '../../shared/config/index.js';
+import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
+import type { TargetPolicy } from '../../shared/jobs/http-target.js';
+import { HandlerRegistry } from '../../shared/jobs/registry.js';
+import { Spool } from '../../shared/queue/index.js';
+import { SpoolError } from '../../shared/queue/errors.js';
+import { createRedis, type RedisCredentials } from '../../shared/redis/client.js';
+import type { FunctionName } from '../routes.js';
+
+/** The slice of an AWS SDK v3 client Spool uses: `send`. A stand-in may log the command's `input`. */
+export interface Sender<C> {
+  send(command: C): Promise<unknown>;
+}
+
+export interface AwsClients {
+  cloudwatch: Sender<PutMetricDataCommand>;
+  sns: Sender<PublishCommand>;
+  lambda: Sender<InvokeCommand>;
+}
+
+export interface KickOptions {
+  /**
+   * Why: 'enqueue' (debounced kick), 'drain' (API), 'continue' (out of time, work left), 'scale-out'
+   * (a worker with a deep backlog; such workers start no more), 'schedule' (safety net), 'replay' (DLQ).
+   */
+  reason: 'enqueue' | 'drain' | 'continue' | 'scale-out' | 'schedule' | 'replay';
+}
+
+/** Starts a worker for a queue without waiting for it (production: Lambda async invoke). */
+export type KickWorker = (queue: string, opts: KickOptions) => Promise<void>;
+
+/** The payload of a worker kick (direct invocation). */
+export interface KickEvent {
+  kick: { queue: string; reason?: KickOptions['reason'] };
+}
+
+export interface Runtime {
+  readonly fn: FunctionName | 'local';
+  readonly config: SpoolConfig;
+  readonly spool: Spool;
+  readonly logger: Logger;
+  readonly clock: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly aws: AwsClients;
+  readonly handlers: HandlerRegistry;
+  readonly targetPolicy: TargetPolicy;
+  kickWorker: KickWorker;
+}
+
+export interface RuntimeOptions {
+  fn?: Runtime['fn'];
+  /** Environment to validate (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Already-validated config (skips env). */
+  config?: SpoolConfig;
+  redis?: Redis;
+  /** Redis credentials (skips the environment / Secrets Manager). */
+  credentials?: RedisCredentials;
+  /** Fewer client retries so an API answers 503 promptly (default: true except for the worker). */
+  failFast?: boolean;
+  spool?: Spool;
+  logger?: Logger;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  aws?: Partial<AwsClients>;
+  /** Reads a Secrets Manager secret's string (default: the SDK client, loaded on use). */
+  readSecret?: (arn: string) => Promise<string>;
+  kickWorker?: KickWorker;
+  handlers?: HandlerRegistry;
+}
+
+/** A client created on first `send`, from a module loaded on first `send`. */
+function lazyClient<C>(load: () => Promise<Sender<C>>): Sender<C> {
+  let client: Promise<Sender<C>> | undefined;
+  return {
+    send: async (command: C) => {
+      client ??= load().catch((e) => {
+        client = undefined;
+        throw e;
+      });
+      return (await client).send(command);
+    },
+  };
+}
+
+export function defaultAwsClients(): AwsClients {
+  return {
+    cloudwatch: lazyClient<PutMetricDataCommand>(async () => new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient({}) as Sender<PutMetricDataCommand>),
+    sns: lazyClient<PublishCommand>(async () => new (await import('@aws-sdk/client-sns')).SNSClient({}) as Sender<PublishCommand>),
+    lambda: lazyClient<InvokeCommand>(async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({}) as Sender<InvokeCommand>),
+  };
+}
+
+async function readSecretFromAws(arn: string): Promise<string> {
+  const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
+  if (typeof out.SecretString !== 'string') throw new SpoolError('the Redis secret has no SecretString', 'config_error', 500);
+  return out.SecretString;
+}
+
+/**
+ * Redis credentials: from Secrets Manager when SPOOL_REDIS_SECRET_ARN is set (JSON with
+ * UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN), else from the same environment variables.
+ * Error messages never include the secret's content.
+ */
+export async function redisCredentials(config: SpoolConfig, readSecret: (arn: string) => Promise<string> = readSecretFromAws): Promise<RedisCredentials> {
+  if (config.SPOOL_REDIS_SECRET_ARN) {
+    const raw = await readSecret(config.SPOOL_REDIS_SECRET_ARN);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new SpoolError('the Redis secret is not JSON', 'config_error', 500);
+    }
+    const o = (parsed ?? {}) as Record<string, unknown>;
+    const url = o.UPSTASH_REDIS_REST_URL;
+    const token = o.UPSTASH_REDIS_REST_TOKEN;
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url) || typeof token !== 'string' || token === '') {
+      throw new SpoolError('the Redis secret must hold UPSTASH_REDIS_REST_URL (http(s) URL) and UPSTASH_REDIS_REST_TOKEN', 'config_error', 500);
+    }
+    return { url, token };
+  }
+  if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
+    return { url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN };
+  }
+  throw new SpoolError('no Redis credentials: set SPOOL_REDIS_SECRET_ARN, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN', 'config_error', 500);
+}
+
+/** Production kick: an asynchronous invocation of the worker function (`InvocationType: 'Event'`). */
+export function lambdaKick(config: SpoolConfig, lambda: Sender<InvokeCommand>, logger: Logger): KickWorker {
+  return async (queue, opts) => {
+    const name = config.SPOOL_WORKER_FUNCTION_NAME;
+    if (!name) {
+      logger.warn('no SPOOL_WORKER_FUNCTION_NAME: the worker schedule will run the queue', { queue, reason: opts.reason });
+      return;
+    }
+    const { InvokeCommand } = await import('@aws-sdk/client-lambda');
+    const payload: KickEvent = { kick: { queue, reason: opts.reason } };
+    await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
+  };
+}
+
+export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
+  const fn = o.fn ?? 'local';
+  const config = o.config ?? loadConfig(o.env ?? process.env);
+  const logger = o.logger ?? new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'spool', persistentKeys: { function: fn } });
+  let spool = o.spool;
+  if (!spool) {
+    const redis = o.redis ?? createRedis(o.credentials ?? (await redisCredentials(config, o.readSecret)), { failFast: o.failFast ?? fn !== 'worker' });
+    spool = new Spool(redis, { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
+  }
+  const aws = { ...defaultAwsClients(), ...o.aws };
+  const rt: Runtime = {
+    fn,
+    config,
+    spool,
+    logger,
+    clock: o.clock ?? Date.now,
+    sleep: o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)))),
+    aws,
+    handlers: o.handlers ?? new HandlerRegistry(BUILTIN_HANDLERS),
+    targetPolicy: { allowedHosts: config.SPOOL_TARGET_ALLOWED_HOSTS, allowPrivate: config.SPOOL_TARGET_ALLOW_PRIVATE },
+    kickWorker: o.kickWorker ?? lambdaKick(config, aws.lambda, logger),
+  };
+  return rt;
+}
+
+let current: Promise<Runtime> | undefined;
+
+/**
+ * The container's runtime: config validated and Redis credentials read once, on the first
+ * invocation; a failure (e.g. Secrets Manager throttled) is not cached, the next invocation retries.
+ */
+export function getRuntime(fn: FunctionName): Promise<Runtime> {
+  current ??= createRuntime({ fn }).catch((e) => {
+    current = undefined;
+    throw e;
+  });
+  return current;
+}
+
+/** Install a runtime for every handler of this process (local server, tests); undefined resets. */
+export function setRuntime(rt: Runtime | Promise<Runtime> | undefined): void {
+  current = rt === undefined ? undefined : Promise.resolve(rt);
+}
+
+/** What handlers accept: a runtime, a promise of one, or a getter (e.g. `() => getRuntime('worker')`). */
+export type RuntimeSource = Runtime | Promise<Runtime> | (() => Runtime | Promise<Runtime>);
+
+export const resolveRuntime = (src: RuntimeSource): Promise<Runtime> => Promise.resolve(typeof src === 'function' ? src() : src);

@@ -1,0 +1,76 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { PurgeReport } from '../../shared/queue/types.js';
+import type { Runtime } from '../lib/runtime.js';
+
+export interface QueuePurge extends Omit<PurgeReport, 'dryRun'> {
+  /** Expired leases put back to waiting (dry run: stuck leases that would be). */
+  reclaimed: number;
+  /** Expired leases whose attempts were spent, moved to dead. */
+  expiredToDead: number;
+  /** Due delayed jobs promoted to waiting on the way. */
+  promoted: number;
+  rounds: number;
+}
+
+export interface PurgeRunReport {
+  dryRun: boolean;
+  queues: Record<string, QueuePurge>;
+  totals: Omit<QueuePurge, 'more' | 'rounds'>;
+  /** Work left for the next invocation (it resumes where this one stopped). */
+  more: boolean;
+}
+
+export interface PurgeInput {
+  queues: string[];
+  dryRun: boolean;
+  /** Records per category per round (default SPOOL_PURGE_LIMIT). */
+  limit?: number;
+  /** Rounds per queue at most in this invocation. */
+  maxRounds?: number;
+  /** Epoch ms: no new round starts after this. */
+  deadline: number;
+}
+
+/**
+ * Reclaims expired leases and removes what is past retention (completed), TTL or cap (dead), orphans
+ * and expired idempotency keys. Bounded per invocation (rounds and time), resumable (the engine keeps
+ * its scan cursor); a dry run counts what one round would remove and writes nothing.
+ */
+export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Promise<PurgeRunReport> {
+  const { spool } = rt;
+  const maxRounds = input.dryRun ? 1 : (input.maxRounds ?? 10);
+  const zero = (): QueuePurge => ({ completed: 0, deadExpired: 0, deadTrimmed: 0, orphans: 0, idempotencyKeys: 0, more: false, reclaimed: 0, expiredToDead: 0, promoted: 0, rounds: 0 });
+  const report: PurgeRunReport = { dryRun: input.dryRun, queues: {}, totals: zero(), more: false };
+  delete (report.totals as Partial<QueuePurge>).more;
+  delete (report.totals as Partial<QueuePurge>).rounds;
+
+  for (const queue of input.queues) {
+    const q = zero();
+    report.queues[queue] = q;
+    if (input.dryRun) {
+      const [snap] = await spool.snapshot([queue]);
+      q.reclaimed = snap?.stuck ?? 0;
+    } else {
+      const r = await spool.reclaim(queue);
+      q.reclaimed = r.reclaimed;
+      q.expiredToDead = r.expiredToDead;
+      q.promoted = r.promoted;
+    }
+    do {
+      if (q.rounds > 0 && rt.clock() >= input.deadline) break;
+      const p = await spool.purge(queue, { dryRun: input.dryRun, ...(input.limit ? { limit: input.limit } : {}) });
+      q.rounds++;
+      q.completed += p.completed;
+      q.deadExpired += p.deadExpired;
+      q.deadTrimmed += p.deadTrimmed;
+      q.orphans += p.orphans;
+      q.idempotencyKeys += p.idempotencyKeys;
+      q.more = p.more;
+    } while (q.more && q.rounds < maxRounds);
+    if (q.more) report.more = true;
+    for (const k of Object.keys(report.totals) as Array<keyof PurgeRunReport['totals']>) report.totals[k] += q[k];
+    log.info('purged', { queue, dryRun: input.dryRun, ...q });
+  }
+  log.info('purge done', { dryRun: input.dryRun, queues: input.queues.length, more: report.more, ...report.totals });
+  return report;
+}

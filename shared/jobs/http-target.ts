@@ -1,0 +1,177 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { isIP } from 'node:net';
+import type { HttpTarget } from '../queue/types.js';
+import { classifyAddress } from './address.js';
+import { failed, type JobOutcome } from './outcome.js';
+
+/** Where HTTP targets may go. Hosts: exact names, or `*.example.com` / `.example.com` for subdomains. */
+export interface TargetPolicy {
+  /** Empty: any host (subject to the address checks). Lower-case. */
+  allowedHosts: readonly string[];
+  /** Loopback and private ranges (RFC 1918, CGNAT, ULA). Link-local and metadata are refused regardless. */
+  allowPrivate: boolean;
+}
+
+/** A target refused by the policy: permanent (the job goes to dead). */
+export class TargetRefusedError extends Error {
+  override name = 'TargetRefused';
+}
+
+export function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  if (allowed.length === 0) return true;
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return allowed.some((a) => {
+    if (a.startsWith('*.')) return h.endsWith(a.slice(1));
+    if (a.startsWith('.')) return h.endsWith(a);
+    return h === a;
+  });
+}
+
+function checkAddress(address: string, policy: TargetPolicy): void {
+  const cls = classifyAddress(address);
+  if (cls === 'forbidden') throw new TargetRefusedError(`address ${address} is link-local, metadata or reserved`);
+  if (cls === 'private' && !policy.allowPrivate) {
+    throw new TargetRefusedError(`address ${address} is private or loopback (SPOOL_TARGET_ALLOW_PRIVATE is off)`);
+  }
+}
+
+/** Checks the URL against the policy before any connection (IP literals included). */
+export function checkTarget(url: URL, policy: TargetPolicy): void {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TargetRefusedError(`protocol ${url.protocol} is not allowed`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (!hostAllowed(host, policy.allowedHosts)) throw new TargetRefusedError(`host ${host} is not in SPOOL_TARGET_ALLOWED_HOSTS`);
+  if (isIP(host)) checkAddress(host, policy);
+}
+
+/**
+ * A DNS lookup that refuses forbidden addresses: the address checked is the address connected to
+ * (no window for DNS rebinding between a check and the connection).
+ */
+function guardedLookup(policy: TargetPolicy) {
+  return (
+    hostname: string,
+    options: { all?: boolean; family?: number | string },
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ): void => {
+    dnsLookup(hostname, { ...options, all: true } as { all: true }, (err, addresses) => {
+      if (err) return callback(err, '');
+      try {
+        if (addresses.length === 0) throw new TargetRefusedError(`${hostname} resolved to no address`);
+        for (const a of addresses) checkAddress(a.address, policy);
+      } catch (e) {
+        return callback(e as NodeJS.ErrnoException, '');
+      }
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0]!;
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** Retry-After: delta-seconds or an HTTP date; ms from now, or undefined. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
+}
+
+export interface CallOptions {
+  policy: TargetPolicy;
+  /** The job's own timeout: a request still running then fails (retryable). */
+  timeoutMs: number;
+  /** Aborted when the invocation runs out of time: the outcome is `abandoned`. */
+  signal: AbortSignal;
+  /** Extra request headers (Spool's own); the target's headers win. */
+  headers?: Record<string, string>;
+  now?: () => number;
+}
+
+/** Keep-alive agents shared by every call of the container (sockets are vetted when they connect). */
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
+const MAX_ERROR_BODY = 512;
+
+/**
+ * Calls an HTTP target with the job's payload as JSON (no body for GET). 2xx: ok. 408, 429, 5xx,
+ * network errors and timeouts: retryable, honouring Retry-After. Other statuses (3xx: redirects are
+ * not followed, 4xx): permanent. Never throws; never logs headers.
+ */
+export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptions): Promise<JobOutcome> {
+  const now = opts.now ?? Date.now;
+  let url: URL;
+  try {
+    url = new URL(target.url);
+    checkTarget(url, opts.policy);
+  } catch (e) {
+    return Promise.resolve(failed(e instanceof Error ? e.message : String(e), 'TargetRefused', false));
+  }
+  const where = `${target.method} ${url.origin}${url.pathname}`;
+  const body = target.method === 'GET' ? undefined : JSON.stringify(payload ?? null);
+  const headers: Record<string, string> = {
+    'user-agent': 'spool',
+    ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}),
+    ...opts.headers,
+  };
+  for (const [k, v] of Object.entries(target.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+
+  return new Promise<JobOutcome>((resolve) => {
+    let settled = false;
+    const done = (o: JobOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal.removeEventListener('abort', onAbort);
+      resolve(o);
+    };
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request(url, { method: target.method, headers, lookup: guardedLookup(opts.policy) as never, agent: url.protocol === 'https:' ? agents.https : agents.http });
+    const timer = setTimeout(() => {
+      done(failed(`${where}: no response within ${opts.timeoutMs} ms`, 'TimeoutError', true));
+      req.destroy();
+    }, opts.timeoutMs);
+    const onAbort = () => {
+      done({ kind: 'abandoned' });
+      req.destroy();
+    };
+    if (opts.signal.aborted) return onAbort();
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof TargetRefusedError) return done(failed(`${where}: ${err.message}`, 'TargetRefused', false));
+      done(failed(`${where}: ${err.code ?? err.name}: ${err.message}`, 'NetworkError', true));
+    });
+    req.on('response', (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) {
+        res.resume();
+        res.on('end', () => done({ kind: 'ok' }));
+        res.on('error', () => done({ kind: 'ok' }));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < MAX_ERROR_BODY) chunks.push(c);
+        size += c.length;
+      });
+      const finish = () => {
+        const text = Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY).replace(/\s+/g, ' ').trim();
+        const message = `${where}: HTTP ${status}${text ? `: ${text}` : ''}`;
+        const retryable = RETRYABLE_STATUS(status);
+        const ra = header(res.headers['retry-after']);
+        done(failed(message, 'HttpError', retryable, retryable ? parseRetryAfter(ra, now()) : undefined));
+      };
+      res.on('end', finish);
+      res.on('error', finish);
+    });
+    req.end(body);
+  });
+}
+
+const header = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);

@@ -1,0 +1,29 @@
+import type { FailureInput } from '../queue/types.js';
+
+/**
+ * What running one job came to. `abandoned`: the invocation ran out of time before the job ended;
+ * the worker leaves it leased and it runs again once the lease expires.
+ */
+export type JobOutcome = { kind: 'ok' } | { kind: 'failed'; error: FailureInput } | { kind: 'abandoned' };
+
+/** Throw from a registered handler to send the job straight to dead (no retry). */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+/** Throw from a registered handler to retry, optionally not before `retryAfterMs`. */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export const failed = (message: string, cls: string, retryable: boolean, retryAfterMs?: number): JobOutcome => {
+  const error: FailureInput = { message, class: cls, retryable };
+  if (retryAfterMs !== undefined && retryAfterMs > 0) error.retryAfterMs = retryAfterMs;
+  return { kind: 'failed', error };
+};

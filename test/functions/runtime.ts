@@ -1,0 +1,31 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { afterAll, vi } from 'vitest';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../functions/lib/runtime.js';
+import { loadConfig } from '../../shared/config/index.js';
+import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+/**
+ * A runtime on real Redis (the local Upstash endpoint) under its own prefix, keys removed after the
+ * file. The kick is a spy unless given; AWS clients are the real defaults (mock them with
+ * aws-sdk-client-mock) unless given.
+ */
+export async function testRuntime(name: string, env: Record<string, string> = {}, o: RuntimeOptions = {}) {
+  const prefix = uniquePrefix(name);
+  const kicks: Array<{ queue: string; reason: string }> = [];
+  const kickWorker = vi.fn(async (queue: string, opts: { reason: string }) => {
+    kicks.push({ queue, reason: opts.reason });
+  });
+  const config = loadConfig({ SPOOL_KEY_PREFIX: prefix, SPOOL_TARGET_ALLOW_PRIVATE: 'true', ...env });
+  const rt: Runtime = await createRuntime({
+    fn: 'local',
+    config,
+    redis: testRedis(),
+    kickWorker,
+    logger: new Logger({ serviceName: 'spool-test', logLevel: (process.env.TEST_LOG_LEVEL as 'INFO') ?? 'SILENT' }),
+    ...o,
+  });
+  afterAll(async () => {
+    await cleanupPrefix(prefix);
+  });
+  return { rt, prefix, kicks, kickWorker };
+}
