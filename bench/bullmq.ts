@@ -1,0 +1,168 @@
+/** BullMQ's side of the benchmark: same Redis server, its own prefix, TCP through ioredis. */
+import { Queue, Worker, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { sleep, type Meter } from './lib.js';
+
+export const BULL_PREFIX = 'bench-bull';
+
+export interface BullTarget {
+  host: string;
+  port: number;
+}
+
+const conn = (t: BullTarget): ConnectionOptions => ({ host: t.host, port: t.port });
+
+/**
+ * Job options as most BullMQ users run them out of the box: BullMQ's defaults (completed jobs are
+ * kept, as Spool keeps them until its purge). `removeOnComplete: true` is measured as a variant.
+ */
+function bulkOf(n: number, from: number, opts: JobsOptions) {
+  return Array.from({ length: n }, (_, k) => ({ name: 'bench', data: { n: from + k }, opts }));
+}
+
+async function addAll(queue: Queue, n: number, chunk: number, opts: JobsOptions, producers = 1): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      for (let from = next; from < n; from = next) {
+        next += chunk;
+        await queue.addBulk(bulkOf(Math.min(chunk, n - from), from, opts));
+      }
+    }),
+  );
+}
+
+/**
+ * Runs a worker (created before this is called, autorun off) until `n` jobs have completed.
+ * Resolves when the n-th 'completed' event fires.
+ */
+function runUntilCompleted(worker: Worker, n: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let done = 0;
+    const onCompleted = (): void => {
+      if (++done === n) {
+        worker.off('completed', onCompleted);
+        worker.off('error', onError);
+        resolve();
+      }
+    };
+    const onError = (e: Error): void => reject(e);
+    worker.on('completed', onCompleted);
+    worker.on('error', onError);
+    worker.run().catch(reject);
+  });
+}
+
+async function newPair(t: BullTarget, name: string, concurrency: number, processor: (job: { attemptsMade: number }) => Promise<void>) {
+  const queue = new Queue(name, { connection: conn(t), prefix: BULL_PREFIX });
+  const worker = new Worker(name, processor, { connection: conn(t), prefix: BULL_PREFIX, concurrency, autorun: false });
+  worker.on('error', () => {});
+  await queue.waitUntilReady();
+  await worker.waitUntilReady();
+  return { queue, worker };
+}
+
+async function closePair(p: { queue: Queue; worker: Worker }): Promise<void> {
+  await p.worker.close();
+  await p.queue.close();
+}
+
+/** Loads BullMQ's scripts into the server (ioredis' first EVALSHA falls back to EVAL) before measuring. */
+export async function warmUpBull(t: BullTarget): Promise<void> {
+  let failedOnce = false;
+  const p = await newPair(t, 'warmup', 10, async (job) => {
+    if (job.attemptsMade === 0 && !failedOnce) {
+      failedOnce = true;
+      throw new Error('warm-up');
+    }
+  });
+  const done = runUntilCompleted(p.worker, 200);
+  await addAll(p.queue, 200, 100, { attempts: 2 });
+  await done;
+  await closePair(p);
+}
+
+export interface BullPerJob {
+  jobs: number;
+  commands: number;
+  commandsPerJob: number;
+  byCommand: Record<string, number>;
+  ms: number;
+}
+
+/** addBulk in chunks of 100, then a worker at `concurrency` processes all n (no-op); commands per job. */
+export async function bullLifecycle(t: BullTarget, meter: Meter, n: number, concurrency: number, opts: JobsOptions, name: string): Promise<BullPerJob> {
+  const p = await newPair(t, name, concurrency, async () => {});
+  const m = await meter.measure(async () => {
+    await addAll(p.queue, n, 100, opts);
+    await runUntilCompleted(p.worker, n);
+  });
+  await closePair(p);
+  return { jobs: n, commands: m.commands.total, commandsPerJob: m.commands.total / n, byCommand: m.commands.byCommand, ms: m.ms };
+}
+
+/** Every job fails its first attempt (retry due at once: no backoff) and completes on the second. */
+export async function bullFailOnce(t: BullTarget, meter: Meter, n: number, concurrency: number): Promise<BullPerJob> {
+  const p = await newPair(t, 'fail-once', concurrency, async (job) => {
+    if (job.attemptsMade === 0) throw new Error('bench: fail once');
+  });
+  const m = await meter.measure(async () => {
+    await addAll(p.queue, n, 100, { attempts: 2 });
+    await runUntilCompleted(p.worker, n);
+  });
+  await closePair(p);
+  return { jobs: n, commands: m.commands.total, commandsPerJob: m.commands.total / n, byCommand: m.commands.byCommand, ms: m.ms };
+}
+
+export interface BullIdle {
+  windowSec: number;
+  commands: number;
+  commandsPerMinute: number;
+  byCommand: Record<string, number>;
+}
+
+/** One worker (concurrency 1) on an empty queue: commands in a window after a short settle. */
+export async function bullIdle(t: BullTarget, meter: Meter, windowSec: number): Promise<BullIdle> {
+  const p = await newPair(t, 'idle', 1, async () => {});
+  const running = p.worker.run().catch(() => {});
+  await sleep(2000); // past start-up (first stalled-jobs check, first blocking wait)
+  const m = await meter.measure(() => sleep(windowSec * 1000));
+  await closePair(p);
+  await running;
+  return { windowSec, commands: m.commands.total, commandsPerMinute: (m.commands.total * 60) / windowSec, byCommand: m.commands.byCommand };
+}
+
+export interface BullThroughput {
+  jobs: number;
+  enqueueMs: number;
+  drainMs: number;
+  totalMs: number;
+  jobsPerSec: number;
+  drainJobsPerSec: number;
+  commands: number;
+}
+
+/** n jobs: `producers` concurrent addBulk callers (chunks of 100), then one worker at `concurrency`, no-op. */
+export async function bullThroughput(
+  t: BullTarget,
+  meter: Meter,
+  n: number,
+  producers: number,
+  concurrency: number,
+  opts: JobsOptions,
+  name = 'throughput',
+): Promise<BullThroughput> {
+  const p = await newPair(t, name, concurrency, async () => {});
+  let enqueueMs = 0;
+  let drainMs = 0;
+  const m = await meter.measure(async () => {
+    const t0 = performance.now();
+    await addAll(p.queue, n, 100, opts, producers);
+    const t1 = performance.now();
+    enqueueMs = t1 - t0;
+    await runUntilCompleted(p.worker, n);
+    drainMs = performance.now() - t1;
+  });
+  await closePair(p);
+  const totalMs = enqueueMs + drainMs;
+  return { jobs: n, enqueueMs, drainMs, totalMs, jobsPerSec: n / (totalMs / 1000), drainJobsPerSec: n / (drainMs / 1000), commands: m.commands.total };
+}

@@ -1,0 +1,184 @@
+/**
+ * Benchmark plumbing: a private redis-server, an HTTP request counter around globalThis.fetch, and
+ * Redis command counts from INFO commandstats (which counts the commands run inside Lua too).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis as IORedis } from 'ioredis';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PrivateRedis {
+  url: string;
+  host: string;
+  port: number;
+  version: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a throwaway redis-server (no persistence, loopback only) on a free port and waits for PING. */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spool-bench-redis-'));
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const child: ChildProcess = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let exited = false;
+    let spawnError: Error | undefined;
+    child.once('exit', () => (exited = true));
+    child.once('error', (e) => {
+      spawnError = e;
+      exited = true;
+    });
+    const probe = new IORedis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => {});
+    const deadline = Date.now() + 10_000;
+    let ready = false;
+    let version = '';
+    while (!exited && Date.now() < deadline) {
+      try {
+        if (probe.status !== 'ready') await probe.connect();
+        if ((await probe.ping()) === 'PONG') {
+          const info = await probe.info('server');
+          version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+          ready = true;
+          break;
+        }
+      } catch {
+        probe.disconnect();
+        await sleep(50);
+      }
+    }
+    probe.disconnect();
+    if (ready) {
+      const stop = async (): Promise<void> => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const gone = new Promise<void>((r) => child.once('exit', () => r()));
+          child.kill('SIGTERM');
+          await Promise.race([gone, sleep(3000)]);
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        }
+        rmSync(dir, { recursive: true, force: true });
+      };
+      return { url: `redis://127.0.0.1:${port}`, host: '127.0.0.1', port, version, stop };
+    }
+    lastErr = spawnError ?? new Error(`redis-server on port ${port} did not answer PING`);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`bench: could not start redis-server: ${String(lastErr)}`);
+}
+
+/** Counts the HTTP requests this process sends to one origin (the Upstash-compatible endpoint). */
+export class FetchCounter {
+  total = 0;
+  readonly byPath = new Map<string, number>();
+  private original: typeof fetch | undefined;
+
+  constructor(private readonly origin: string) {}
+
+  install(): void {
+    if (this.original) return;
+    const original = globalThis.fetch;
+    this.original = original;
+    globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      if (url.startsWith(this.origin)) {
+        this.total++;
+        const p = url.slice(this.origin.length) || '/';
+        this.byPath.set(p, (this.byPath.get(p) ?? 0) + 1);
+      }
+      return original(input, init);
+    }) as typeof fetch;
+  }
+
+  uninstall(): void {
+    if (this.original) globalThis.fetch = this.original;
+    this.original = undefined;
+  }
+}
+
+export type CommandStats = Map<string, number>;
+
+/** Reads INFO commandstats: calls per command (lower-case name, e.g. "evalsha", "zadd"). */
+export async function readCommandStats(r: IORedis): Promise<CommandStats> {
+  const text = await r.info('commandstats');
+  const out: CommandStats = new Map();
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (m) out.set(m[1] as string, Number(m[2]));
+  }
+  return out;
+}
+
+export interface CommandDelta {
+  total: number;
+  byCommand: Record<string, number>;
+}
+
+/**
+ * Commands run between two readings. The INFO call that took `before` is counted in `after`
+ * (a command's stats are updated when it finishes), so one `info` is subtracted.
+ */
+export function diffStats(before: CommandStats, after: CommandStats): CommandDelta {
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  for (const [cmd, calls] of after) {
+    let d = calls - (before.get(cmd) ?? 0);
+    if (cmd === 'info') d -= 1;
+    if (d > 0) {
+      byCommand[cmd] = d;
+      total += d;
+    }
+  }
+  return { total, byCommand };
+}
+
+/** Measures the Redis commands and HTTP requests of one section. Nothing else may use the server meanwhile. */
+export class Meter {
+  constructor(
+    private readonly stats: IORedis,
+    private readonly http?: FetchCounter,
+  ) {}
+
+  async measure<T>(fn: () => Promise<T>): Promise<{ value: T; commands: CommandDelta; requests: number; ms: number; requestsByPath: Record<string, number> }> {
+    const before = await readCommandStats(this.stats);
+    const req0 = this.http?.total ?? 0;
+    const paths0 = new Map(this.http?.byPath ?? []);
+    const t0 = performance.now();
+    const value = await fn();
+    const ms = performance.now() - t0;
+    const requests = (this.http?.total ?? 0) - req0;
+    const after = await readCommandStats(this.stats);
+    const requestsByPath: Record<string, number> = {};
+    for (const [p, n] of this.http?.byPath ?? []) {
+      const d = n - (paths0.get(p) ?? 0);
+      if (d > 0) requestsByPath[p] = d;
+    }
+    return { value, commands: diffStats(before, after), requests, ms, requestsByPath };
+  }
+}
+
+export const round = (x: number, digits = 3): number => {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+};
