@@ -26,8 +26,6 @@ for (const [net, bits] of [
   ['fe80::', 10],
   ['ff00::', 8],
   ['fd00:ec2::254', 128],
-  ['::ffff:0:0', 96],
-  ['64:ff9b::', 96],
 ] as const) {
   forbidden.addSubnet(net, bits, 'ipv6');
 }
@@ -44,10 +42,17 @@ for (const [net, bits] of [
 priv.addAddress('::1', 'ipv6');
 priv.addSubnet('fc00::', 7, 'ipv6');
 
-/** `::ffff:1.2.3.4` → `1.2.3.4` (so a mapped metadata address is judged as the IPv4 it is). */
+/**
+ * IPv4 embedded in IPv6 (`::ffff:1.2.3.4`, `::ffff:102:304`, NAT64 `64:ff9b::1.2.3.4`) → the IPv4,
+ * so a mapped metadata address is judged as the address it reaches.
+ */
 function unmap(ip: string): string {
-  const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  return m ? m[1]! : ip;
+  const m = /^(?:::ffff:|64:ff9b::)(?:(\d{1,3}(?:\.\d{1,3}){3})|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/i.exec(ip);
+  if (!m) return ip;
+  if (m[1]) return m[1];
+  const hi = parseInt(m[2]!, 16);
+  const lo = parseInt(m[3]!, 16);
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
 }
 
 export function classifyAddress(address: string): AddressClass {

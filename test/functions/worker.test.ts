@@ -1,0 +1,235 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as z from 'zod/mini';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createWorkerHandler } from '../../functions/worker/handler.js';
+import type { DrainReport } from '../../functions/worker/drain.js';
+import { scaleOutCount } from '../../functions/worker/drain.js';
+import { PermanentError } from '../../shared/jobs/outcome.js';
+import { defineHandler, HandlerRegistry } from '../../shared/jobs/registry.js';
+import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
+import { classifyAddress } from '../../shared/jobs/address.js';
+import { callTarget, hostAllowed } from '../../shared/jobs/http-target.js';
+import { lambdaContext, scheduledEvent } from './fixtures.js';
+import { testRuntime } from './runtime.js';
+
+// A real HTTP server on 127.0.0.1 whose answer depends on the path.
+const seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> = [];
+let server: Server;
+let base = '';
+let refusedUrl = '';
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      seen.push({ path: req.url ?? '', headers: req.headers, body });
+      const p = req.url ?? '';
+      if (p.startsWith('/ok')) return res.writeHead(200).end('fine');
+      if (p.startsWith('/fail')) return res.writeHead(500).end('internal trouble');
+      if (p.startsWith('/busy')) return res.writeHead(429, { 'retry-after': '120' }).end();
+      if (p.startsWith('/bad')) return res.writeHead(400).end('no such thing');
+      if (p.startsWith('/slow')) return setTimeout(() => res.writeHead(200).end(), 3000);
+      res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // A port with nothing listening: bind one, close it.
+  const tmp = createServer();
+  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
+  refusedUrl = `http://127.0.0.1:${(tmp.address() as AddressInfo).port}/x`;
+  await new Promise((r) => tmp.close(r));
+});
+afterAll(() => new Promise((r) => server.close(r)));
+
+const registry = new HandlerRegistry(BUILTIN_HANDLERS);
+const calls: string[] = [];
+registry.register(
+  defineHandler({
+    name: 'greet',
+    schema: z.object({ name: z.string() }),
+    run: ({ name }) => {
+      calls.push(name);
+    },
+  }),
+);
+registry.register(
+  defineHandler({
+    name: 'reject',
+    schema: z.unknown(),
+    run: () => {
+      throw new PermanentError('customer does not exist');
+    },
+  }),
+);
+registry.register(
+  defineHandler({
+    name: 'flaky',
+    schema: z.unknown(),
+    run: () => {
+      throw new TypeError('temporarily broken');
+    },
+  }),
+);
+/** Ignores its abort signal: only the invocation deadline stops the worker waiting for it. */
+registry.register(defineHandler({ name: 'stubborn', schema: z.unknown(), run: () => new Promise((r) => setTimeout(r, 2500)) }));
+
+const { rt, kicks } = await testRuntime(
+  'worker',
+  { SPOOL_WORKER_TIME_MARGIN_MS: '500', SPOOL_JOB_TIMEOUT_MS: '1000', SPOOL_LEASE_GRACE_MS: '200', SPOOL_BACKOFF_BASE_MS: '1000', SPOOL_WORKER_MAX_SCALE_OUT: '3' },
+  { handlers: registry },
+);
+const worker = createWorkerHandler(rt, { lingerMs: 0 });
+const kick = (queue: string, remainingMs = 20_000) => worker({ kick: { queue } }, lambdaContext(remainingMs)) as Promise<DrainReport>;
+
+describe('HTTP targets against a real server', () => {
+  it('200 completes; 500 retries; 429 honours Retry-After; 400 is permanent; a slow answer times out; a refused connection retries', async () => {
+    const t = (path: string, extra: Record<string, unknown> = {}) => ({ target: { url: path.startsWith('http') ? path : `${base}${path}`, headers: { Authorization: 'Bearer top-secret' } }, payload: { hello: path }, ...extra });
+    const out = await rt.spool.enqueue('http', [t('/ok'), t('/fail'), t('/busy'), t('/bad'), t('/slow', { timeoutMs: 300 }), t(refusedUrl)]);
+    const ids = out.jobs.map((j) => j.id);
+    const logs: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (logs.push(String(s)), true));
+    const start = Date.now();
+    const report = await kick('http');
+    spy.mockRestore();
+    expect(report).toMatchObject({ leased: 6, completed: 1, retried: 4, dead: 1, abandoned: 0, stop: 'empty' });
+    expect(Date.now() - start).toBeLessThan(2500);
+    const [ok, fail, busy, bad, slow, refused] = (await rt.spool.getMany('http', ids))!;
+    expect(ok!.state).toBe('completed');
+    expect(fail).toMatchObject({ state: 'delayed', lastError: { class: 'HttpError', retryable: true } });
+    expect(fail!.lastError!.message).toContain('HTTP 500: internal trouble');
+    expect(busy!.state).toBe('delayed');
+    expect(busy!.runAt! - busy!.lastFailedAt!).toBeGreaterThanOrEqual(120_000);
+    expect(bad).toMatchObject({ state: 'dead', lastError: { class: 'HttpError', retryable: false } });
+    expect(slow).toMatchObject({ state: 'delayed', lastError: { class: 'TimeoutError' } });
+    expect(refused).toMatchObject({ state: 'delayed', lastError: { class: 'NetworkError' } });
+    expect(refused!.lastError!.message).toContain('ECONNREFUSED');
+    // The server got the payload as JSON, the target's headers and Spool's own.
+    const okReq = seen.find((s) => s.path === '/ok')!;
+    expect(JSON.parse(okReq.body)).toEqual({ hello: '/ok' });
+    expect(okReq.headers).toMatchObject({ authorization: 'Bearer top-secret', 'content-type': 'application/json', 'spool-job-id': ids[0], 'spool-attempt': '1' });
+    // Target headers are never logged.
+    expect(logs.join('')).not.toContain('top-secret');
+  });
+
+  it('SSRF: link-local / metadata always refused, private only when allowed, allow-list enforced', async () => {
+    const policy = { allowedHosts: [] as string[], allowPrivate: false };
+    const signal = new AbortController().signal;
+    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[fd00:ec2::254]/', 'http://[::ffff:169.254.169.254]/', 'http://0.0.0.0/', 'http://[fe80::1]/']) {
+      const o = await callTarget({ url, method: 'GET' }, null, { policy: { ...policy, allowPrivate: true }, timeoutMs: 1000, signal });
+      expect(o, url).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused', retryable: false } });
+    }
+    const priv = await callTarget({ url: `${base}/ok`, method: 'GET' }, null, { policy, timeoutMs: 1000, signal });
+    expect(priv).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused' } });
+    // A name that resolves to loopback is refused at connection time (the DNS answer is checked).
+    const byName = await callTarget({ url: `${base.replace('127.0.0.1', 'localhost')}/ok`, method: 'GET' }, null, { policy, timeoutMs: 1000, signal });
+    expect(byName).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused', retryable: false } });
+    const listed = await callTarget({ url: `${base}/ok`, method: 'GET' }, null, { policy: { allowedHosts: ['api.example.com'], allowPrivate: true }, timeoutMs: 1000, signal });
+    expect(listed).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused', message: expect.stringContaining('SPOOL_TARGET_ALLOWED_HOSTS') } });
+    expect(hostAllowed('a.example.com', ['*.example.com'])).toBe(true);
+    expect(hostAllowed('example.com.evil.io', ['example.com'])).toBe(false);
+    expect(classifyAddress('8.8.8.8')).toBe('public');
+    expect(classifyAddress('10.1.2.3')).toBe('private');
+  });
+});
+
+describe('registered handlers', () => {
+  it('runs by name; a PermanentError or a payload failing its schema goes straight to dead; other errors retry', async () => {
+    const out = await rt.spool.enqueue('h', [
+      { handler: 'greet', payload: { name: 'ada' } },
+      { handler: 'greet', payload: { name: 42 } },
+      { handler: 'reject', payload: {} },
+      { handler: 'flaky', payload: {} },
+      { handler: 'missing', payload: {} },
+    ]);
+    const report = await kick('h');
+    expect(report).toMatchObject({ leased: 5, completed: 1, dead: 3, retried: 1 });
+    expect(calls).toEqual(['ada']);
+    const jobs = await rt.spool.getMany('h', out.jobs.map((j) => j.id));
+    expect(jobs.map((j) => [j!.state, j!.lastError?.class])).toEqual([
+      ['completed', undefined],
+      ['dead', 'InvalidPayload'],
+      ['dead', 'PermanentError'],
+      ['delayed', 'TypeError'],
+      ['dead', 'UnknownHandler'],
+    ]);
+    expect(jobs[1]!.lastError!.message).toContain('payload.name');
+  });
+});
+
+describe('time and leases', () => {
+  it('a worker whose remaining time runs out leaves unfinished jobs leased; they run again after the lease', async () => {
+    const out = await rt.spool.enqueue('slowq', [{ handler: 'stubborn', payload: {}, timeoutMs: 5000 }, { handler: 'echo', payload: {} }]);
+    kicks.length = 0;
+    const started = Date.now();
+    // 2 s left, 0.5 s margin: leases end by ~1.5 s from now; the stubborn job (2.5 s) cannot finish.
+    const r1 = await worker({ kick: { queue: 'slowq' } }, lambdaContext(2000));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(r1).toMatchObject({ leased: 2, completed: 1, abandoned: 1, stop: 'time' });
+    const stuck = (await rt.spool.get('slowq', out.jobs[0]!.id))!;
+    expect(stuck.state).toBe('active');
+    expect(stuck.leaseUntil!).toBeLessThanOrEqual(started + 1500 + 50);
+    expect(kicks).toEqual([{ queue: 'slowq', reason: 'continue' }]);
+    // After the lease, a new worker reclaims and runs it again (attempt 2).
+    await new Promise((r) => setTimeout(r, Math.max(0, stuck.leaseUntil! - Date.now() + 20)));
+    const r2 = (await worker({ kick: { queue: 'slowq' } }, lambdaContext(10_000))) as DrainReport;
+    expect(r2).toMatchObject({ leased: 1, completed: 1 });
+    const done = (await rt.spool.get('slowq', out.jobs[0]!.id))!;
+    expect(done).toMatchObject({ state: 'completed', attempts: 2 });
+  });
+
+  it('long jobs extend their lease while they run', async () => {
+    const extend = vi.spyOn(rt.spool, 'extend');
+    await rt.spool.enqueue('longq', { handler: 'sleep', payload: { ms: 700 }, timeoutMs: 2000 });
+    const w = createWorkerHandler(rt, { heartbeatMs: 200, lingerMs: 0 });
+    const r = (await w({ kick: { queue: 'longq' } }, lambdaContext(20_000))) as DrainReport;
+    expect(r.completed).toBe(1);
+    expect(extend.mock.calls.length).toBeGreaterThanOrEqual(2);
+    expect(extend.mock.calls[0]![0]).toBe('longq');
+    extend.mockRestore();
+  });
+
+  it('completes and fails a batch in one request', async () => {
+    await rt.spool.enqueue('batchq', [...Array.from({ length: 8 }, () => ({ handler: 'echo' })), { handler: 'flaky' }]);
+    const pipeline = vi.spyOn(rt.spool.redis, 'pipeline');
+    const exec = vi.spyOn(rt.spool, 'complete');
+    const r = await kick('batchq');
+    expect(r).toMatchObject({ leased: 9, completed: 8, retried: 1, batches: 1 });
+    expect(exec).toHaveBeenCalledTimes(1);
+    exec.mockRestore();
+    pipeline.mockRestore();
+  });
+});
+
+describe('scale-out and schedule', () => {
+  it('a deep backlog starts more workers, up to the maximum derived from depth; scale-out workers start none', async () => {
+    expect(scaleOutCount(0, { maxScaleOut: 3, jobsPerWorker: 500 })).toBe(0);
+    expect(scaleOutCount(1200, { maxScaleOut: 3, jobsPerWorker: 500 })).toBe(2);
+    expect(scaleOutCount(100_000, { maxScaleOut: 3, jobsPerWorker: 500 })).toBe(3);
+    await rt.spool.enqueue('deep', Array.from({ length: 60 }, () => ({ handler: 'echo' })));
+    kicks.length = 0;
+    const w = createWorkerHandler(rt, { jobsPerWorker: 10, batchSize: 20, lingerMs: 0 });
+    const r = (await w({ kick: { queue: 'deep' } }, lambdaContext(20_000))) as DrainReport;
+    expect(r.scaledOut).toBe(3);
+    expect(kicks).toEqual(Array.from({ length: 3 }, () => ({ queue: 'deep', reason: 'scale-out' })));
+    expect(r.completed).toBe(60);
+    kicks.length = 0;
+    await rt.spool.enqueue('deep', Array.from({ length: 60 }, () => ({ handler: 'echo' })));
+    await w({ kick: { queue: 'deep', reason: 'scale-out' } }, lambdaContext(20_000));
+    expect(kicks).toEqual([]);
+  });
+
+  it('the schedule kicks a worker for each queue with waiting jobs and no worker running', async () => {
+    await rt.spool.enqueue('sched-a', { handler: 'echo' }, { kick: false });
+    kicks.length = 0;
+    const r = (await worker(scheduledEvent('worker'), lambdaContext(60_000))) as { kicked: string[] };
+    expect(r.kicked).toContain('sched-a');
+    expect(kicks).toContainEqual({ queue: 'sched-a', reason: 'schedule' });
+    expect(r.kicked).not.toContain('deep');
+  });
+
+  it('rejects an event it does not know', async () => {
+    await expect(worker({ hello: 1 }, lambdaContext())).rejects.toThrow(/kick/);
+  });
+});
