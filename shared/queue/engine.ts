@@ -47,8 +47,6 @@ export interface SpoolOptions {
   random?: () => number;
 }
 
-type Script = ReturnType<Redis['createScript']>;
-
 /** Scripts' results come back as one JSON string; the client may already have parsed it. */
 function decode<T>(raw: unknown): T {
   return (typeof raw === 'string' ? JSON.parse(raw) : raw) as T;
@@ -90,7 +88,6 @@ export class Spool {
   readonly config: QueueConfig;
   private readonly clock: () => number;
   private readonly random: () => number;
-  private readonly scripts = new Map<string, Script>();
   /** Queues this instance has registered in `<prefix>:queues` (the set is never trimmed, so once is enough). */
   private readonly registered = new Set<string>();
 
@@ -112,13 +109,17 @@ export class Spool {
   }
 
   private async run<T>(def: ScriptDef, queue: string, args: Array<string | number>, override?: Partial<Record<QueueKeyName, string>>): Promise<T> {
-    let script = this.scripts.get(def.name);
-    if (!script) {
-      script = this.redis.createScript(def.source);
-      this.scripts.set(def.name, script);
-    }
-    const s = script;
-    const raw = await guard(() => s.exec(this.keysOf(queue, def, override), args.map(String)));
+    const keys = this.keysOf(queue, def, override);
+    const argv = args.map(String);
+    // EVALSHA, and EVAL once when Redis does not know the script yet (as createScript's exec does,
+    // but with the hash known up front: createScript hashes asynchronously, which splits the first
+    // call of a cold container from the other commands of its tick into a request of its own).
+    const raw = await guard(() =>
+      this.redis.evalsha(def.sha1, keys, argv).catch((err: unknown) => {
+        if (err instanceof Error && /noscript/i.test(err.message)) return this.redis.eval(def.source, keys, argv);
+        throw err;
+      }),
+    );
     return decode<T>(raw);
   }
 

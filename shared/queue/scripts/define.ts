@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { QueueKeyName } from '../keys.js';
 
 /**
@@ -8,10 +9,12 @@ export interface ScriptDef {
   name: string;
   keys: readonly QueueKeyName[];
   source: string;
+  /** SHA-1 of the source, computed here so the first EVALSHA can share an HTTP request with other calls. */
+  sha1: string;
 }
 
 export function defineScript(name: string, keys: readonly QueueKeyName[], ...parts: string[]): ScriptDef {
   const bind = keys.map((k, i) => `${k} = KEYS[${i + 1}]`).join(', ');
   const source = `-- spool:${name} (${keys.length} keys)\nlocal K = { ${bind} }\n${parts.join('\n')}`;
-  return { name, keys, source };
+  return { name, keys, source, sha1: createHash('sha1').update(source).digest('hex') };
 }
