@@ -16,10 +16,9 @@ export interface Level {
 }
 
 /**
- * Thresholds. `waiting`, `dead` and `oldestWaitingMs` trip when the value is OVER the threshold
- * (defaults: waiting over 1,000 / 5,000; dead over 10 / 100; oldest waiting over 5 / 15 min).
- * `stuck` trips when the value is AT LEAST the threshold (defaults 1 and 11: any stuck lease is
- * degraded, over 10 unhealthy). Any DLQ trimming since the previous run is degraded.
+ * Thresholds: a figure trips when strictly OVER its threshold (as shared/config/schema.ts says).
+ * Defaults: waiting over 1,000 / 5,000; dead over 10 / 100; oldest waiting over 5 / 15 min; stuck
+ * over 0 (any) / 10. Any DLQ trimming since the previous run is degraded.
  */
 export interface Thresholds {
   waiting: Level;
@@ -106,8 +105,8 @@ export function deltasOf(snap: QueueSnapshot, prev: QueueSnapshot | undefined, h
 
 export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds): QueueHealth {
   const symptoms: Symptom[] = [];
-  const add = (check: Check, value: number, level: Level, unit: Symptom['unit'], atLeast = false, scale = 1) => {
-    const trips = (th: number) => (atLeast ? value >= th : value > th);
+  const add = (check: Check, value: number, level: Level, unit: Symptom['unit'], scale = 1) => {
+    const trips = (th: number) => value > th;
     const status = trips(level.unhealthy) ? 'unhealthy' : trips(level.degraded) ? 'degraded' : undefined;
     if (!status) return;
     const threshold = status === 'unhealthy' ? level.unhealthy : level.degraded;
@@ -123,8 +122,8 @@ export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds
   };
   add('waiting', snap.waiting, t.waiting, 'jobs');
   add('dead', snap.dead, t.dead, 'jobs');
-  add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 'seconds', false, 1000);
-  add('stuck', snap.stuck, t.stuck, 'jobs', true);
+  add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 'seconds', 1000);
+  add('stuck', snap.stuck, t.stuck, 'jobs');
   if (deltas.trimmed > 0) {
     symptoms.push({
       check: 'deadTrimmed',
@@ -159,9 +158,8 @@ export function alertMessage(h: QueueHealth, previous: HealthStatus, stack = 'Sp
   ];
   if (h.symptoms.length === 0) lines.push('No symptom remains: every figure is within its threshold.');
   for (const s of h.symptoms) {
-    const cmp = s.check === 'stuck' ? 'at least' : 'over';
     lines.push(
-      `- ${s.status.toUpperCase()}: ${CHECK_LABEL[s.check]} = ${s.value} ${s.unit} (${cmp} ${s.threshold} ${s.unit})`,
+      `- ${s.status.toUpperCase()}: ${CHECK_LABEL[s.check]} = ${s.value} ${s.unit} (over ${s.threshold} ${s.unit})`,
       `  Runbook: ${s.runbook}`,
       `  Next step: ${s.step}`,
     );
