@@ -201,3 +201,16 @@ export function setRuntime(rt: Runtime | Promise<Runtime> | undefined): void {
 export type RuntimeSource = Runtime | Promise<Runtime> | (() => Runtime | Promise<Runtime>);
 
 export const resolveRuntime = (src: RuntimeSource): Promise<Runtime> => Promise.resolve(typeof src === 'function' ? src() : src);
+
+/**
+ * A stand-in AWS client for local runs: logs each command's name and input instead of calling AWS
+ * (`aws: { cloudwatch: loggingSender(logger, 'cloudwatch'), sns: ..., lambda: ... }`).
+ */
+export function loggingSender<C extends { input: unknown }>(logger: Pick<Logger, 'info'>, service: string): Sender<C> {
+  return {
+    send: async (command: C) => {
+      logger.info(`aws ${service} ${command.constructor.name}`, { service, command: command.constructor.name, input: command.input as Record<string, unknown> });
+      return {};
+    },
+  };
+}

@@ -106,6 +106,7 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
     const now = rt.clock();
     if (stopAt - now < opts.minWindowMs) {
       r.stop = 'time';
+      if (r.batches === 0) log.warn('too little time left to lease: remaining time must exceed the margin plus the minimum window', { queue, remainingMs: deadline - now, marginMs: opts.marginMs, minWindowMs: opts.minWindowMs });
       break;
     }
     const lease = await spool.lease(queue, { count: opts.batchSize, leaseUntilMax: stopAt, workerMarkMs: deadline - now });
