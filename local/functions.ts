@@ -1,0 +1,129 @@
+/**
+ * Lambda, locally: loads each function's real `handler` (functions/<fn>/handler.ts), invokes it
+ * with a Lambda-like context and a time limit, runs the worker kick in-process, and replaces the
+ * CloudWatch and SNS clients with ones that write what they would send to the log.
+ */
+import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import type { InvokeCommand } from '@aws-sdk/client-lambda';
+import type { PublishCommand } from '@aws-sdk/client-sns';
+import { createRuntime, setRuntime, type AwsClients, type KickEvent, type KickWorker, type Runtime } from '../functions/lib/runtime.js';
+import { FUNCTION_NAMES, functionEntry, type FunctionName } from '../functions/routes.js';
+import { lambdaContext, toScheduledEvent, type LambdaHandler } from './apigw.js';
+
+export interface FunctionHost {
+  /** Invoke `fn` synchronously (RequestResponse) with `event`. Rejects `{ timeout: true }` at the limit. */
+  invoke(fn: FunctionName, event: unknown, opts?: { timeoutMs?: number }): Promise<unknown>;
+  /** Invoke a scheduled function with the event its EventBridge rule sends. */
+  runScheduled(fn: FunctionName): Promise<unknown>;
+  /** Waits (a little) for invocations in flight. */
+  close(): Promise<void>;
+  /** The runtime installed for the handlers. */
+  runtime: Runtime;
+}
+
+export interface FunctionHostOptions {
+  env: Record<string, string>;
+  log: (line: string) => void;
+  /** Lambda timeout of the worker locally (deployed: 900 s). */
+  workerTimeoutMs?: number;
+}
+
+const REPO_ROOT = new URL('../', import.meta.url);
+
+/** Deployed timeouts: 30 s for API functions, the worker its own. */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export class InvocationTimeout extends Error {
+  readonly timeout = true;
+  constructor(fn: string, ms: number) {
+    super(`${fn} timed out after ${ms} ms`);
+  }
+}
+
+/** AWS clients that write what they would send to the log, in the shape it would be sent. */
+export function loggingAwsClients(log: (line: string) => void): AwsClients {
+  const input = (c: unknown) => JSON.stringify((c as { input?: unknown }).input ?? c);
+  return {
+    cloudwatch: {
+      send: async (c: PutMetricDataCommand) => {
+        log(`[cloudwatch] PutMetricData ${input(c)}`);
+        return {};
+      },
+    },
+    sns: {
+      send: async (c: PublishCommand) => {
+        log(`[sns] Publish ${input(c)}`);
+        return { MessageId: 'local' };
+      },
+    },
+    lambda: {
+      send: async (c: InvokeCommand) => {
+        log(`[lambda] Invoke ${input(c)} (not sent: the local worker kick runs in-process)`);
+        return { StatusCode: 202 };
+      },
+    },
+  };
+}
+
+export async function createFunctionHost(opts: FunctionHostOptions): Promise<FunctionHost> {
+  // The handlers read their settings from the environment, as they do on Lambda.
+  for (const [k, v] of Object.entries(opts.env)) process.env[k] = v;
+
+  // The worker kick: Lambda's asynchronous invoke, in-process (not awaited by the caller's response).
+  const kickWorker: KickWorker = async (queue, o) => {
+    const event: KickEvent = { kick: { queue, reason: o.reason } };
+    setImmediate(() => {
+      invoke('worker', event).catch((e: unknown) => opts.log(`[worker] kick for ${queue} (${o.reason}) failed: ${(e as Error).stack ?? String(e)}`));
+    });
+  };
+  const runtime = await createRuntime({
+    fn: 'local',
+    env: opts.env,
+    credentials: { url: opts.env.UPSTASH_REDIS_REST_URL!, token: opts.env.UPSTASH_REDIS_REST_TOKEN! },
+    aws: loggingAwsClients(opts.log),
+    kickWorker,
+  });
+  setRuntime(runtime);
+
+  const handlers = new Map<FunctionName, LambdaHandler>();
+  for (const fn of FUNCTION_NAMES) {
+    const mod = (await import(new URL(functionEntry(fn), REPO_ROOT).href)) as { handler?: LambdaHandler };
+    if (typeof mod.handler !== 'function') throw new Error(`${functionEntry(fn)} does not export a handler`);
+    handlers.set(fn, mod.handler);
+  }
+
+  const inflight = new Set<Promise<unknown>>();
+  const workerTimeoutMs = opts.workerTimeoutMs ?? 120_000;
+
+  function invoke(fn: FunctionName, event: unknown, o: { timeoutMs?: number } = {}): Promise<unknown> {
+    const handler = handlers.get(fn);
+    if (!handler) return Promise.reject(new Error(`no function ${fn}`));
+    const timeoutMs = o.timeoutMs ?? (fn === 'worker' ? workerTimeoutMs : DEFAULT_TIMEOUT_MS);
+    const context = lambdaContext(`spool-local-${fn}`, timeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const p = Promise.race([
+      Promise.resolve().then(() => handler(event, context)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new InvocationTimeout(fn, timeoutMs)), timeoutMs + 50);
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+      inflight.delete(p);
+    });
+    inflight.add(p);
+    return p;
+  }
+
+  return {
+    runtime,
+    invoke,
+    async runScheduled(fn) {
+      return invoke(fn, toScheduledEvent(`spool-local-${fn}-schedule`));
+    },
+    async close() {
+      const pending = [...inflight].map((p) => p.catch(() => undefined));
+      await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 3_000).unref())]);
+      setRuntime(undefined);
+    },
+  };
+}
