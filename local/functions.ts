@@ -6,7 +6,8 @@
 import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { PublishCommand } from '@aws-sdk/client-sns';
-import { createRuntime, setRuntime, type AwsClients, type KickEvent, type KickWorker, type Runtime } from '../functions/lib/runtime.js';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { createRuntime, loggingSender, setRuntime, type AwsClients, type KickEvent, type KickWorker, type Runtime } from '../functions/lib/runtime.js';
 import { FUNCTION_NAMES, functionEntry, type FunctionName } from '../functions/routes.js';
 import { lambdaContext, toScheduledEvent, type LambdaHandler } from './apigw.js';
 
@@ -40,28 +41,21 @@ export class InvocationTimeout extends Error {
   }
 }
 
-/** AWS clients that write what they would send to the log, in the shape it would be sent. */
+/**
+ * AWS clients that write what they would send to the log, in the shape it would be sent: the
+ * functions' own stand-in (loggingSender), printing `[cloudwatch] PutMetricData {input}` lines.
+ */
 export function loggingAwsClients(log: (line: string) => void): AwsClients {
-  const input = (c: unknown) => JSON.stringify((c as { input?: unknown }).input ?? c);
+  const logger = {
+    info: (_message: string, extra: { service: string; command: string; input: unknown }) => {
+      const note = extra.service === 'lambda' ? ' (not sent: the local worker kick runs in-process)' : '';
+      log(`[${extra.service}] ${extra.command.replace(/Command$/, '')} ${JSON.stringify(extra.input)}${note}`);
+    },
+  } as unknown as Pick<Logger, 'info'>;
   return {
-    cloudwatch: {
-      send: async (c: PutMetricDataCommand) => {
-        log(`[cloudwatch] PutMetricData ${input(c)}`);
-        return {};
-      },
-    },
-    sns: {
-      send: async (c: PublishCommand) => {
-        log(`[sns] Publish ${input(c)}`);
-        return { MessageId: 'local' };
-      },
-    },
-    lambda: {
-      send: async (c: InvokeCommand) => {
-        log(`[lambda] Invoke ${input(c)} (not sent: the local worker kick runs in-process)`);
-        return { StatusCode: 202 };
-      },
-    },
+    cloudwatch: loggingSender<PutMetricDataCommand>(logger, 'cloudwatch'),
+    sns: loggingSender<PublishCommand>(logger, 'sns'),
+    lambda: loggingSender<InvokeCommand>(logger, 'lambda'),
   };
 }
 

@@ -18,7 +18,7 @@ beforeAll(async () => {
   local = await startLocal({
     port: 0,
     upstash: upstashConfig(),
-    env: { SPOOL_KEY_PREFIX: prefix, SPOOL_BACKOFF_BASE_MS: '0', POWERTOOLS_LOG_LEVEL: 'WARN' },
+    env: { SPOOL_KEY_PREFIX: prefix, SPOOL_BACKOFF_BASE_MS: '0', SPOOL_HEALTH_DEAD_DEGRADED: '0', POWERTOOLS_LOG_LEVEL: 'WARN' },
     schedules: false,
     log: (l) => lines.push(l),
     random: () => (flip++ % 2 === 0 ? 0.1 : 0.9),
@@ -131,7 +131,7 @@ describe("the README's curl examples", () => {
     expect(job.lastError).toBeDefined();
   });
 
-  it('the health schedule writes its CloudWatch metrics to the log in the shape PutMetricData takes', async () => {
+  it('the health schedule writes its CloudWatch metrics and SNS pages to the log in the shape they would be sent', async () => {
     await local.runSchedule('health');
     const metric = lines.find((l) => l.startsWith('[cloudwatch] PutMetricData '));
     expect(metric).toBeDefined();
@@ -139,5 +139,12 @@ describe("the README's curl examples", () => {
     expect(input.Namespace).toBe('Spool');
     expect(input.MetricData.some((d: any) => d.MetricName === 'HealthHeartbeat')).toBe(true);
     expect(input.MetricData.some((d: any) => d.Dimensions?.[0]?.Value === 'demo-fail' && d.MetricName === 'DeadJobs' && d.Value === 1)).toBe(true);
+    // One dead job is over SPOOL_HEALTH_DEAD_DEGRADED=0: demo-fail went from healthy to degraded, a page.
+    const page = lines.find((l) => l.startsWith('[sns] Publish ') && l.includes('demo-fail'));
+    expect(page).toBeDefined();
+    const publish = JSON.parse(page!.slice('[sns] Publish '.length));
+    expect(publish.TopicArn).toMatch(/^arn:aws:sns:/);
+    expect(publish.Subject).toContain('queue demo-fail is DEGRADED');
+    expect(publish.Message).toContain('dead jobs');
   });
 });
