@@ -6,7 +6,7 @@
 import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { PublishCommand } from '@aws-sdk/client-sns';
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '../shared/log/logger.js';
 import { createRuntime, loggingSender, setRuntime, type AwsClients, type KickEvent, type KickWorker, type Runtime } from '../functions/lib/runtime.js';
 import { FUNCTION_NAMES, functionEntry, type FunctionName } from '../functions/routes.js';
 import { lambdaContext, toScheduledEvent, type LambdaHandler } from './apigw.js';

@@ -4,7 +4,7 @@
  * at a bounded rate, and an audit record for every call (who, when, selection, counts):
  *   <prefix>:audit:dlq-replay  LIST of JSON records, newest first, capped at AUDIT_CAP.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '../../shared/log/logger.js';
 import * as z from 'zod/mini';
 import { ValidationError } from '../../shared/queue/errors.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';

@@ -5,7 +5,7 @@ import { JOB_STATES, type JobState } from '../../shared/queue/types.js';
 import { parseWith, readJson, type RouteImpls } from '../lib/http.js';
 import { presentJob } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '../../shared/log/logger.js';
 
 /** At most this many jobs in one `{"jobs": [...]}` request. */
 export const API_MAX_BATCH = 100;

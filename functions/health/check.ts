@@ -8,7 +8,7 @@
  */
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '../../shared/log/logger.js';
 import { alertMessage, deltasOf, evaluateQueue, thresholdsFrom, worst, type HealthStatus, type QueueHealth } from '../../shared/health/evaluate.js';
 import { chunk, MAX_DATA_PER_REQUEST, metricData } from '../../shared/health/metrics.js';
 import type { QueueSnapshot } from '../../shared/queue/types.js';

@@ -5,7 +5,7 @@
  * Hand-written rather than a router library: ROUTES is already the route table, the translation is
  * a few lines, and every function bundle has a 150 KB budget.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '../../shared/log/logger.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { RedisUnavailableError, SpoolError, ValidationError } from '../../shared/queue/errors.js';
 import { firstIssue } from '../../shared/validation/zod.js';

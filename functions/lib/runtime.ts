@@ -6,7 +6,7 @@
  * Nothing here imports an AWS SDK client eagerly: each default client is loaded on first use, so a
  * function only pays for the clients it calls.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import { Logger } from '../../shared/log/logger.js';
 import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { PublishCommand } from '@aws-sdk/client-sns';

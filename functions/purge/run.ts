@@ -1,4 +1,4 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '../../shared/log/logger.js';
 import type { PurgeReport } from '../../shared/queue/types.js';
 import type { Runtime } from '../lib/runtime.js';
 

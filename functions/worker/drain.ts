@@ -4,7 +4,7 @@
  * of time. Leases never outlive the invocation (`leaseUntilMax` = deadline - margin); a job still
  * running at that point is abandoned, left leased, and runs again once its lease expires.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Logger } from '../../shared/log/logger.js';
 import { callTarget } from '../../shared/jobs/http-target.js';
 import type { JobOutcome } from '../../shared/jobs/outcome.js';
 import { runHandler } from '../../shared/jobs/registry.js';

@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { Logger } from '../../shared/log/logger.js';
 import { describe, expect, it } from 'vitest';
 import { createEnqueueHandler } from '../../functions/enqueue/handler.js';
 import { createHealthHandler } from '../../functions/health/handler.js';

@@ -1,4 +1,4 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { Logger } from '../../shared/log/logger.js';
 import { afterAll, vi } from 'vitest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../functions/lib/runtime.js';
 import { loadConfig } from '../../shared/config/index.js';
