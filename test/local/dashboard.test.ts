@@ -19,7 +19,7 @@ beforeAll(async () => {
   local = await startLocal({
     port: 0,
     upstash: upstashConfig(),
-    env: { SPOOL_KEY_PREFIX: prefix, POWERTOOLS_LOG_LEVEL: 'WARN' },
+    env: { SPOOL_KEY_PREFIX: prefix, LOG_LEVEL: 'WARN' },
     schedules: false,
     log: () => {},
   });

@@ -18,7 +18,7 @@ beforeAll(async () => {
   local = await startLocal({
     port: 0,
     upstash: upstashConfig(),
-    env: { SPOOL_KEY_PREFIX: prefix, SPOOL_BACKOFF_BASE_MS: '0', SPOOL_HEALTH_DEAD_DEGRADED: '0', POWERTOOLS_LOG_LEVEL: 'WARN' },
+    env: { SPOOL_KEY_PREFIX: prefix, SPOOL_BACKOFF_BASE_MS: '0', SPOOL_HEALTH_DEAD_DEGRADED: '0', LOG_LEVEL: 'WARN' },
     schedules: false,
     log: (l) => lines.push(l),
     random: () => (flip++ % 2 === 0 ? 0.1 : 0.9),

@@ -87,7 +87,7 @@ it('npm start runs everything, answers, and SIGINT leaves no process behind', { 
       UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${restPort}`,
       UPSTASH_REDIS_REST_TOKEN: 'start-test-token',
       SPOOL_KEY_PREFIX: 'test:start',
-      POWERTOOLS_LOG_LEVEL: 'WARN',
+      LOG_LEVEL: 'WARN',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
