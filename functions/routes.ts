@@ -22,7 +22,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'DELETE', path: '/v1/queues/{queue}/dlq/{id}', fn: 'dlq-replay' },
   { method: 'POST', path: '/v1/queues/{queue}/dlq/replay', fn: 'dlq-replay' },
   { method: 'POST', path: '/v1/queues/{queue}/purge', fn: 'purge' },
-  { method: 'POST', path: '/v1/queues/{queue}/drain', fn: 'worker' },
+  { method: 'POST', path: '/v1/queues/{queue}/drain', fn: 'enqueue' },
 ] as const;
 
 /** Catch-all served by the health function so unknown paths get a JSON 404 and known paths with a wrong method a 405. */

@@ -7,10 +7,11 @@ import * as z from 'zod/mini';
 import { NotFoundError } from '../../shared/queue/errors.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import { lambdaHandler } from '../lib/handler.js';
-import { parseWith, readJson, type RouteImpls } from '../lib/http.js';
+import { parseWith, readJson, type RouteImpls, httpApi } from '../lib/http.js';
 import { iso, presentJob } from '../lib/present.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
 import { replayBody, replayInvocation, runReplay } from './replay.js';
+import { deadGroups, deleteDead } from '../../shared/queue/ops/dead.js';
 
 const groupsQuery = z.object({
   samples: z.optional(z.string().check(z.regex(/^([0-9]|1[0-9]|20)$/, 'must be an integer from 0 to 20'))),
@@ -23,7 +24,7 @@ export const dlqRoutes: RouteImpls = {
     const opts: { samples?: number; scan?: number } = {};
     if (q.samples !== undefined) opts.samples = Number(q.samples);
     if (q.scan !== undefined) opts.scan = Math.max(1, Math.min(5000, Number(q.scan)));
-    const { total, groups } = await rt.spool.deadGroups(req.params.queue!, opts);
+    const { total, groups } = await deadGroups(rt.spool, req.params.queue!, opts);
     return {
       status: 200,
       body: {
@@ -42,7 +43,7 @@ export const dlqRoutes: RouteImpls = {
   },
   'DELETE /v1/queues/{queue}/dlq/{id}': async (req, rt) => {
     const { queue, id } = req.params as { queue: string; id: string };
-    const gone = await rt.spool.deleteDead(queue, [id]);
+    const gone = await deleteDead(rt.spool, queue, [id]);
     if (gone.length === 0) throw new NotFoundError(`dead job ${id}`);
     req.log.info('dead job deleted', { queue, jobId: id, actor: req.caller });
     return { status: 200, body: { queue, id, deleted: true } };
@@ -58,7 +59,7 @@ export const dlqRoutes: RouteImpls = {
 
 export const createDlqReplayHandler = (rt: RuntimeSource) =>
   lambdaHandler('dlq-replay', rt, {
-    http: dlqRoutes,
+    http: httpApi('dlq-replay', dlqRoutes),
     other: async (event, inv) => {
       const { queue, actor, ...input } = parseWith(replayInvocation, event);
       assertQueueName(queue);

@@ -11,6 +11,7 @@ import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js'
 import { guard } from '../../shared/redis/client.js';
 import { iso } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
+import { replay } from '../../shared/queue/ops/dead.js';
 
 export const AUDIT_CAP = 1000;
 /** Jobs moved per engine call, and the rate the chunks go at. */
@@ -73,7 +74,7 @@ export async function runReplay(
 
   const reports: ReplayReport[] = [];
   if (dryRun) {
-    reports.push(await rt.spool.replay(queue, { ...sel, limit }));
+    reports.push(await replay(rt.spool, queue, { ...sel, limit }));
   } else {
     // Chunks at a bounded rate, so a large replay does not land on the targets all at once.
     let left = limit;
@@ -86,7 +87,7 @@ export async function runReplay(
         if (i >= idChunks.length) break;
         part.ids = idChunks[i]!;
       }
-      const r = await rt.spool.replay(queue, part);
+      const r = await replay(rt.spool, queue, part);
       reports.push(r);
       left -= r.moved;
       if (!idChunks && r.matched < want) break;

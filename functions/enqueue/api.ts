@@ -6,6 +6,9 @@ import { parseWith, readJson, type RouteImpls } from '../lib/http.js';
 import { presentJob } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
 import type { Logger } from '../../shared/log/logger.js';
+import { enqueue } from '../../shared/queue/ops/enqueue.js';
+import { cancel, getJob, listJobs } from '../../shared/queue/ops/jobs.js';
+import { assertQueueName } from '../../shared/queue/schema.js';
 
 /** At most this many jobs in one `{"jobs": [...]}` request. */
 export const API_MAX_BATCH = 100;
@@ -33,6 +36,14 @@ const listQuery = z.object({
 });
 
 export const enqueueRoutes: RouteImpls = {
+  /** Run the worker now: an asynchronous kick (a worker may run for minutes; the API answers at once). */
+  'POST /v1/queues/{queue}/drain': async (req, rt) => {
+    const queue = req.params.queue!;
+    assertQueueName(queue);
+    await rt.kickWorker(queue, { reason: 'drain' });
+    req.log.info('drain requested', { queue });
+    return { status: 202, body: { queue, accepted: true } };
+  },
   'POST /v1/queues/{queue}/jobs': async (req, rt) => {
     const queue = req.params.queue!;
     const body = readJson(req);
@@ -55,7 +66,7 @@ export const enqueueRoutes: RouteImpls = {
     } else {
       input = body;
     }
-    const out = await rt.spool.enqueue(queue, input);
+    const out = await enqueue(rt.spool, queue, input);
     await kickIfNeeded(rt, queue, out.kick, req.log);
     const created = out.jobs.some((j) => !j.deduplicated);
     const status = created ? 201 : 200;
@@ -66,14 +77,14 @@ export const enqueueRoutes: RouteImpls = {
   },
 
   'GET /v1/queues/{queue}/jobs/{id}': async (req, rt) => {
-    const job = await rt.spool.get(req.params.queue!, req.params.id!);
+    const job = await getJob(rt.spool, req.params.queue!, req.params.id!);
     if (!job) throw new NotFoundError(`job ${req.params.id}`);
     return { status: 200, body: presentJob(job) };
   },
 
   'DELETE /v1/queues/{queue}/jobs/{id}': async (req, rt) => {
     const { queue, id } = req.params as { queue: string; id: string };
-    const r = await rt.spool.cancel(queue, id);
+    const r = await cancel(rt.spool, queue, id);
     if (r.status === 'not_found') throw new NotFoundError(`job ${id}`);
     if (r.status === 'conflict') throw new ConflictError(`job ${id} is ${r.state}: only waiting or delayed jobs can be cancelled`, { state: r.state });
     req.log.info('cancelled', { queue, jobId: id, state: r.state });
@@ -86,7 +97,7 @@ export const enqueueRoutes: RouteImpls = {
     const opts: { limit?: number; cursor?: string } = {};
     if (q.limit !== undefined) opts.limit = Number(q.limit);
     if (q.cursor !== undefined) opts.cursor = q.cursor;
-    const page = await rt.spool.list(req.params.queue!, state, opts);
+    const page = await listJobs(rt.spool, req.params.queue!, state, opts);
     const body: Record<string, unknown> = { queue: req.params.queue, state, total: page.total, jobs: page.jobs.map(presentJob) };
     if (page.cursor) body.nextCursor = page.cursor;
     return { status: 200, body };

@@ -5,7 +5,8 @@
 import { lambdaHandler } from '../lib/handler.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
 import { enqueueRoutes } from './api.js';
+import { httpApi } from '../lib/http.js';
 
-export const createEnqueueHandler = (rt: RuntimeSource) => lambdaHandler('enqueue', rt, { http: enqueueRoutes });
+export const createEnqueueHandler = (rt: RuntimeSource) => lambdaHandler('enqueue', rt, { http: httpApi('enqueue', enqueueRoutes) });
 
 export const handler = createEnqueueHandler(() => getRuntime('enqueue'));

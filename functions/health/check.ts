@@ -14,6 +14,7 @@ import { chunk, MAX_DATA_PER_REQUEST, metricData } from '../../shared/health/met
 import type { QueueSnapshot } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
 import type { Runtime } from '../lib/runtime.js';
+import { snapshot } from '../../shared/queue/ops/snapshot.js';
 
 export interface LastRun {
   at: number;
@@ -42,7 +43,7 @@ export async function readLast(rt: Runtime): Promise<LastRun | null> {
 
 /** Every queue's snapshot and status (deltas against the last scheduled run). Reads only. */
 export async function assess(rt: Runtime): Promise<Assessment> {
-  const [snaps, last] = await Promise.all([rt.spool.snapshot(), readLast(rt)]);
+  const [snaps, last] = await Promise.all([snapshot(rt.spool), readLast(rt)]);
   const t = thresholdsFrom(rt.config);
   const queues = snaps.map((s) => evaluateQueue(s, deltasOf(s, last?.queues[s.queue]?.snapshot, last !== null), t));
   return { at: rt.clock(), status: worst(queues.map((q) => q.status)), queues, last };

@@ -5,10 +5,11 @@
 import * as z from 'zod/mini';
 import type { QueueHealth } from '../../shared/health/evaluate.js';
 import { lambdaHandler } from '../lib/handler.js';
-import { parseWith, type RouteImpls } from '../lib/http.js';
+import { parseWith, type RouteImpls, httpApi } from '../lib/http.js';
 import { iso } from '../lib/present.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
 import { assess, readHistory, runHealth } from './check.js';
+import { snapshot } from '../../shared/queue/ops/snapshot.js';
 
 const presentQueue = (q: QueueHealth) => {
   const s = q.snapshot;
@@ -41,7 +42,7 @@ export const healthRoutes: RouteImpls = {
     return { status: a.status === 'unhealthy' ? 503 : 200, body };
   },
   'GET /v1/queues': async (_req, rt) => {
-    const snaps = await rt.spool.snapshot();
+    const snaps = await snapshot(rt.spool);
     return {
       status: 200,
       body: {
@@ -58,7 +59,7 @@ export const healthRoutes: RouteImpls = {
 
 export const createHealthHandler = (rt: RuntimeSource) =>
   lambdaHandler('health', rt, {
-    http: healthRoutes,
+    http: httpApi('health', healthRoutes),
     other: async (_event, inv) => runHealth(inv.rt, inv.log),
   });
 

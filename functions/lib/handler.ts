@@ -1,7 +1,8 @@
 import type { Logger } from '../../shared/log/logger.js';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { FunctionName } from '../routes.js';
-import { errorResponse, isHttpEvent, serveHttp, toResult, type RouteImpls } from './http.js';
+import { isHttpEvent } from './events.js';
+import type { HttpApi } from './http.js';
 import { resolveRuntime, type Runtime, type RuntimeSource } from './runtime.js';
 
 /** An EventBridge scheduled event (`rate(...)`/`cron(...)` rule). */
@@ -37,7 +38,7 @@ export type LambdaHandler = (event: unknown, context?: Partial<Context>) => Prom
 export function lambdaHandler(
   fn: FunctionName,
   src: RuntimeSource,
-  opts: { http?: RouteImpls; other?: (event: unknown, inv: Invocation) => Promise<unknown> },
+  opts: { http?: HttpApi; other?: (event: unknown, inv: Invocation) => Promise<unknown> },
 ): LambdaHandler {
   return async (event, context) => {
     const http = isHttpEvent(event);
@@ -45,7 +46,7 @@ export function lambdaHandler(
     try {
       rt = await resolveRuntime(src);
     } catch (err) {
-      if (http) return toResult(errorResponse(err));
+      if (http && opts.http) return opts.http.fail(err);
       throw err;
     }
     const requestId = http ? (event as APIGatewayProxyEventV2).requestContext.requestId : (context?.awsRequestId ?? `local-${rt.clock()}`);
@@ -53,7 +54,8 @@ export function lambdaHandler(
     if (context?.awsRequestId && context.functionName) log.addContext(context as Context);
     const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : DEFAULT_REMAINING_MS;
     if (http) {
-      return serveHttp(fn, opts.http ?? {}, event as APIGatewayProxyEventV2, rt, log) as Promise<APIGatewayProxyStructuredResultV2>;
+      if (opts.http) return opts.http.serve(event as APIGatewayProxyEventV2, rt, log);
+      return { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'not_found', message: `the ${fn} function serves no HTTP route`, details: {} } }) };
     }
     if (!opts.other) throw new Error(`the ${fn} function takes HTTP API events only`);
     try {

@@ -77,10 +77,7 @@ export function matchRoute(method: string, path: string): Match {
   return allow.size > 0 ? { kind: 'method', allow: [...allow].sort() } : { kind: 'none' };
 }
 
-export function isHttpEvent(e: unknown): e is APIGatewayProxyEventV2 {
-  const x = e as Partial<APIGatewayProxyEventV2> | null;
-  return !!x && typeof x === 'object' && x.version === '2.0' && typeof x.requestContext?.http?.method === 'string';
-}
+export { isHttpEvent } from './events.js';
 
 export const errorBody = (code: string, message: string, details: unknown = {}) => ({ error: { code, message, details: details ?? {} } });
 
@@ -173,16 +170,17 @@ export function readJson(req: ApiRequest, opts: { optional?: boolean } = {}): un
   }
 }
 
-/** Parse with a zod (mini) schema; a failure is a 400 naming the field. */
-export function parseWith<T>(
-  schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } } },
-  input: unknown,
-  base = '',
-): T {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    const { field, reason } = firstIssue(r.error, base);
-    throw new ValidationError(field, reason);
-  }
-  return r.data;
+export { parseWith } from '../../shared/validation/zod.js';
+
+/** What a function that serves HTTP routes hands to `lambdaHandler`: how to answer, and how to fail. */
+export interface HttpApi {
+  serve(event: APIGatewayProxyEventV2, rt: Runtime, log: Logger): Promise<APIGatewayProxyStructuredResultV2>;
+  fail(err: unknown): APIGatewayProxyStructuredResultV2;
+}
+
+export function httpApi(fn: FunctionName, routes: RouteImpls): HttpApi {
+  return {
+    serve: (event, rt, log) => serveHttp(fn, routes, event, rt, log) as Promise<APIGatewayProxyStructuredResultV2>,
+    fail: (err) => toResult(errorResponse(err)),
+  };
 }

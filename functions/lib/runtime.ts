@@ -15,7 +15,7 @@ import { loadConfig, queueConfig, type SpoolConfig } from '../../shared/config/i
 import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
 import type { TargetPolicy } from '../../shared/jobs/http-target.js';
 import { HandlerRegistry } from '../../shared/jobs/registry.js';
-import { Spool } from '../../shared/queue/index.js';
+import { SpoolCore } from '../../shared/queue/core.js';
 import { SpoolError } from '../../shared/queue/errors.js';
 import { createRedis, type RedisCredentials } from '../../shared/redis/client.js';
 import type { FunctionName } from '../routes.js';
@@ -50,7 +50,7 @@ export interface KickEvent {
 export interface Runtime {
   readonly fn: FunctionName | 'local';
   readonly config: SpoolConfig;
-  readonly spool: Spool;
+  readonly spool: SpoolCore;
   readonly logger: Logger;
   readonly clock: () => number;
   readonly sleep: (ms: number) => Promise<void>;
@@ -71,7 +71,7 @@ export interface RuntimeOptions {
   credentials?: RedisCredentials;
   /** Fewer client retries so an API answers 503 promptly (default: true except for the worker). */
   failFast?: boolean;
-  spool?: Spool;
+  spool?: SpoolCore;
   logger?: Logger;
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -160,7 +160,7 @@ export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   let spool = o.spool;
   if (!spool) {
     const redis = o.redis ?? createRedis(o.credentials ?? (await redisCredentials(config, o.readSecret)), { failFast: o.failFast ?? fn !== 'worker' });
-    spool = new Spool(redis, { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
+    spool = new SpoolCore(redis, { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
   }
   const aws = { ...defaultAwsClients(), ...o.aws };
   const rt: Runtime = {

@@ -5,9 +5,10 @@
 import * as z from 'zod/mini';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import { isScheduledEvent, lambdaHandler } from '../lib/handler.js';
-import { parseWith, readJson, type RouteImpls } from '../lib/http.js';
+import { parseWith, readJson, type RouteImpls, httpApi } from '../lib/http.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
 import { runPurge } from './run.js';
+import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 
 /** Time kept back from the invocation's deadline: no purge round starts in it. */
 const RESERVE_MS = 5_000;
@@ -39,12 +40,12 @@ export const purgeRoutes: RouteImpls = {
 
 export const createPurgeHandler = (rt: RuntimeSource) =>
   lambdaHandler('purge', rt, {
-    http: purgeRoutes,
+    http: httpApi('purge', purgeRoutes),
     other: async (event, inv) => {
       const deadline = inv.deadline - RESERVE_MS;
-      if (isScheduledEvent(event)) return runPurge(inv.rt, inv.log, { queues: await inv.rt.spool.queues(), dryRun: false, deadline });
+      if (isScheduledEvent(event)) return runPurge(inv.rt, inv.log, { queues: await listQueues(inv.rt.spool), dryRun: false, deadline });
       const input = parseWith(directInput, event ?? {});
-      const queues = input.queues ?? (await inv.rt.spool.queues());
+      const queues = input.queues ?? (await listQueues(inv.rt.spool));
       queues.forEach((q, i) => assertQueueName(q, `queues[${i}]`));
       return runPurge(inv.rt, inv.log, { queues, dryRun: input.dryRun ?? true, ...(input.limit ? { limit: input.limit } : {}), deadline });
     },

@@ -1,6 +1,9 @@
 import type { Logger } from '../../shared/log/logger.js';
 import type { PurgeReport } from '../../shared/queue/types.js';
 import type { Runtime } from '../lib/runtime.js';
+import { reclaim } from '../../shared/queue/ops/lease.js';
+import { purge } from '../../shared/queue/ops/purge.js';
+import { snapshot } from '../../shared/queue/ops/snapshot.js';
 
 export interface QueuePurge extends Omit<PurgeReport, 'dryRun'> {
   /** Expired leases put back to waiting (dry run: stuck leases that would be). */
@@ -48,17 +51,17 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
     const q = zero();
     report.queues[queue] = q;
     if (input.dryRun) {
-      const [snap] = await spool.snapshot([queue]);
+      const [snap] = await snapshot(spool, [queue]);
       q.reclaimed = snap?.stuck ?? 0;
     } else {
-      const r = await spool.reclaim(queue);
+      const r = await reclaim(spool, queue);
       q.reclaimed = r.reclaimed;
       q.expiredToDead = r.expiredToDead;
       q.promoted = r.promoted;
     }
     do {
       if (q.rounds > 0 && rt.clock() >= input.deadline) break;
-      const p = await spool.purge(queue, { dryRun: input.dryRun, ...(input.limit ? { limit: input.limit } : {}) });
+      const p = await purge(spool, queue, { dryRun: input.dryRun, ...(input.limit ? { limit: input.limit } : {}) });
       q.rounds++;
       q.completed += p.completed;
       q.deadExpired += p.deadExpired;

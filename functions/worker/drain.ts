@@ -10,6 +10,8 @@ import type { JobOutcome } from '../../shared/jobs/outcome.js';
 import { runHandler } from '../../shared/jobs/registry.js';
 import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
 import type { Runtime } from '../lib/runtime.js';
+import { complete as completeJobs, extend, fail as failJobs } from '../../shared/queue/ops/ack.js';
+import { lease as leaseJobs } from '../../shared/queue/ops/lease.js';
 
 export interface WorkerOptions {
   batchSize: number;
@@ -109,7 +111,7 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
       if (r.batches === 0) log.warn('too little time left to lease: remaining time must exceed the margin plus the minimum window', { queue, remainingMs: deadline - now, marginMs: opts.marginMs, minWindowMs: opts.minWindowMs });
       break;
     }
-    const lease = await spool.lease(queue, { count: opts.batchSize, leaseUntilMax: stopAt, workerMarkMs: deadline - now });
+    const lease = await leaseJobs(spool, queue, { count: opts.batchSize, leaseUntilMax: stopAt, workerMarkMs: deadline - now });
     r.waiting = lease.waiting;
     if (lease.reclaimed || lease.expiredToDead) log.info('reclaimed expired leases', { queue, reclaimed: lease.reclaimed, expiredToDead: lease.expiredToDead });
     if (!scaled) {
@@ -157,7 +159,7 @@ async function runBatch(rt: Runtime, queue: string, jobs: LeasedJob[], stopAt: n
     if (running.size === 0) return;
     const now = rt.clock();
     const items = [...running.values()].map((j) => ({ id: j.id, token: j.token, leaseMs: Math.max(opts.heartbeatMs * 2, j.timeoutMs + rt.spool.config.leaseGraceMs) }));
-    rt.spool.extend(queue, items, stopAt).then(
+    extend(rt.spool, queue, items, stopAt).then(
       (res) => log.debug('leases extended', { queue, jobs: res.filter((x) => x.status === 'ok').length, at: now }),
       (err) => log.warn('lease extension failed', { queue, error: err instanceof Error ? err.message : String(err) }),
     );
@@ -198,7 +200,7 @@ async function runBatch(rt: Runtime, queue: string, jobs: LeasedJob[], stopAt: n
   }
 
   // One request for the batch: the two calls are made in the same tick and auto-pipelined.
-  const [c, f] = await Promise.all([rt.spool.complete(queue, complete), rt.spool.fail(queue, fail)]);
+  const [c, f] = await Promise.all([completeJobs(rt.spool, queue, complete), failJobs(rt.spool, queue, fail)]);
   for (const x of c) if (x.status === 'ok') r.completed++;
   else r.stale++;
   for (const x of f) {

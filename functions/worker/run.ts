@@ -2,9 +2,11 @@ import * as z from 'zod/mini';
 import { queueKey } from '../../shared/queue/keys.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { Invocation } from '../lib/handler.js';
-import { parseWith } from '../lib/http.js';
+import { parseWith } from '../../shared/validation/zod.js';
 import type { KickOptions } from '../lib/runtime.js';
 import { drainQueue, workerOptions, type DrainReport, type WorkerOptions } from './drain.js';
+import { reclaim } from '../../shared/queue/ops/lease.js';
+import { queues as listQueues, snapshot } from '../../shared/queue/ops/snapshot.js';
 
 const kickSchema = z.object({
   kick: z.object({
@@ -45,10 +47,10 @@ export interface ScheduleReport {
  */
 export async function runSchedule(inv: Invocation): Promise<ScheduleReport> {
   const { rt, log } = inv;
-  const queues = await rt.spool.queues();
-  const reclaimed = await Promise.all(queues.map((q) => rt.spool.reclaim(q)));
+  const queues = await listQueues(rt.spool);
+  const reclaimed = await Promise.all(queues.map((q) => reclaim(rt.spool, q)));
   const [snaps, marks] = await Promise.all([
-    rt.spool.snapshot(queues),
+    snapshot(rt.spool, queues),
     Promise.all(queues.map((q) => rt.spool.redis.exists(queueKey(rt.spool.config.prefix, q, 'worker')))),
   ]);
   const report: ScheduleReport = { queues: queues.length, kicked: [], promoted: 0, reclaimed: 0, expiredToDead: 0 };

@@ -213,11 +213,14 @@ describe('queues, health, drain, purge and DLQ routes', () => {
     expect(u.body.history).toEqual([]);
   });
 
-  it('POST drain answers 202 and kicks a worker for the queue', async () => {
+  it('POST drain answers 202 and kicks a worker for the queue; the worker itself serves no HTTP', async () => {
     kicks.length = 0;
-    const r = await call(worker, 'POST', '/v1/queues/q1/drain');
+    const r = await call(enqueue, 'POST', '/v1/queues/q1/drain');
     expect(r.status).toBe(202);
     expect(kicks).toEqual([{ queue: 'q1', reason: 'drain' }]);
+    const w = await call(worker, 'POST', '/v1/queues/q1/drain');
+    expect(w.status).toBe(404);
+    expect(kicks).toHaveLength(1);
   });
 
   it('POST purge: dry run by default, reports counts; unknown fields are 400', async () => {

@@ -1,5 +1,6 @@
 import { Logger } from '../../shared/log/logger.js';
 import { describe, expect, it } from 'vitest';
+import { getJob } from '../../shared/queue/ops/jobs.js';
 import { createEnqueueHandler } from '../../functions/enqueue/handler.js';
 import { createHealthHandler } from '../../functions/health/handler.js';
 import { createRuntime, loggingSender } from '../../functions/lib/runtime.js';
@@ -24,7 +25,7 @@ describe('local seams', () => {
     const r = json(await createEnqueueHandler(rt)(apiEvent('POST', '/v1/queues/loc/jobs', { body: { handler: 'echo' } })));
     expect(r.status).toBe(201);
     expect(await finished).toMatchObject({ queue: 'loc', completed: 1 });
-    expect((await rt.spool.get('loc', r.body.id))!.state).toBe('completed');
+    expect((await getJob(rt.spool, 'loc', r.body.id))!.state).toBe('completed');
 
     await createHealthHandler(rt)(scheduledEvent('health'));
     expect(lines.map((l) => l.message)).toContain('aws cloudwatch PutMetricDataCommand');

@@ -1,7 +1,8 @@
 import { Logger } from '../../shared/log/logger.js';
 import { afterAll, vi } from 'vitest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../functions/lib/runtime.js';
-import { loadConfig } from '../../shared/config/index.js';
+import { loadConfig, queueConfig } from '../../shared/config/index.js';
+import { Spool } from '../../shared/queue/index.js';
 import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 /**
@@ -16,14 +17,16 @@ export async function testRuntime(name: string, env: Record<string, string> = {}
     kicks.push({ queue, reason: opts.reason });
   });
   const config = loadConfig({ SPOOL_KEY_PREFIX: prefix, SPOOL_TARGET_ALLOW_PRIVATE: 'true', ...env });
-  const rt: Runtime = await createRuntime({
+  // The whole engine (a Spool) so that tests can arrange queues with its methods; handlers use its core.
+  const spool = new Spool(o.redis ?? testRedis(), { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
+  const rt = (await createRuntime({
     fn: 'local',
     config,
-    redis: testRedis(),
+    spool,
     kickWorker,
     logger: new Logger({ serviceName: 'spool-test', logLevel: (process.env.TEST_LOG_LEVEL as 'INFO') ?? 'SILENT' }),
     ...o,
-  });
+  })) as Runtime & { spool: Spool };
   afterAll(async () => {
     await cleanupPrefix(prefix);
   });

@@ -180,25 +180,26 @@ describe('time and leases', () => {
   });
 
   it('long jobs extend their lease while they run', async () => {
-    const extend = vi.spyOn(rt.spool, 'extend');
     await rt.spool.enqueue('longq', { handler: 'sleep', payload: { ms: 700 }, timeoutMs: 2000 });
+    const run = vi.spyOn(rt.spool, 'run');
     const w = createWorkerHandler(rt, { heartbeatMs: 200, lingerMs: 0 });
     const r = (await w({ kick: { queue: 'longq' } }, lambdaContext(20_000))) as DrainReport;
     expect(r.completed).toBe(1);
-    expect(extend.mock.calls.length).toBeGreaterThanOrEqual(2);
-    expect(extend.mock.calls[0]![0]).toBe('longq');
-    extend.mockRestore();
+    const extends_ = run.mock.calls.filter(([def]) => def.name === 'extend');
+    expect(extends_.length).toBeGreaterThanOrEqual(2);
+    expect(extends_[0]![1]).toBe('longq');
+    run.mockRestore();
   });
 
   it('completes and fails a batch in one request', async () => {
     await rt.spool.enqueue('batchq', [...Array.from({ length: 8 }, () => ({ handler: 'echo' })), { handler: 'flaky' }]);
-    const pipeline = vi.spyOn(rt.spool.redis, 'pipeline');
-    const exec = vi.spyOn(rt.spool, 'complete');
+    const run = vi.spyOn(rt.spool, 'run');
     const r = await kick('batchq');
     expect(r).toMatchObject({ leased: 9, completed: 8, retried: 1, batches: 1 });
-    expect(exec).toHaveBeenCalledTimes(1);
-    exec.mockRestore();
-    pipeline.mockRestore();
+    const scripts = run.mock.calls.map(([def]) => def.name);
+    expect(scripts.filter((n) => n === 'complete')).toHaveLength(1);
+    expect(scripts.filter((n) => n === 'fail')).toHaveLength(1);
+    run.mockRestore();
   });
 });
 

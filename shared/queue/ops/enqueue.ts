@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { guard } from '../../redis/client.js';
+import { ValidationError } from '../errors.js';
+import { queuesKey } from '../keys.js';
+import { assertQueueName, MAX_BATCH, normalizeJob } from '../schema.js';
+import { ENQUEUE } from '../scripts/enqueue.js';
+import type { EnqueueOutcome, JobState } from '../types.js';
+import { list, type SpoolCore } from '../core.js';
+
+/**
+ * Enqueue one or many jobs in one call. Every job is validated before anything is written; a bad
+ * one throws ValidationError naming it (`jobs[3].priority`) and nothing is enqueued.
+ */
+export async function enqueue(core: SpoolCore, queue: string, input: unknown | unknown[], opts: { kick?: boolean } = {}): Promise<EnqueueOutcome> {
+  assertQueueName(queue);
+  const many = Array.isArray(input);
+  const items = many ? (input as unknown[]) : [input];
+  if (items.length === 0) throw new ValidationError('jobs', 'must hold at least one job');
+  if (items.length > MAX_BATCH) throw new ValidationError('jobs', `must hold at most ${MAX_BATCH} jobs`);
+  const now = core.clock();
+  const jobs = items.map((j, i) => normalizeJob(j, core.config, now, many ? `jobs[${i}]` : ''));
+  const payload = JSON.stringify(jobs.map((j) => [randomUUID(), j.spec, j.meta]));
+  const debounce = opts.kick === false ? 0 : core.config.kickDebounceMs;
+  const [, res] = await Promise.all([
+    core.registered.has(queue) ? null : guard(() => core.redis.sadd(queuesKey(core.config.prefix), queue)),
+    core.run<[Array<[string, number, string]>, boolean]>(ENQUEUE, queue, [now, core.config.idempotencyWindowMs, debounce, payload]),
+  ]);
+  core.registered.add(queue);
+  return {
+    jobs: list<[string, number, string]>(res[0]).map(([id, dup, state]) => ({
+      id,
+      deduplicated: dup === 1,
+      state: (dup === 1 ? 'waiting' : state) as JobState,
+    })),
+    kick: res[1] === true,
+  };
+}
