@@ -15,6 +15,9 @@ import { METRICS, QUEUE_DIMENSION, STATUS_VALUE, type MetricKey } from '../../sh
 import type { SpoolConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
 
+/** A worker stops leasing 10 s before its timeout (SPOOL_WORKER_TIME_MARGIN_MS); alarm past half of that. */
+const WORKER_STOP_SLACK_MS = 5_000;
+
 /** Sections of docs/runbook.md; every alarm description names one ("Runbook: docs/runbook.md#<anchor>"). */
 export const RUNBOOK = {
   queueUnhealthy: 'queue-unhealthy',
@@ -181,15 +184,21 @@ export class SpoolMonitoring extends Construct {
         summary: `Spool ${fn} function: invocations throttled${fn === 'worker' ? ' for 15 minutes' : ''}`,
         runbook: RUNBOOK.functionThrottles,
       });
-      const limit = Math.round((timeoutMs * config.durationAlarmPercent) / 100);
+      // A busy worker runs until its own stop time (timeout minus SPOOL_WORKER_TIME_MARGIN_MS, 10 s by
+      // default) and hands off to a fresh worker by design, so a high p99 is normal for it. What is not:
+      // a worker that ran past its stop time (a job ignoring its timeout), on its way to being killed.
+      const worker = fn === 'worker';
+      const limit = worker ? timeoutMs - WORKER_STOP_SLACK_MS : Math.round((timeoutMs * config.durationAlarmPercent) / 100);
       this.addAlarm(`${cid}DurationNearTimeout`, `${fn}-duration-near-timeout`, {
-        metric: f.metricDuration({ period: fnPeriod, statistic: 'p99' }),
+        metric: f.metricDuration({ period: fnPeriod, statistic: worker ? 'Maximum' : 'p99' }),
         threshold: limit,
         comparisonOperator: GT,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 2,
+        evaluationPeriods: worker ? 1 : 3,
+        datapointsToAlarm: worker ? 1 : 2,
         treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        summary: `Spool ${fn} function: p99 duration above ${config.durationAlarmPercent}% of its ${timeoutMs / 1000} s timeout`,
+        summary: worker
+          ? `Spool worker: an invocation ran past its stop time (within ${WORKER_STOP_SLACK_MS / 1000} s of its ${timeoutMs / 1000} s timeout)`
+          : `Spool ${fn} function: p99 duration above ${config.durationAlarmPercent}% of its ${timeoutMs / 1000} s timeout`,
         runbook: RUNBOOK.functionDuration,
       });
     }
