@@ -6,9 +6,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node';
 import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
+import { redisAnswers } from '../local/redis.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,19 +17,6 @@ declare module 'vitest' {
 }
 
 const execFileAsync = promisify(execFile);
-
-async function redisAnswers(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 1000, maxRetriesPerRequest: 0 });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
 
 async function ensureRedis(url: string): Promise<void> {
   if (await redisAnswers(url)) return;
