@@ -51,6 +51,8 @@ export const healthRoutes: RouteImpls = {
           counts: { waiting: s.waiting, delayed: s.delayed, active: s.active, completed: s.completed, dead: s.dead },
           stuck: s.stuck,
           oldestWaitingAgeSeconds: Math.floor(s.oldestWaitingAgeMs / 1000),
+          /** Cumulative since the queue was first used: enqueued, completed, failed, retried, dead, trimmed, ... */
+          counters: s.counters,
         })),
       },
     };

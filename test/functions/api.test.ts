@@ -195,6 +195,8 @@ describe('queues, health, drain, purge and DLQ routes', () => {
     const q1 = r.body.queues.find((q: { queue: string }) => q.queue === 'q1');
     expect(q1.counts).toEqual({ waiting: expect.any(Number), delayed: 0, active: 0, completed: 0, dead: 0 });
     expect(q1.counts.waiting).toBeGreaterThan(0);
+    expect(q1.counters.enqueued).toBeGreaterThanOrEqual(q1.counts.waiting);
+    expect(q1.counters).toMatchObject({ completed: 0, dead: 0, trimmed: 0 });
   });
 
   it('GET /v1/health: 200 when healthy or degraded, 503 when unhealthy', async () => {
