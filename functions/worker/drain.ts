@@ -95,6 +95,8 @@ export interface DrainInput {
   /** May this run start more workers for a deep backlog (not for workers started by a scale-out). */
   scaleOut: boolean;
   opts: WorkerOptions;
+  /** The invocation's request id, written into every failure's story (DLQ: which run failed it). */
+  requestId?: string;
 }
 
 export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainReport> {
@@ -138,7 +140,7 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
     }
     r.batches++;
     r.leased += lease.jobs.length;
-    const done = await runBatch(rt, queue, lease.jobs, stopAt, log, opts, r);
+    const done = await runBatch(rt, queue, lease.jobs, stopAt, log, opts, r, input.requestId);
     if (!done) {
       r.stop = 'time';
       break;
@@ -148,7 +150,16 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
 }
 
 /** Runs one leased batch and acknowledges it. False when time ran out (unfinished jobs left leased). */
-async function runBatch(rt: Runtime, queue: string, jobs: LeasedJob[], stopAt: number, log: Logger, opts: WorkerOptions, r: DrainReport): Promise<boolean> {
+async function runBatch(
+  rt: Runtime,
+  queue: string,
+  jobs: LeasedJob[],
+  stopAt: number,
+  log: Logger,
+  opts: WorkerOptions,
+  r: DrainReport,
+  requestId: string | undefined,
+): Promise<boolean> {
   const ctl = new AbortController();
   const complete: CompleteItem[] = [];
   const fail: FailItem[] = [];
@@ -187,7 +198,7 @@ async function runBatch(rt: Runtime, queue: string, jobs: LeasedJob[], stopAt: n
         complete.push({ id: job.id, token: job.token });
         log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms });
       } else if (outcome.kind === 'failed') {
-        fail.push({ id: job.id, token: job.token, error: outcome.error });
+        fail.push({ id: job.id, token: job.token, error: requestId && !outcome.error.requestId ? { ...outcome.error, requestId } : outcome.error });
         log.info('job failed', { queue, jobId: job.id, attempt: job.attempts, ms, errorClass: outcome.error.class, error: outcome.error.message, retryable: outcome.error.retryable });
       } else {
         abandoned++;

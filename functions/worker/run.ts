@@ -21,7 +21,7 @@ export async function runKick(event: unknown, inv: Invocation, over: Partial<Wor
   assertQueueName(kick.queue, 'kick.queue');
   const { rt, log } = inv;
   const reason: KickOptions['reason'] = kick.reason ?? 'enqueue';
-  const report = await drainQueue(rt, { queue: kick.queue, deadline: inv.deadline, log, scaleOut: reason !== 'scale-out', opts: workerOptions(rt, over) });
+  const report = await drainQueue(rt, { queue: kick.queue, deadline: inv.deadline, log, scaleOut: reason !== 'scale-out', opts: workerOptions(rt, over), requestId: inv.requestId });
   if (report.stop === 'time' && (report.waiting > 0 || report.abandoned > 0) && reason !== 'scale-out') {
     try {
       await rt.kickWorker(kick.queue, { reason: 'continue' });

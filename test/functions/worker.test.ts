@@ -81,7 +81,12 @@ const { rt, kicks } = await testRuntime(
   { handlers: registry },
 );
 const worker = createWorkerHandler(rt, { lingerMs: 0 });
-const kick = (queue: string, remainingMs = 20_000) => worker({ kick: { queue } }, lambdaContext(remainingMs)) as Promise<DrainReport>;
+let lastRequestId = '';
+const kick = (queue: string, remainingMs = 20_000) => {
+  const ctx = lambdaContext(remainingMs);
+  lastRequestId = ctx.awsRequestId;
+  return worker({ kick: { queue } }, ctx) as Promise<DrainReport>;
+};
 
 describe('HTTP targets against a real server', () => {
   it('200 completes; 500 retries; 429 honours Retry-After; 400 is permanent; a slow answer times out; a refused connection retries', async () => {
@@ -102,6 +107,9 @@ describe('HTTP targets against a real server', () => {
     expect(busy!.state).toBe('delayed');
     expect(busy!.runAt! - busy!.lastFailedAt!).toBeGreaterThanOrEqual(120_000);
     expect(bad).toMatchObject({ state: 'dead', lastError: { class: 'HttpError', retryable: false } });
+    // The failure story names the worker invocation that failed the job.
+    expect(bad!.lastError!.requestId).toBe(lastRequestId);
+    expect(fail!.lastError!.requestId).toBe(lastRequestId);
     expect(slow).toMatchObject({ state: 'delayed', lastError: { class: 'TimeoutError' } });
     expect(refused).toMatchObject({ state: 'delayed', lastError: { class: 'NetworkError' } });
     expect(refused!.lastError!.message).toContain('ECONNREFUSED');
