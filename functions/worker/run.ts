@@ -1,12 +1,11 @@
 import * as z from 'zod/mini';
-import { queueKey } from '../../shared/queue/keys.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { Invocation } from '../lib/handler.js';
 import { parseWith } from '../../shared/validation/zod.js';
 import type { KickOptions } from '../lib/runtime.js';
 import { drainQueue, workerOptions, type DrainReport, type WorkerOptions } from './drain.js';
 import { reclaim } from '../../shared/queue/ops/lease.js';
-import { queues as listQueues, snapshot } from '../../shared/queue/ops/snapshot.js';
+import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 
 const kickSchema = z.object({
   kick: z.object({
@@ -48,24 +47,22 @@ export interface ScheduleReport {
 export async function runSchedule(inv: Invocation): Promise<ScheduleReport> {
   const { rt, log } = inv;
   const queues = await listQueues(rt.spool);
+  // One script per queue, all in one request: promotes, reclaims, and tells waiting depth and worker mark.
   const reclaimed = await Promise.all(queues.map((q) => reclaim(rt.spool, q)));
-  const [snaps, marks] = await Promise.all([
-    snapshot(rt.spool, queues),
-    Promise.all(queues.map((q) => rt.spool.redis.exists(queueKey(rt.spool.config.prefix, q, 'worker')))),
-  ]);
   const report: ScheduleReport = { queues: queues.length, kicked: [], promoted: 0, reclaimed: 0, expiredToDead: 0 };
   for (const r of reclaimed) {
     report.promoted += r.promoted;
     report.reclaimed += r.reclaimed;
     report.expiredToDead += r.expiredToDead;
   }
-  for (const [i, s] of snaps.entries()) {
-    if (s.waiting === 0 || marks[i] === 1) continue;
+  for (const [i, r] of reclaimed.entries()) {
+    const queue = queues[i]!;
+    if (r.waiting === 0 || r.workerRunning) continue;
     try {
-      await rt.kickWorker(s.queue, { reason: 'schedule' });
-      report.kicked.push(s.queue);
+      await rt.kickWorker(queue, { reason: 'schedule' });
+      report.kicked.push(queue);
     } catch (err) {
-      log.warn('scheduled kick failed', { queue: s.queue, error: err instanceof Error ? err.message : String(err) });
+      log.warn('scheduled kick failed', { queue, error: err instanceof Error ? err.message : String(err) });
     }
   }
   log.info('worker schedule done', { ...report });

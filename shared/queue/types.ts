@@ -109,6 +109,8 @@ export interface LeaseOutcome {
   reclaimed: number;
   /** Expired leases whose attempts were spent: moved to dead. */
   expiredToDead: number;
+  /** A worker is marked running on the queue (after this call's own mark or clear). */
+  workerRunning: boolean;
 }
 
 export type AckStatus = 'ok' | 'stale' | 'not_found';

@@ -44,7 +44,7 @@ describe('enqueue and lease', () => {
 
   it('an idle queue answers one lease call with nothing', async () => {
     const r = await spool.lease('idle-never-used', { count: 100 });
-    expect(r).toEqual({ jobs: [], waiting: 0, promoted: 0, reclaimed: 0, expiredToDead: 0 });
+    expect(r).toEqual({ jobs: [], waiting: 0, promoted: 0, reclaimed: 0, expiredToDead: 0, workerRunning: false });
   });
 
   it('completes a job, which then shows as completed', async () => {
@@ -155,11 +155,15 @@ describe('kick debounce', () => {
     expect(kicks.filter((k) => k.kick)).toHaveLength(1);
     const l = await spool.lease(q, { count: 100, workerMarkMs: 60_000 });
     expect(l.jobs).toHaveLength(50);
+    expect(l.workerRunning).toBe(true);
+    expect((await spool.reclaim(q)).workerRunning).toBe(true);
     expect((await spool.enqueue(q, job('while running'))).kick).toBe(false);
     await spool.lease(q, { count: 100, workerMarkMs: 60_000 });
     const empty = await spool.lease(q, { count: 100, workerMarkMs: 60_000 });
     expect(empty.jobs).toHaveLength(0);
+    expect(empty.workerRunning).toBe(false);
     expect((await spool.enqueue(q, job('after'))).kick).toBe(true);
+    expect(await spool.reclaim(q)).toMatchObject({ waiting: 1, workerRunning: false });
     expect((await spool.enqueue(q, job('delayed', { delayMs: 1000 }))).kick).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     throw new ValidationError('count', `must be an integer from 0 to ${MAX_BATCH}`);
   }
   const now = core.clock();
-  const res = await core.run<[Array<[string, string, string]>, number, string, number, number, number]>(LEASE, queue, [
+  const res = await core.run<[Array<[string, string, string]>, number, string, number, number, number, number]>(LEASE, queue, [
     now,
     opts.count,
     opts.leaseMs ?? core.config.leaseMs,
@@ -26,13 +26,20 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     job.token = (JSON.parse(meta) as Meta).leaseToken!;
     return job;
   });
-  const out: LeaseOutcome = { jobs, waiting: res[1], promoted: res[3], reclaimed: res[4], expiredToDead: res[5] };
+  const out: LeaseOutcome = { jobs, waiting: res[1], promoted: res[3], reclaimed: res[4], expiredToDead: res[5], workerRunning: res[6] === 1 };
   const next = optNum(res[2]);
   if (next !== undefined) out.nextRunAt = next;
   return out;
 }
-/** Promote due delayed jobs and reclaim expired leases, leasing nothing. */
-export async function reclaim(core: SpoolCore, queue: string): Promise<Pick<LeaseOutcome, 'promoted' | 'reclaimed' | 'expiredToDead'>> {
-  const { promoted, reclaimed, expiredToDead } = await lease(core, queue, { count: 0 });
-  return { promoted, reclaimed, expiredToDead };
+
+/**
+ * Promote due delayed jobs and reclaim expired leases, leasing nothing; says how many jobs wait and
+ * whether a worker is running (what a scheduler needs to decide on a kick), in the same call.
+ */
+export async function reclaim(
+  core: SpoolCore,
+  queue: string,
+): Promise<Pick<LeaseOutcome, 'promoted' | 'reclaimed' | 'expiredToDead' | 'waiting' | 'workerRunning'>> {
+  const { promoted, reclaimed, expiredToDead, waiting, workerRunning } = await lease(core, queue, { count: 0 });
+  return { promoted, reclaimed, expiredToDead, waiting, workerRunning };
 }

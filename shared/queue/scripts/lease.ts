@@ -57,7 +57,7 @@ flushDead(now, deadCap)
  * graceMs, workerMarkMs (0: leave the worker mark alone), deadCap, scanLimit.
  * Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by leaseUntilMax,
  * and a fencing token. Returns JSON [[[id, spec, metaJson], ...], waitingLeft, nextRunAt|'', promoted,
- * reclaimed, expiredDead]. With count 0 it only promotes and reclaims.
+ * reclaimed, expiredDead, workerRunning (0|1)]. With count 0 it only promotes and reclaims.
  */
 export const LEASE = defineScript(
   'lease',
@@ -117,6 +117,6 @@ if markMs > 0 then
   end
 end
 local nextRun = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2] or ''
-return cjson.encode({ jobs, waitingLeft, nextRun, promoted, reclaimed, expiredDead })
+return cjson.encode({ jobs, waitingLeft, nextRun, promoted, reclaimed, expiredDead, redis.call('EXISTS', K.worker) })
 `,
 );
