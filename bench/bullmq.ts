@@ -1,6 +1,7 @@
 /** BullMQ's side of the benchmark: same Redis server, its own prefix, TCP through ioredis. */
 import { Queue, Worker, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { sleep, type Meter } from './lib.js';
+import type { Throughput } from './spool.js';
 
 export const BULL_PREFIX = 'bench-bull';
 
@@ -131,15 +132,8 @@ export async function bullIdle(t: BullTarget, meter: Meter, windowSec: number): 
   return { windowSec, commands: m.commands.total, commandsPerMinute: (m.commands.total * 60) / windowSec, byCommand: m.commands.byCommand };
 }
 
-export interface BullThroughput {
-  jobs: number;
-  enqueueMs: number;
-  drainMs: number;
-  totalMs: number;
-  jobsPerSec: number;
-  drainJobsPerSec: number;
-  commands: number;
-}
+/** The same figures as Spool's, less HTTP requests (BullMQ talks TCP). */
+export type BullThroughput = Omit<Throughput, 'requests'>;
 
 /** n jobs: `producers` concurrent addBulk callers (chunks of 100), then one worker at `concurrency`, no-op. */
 export async function bullThroughput(

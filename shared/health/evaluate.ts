@@ -66,14 +66,7 @@ export interface Symptom {
 }
 
 /** Counter movements since the previous scheduled health run. */
-export interface Deltas {
-  enqueued: number;
-  completed: number;
-  failed: number;
-  retried: number;
-  dead: number;
-  trimmed: number;
-}
+export type Deltas = Pick<QueueCounters, 'enqueued' | 'completed' | 'failed' | 'retried' | 'dead' | 'trimmed'>;
 
 export interface QueueHealth {
   queue: string;
