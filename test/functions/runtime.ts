@@ -1,5 +1,5 @@
 import { Logger } from '../../shared/log/logger.js';
-import { afterAll, vi } from 'vitest';
+import { afterAll, expect, onTestFinished, vi } from 'vitest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../functions/lib/runtime.js';
 import { loadConfig, queueConfig } from '../../shared/config/index.js';
 import { Spool } from '../../shared/queue/index.js';
@@ -27,8 +27,10 @@ export async function testRuntime(name: string, env: Record<string, string> = {}
     logger: new Logger({ serviceName: 'spool-test', logLevel: (process.env.TEST_LOG_LEVEL as 'INFO') ?? 'SILENT' }),
     ...o,
   })) as Runtime & { spool: Spool };
-  afterAll(async () => {
-    await cleanupPrefix(prefix);
-  });
+  // Called inside a test, clean up when that test ends (a hook registered there would never run);
+  // called at file or describe level, after its tests.
+  const cleanup = async () => void (await cleanupPrefix(prefix));
+  if (expect.getState().currentTestName !== undefined) onTestFinished(cleanup);
+  else afterAll(cleanup);
   return { rt, prefix, kicks, kickWorker };
 }
