@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { matchRoute } from '../../functions/lib/http.js';
+import { lambdaContext as localLambdaContext } from '../../local/apigw.js';
 
 export interface ApiEventOptions {
   body?: unknown;
@@ -61,22 +62,9 @@ export const scheduledEvent = (fn = 'worker') => ({
   detail: {},
 });
 
+/** A Lambda context for function `Spool-<fn>` with `remainingMs` left (the local server's own). */
 export function lambdaContext(remainingMs = 60_000, fn = 'worker'): Context {
-  const end = Date.now() + remainingMs;
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName: `Spool-${fn}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:Spool-${fn}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/Spool-${fn}`,
-    logStreamName: '2026/01/01/[$LATEST]abc',
-    getRemainingTimeInMillis: () => Math.max(0, end - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+  return localLambdaContext(`Spool-${fn}`, remainingMs, 256);
 }
 
 export interface JsonResult {
