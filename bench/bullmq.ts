@@ -1,6 +1,6 @@
 /** BullMQ's side of the benchmark: same Redis server, its own prefix, TCP through ioredis. */
-import { Queue, Worker, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { sleep, type Meter } from './lib.js';
+import { type ConnectionOptions, type JobsOptions, Queue, Worker } from 'bullmq';
+import { type Meter, sleep } from './lib.js';
 import type { Throughput } from './spool.js';
 
 export const BULL_PREFIX = 'bench-bull';
@@ -53,7 +53,12 @@ function runUntilCompleted(worker: Worker, n: number): Promise<void> {
   });
 }
 
-async function newPair(t: BullTarget, name: string, concurrency: number, processor: (job: { attemptsMade: number }) => Promise<void>) {
+async function newPair(
+  t: BullTarget,
+  name: string,
+  concurrency: number,
+  processor: (job: { attemptsMade: number }) => Promise<void>,
+) {
   const queue = new Queue(name, { connection: conn(t), prefix: BULL_PREFIX });
   const worker = new Worker(name, processor, { connection: conn(t), prefix: BULL_PREFIX, concurrency, autorun: false });
   worker.on('error', () => {});
@@ -91,14 +96,27 @@ export interface BullPerJob {
 }
 
 /** addBulk in chunks of 100, then a worker at `concurrency` processes all n (no-op); commands per job. */
-export async function bullLifecycle(t: BullTarget, meter: Meter, n: number, concurrency: number, opts: JobsOptions, name: string): Promise<BullPerJob> {
+export async function bullLifecycle(
+  t: BullTarget,
+  meter: Meter,
+  n: number,
+  concurrency: number,
+  opts: JobsOptions,
+  name: string,
+): Promise<BullPerJob> {
   const p = await newPair(t, name, concurrency, async () => {});
   const m = await meter.measure(async () => {
     await addAll(p.queue, n, 100, opts);
     await runUntilCompleted(p.worker, n);
   });
   await closePair(p);
-  return { jobs: n, commands: m.commands.total, commandsPerJob: m.commands.total / n, byCommand: m.commands.byCommand, ms: m.ms };
+  return {
+    jobs: n,
+    commands: m.commands.total,
+    commandsPerJob: m.commands.total / n,
+    byCommand: m.commands.byCommand,
+    ms: m.ms,
+  };
 }
 
 /** Every job fails its first attempt (retry due at once: no backoff) and completes on the second. */
@@ -111,7 +129,13 @@ export async function bullFailOnce(t: BullTarget, meter: Meter, n: number, concu
     await runUntilCompleted(p.worker, n);
   });
   await closePair(p);
-  return { jobs: n, commands: m.commands.total, commandsPerJob: m.commands.total / n, byCommand: m.commands.byCommand, ms: m.ms };
+  return {
+    jobs: n,
+    commands: m.commands.total,
+    commandsPerJob: m.commands.total / n,
+    byCommand: m.commands.byCommand,
+    ms: m.ms,
+  };
 }
 
 export interface BullIdle {
@@ -129,7 +153,12 @@ export async function bullIdle(t: BullTarget, meter: Meter, windowSec: number): 
   const m = await meter.measure(() => sleep(windowSec * 1000));
   await closePair(p);
   await running;
-  return { windowSec, commands: m.commands.total, commandsPerMinute: (m.commands.total * 60) / windowSec, byCommand: m.commands.byCommand };
+  return {
+    windowSec,
+    commands: m.commands.total,
+    commandsPerMinute: (m.commands.total * 60) / windowSec,
+    byCommand: m.commands.byCommand,
+  };
 }
 
 /** The same figures as Spool's, less HTTP requests (BullMQ talks TCP). */
@@ -158,5 +187,13 @@ export async function bullThroughput(
   });
   await closePair(p);
   const totalMs = enqueueMs + drainMs;
-  return { jobs: n, enqueueMs, drainMs, totalMs, jobsPerSec: n / (totalMs / 1000), drainJobsPerSec: n / (drainMs / 1000), commands: m.commands.total };
+  return {
+    jobs: n,
+    enqueueMs,
+    drainMs,
+    totalMs,
+    jobsPerSec: n / (totalMs / 1000),
+    drainJobsPerSec: n / (drainMs / 1000),
+    commands: m.commands.total,
+  };
 }

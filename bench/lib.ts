@@ -2,7 +2,7 @@
  * Benchmark plumbing: a private redis-server, an HTTP request counter around globalThis.fetch, and
  * Redis command counts from INFO commandstats (which counts the commands run inside Lua too).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -39,7 +39,20 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     const port = await freePort();
     const child: ChildProcess = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--loglevel',
+        'warning',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let exited = false;
@@ -49,7 +62,13 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       spawnError = e;
       exited = true;
     });
-    const probe = new IORedis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const probe = new IORedis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    });
     probe.on('error', () => {});
     const deadline = Date.now() + 10_000;
     let ready = false;
@@ -160,7 +179,13 @@ export class Meter {
     private readonly http?: FetchCounter,
   ) {}
 
-  async measure<T>(fn: () => Promise<T>): Promise<{ value: T; commands: CommandDelta; requests: number; ms: number; requestsByPath: Record<string, number> }> {
+  async measure<T>(fn: () => Promise<T>): Promise<{
+    value: T;
+    commands: CommandDelta;
+    requests: number;
+    ms: number;
+    requestsByPath: Record<string, number>;
+  }> {
     const before = await readCommandStats(this.stats);
     const req0 = this.http?.total ?? 0;
     const paths0 = new Map(this.http?.byPath ?? []);

@@ -8,7 +8,12 @@ import { round } from './lib.js';
 import type { IdleCost, PerJob, Throughput } from './spool.js';
 
 export interface Results {
-  spool: { lifecycle: PerJob[]; failOnce: Array<PerJob & { leaseCalls: number }>; idle: IdleCost; coldEnqueue: { firstRequests: number; nextRequests: number } };
+  spool: {
+    lifecycle: PerJob[];
+    failOnce: Array<PerJob & { leaseCalls: number }>;
+    idle: IdleCost;
+    coldEnqueue: { firstRequests: number; nextRequests: number };
+  };
   bullmq: { lifecycle: BullPerJob; lifecycleRemoveOnComplete: BullPerJob; failOnce: BullPerJob; idle: BullIdle };
   rounds: Array<{ spool: Throughput; bullmq: BullThroughput; spoolFirst: boolean; load: number }>;
   loadAverage: { start: number[]; end: number[] };
@@ -87,16 +92,34 @@ export function buildReport(r: Results): Report {
   };
 
   const targets: Target[] = [
-    { name: 'HTTP requests per job, unbatched (batch 1)', limit: '≤ 3', value: l1.requestsPerJob, met: l1.requestsPerJob <= 3 },
-    { name: 'HTTP requests per job, batch 100', limit: '≤ 0.05', value: l100.requestsPerJob, met: l100.requestsPerJob <= 0.05 },
-    { name: 'Redis commands per job, batch 100', limit: '≤ 10', value: l100.commandsPerJob, met: l100.commandsPerJob <= 10 },
+    {
+      name: 'HTTP requests per job, unbatched (batch 1)',
+      limit: '≤ 3',
+      value: l1.requestsPerJob,
+      met: l1.requestsPerJob <= 3,
+    },
+    {
+      name: 'HTTP requests per job, batch 100',
+      limit: '≤ 0.05',
+      value: l100.requestsPerJob,
+      met: l100.requestsPerJob <= 0.05,
+    },
+    {
+      name: 'Redis commands per job, batch 100',
+      limit: '≤ 10',
+      value: l100.commandsPerJob,
+      met: l100.commandsPerJob <= 10,
+    },
     { name: 'Throughput ratio vs BullMQ (whole lifecycle)', limit: '≥ 1.0', value: ratio, met: ratio >= 1.0 },
   ];
   const limits = [3, 0.05, 10, 1.0];
   targets.forEach((t, i) => {
     if (t.met) return;
     const lim = limits[i] as number;
-    const over = i === 3 ? `${f((1 - t.value) * 100, 1)} % short of 1.0` : `${f(t.value - lim, 3)} over (${f((t.value / lim - 1) * 100, 1)} %)`;
+    const over =
+      i === 3
+        ? `${f((1 - t.value) * 100, 1)} % short of 1.0`
+        : `${f(t.value - lim, 3)} over (${f((t.value / lim - 1) * 100, 1)} %)`;
     t.miss = over;
   });
 
@@ -106,21 +129,53 @@ export function buildReport(r: Results): Report {
     ['HTTP requests / job, lifecycle, batch 100', f(l100.requestsPerJob, 3), 'n/a (TCP)', '≤ 0.05'],
     ['Redis commands / job, lifecycle, batch 1', f(l1.commandsPerJob), f(r.bullmq.lifecycle.commandsPerJob), ''],
     ['Redis commands / job, lifecycle, batch 10', f(l10.commandsPerJob), f(r.bullmq.lifecycle.commandsPerJob), ''],
-    ['Redis commands / job, lifecycle, batch 100', f(l100.commandsPerJob), f(r.bullmq.lifecycle.commandsPerJob), '≤ 10'],
+    [
+      'Redis commands / job, lifecycle, batch 100',
+      f(l100.commandsPerJob),
+      f(r.bullmq.lifecycle.commandsPerJob),
+      '≤ 10',
+    ],
     ['  BullMQ with removeOnComplete: true', '', f(r.bullmq.lifecycleRemoveOnComplete.commandsPerJob), ''],
   ];
-  if (f1) rows.push(['Fail once, then succeed, batch 1: requests / commands per job', `${f(f1.requestsPerJob, 3)} / ${f(f1.commandsPerJob)}`, `n/a / ${f(r.bullmq.failOnce.commandsPerJob)}`, '']);
-  if (f100) rows.push(['Fail once, then succeed, batch 100: requests / commands per job', `${f(f100.requestsPerJob, 3)} / ${f(f100.commandsPerJob)}`, `n/a / ${f(r.bullmq.failOnce.commandsPerJob)}`, '']);
+  if (f1)
+    rows.push([
+      'Fail once, then succeed, batch 1: requests / commands per job',
+      `${f(f1.requestsPerJob, 3)} / ${f(f1.commandsPerJob)}`,
+      `n/a / ${f(r.bullmq.failOnce.commandsPerJob)}`,
+      '',
+    ]);
+  if (f100)
+    rows.push([
+      'Fail once, then succeed, batch 100: requests / commands per job',
+      `${f(f100.requestsPerJob, 3)} / ${f(f100.commandsPerJob)}`,
+      `n/a / ${f(r.bullmq.failOnce.commandsPerJob)}`,
+      '',
+    ]);
   rows.push(
-    ['First enqueue of a new Spool instance (cold start), HTTP requests', `${r.spool.coldEnqueue.firstRequests} (then ${r.spool.coldEnqueue.nextRequests})`, 'n/a (TCP)', ''],
-    ['Idle: one lease call on an empty queue (requests / commands)', `${f(r.spool.idle.requestsPerCall)} / ${f(r.spool.idle.commandsPerCall)}`, '', ''],
+    [
+      'First enqueue of a new Spool instance (cold start), HTTP requests',
+      `${r.spool.coldEnqueue.firstRequests} (then ${r.spool.coldEnqueue.nextRequests})`,
+      'n/a (TCP)',
+      '',
+    ],
+    [
+      'Idle: one lease call on an empty queue (requests / commands)',
+      `${f(r.spool.idle.requestsPerCall)} / ${f(r.spool.idle.commandsPerCall)}`,
+      '',
+      '',
+    ],
     [
       'Idle: commands per minute, empty queue',
       `${f(r.spool.idle.commandsPerCall)} per scheduled worker run (1 lease)`,
       `${f(r.bullmq.idle.commandsPerMinute, 1)} (1 worker)`,
       '',
     ],
-    [`Throughput, ${N} jobs, enqueue + drain (jobs/s, median of ${rr.length} rounds)`, f(tp.spool, 0), f(tp.bull, 0), ''],
+    [
+      `Throughput, ${N} jobs, enqueue + drain (jobs/s, median of ${rr.length} rounds)`,
+      f(tp.spool, 0),
+      f(tp.bull, 0),
+      '',
+    ],
     ['  ratio Spool / BullMQ (whole lifecycle, median of rounds)', f(ratio, 2), '1', '≥ 1.0'],
     ['  ratio per round', ratios.map((x) => f(x, 2)).join(', '), '', ''],
     ['  drain only (jobs/s, median)', f(tp.spoolDrain, 0), f(tp.bullDrain, 0), ''],
@@ -132,10 +187,19 @@ export function buildReport(r: Results): Report {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (c: string[]): string => c.map((x, i) => x.padEnd(widths[i]!)).join(' | ');
   const table = [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
-  const mdTable = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+  const mdTable = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
 
-  const notes: string[] = targets.map((t) => `${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${f(t.value, 3)} (target ${t.limit})${t.miss ? ` — ${t.miss}` : ''}`);
-  notes.push(`       throughput ratio per round: ${ratios.map((x) => f(x)).join(', ')} (${ratios.filter((x) => x < 1).length} of ${ratios.length} rounds below 1.0)`);
+  const notes: string[] = targets.map(
+    (t) =>
+      `${t.met ? 'MET   ' : 'MISSED'} ${t.name}: ${f(t.value, 3)} (target ${t.limit})${t.miss ? ` — ${t.miss}` : ''}`,
+  );
+  notes.push(
+    `       throughput ratio per round: ${ratios.map((x) => f(x)).join(', ')} (${ratios.filter((x) => x < 1).length} of ${ratios.length} rounds below 1.0)`,
+  );
 
   const cpus = os.cpus();
   const machine = {
@@ -150,9 +214,12 @@ export function buildReport(r: Results): Report {
   const p = r.plan;
 
   const missed = targets.filter((t) => !t.met);
-  const closing = missed.length === 0
-    ? 'Every target was met in this run.'
-    : missed.map((t) => `- **Missed: ${t.name}** — ${f(t.value, 3)} against ${t.limit}, ${t.miss}. ${whyMissed(t, r)}`).join('\n');
+  const closing =
+    missed.length === 0
+      ? 'Every target was met in this run.'
+      : missed
+          .map((t) => `- **Missed: ${t.name}** — ${f(t.value, 3)} against ${t.limit}, ${t.miss}. ${whyMissed(t, r)}`)
+          .join('\n');
 
   const md = `# Benchmarks
 
@@ -165,7 +232,7 @@ ${mdTable}
 
 ## Targets
 
-${notes.map((n) => `- ${n.trim().replace(/^(MET|MISSED)\s+/, "**$1** ")}`).join('\n')}
+${notes.map((n) => `- ${n.trim().replace(/^(MET|MISSED)\s+/, '**$1** ')}`).join('\n')}
 
 ${closing}
 
@@ -231,20 +298,21 @@ ${r.spool.failOnce.map((l) => `- Fail once, batch ${l.batch}: ${topCommands(l.by
 Measured here, not changed (shared/ belongs to the engine):
 
 ${
-    r.spool.coldEnqueue.firstRequests > r.spool.coldEnqueue.nextRequests
-      ? `- **First enqueue of an instance: ${r.spool.coldEnqueue.firstRequests} HTTP requests instead of ${r.spool.coldEnqueue.nextRequests}.** \`Spool.enqueue\`
+  r.spool.coldEnqueue.firstRequests > r.spool.coldEnqueue.nextRequests
+    ? `- **First enqueue of an instance: ${r.spool.coldEnqueue.firstRequests} HTTP requests instead of ${r.spool.coldEnqueue.nextRequests}.** \`Spool.enqueue\`
   (shared/queue/engine.ts) sends \`SADD <prefix>:queues\` (once per queue per instance) and the enqueue \`EVALSHA\`
   in the same tick so that auto-pipelining puts them in one request, but \`@upstash/redis\`'s \`createScript\`
   computes the script's SHA-1 with WebCrypto (asynchronously) on first use, so the first \`EVALSHA\` leaves in a
   request of its own. Every Lambda cold start pays it once. Computing the SHA-1 synchronously (node:crypto) and
   calling \`evalsha\` directly, or awaiting the script's digest before issuing the \`SADD\`, would remove it.`
-      : '- Nothing found in this run: the first enqueue of a new instance costs no more requests than the next one.'
-  }
+    : '- Nothing found in this run: the first enqueue of a new instance costs no more requests than the next one.'
+}
 
 Figures are in [benchmarks.json](benchmarks.json).
 `;
 
-  const perBatch = <T>(fn: (l: PerJob) => T): Record<string, T> => Object.fromEntries(r.spool.lifecycle.map((l) => [String(l.batch), fn(l)]));
+  const perBatch = <T>(fn: (l: PerJob) => T): Record<string, T> =>
+    Object.fromEntries(r.spool.lifecycle.map((l) => [String(l.batch), fn(l)]));
   const json = {
     date,
     machine,
@@ -252,10 +320,17 @@ Figures are in [benchmarks.json](benchmarks.json).
     requestsPerJob: perBatch((l) => round(l.requestsPerJob, 4)),
     commandsPerJob: perBatch((l) => round(l.commandsPerJob, 3)),
     failOnce: Object.fromEntries(
-      r.spool.failOnce.map((l) => [String(l.batch), { requestsPerJob: round(l.requestsPerJob, 4), commandsPerJob: round(l.commandsPerJob, 3), jobs: l.jobs }]),
+      r.spool.failOnce.map((l) => [
+        String(l.batch),
+        { requestsPerJob: round(l.requestsPerJob, 4), commandsPerJob: round(l.commandsPerJob, 3), jobs: l.jobs },
+      ]),
     ),
     coldStartFirstEnqueueRequests: r.spool.coldEnqueue.firstRequests,
-    idleLease: { requests: round(r.spool.idle.requestsPerCall, 3), commands: round(r.spool.idle.commandsPerCall, 3), byCommand: r.spool.idle.byCommand },
+    idleLease: {
+      requests: round(r.spool.idle.requestsPerCall, 3),
+      commands: round(r.spool.idle.commandsPerCall, 3),
+      byCommand: r.spool.idle.byCommand,
+    },
     throughput: {
       jobs: N,
       batch: p.throughputBatch,
@@ -288,11 +363,28 @@ Figures are in [benchmarks.json](benchmarks.json).
       ratio: round(ratios[i] as number, 3),
       drainRatio: round(drainRatios[i] as number, 3),
       loadAverage1m: round(x.load, 2),
-      spool: { jobsPerSec: round(x.spool.jobsPerSec, 0), enqueueMs: round(x.spool.enqueueMs, 0), drainMs: round(x.spool.drainMs, 0), requests: x.spool.requests, commands: x.spool.commands },
-      bullmq: { jobsPerSec: round(x.bullmq.jobsPerSec, 0), enqueueMs: round(x.bullmq.enqueueMs, 0), drainMs: round(x.bullmq.drainMs, 0), commands: x.bullmq.commands },
+      spool: {
+        jobsPerSec: round(x.spool.jobsPerSec, 0),
+        enqueueMs: round(x.spool.enqueueMs, 0),
+        drainMs: round(x.spool.drainMs, 0),
+        requests: x.spool.requests,
+        commands: x.spool.commands,
+      },
+      bullmq: {
+        jobsPerSec: round(x.bullmq.jobsPerSec, 0),
+        enqueueMs: round(x.bullmq.enqueueMs, 0),
+        drainMs: round(x.bullmq.drainMs, 0),
+        commands: x.bullmq.commands,
+      },
     })),
     loadAverage: { start: r.loadAverage.start.map((x) => round(x, 2)), end: r.loadAverage.end.map((x) => round(x, 2)) },
-    targets: targets.map((t) => ({ name: t.name, limit: t.limit, value: round(t.value, 4), met: t.met, ...(t.miss ? { miss: t.miss } : {}) })),
+    targets: targets.map((t) => ({
+      name: t.name,
+      limit: t.limit,
+      value: round(t.value, 4),
+      met: t.met,
+      ...(t.miss ? { miss: t.miss } : {}),
+    })),
     commandBreakdown: {
       spool: Object.fromEntries(r.spool.lifecycle.map((l) => [String(l.batch), l.byCommand])),
       spoolFailOnce: Object.fromEntries(r.spool.failOnce.map((l) => [String(l.batch), l.byCommand])),
@@ -318,7 +410,10 @@ function whyMissed(t: Target, r: Results): string {
     return `Per job: ${topCommands(l.byCommand, l.jobs, 12)}.`;
   }
   const rounds = r.rounds
-    .map((x, i) => `round ${i + 1}: Spool enqueue ${f(x.spool.enqueueMs, 0)} ms + drain ${f(x.spool.drainMs, 0)} ms, BullMQ ${f(x.bullmq.enqueueMs, 0)} ms + ${f(x.bullmq.drainMs, 0)} ms`)
+    .map(
+      (x, i) =>
+        `round ${i + 1}: Spool enqueue ${f(x.spool.enqueueMs, 0)} ms + drain ${f(x.spool.drainMs, 0)} ms, BullMQ ${f(x.bullmq.enqueueMs, 0)} ms + ${f(x.bullmq.drainMs, 0)} ms`,
+    )
     .join('; ');
   return `${rounds}. Every Spool call is an HTTP request (JSON and base64 both ways) through the endpoint, which runs in the same Node process as the clients, while BullMQ pipelines over TCP.`;
 }
@@ -328,5 +423,5 @@ export async function writeReport(rep: Report): Promise<void> {
   const docs = path.join(root, 'docs');
   await mkdir(docs, { recursive: true });
   await writeFile(path.join(docs, 'benchmarks.md'), rep.md);
-  await writeFile(path.join(docs, 'benchmarks.json'), JSON.stringify(rep.json, null, 2) + '\n');
+  await writeFile(path.join(docs, 'benchmarks.json'), `${JSON.stringify(rep.json, null, 2)}\n`);
 }

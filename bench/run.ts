@@ -9,8 +9,8 @@ import os from 'node:os';
 import { Redis as IORedis } from 'ioredis';
 import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
 import { bullFailOnce, bullIdle, bullLifecycle, bullThroughput, warmUpBull } from './bullmq.js';
-import { FetchCounter, Meter, startPrivateRedis, type PrivateRedis } from './lib.js';
-import { buildReport, writeReport, type Results } from './report.js';
+import { FetchCounter, Meter, type PrivateRedis, startPrivateRedis } from './lib.js';
+import { buildReport, type Results, writeReport } from './report.js';
 import { failOnce, firstEnqueue, idleLease, lifecycle, throughput, warmUp } from './spool.js';
 
 const env = (name: string, def: number): number => {
@@ -88,37 +88,72 @@ async function main(): Promise<void> {
   const lifecycleResults: Results['spool']['lifecycle'] = [];
   for (const { batch, jobs } of PLAN.lifecycle) {
     const r = await lifecycle(ep, meter, batch, jobs);
-    log(`spool lifecycle b=${batch} n=${jobs}: ${r.requestsPerJob.toFixed(3)} req/job, ${r.commandsPerJob.toFixed(2)} cmd/job (${(r.ms / 1000).toFixed(1)} s)`);
+    log(
+      `spool lifecycle b=${batch} n=${jobs}: ${r.requestsPerJob.toFixed(3)} req/job, ${r.commandsPerJob.toFixed(2)} cmd/job (${(r.ms / 1000).toFixed(1)} s)`,
+    );
     lifecycleResults.push(r);
   }
   const failResults: Results['spool']['failOnce'] = [];
   for (const { batch, jobs } of PLAN.failOnce) {
     const r = await failOnce(ep, meter, batch, jobs);
-    log(`spool fail-once b=${batch} n=${jobs}: ${r.requestsPerJob.toFixed(3)} req/job, ${r.commandsPerJob.toFixed(2)} cmd/job (${(r.ms / 1000).toFixed(1)} s)`);
+    log(
+      `spool fail-once b=${batch} n=${jobs}: ${r.requestsPerJob.toFixed(3)} req/job, ${r.commandsPerJob.toFixed(2)} cmd/job (${(r.ms / 1000).toFixed(1)} s)`,
+    );
     failResults.push(r);
   }
   const coldEnqueue = await firstEnqueue(ep, meter);
-  log(`spool first enqueue of a new instance: ${coldEnqueue.firstRequests} requests (next: ${coldEnqueue.nextRequests})`);
+  log(
+    `spool first enqueue of a new instance: ${coldEnqueue.firstRequests} requests (next: ${coldEnqueue.nextRequests})`,
+  );
   const idle = await idleLease(ep, meter, PLAN.idleLeaseCalls);
   log(`spool idle lease (count 100, empty queue): ${idle.requestsPerCall} req, ${idle.commandsPerCall} cmd per call`);
 
   const bullLife = await bullLifecycle(bull, meter, PLAN.bullJobs, PLAN.bullConcurrency, {}, 'life-default');
-  const bullLifeRoc = await bullLifecycle(bull, meter, PLAN.bullJobs, PLAN.bullConcurrency, { removeOnComplete: true }, 'life-roc');
-  log(`bullmq lifecycle n=${PLAN.bullJobs} c=${PLAN.bullConcurrency}: ${bullLife.commandsPerJob.toFixed(2)} cmd/job (removeOnComplete: ${bullLifeRoc.commandsPerJob.toFixed(2)})`);
+  const bullLifeRoc = await bullLifecycle(
+    bull,
+    meter,
+    PLAN.bullJobs,
+    PLAN.bullConcurrency,
+    { removeOnComplete: true },
+    'life-roc',
+  );
+  log(
+    `bullmq lifecycle n=${PLAN.bullJobs} c=${PLAN.bullConcurrency}: ${bullLife.commandsPerJob.toFixed(2)} cmd/job (removeOnComplete: ${bullLifeRoc.commandsPerJob.toFixed(2)})`,
+  );
   const bullFail = await bullFailOnce(bull, meter, PLAN.bullJobs, PLAN.bullConcurrency);
   log(`bullmq fail-once: ${bullFail.commandsPerJob.toFixed(2)} cmd/job`);
 
   // The machine may be shared (other processes load the CPU), so throughput is measured in rounds that
   // alternate which side goes first; the ratio reported is the median of the per-round ratios.
-  log(`throughput: ${PLAN.throughputJobs} jobs, Spool batch ${PLAN.throughputBatch} x ${PLAN.spoolLoops} loops vs BullMQ concurrency ${PLAN.bullConcurrency}, ${PLAN.rounds} rounds`);
+  log(
+    `throughput: ${PLAN.throughputJobs} jobs, Spool batch ${PLAN.throughputBatch} x ${PLAN.spoolLoops} loops vs BullMQ concurrency ${PLAN.bullConcurrency}, ${PLAN.rounds} rounds`,
+  );
   const rounds: Results['rounds'] = [];
   for (let i = 1; i <= PLAN.rounds; i++) {
     const spoolFirst = i % 2 === 1;
     let s: Results['rounds'][number]['spool'] | undefined;
     let b: Results['rounds'][number]['bullmq'] | undefined;
     for (const side of spoolFirst ? ['spool', 'bullmq'] : ['bullmq', 'spool']) {
-      if (side === 'spool') s = await throughput(ep, meter, PLAN.throughputJobs, PLAN.throughputBatch, PLAN.producers, PLAN.spoolLoops, `throughput-${i}`);
-      else b = await bullThroughput(bull, meter, PLAN.throughputJobs, PLAN.producers, PLAN.bullConcurrency, {}, `throughput-${i}`);
+      if (side === 'spool')
+        s = await throughput(
+          ep,
+          meter,
+          PLAN.throughputJobs,
+          PLAN.throughputBatch,
+          PLAN.producers,
+          PLAN.spoolLoops,
+          `throughput-${i}`,
+        );
+      else
+        b = await bullThroughput(
+          bull,
+          meter,
+          PLAN.throughputJobs,
+          PLAN.producers,
+          PLAN.bullConcurrency,
+          {},
+          `throughput-${i}`,
+        );
     }
     if (!s || !b) throw new Error('throughput round incomplete');
     rounds.push({ spool: s, bullmq: b, spoolFirst, load: os.loadavg()[0] ?? 0 });
@@ -141,7 +176,7 @@ async function main(): Promise<void> {
     runSeconds: (Date.now() - started) / 1000,
   };
   const report = buildReport(results);
-  console.log('\n' + report.table + '\n');
+  console.log(`\n${report.table}\n`);
   for (const line of report.notes) console.log(line);
   await writeReport(report);
   log(`wrote docs/benchmarks.md and docs/benchmarks.json (run took ${results.runSeconds.toFixed(0)} s)`);

@@ -1,7 +1,7 @@
 /** Spool's side of the benchmark: every call goes through @upstash/redis and the HTTP endpoint. */
 import { Redis } from '@upstash/redis';
-import { Spool } from '../shared/queue/index.js';
 import type { CompleteItem, LeasedJob } from '../shared/queue/index.js';
+import { Spool } from '../shared/queue/index.js';
 import type { Meter } from './lib.js';
 
 export const SPOOL_PREFIX = 'bench-spool';
@@ -71,7 +71,10 @@ export async function prime(spool: Spool): Promise<void> {
  * share one request, but @upstash/redis computes a script's SHA-1 asynchronously (WebCrypto) on first
  * use, so the first EVALSHA misses the SADD's auto-pipeline and goes out in a request of its own.
  */
-export async function firstEnqueue(ep: Endpoint, meter: Meter): Promise<{ firstRequests: number; nextRequests: number }> {
+export async function firstEnqueue(
+  ep: Endpoint,
+  meter: Meter,
+): Promise<{ firstRequests: number; nextRequests: number }> {
   const spool = newSpool(ep);
   const m = await meter.measure(() => spool.enqueue('first', jobAt(0), { kick: false }));
   const steady = await meter.measure(() => spool.enqueue('first', jobAt(1), { kick: false }));
@@ -110,7 +113,12 @@ export async function lifecycle(ep: Endpoint, meter: Meter, batch: number, n: nu
 }
 
 /** enqueue -> lease -> fail (retryable, due at once) -> lease -> complete, calls of `batch`. */
-export async function failOnce(ep: Endpoint, meter: Meter, batch: number, n: number): Promise<PerJob & { leaseCalls: number }> {
+export async function failOnce(
+  ep: Endpoint,
+  meter: Meter,
+  batch: number,
+  n: number,
+): Promise<PerJob & { leaseCalls: number }> {
   const spool = newSpool(ep, { backoffBaseMs: 0 });
   await prime(spool);
   const q = `fail-b${batch}`;
@@ -123,12 +131,20 @@ export async function failOnce(ep: Endpoint, meter: Meter, batch: number, n: num
       const l = await spool.lease(q, { count: Math.min(batch, n - failed) });
       leaseCalls++;
       if (l.jobs.length === 0) throw new Error('failOnce: nothing to lease in the first pass');
-      for (const j of l.jobs) if (j.attempts !== 1) throw new Error(`failOnce: job ${j.id} leased with attempts ${j.attempts} in the first pass`);
+      for (const j of l.jobs)
+        if (j.attempts !== 1)
+          throw new Error(`failOnce: job ${j.id} leased with attempts ${j.attempts} in the first pass`);
       const res = await spool.fail(
         q,
-        l.jobs.map((j) => ({ id: j.id, token: j.token, error: { message: 'bench: fail once', class: 'BenchError', retryable: true } })),
+        l.jobs.map((j) => ({
+          id: j.id,
+          token: j.token,
+          error: { message: 'bench: fail once', class: 'BenchError', retryable: true },
+        })),
       );
-      for (const r of res) if (r.status !== 'ok' || r.state !== 'delayed') throw new Error(`failOnce: fail ${r.id} -> ${r.status}/${r.state}`);
+      for (const r of res)
+        if (r.status !== 'ok' || r.state !== 'delayed')
+          throw new Error(`failOnce: fail ${r.id} -> ${r.status}/${r.state}`);
       failed += l.jobs.length;
     }
     // Second pass: the lease promotes the due retries and leases them; complete them.
@@ -148,7 +164,12 @@ export async function failOnce(ep: Endpoint, meter: Meter, batch: number, n: num
 function perJob(
   batch: number,
   n: number,
-  m: { commands: { total: number; byCommand: Record<string, number> }; requests: number; ms: number; requestsByPath: Record<string, number> },
+  m: {
+    commands: { total: number; byCommand: Record<string, number> };
+    requests: number;
+    ms: number;
+    requestsByPath: Record<string, number>;
+  },
 ): PerJob {
   return {
     batch,
@@ -201,7 +222,15 @@ export interface Throughput {
  * concurrent worker loops (each its own client, as separate worker Lambdas would be) lease 100 /
  * complete 100 until the queue is empty.
  */
-export async function throughput(ep: Endpoint, meter: Meter, n: number, batch: number, producers: number, loops: number, q = 'throughput'): Promise<Throughput> {
+export async function throughput(
+  ep: Endpoint,
+  meter: Meter,
+  n: number,
+  batch: number,
+  producers: number,
+  loops: number,
+  q = 'throughput',
+): Promise<Throughput> {
   const producerSpools = Array.from({ length: producers }, () => newSpool(ep));
   const workerSpools = Array.from({ length: loops }, () => newSpool(ep));
   await Promise.all(producerSpools.map(prime));

@@ -2,10 +2,10 @@
  * The `spool` commands. `run(argv, io)` returns the exit code, so tests can call it in-process
  * and bin/spool.mjs can run it as a program.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { loadConfig, queueConfig, type SpoolConfig } from '../shared/config/index.js';
+import { type DeadGroup, type Job, type QueueSnapshot, Spool, SpoolError } from '../shared/queue/index.js';
 import { createRedis } from '../shared/redis/client.js';
-import { Spool, SpoolError, type DeadGroup, type Job, type QueueSnapshot } from '../shared/queue/index.js';
 import { checkHealth, type HealthReport } from './health.js';
 
 export interface CliIO {
@@ -61,7 +61,16 @@ const OPTIONS = {
   limit: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-type Flags = { json?: boolean; help?: boolean; 'dry-run'?: boolean; once?: boolean; interval?: string; fingerprint?: string; id?: string[]; limit?: string };
+type Flags = {
+  json?: boolean;
+  help?: boolean;
+  'dry-run'?: boolean;
+  once?: boolean;
+  interval?: string;
+  fingerprint?: string;
+  id?: string[];
+  limit?: string;
+};
 
 export interface CliContext {
   spool: Spool;
@@ -144,7 +153,14 @@ const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString(
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function json(io: CliIO, v: unknown): void {
@@ -177,7 +193,16 @@ async function status(ctx: CliContext, flags: Flags, io: CliIO): Promise<number>
 export function statusTable(snaps: QueueSnapshot[]): string {
   const rows = [['QUEUE', 'WAITING', 'DELAYED', 'ACTIVE', 'COMPLETED', 'DEAD', 'OLDEST', 'STUCK']];
   for (const s of snaps) {
-    rows.push([s.queue, String(s.waiting), String(s.delayed), String(s.active), String(s.completed), String(s.dead), age(s.oldestWaitingAgeMs), String(s.stuck)]);
+    rows.push([
+      s.queue,
+      String(s.waiting),
+      String(s.delayed),
+      String(s.active),
+      String(s.completed),
+      String(s.dead),
+      age(s.oldestWaitingAgeMs),
+      String(s.stuck),
+    ]);
   }
   return table(rows);
 }
@@ -200,7 +225,9 @@ function describeJob(j: Job): string {
   if (j.replays !== undefined) lines.push(`replays:     ${j.replays}`);
   if (j.lastError) {
     lines.push(`last error:  ${j.lastError.class}: ${j.lastError.message}`);
-    lines.push(`             attempt ${j.lastError.attempt}, ${j.lastError.retryable ? 'retryable' : 'permanent'}, fingerprint ${j.lastError.fingerprint}, at ${iso(j.lastError.at)}`);
+    lines.push(
+      `             attempt ${j.lastError.attempt}, ${j.lastError.retryable ? 'retryable' : 'permanent'}, fingerprint ${j.lastError.fingerprint}, at ${iso(j.lastError.at)}`,
+    );
   }
   lines.push(`payload:     ${JSON.stringify(j.payload)}`);
   return lines.join('\n');
@@ -221,7 +248,13 @@ async function jobs(ctx: CliContext, args: string[], flags: Flags, io: CliIO): P
 }
 
 function groupLine(g: DeadGroup): string[] {
-  return [g.fingerprint, String(g.count), g.errorClass ?? '-', age(g.lastDiedAt === undefined ? 0 : Date.now() - g.lastDiedAt), (g.message ?? '').slice(0, 80)];
+  return [
+    g.fingerprint,
+    String(g.count),
+    g.errorClass ?? '-',
+    age(g.lastDiedAt === undefined ? 0 : Date.now() - g.lastDiedAt),
+    (g.message ?? '').slice(0, 80),
+  ];
 }
 
 async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Promise<number> {
@@ -251,8 +284,14 @@ async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Pr
           json(io, group);
           return 0;
         }
-        io.out(`fingerprint: ${group.fingerprint}\ncount:       ${group.count}\nclass:       ${group.errorClass ?? '-'}\nmessage:     ${group.message ?? '-'}\nlast died:   ${iso(group.lastDiedAt)}\n`);
-        io.out(group.samples.length ? `samples (${group.samples.length}):\n\n${group.samples.map(describeJob).join('\n\n')}` : 'no samples in the newest dead jobs scanned');
+        io.out(
+          `fingerprint: ${group.fingerprint}\ncount:       ${group.count}\nclass:       ${group.errorClass ?? '-'}\nmessage:     ${group.message ?? '-'}\nlast died:   ${iso(group.lastDiedAt)}\n`,
+        );
+        io.out(
+          group.samples.length
+            ? `samples (${group.samples.length}):\n\n${group.samples.map(describeJob).join('\n\n')}`
+            : 'no samples in the newest dead jobs scanned',
+        );
         return 0;
       }
       const job = await ctx.spool.get(queue, key);
@@ -265,7 +304,8 @@ async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Pr
       return EXIT_NOT_FOUND;
     }
     case 'replay': {
-      if (!queue || args.length > 2) throw new UsageError('usage: spool dlq replay <queue> [--fingerprint F] [--id ID ...] [--limit N] [--dry-run]');
+      if (!queue || args.length > 2)
+        throw new UsageError('usage: spool dlq replay <queue> [--fingerprint F] [--id ID ...] [--limit N] [--dry-run]');
       const dryRun = flags['dry-run'] === true;
       const report = await ctx.spool.replay(queue, {
         dryRun,
@@ -278,10 +318,13 @@ async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Pr
         return 0;
       }
       const verb = dryRun ? 'would replay' : 'replayed';
-      io.out(`${dryRun ? 'Dry run: ' : ''}${verb} ${dryRun ? report.matched : report.moved} dead job(s) of ${queue} (scanned ${report.scanned}${report.truncated ? ', scan truncated' : ''})`);
+      io.out(
+        `${dryRun ? 'Dry run: ' : ''}${verb} ${dryRun ? report.matched : report.moved} dead job(s) of ${queue} (scanned ${report.scanned}${report.truncated ? ', scan truncated' : ''})`,
+      );
       if (report.jobs.length > 0) {
         const rows = [['ID', 'FINGERPRINT', 'ATTEMPTS', 'ERROR']];
-        for (const j of report.jobs) rows.push([j.id, j.fingerprint ?? '-', String(j.attempts), (j.error ?? '').slice(0, 80)]);
+        for (const j of report.jobs)
+          rows.push([j.id, j.fingerprint ?? '-', String(j.attempts), (j.error ?? '').slice(0, 80)]);
         io.out(table(rows));
       }
       if (dryRun && report.matched > 0) io.out('Run again without --dry-run to replay them.');
@@ -309,7 +352,16 @@ async function purge(ctx: CliContext, args: string[], flags: Flags, io: CliIO): 
   }
   io.out(dryRun ? 'Dry run: nothing removed; these would be.' : 'Purged:');
   const rows = [['QUEUE', 'COMPLETED', 'DEAD-EXPIRED', 'DEAD-TRIMMED', 'IDEMPOTENCY-KEYS', 'ORPHANS', 'MORE']];
-  for (const r of reports) rows.push([r.queue, String(r.completed), String(r.deadExpired), String(r.deadTrimmed), String(r.idempotencyKeys), String(r.orphans), r.more ? 'yes' : 'no']);
+  for (const r of reports)
+    rows.push([
+      r.queue,
+      String(r.completed),
+      String(r.deadExpired),
+      String(r.deadTrimmed),
+      String(r.idempotencyKeys),
+      String(r.orphans),
+      r.more ? 'yes' : 'no',
+    ]);
   io.out(table(rows));
   return 0;
 }

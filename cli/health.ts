@@ -4,7 +4,14 @@
  * (so the "DLQ trimmed since the previous check" symptom is the health function's alone).
  */
 import type { SpoolConfig } from '../shared/config/index.js';
-import { deltasOf, evaluateQueue, thresholdsFrom, worst, type HealthStatus, type Symptom } from '../shared/health/evaluate.js';
+import {
+  deltasOf,
+  evaluateQueue,
+  type HealthStatus,
+  type Symptom,
+  thresholdsFrom,
+  worst,
+} from '../shared/health/evaluate.js';
 import type { Spool } from '../shared/queue/index.js';
 
 export type { HealthStatus };

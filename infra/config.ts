@@ -96,7 +96,11 @@ function stringOr(get: ContextReader, key: string, dflt: string): string {
   return optionalString(get, key) ?? dflt;
 }
 
-function optionalNumber(get: ContextReader, key: string, check: { min: number; max: number; integer?: boolean }): number | undefined {
+function optionalNumber(
+  get: ContextReader,
+  key: string,
+  check: { min: number; max: number; integer?: boolean },
+): number | undefined {
   const v = get(key);
   if (v === undefined || v === null || v === '') return undefined;
   const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v.trim()) : Number.NaN;
@@ -106,7 +110,12 @@ function optionalNumber(get: ContextReader, key: string, check: { min: number; m
   return n;
 }
 
-function numberOr(get: ContextReader, key: string, dflt: number, check: { min: number; max: number; integer?: boolean }): number {
+function numberOr(
+  get: ContextReader,
+  key: string,
+  dflt: number,
+  check: { min: number; max: number; integer?: boolean },
+): number {
   return optionalNumber(get, key, check) ?? dflt;
 }
 
@@ -122,7 +131,7 @@ function stringList(get: ContextReader, key: string): string[] {
     }
   }
   const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : undefined;
-  if (!items || !items.every((i): i is string => typeof i === 'string')) {
+  if (!items?.every((i): i is string => typeof i === 'string')) {
     throw new ConfigError(key, `expected an array of strings or a comma-separated string, got ${JSON.stringify(v)}`);
   }
   const out = items.map((i) => i.trim()).filter((i) => i !== '');
@@ -130,7 +139,8 @@ function stringList(get: ContextReader, key: string): string[] {
 }
 
 const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-const HOST_NAME = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$/;
+const HOST_NAME =
+  /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$/;
 
 function jsonObject(key: string, raw: unknown): Record<string, unknown> {
   if (raw === undefined || raw === null || raw === '') return {};
@@ -145,7 +155,8 @@ function jsonObject(key: string, raw: unknown): Record<string, unknown> {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(key, 'expected an object');
   for (const [k, v] of Object.entries(obj)) {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(k)) throw new ConfigError(key, `invalid key ${JSON.stringify(k)}`);
-    if (!['number', 'string', 'boolean'].includes(typeof v)) throw new ConfigError(key, `value of ${k} must be a number, string or boolean`);
+    if (!['number', 'string', 'boolean'].includes(typeof v))
+      throw new ConfigError(key, `value of ${k} must be a number, string or boolean`);
   }
   return obj as Record<string, unknown>;
 }
@@ -184,7 +195,10 @@ export function functionEnvFrom(raw: unknown): Record<string, string> {
 export function healthThresholdEnv(raw: unknown): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(jsonObject('healthThresholds', raw))) {
-    const snake = k.includes('_') || k === k.toUpperCase() ? k.toUpperCase() : k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+    const snake =
+      k.includes('_') || k === k.toUpperCase()
+        ? k.toUpperCase()
+        : k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
     const name = snake.startsWith('SPOOL_HEALTH_') ? snake : `SPOOL_HEALTH_${snake}`;
     env[name] = String(v);
   }
@@ -202,7 +216,8 @@ export function parseSchedule(key: string, raw: unknown, dflt: string): Schedule
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(key, `expected a whole number of minutes >= 1, got ${v}`);
     return { expression: `rate(${n} ${n === 1 ? 'minute' : 'minutes'})`, intervalMinutes: n };
   }
-  if (typeof v !== 'string') throw new ConfigError(key, `expected minutes or a rate/cron expression, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string')
+    throw new ConfigError(key, `expected minutes or a rate/cron expression, got ${JSON.stringify(v)}`);
   const s = v.trim();
   const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(s);
   if (rate) {
@@ -210,7 +225,8 @@ export function parseSchedule(key: string, raw: unknown, dflt: string): Schedule
     const unit = rate[2] ?? 'minutes';
     if (n < 1) throw new ConfigError(key, 'rate must be >= 1');
     // EventBridge rejects "rate(1 minutes)" and "rate(5 minute)".
-    if ((n === 1) === unit.endsWith('s')) throw new ConfigError(key, 'use a singular unit for 1 and a plural one otherwise');
+    if ((n === 1) === unit.endsWith('s'))
+      throw new ConfigError(key, 'use a singular unit for 1 and a plural one otherwise');
     const perUnit = unit.startsWith('minute') ? 1 : unit.startsWith('hour') ? 60 : 1440;
     return { expression: s, intervalMinutes: n * perUnit };
   }
@@ -222,10 +238,12 @@ export function readConfig(get: ContextReader): SpoolConfig {
   const d = CONTEXT_DEFAULTS;
 
   const queues = stringList(get, 'queues');
-  for (const q of queues) if (!QUEUE_NAME.test(q)) throw new ConfigError('queues', `invalid queue name ${JSON.stringify(q)}`);
+  for (const q of queues)
+    if (!QUEUE_NAME.test(q)) throw new ConfigError('queues', `invalid queue name ${JSON.stringify(q)}`);
 
   const targetAllowedHosts = stringList(get, 'targetAllowedHosts').map((h) => h.toLowerCase());
-  for (const h of targetAllowedHosts) if (!HOST_NAME.test(h)) throw new ConfigError('targetAllowedHosts', `invalid host ${JSON.stringify(h)}`);
+  for (const h of targetAllowedHosts)
+    if (!HOST_NAME.test(h)) throw new ConfigError('targetAllowedHosts', `invalid host ${JSON.stringify(h)}`);
 
   const alarmEmail = optionalString(get, 'alarmEmail');
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
@@ -244,7 +262,8 @@ export function readConfig(get: ContextReader): SpoolConfig {
 
   const keyPrefix = stringOr(get, 'keyPrefix', d.keyPrefix);
   // Same rule as SPOOL_KEY_PREFIX in shared/config/schema.ts (checked again by the functions at start).
-  if (!/^[A-Za-z0-9:_-]{1,64}$/.test(keyPrefix)) throw new ConfigError('keyPrefix', `invalid prefix ${JSON.stringify(keyPrefix)}`);
+  if (!/^[A-Za-z0-9:_-]{1,64}$/.test(keyPrefix))
+    throw new ConfigError('keyPrefix', `invalid prefix ${JSON.stringify(keyPrefix)}`);
   const metricNamespace = stringOr(get, 'metricNamespace', d.metricNamespace);
   if (!/^[A-Za-z0-9._/#:-]{1,255}$/.test(metricNamespace) || metricNamespace.startsWith('AWS/')) {
     throw new ConfigError('metricNamespace', `invalid namespace ${JSON.stringify(metricNamespace)}`);

@@ -54,7 +54,9 @@ export class SpoolStack extends Stack {
             description: `Spool (${this.stackName}): Upstash REST URL and token. Fill in: {"UPSTASH_REDIS_REST_URL": "https://...", "UPSTASH_REDIS_REST_TOKEN": "..."}`,
             // An empty placeholder of the expected shape, not a secret: the operator fills it in after
             // the first deploy. CloudFormation does not rewrite it as long as this template value stays the same.
-            secretStringValue: SecretValue.unsafePlainText(JSON.stringify(Object.fromEntries(REDIS_SECRET_KEYS.map((k) => [k, ''])))),
+            secretStringValue: SecretValue.unsafePlainText(
+              JSON.stringify(Object.fromEntries(REDIS_SECRET_KEYS.map((k) => [k, '']))),
+            ),
             removalPolicy: RemovalPolicy.RETAIN,
           });
 
@@ -72,13 +74,22 @@ export class SpoolStack extends Stack {
         resources: [this.alertTopic.topicArn],
         conditions: {
           StringEquals: { 'aws:SourceAccount': this.account },
-          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
         },
       }),
     );
     if (config.alarmEmail !== undefined) this.alertTopic.addSubscription(new subs.EmailSubscription(config.alarmEmail));
     if (config.pagerUrl !== undefined) {
-      this.alertTopic.addSubscription(new subs.UrlSubscription(config.pagerUrl, { protocol: sns.SubscriptionProtocol.HTTPS }));
+      this.alertTopic.addSubscription(
+        new subs.UrlSubscription(config.pagerUrl, { protocol: sns.SubscriptionProtocol.HTTPS }),
+      );
     }
 
     this.spoolFunctions = new SpoolFunctions(this, 'Functions', {
@@ -100,9 +111,15 @@ export class SpoolStack extends Stack {
 
     this.nagAcknowledgements = acknowledgeNagFindings(this);
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.stage.url, description: 'Base URL of the Spool HTTP API (SigV4-signed requests)' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.stage.url,
+      description: 'Base URL of the Spool HTTP API (SigV4-signed requests)',
+    });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn, description: 'On-call SNS topic' });
-    new CfnOutput(this, 'RedisSecretArn', { value: this.redisSecret.secretArn, description: 'Secret holding the Upstash REST URL and token' });
+    new CfnOutput(this, 'RedisSecretArn', {
+      value: this.redisSecret.secretArn,
+      description: 'Secret holding the Upstash REST URL and token',
+    });
     new CfnOutput(this, 'WorkerFunctionName', { value: this.spoolFunctions.workerFunctionName });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
   }

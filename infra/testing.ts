@@ -34,7 +34,9 @@ export const projectRootForTests = (): string => process.env.SPOOL_INFRA_PROJECT
 
 /** The context of cdk.json (new App() does not read it): tests run with the documented defaults. */
 export function cdkJsonContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+    context?: Record<string, unknown>;
+  };
   return cdkJson.context ?? {};
 }
 

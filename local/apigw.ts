@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context, ScheduledEvent } from 'aws-lambda';
-import { FALLBACK_ROUTE, ROUTES, type FunctionName } from '../functions/routes.js';
+import { FALLBACK_ROUTE, type FunctionName, ROUTES } from '../functions/routes.js';
 
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -39,7 +39,12 @@ function compile(path: string): { re: RegExp; names: string[] } {
   return { re: new RegExp(`^${src}$`), names };
 }
 
-const COMPILED: CompiledRoute[] = ROUTES.map((r) => ({ method: r.method, fn: r.fn, routeKey: `${r.method} ${r.path}`, ...compile(r.path) }));
+const COMPILED: CompiledRoute[] = ROUTES.map((r) => ({
+  method: r.method,
+  fn: r.fn,
+  routeKey: `${r.method} ${r.path}`,
+  ...compile(r.path),
+}));
 const FALLBACK = { fn: FALLBACK_ROUTE.fn, routeKey: `ANY ${FALLBACK_ROUTE.path}`, ...compile(FALLBACK_ROUTE.path) };
 
 function params(names: string[], m: RegExpExecArray): Record<string, string> {
@@ -64,7 +69,9 @@ export function matchRoute(method: string, path: string): RouteMatch {
     if (m) return { fn: r.fn, routeKey: r.routeKey, pathParameters: params(r.names, m) };
   }
   const m = FALLBACK.re.exec(path);
-  return m ? { fn: FALLBACK.fn, routeKey: FALLBACK.routeKey, pathParameters: params(FALLBACK.names, m) } : { fn: FALLBACK.fn, routeKey: FALLBACK.routeKey };
+  return m
+    ? { fn: FALLBACK.fn, routeKey: FALLBACK.routeKey, pathParameters: params(FALLBACK.names, m) }
+    : { fn: FALLBACK.fn, routeKey: FALLBACK.routeKey };
 }
 
 export interface HttpRequestLike {

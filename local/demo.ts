@@ -76,7 +76,8 @@ export function createDemo(opts: DemoOptions = {}) {
         stats.slow++;
         const raw = req.query.get('ms') ?? '1000';
         const ms = Number(raw);
-        if (!Number.isFinite(ms) || ms < 0) return { status: 400, body: { ok: false, error: 'ms must be a number of milliseconds >= 0' } };
+        if (!Number.isFinite(ms) || ms < 0)
+          return { status: 400, body: { ok: false, error: 'ms must be a number of milliseconds >= 0' } };
         const wait = Math.min(Math.round(ms), MAX_SLOW_MS);
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, wait);
@@ -88,7 +89,13 @@ export function createDemo(opts: DemoOptions = {}) {
         return { status: 200, body: { ok: true, sleptMs: wait } };
       }
       default:
-        return { status: 404, body: { ok: false, error: `no demo target ${req.path}; try /demo/echo, /demo/flaky, /demo/fail or /demo/slow?ms=N` } };
+        return {
+          status: 404,
+          body: {
+            ok: false,
+            error: `no demo target ${req.path}; try /demo/echo, /demo/flaky, /demo/fail or /demo/slow?ms=N`,
+          },
+        };
     }
   }
 

@@ -6,10 +6,18 @@
 import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { PublishCommand } from '@aws-sdk/client-sns';
+import {
+  type AwsClients,
+  createRuntime,
+  type KickEvent,
+  type KickWorker,
+  loggingSender,
+  type Runtime,
+  setRuntime,
+} from '../functions/lib/runtime.js';
+import { FUNCTION_NAMES, type FunctionName, functionEntry } from '../functions/routes.js';
 import type { Logger } from '../shared/log/logger.js';
-import { createRuntime, loggingSender, setRuntime, type AwsClients, type KickEvent, type KickWorker, type Runtime } from '../functions/lib/runtime.js';
-import { FUNCTION_NAMES, functionEntry, type FunctionName } from '../functions/routes.js';
-import { lambdaContext, toScheduledEvent, type LambdaHandler } from './apigw.js';
+import { type LambdaHandler, lambdaContext, toScheduledEvent } from './apigw.js';
 
 export interface FunctionHost {
   /** Invoke `fn` synchronously (RequestResponse) with `event`. Rejects `{ timeout: true }` at the limit. */
@@ -67,7 +75,9 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
   const kickWorker: KickWorker = async (queue, o) => {
     const event: KickEvent = { kick: { queue, reason: o.reason } };
     setImmediate(() => {
-      invoke('worker', event).catch((e: unknown) => opts.log(`[worker] kick for ${queue} (${o.reason}) failed: ${(e as Error).stack ?? String(e)}`));
+      invoke('worker', event).catch((e: unknown) =>
+        opts.log(`[worker] kick for ${queue} (${o.reason}) failed: ${(e as Error).stack ?? String(e)}`),
+      );
     });
   };
   const runtime = await createRuntime({

@@ -8,9 +8,9 @@
  * Ctrl-C (SIGINT) or SIGTERM stops everything it started.
  */
 import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
-import { ensureRedis, RedisServerMissingError, type LocalRedis } from './redis.js';
-import { startLocal, type LocalServer } from './server.js';
+import { ensureRedis, type LocalRedis, RedisServerMissingError } from './redis.js';
 import { LOCAL_SCHEDULES } from './schedules.js';
+import { type LocalServer, startLocal } from './server.js';
 
 const log = (line: string) => console.log(line);
 
@@ -74,18 +74,25 @@ async function upstashEndpoint(): Promise<{ url: string; token: string }> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
     // Something already serves that port (e.g. `npm run upstash:local`): use it if it takes our token.
-    const res = await fetch(restUrl.origin, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '["PING"]' }).catch(() => undefined);
+    const res = await fetch(restUrl.origin, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: '["PING"]',
+    }).catch(() => undefined);
     const body = res ? ((await res.json().catch(() => null)) as { result?: unknown } | null) : null;
     if (body?.result === 'PONG') {
       log(`[local] using the Upstash endpoint already on ${restUrl.origin}`);
       return { url: restUrl.origin, token };
     }
-    throw new Error(`port ${restPort} (UPSTASH_REDIS_REST_URL ${restUrl.origin}) is taken by something that is not an Upstash endpoint accepting UPSTASH_REDIS_REST_TOKEN`);
+    throw new Error(
+      `port ${restPort} (UPSTASH_REDIS_REST_URL ${restUrl.origin}) is taken by something that is not an Upstash endpoint accepting UPSTASH_REDIS_REST_TOKEN`,
+    );
   }
 }
 
 try {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${process.env.PORT}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`PORT must be a port number, got ${process.env.PORT}`);
   redis = await ensureRedis(redisUrl, log);
   const endpoint = await upstashEndpoint();
   server = await startLocal({

@@ -2,7 +2,7 @@
  * Find a Redis at REDIS_URL, or start `redis-server` as a child process (no persistence) and stop
  * it again on close.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 
 export interface LocalRedis {
@@ -13,7 +13,12 @@ export interface LocalRedis {
 }
 
 export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: timeoutMs, maxRetriesPerRequest: 0 });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+  });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -43,10 +48,24 @@ export async function ensureRedis(url: string, log: (line: string) => void = () 
     return { url, close: async () => {} };
   }
   const u = new URL(url);
-  if (u.protocol !== 'redis:') throw new Error(`No Redis answers at ${url} (and only a redis:// URL can be started locally)`);
+  if (u.protocol !== 'redis:')
+    throw new Error(`No Redis answers at ${url} (and only a redis:// URL can be started locally)`);
   const port = u.port || '6379';
   const host = u.hostname === 'localhost' || u.hostname === '' ? '127.0.0.1' : u.hostname;
-  const args = ['--port', port, '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+  const args = [
+    '--port',
+    port,
+    '--bind',
+    host,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
   if (u.password) args.push('--requirepass', decodeURIComponent(u.password));
   log(`redis: nothing answers at ${url}; starting redis-server ${args.join(' ')}`);
 
@@ -70,7 +89,11 @@ export async function ensureRedis(url: string, log: (line: string) => void = () 
 
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const early = await Promise.race([spawnError, exited.then((c) => c), new Promise<'wait'>((r) => setTimeout(() => r('wait'), 100))]);
+    const early = await Promise.race([
+      spawnError,
+      exited.then((c) => c),
+      new Promise<'wait'>((r) => setTimeout(() => r('wait'), 100)),
+    ]);
     if (early instanceof Error) {
       if ((early as NodeJS.ErrnoException).code === 'ENOENT') throw new RedisServerMissingError(url);
       throw early;

@@ -13,7 +13,11 @@ export interface ScheduleIntervals {
 
 export const LOCAL_SCHEDULES: ScheduleIntervals = { worker: 2_000, health: 10_000, purge: 60_000 };
 
-export function startSchedules(host: FunctionHost, intervals: Partial<ScheduleIntervals> | false, log: (line: string) => void): { stop(): void } {
+export function startSchedules(
+  host: FunctionHost,
+  intervals: Partial<ScheduleIntervals> | false,
+  log: (line: string) => void,
+): { stop(): void } {
   if (intervals === false) return { stop() {} };
   const all = { ...LOCAL_SCHEDULES, ...intervals };
   const timers: NodeJS.Timeout[] = [];

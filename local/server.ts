@@ -6,14 +6,15 @@
  * `startLocal()` does not start Redis or the Upstash endpoint: the caller gives it their URL/token
  * (local/main.ts does all of it for `npm start`; the tests give it theirs).
  */
-import http from 'node:http';
+
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionName } from '../functions/routes.js';
 import { fromLambdaResult, matchRoute, toApiGatewayEvent } from './apigw.js';
 import { createDemo, DEMO_PREFIX } from './demo.js';
 import { createFunctionHost, type FunctionHost } from './functions.js';
-import { startSchedules, type ScheduleIntervals } from './schedules.js';
+import { type ScheduleIntervals, startSchedules } from './schedules.js';
 
 export interface StartLocalOptions {
   /** Default 3000; 0 picks a free port. */
@@ -73,7 +74,10 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 }
 
 /** Local additions to the handlers' environment: the demo targets must pass the SSRF checks. */
-export function localEnv(base: Record<string, string | undefined>, upstash: { url: string; token: string }): Record<string, string> {
+export function localEnv(
+  base: Record<string, string | undefined>,
+  upstash: { url: string; token: string },
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
   env.UPSTASH_REDIS_REST_URL = upstash.url;
@@ -110,7 +114,13 @@ export async function startLocal(opts: StartLocalOptions): Promise<LocalServer> 
       const body = await readBody(req);
 
       if (path.startsWith(DEMO_PREFIX)) {
-        const out = await demo.handle({ method, path, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), headers: req.headers, body });
+        const out = await demo.handle({
+          method,
+          path,
+          query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+          headers: req.headers,
+          body,
+        });
         if (out) {
           send(res, out.status, out.body);
           return;
@@ -118,13 +128,26 @@ export async function startLocal(opts: StartLocalOptions): Promise<LocalServer> 
       }
       if ((path === '/dashboard' || path === '/dashboard/') && (method === 'GET' || method === 'HEAD')) {
         const html = await readFile(DASHBOARD_FILE);
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': html.length, 'cache-control': 'no-store' });
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-length': html.length,
+          'cache-control': 'no-store',
+        });
         res.end(method === 'HEAD' ? undefined : html);
         return;
       }
 
       const match = matchRoute(method, path);
-      const event = toApiGatewayEvent({ method, url, headers: req.headers, body, sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1' }, match);
+      const event = toApiGatewayEvent(
+        {
+          method,
+          url,
+          headers: req.headers,
+          body,
+          sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+        },
+        match,
+      );
       const started = Date.now();
       let result: unknown;
       try {
@@ -132,12 +155,23 @@ export async function startLocal(opts: StartLocalOptions): Promise<LocalServer> 
       } catch (e) {
         // What API Gateway answers when the integration fails.
         const timedOut = (e as { timeout?: boolean }).timeout === true;
-        log(`[api] ${method} ${url} -> ${match.fn} ${timedOut ? 'timed out' : `failed: ${(e as Error).stack ?? String(e)}`}`);
-        send(res, timedOut ? 503 : 500, { message: timedOut ? 'Service Unavailable' : 'Internal Server Error' }, { 'apigw-requestid': event.requestContext.requestId });
+        log(
+          `[api] ${method} ${url} -> ${match.fn} ${timedOut ? 'timed out' : `failed: ${(e as Error).stack ?? String(e)}`}`,
+        );
+        send(
+          res,
+          timedOut ? 503 : 500,
+          { message: timedOut ? 'Service Unavailable' : 'Internal Server Error' },
+          { 'apigw-requestid': event.requestContext.requestId },
+        );
         return;
       }
       const out = fromLambdaResult(result);
-      const headers: Record<string, string | string[]> = { ...out.headers, 'content-length': String(out.body.length), 'apigw-requestid': event.requestContext.requestId };
+      const headers: Record<string, string | string[]> = {
+        ...out.headers,
+        'content-length': String(out.body.length),
+        'apigw-requestid': event.requestContext.requestId,
+      };
       if (!headers['content-type']) headers['content-type'] = 'application/json';
       if (out.cookies.length) headers['set-cookie'] = out.cookies;
       res.writeHead(out.status, headers);
@@ -145,7 +179,8 @@ export async function startLocal(opts: StartLocalOptions): Promise<LocalServer> 
       log(`[api] ${method} ${url} -> ${match.fn} ${out.status} ${Date.now() - started}ms`);
     } catch (e) {
       const status = (e as { status?: number }).status ?? 500;
-      if (!res.headersSent) send(res, status, { message: status === 413 ? 'Request Entity Too Large' : 'Internal Server Error' });
+      if (!res.headersSent)
+        send(res, status, { message: status === 413 ? 'Request Entity Too Large' : 'Internal Server Error' });
       else res.destroy();
       if (status !== 413) log(`[local] ${method} ${url}: ${(e as Error).stack ?? String(e)}`);
     }
@@ -162,7 +197,7 @@ export async function startLocal(opts: StartLocalOptions): Promise<LocalServer> 
   const port = (server.address() as AddressInfo).port;
   const url = `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`;
 
-  const schedules = startSchedules(host, opts.schedules === false ? false : opts.schedules ?? {}, log);
+  const schedules = startSchedules(host, opts.schedules === false ? false : (opts.schedules ?? {}), log);
 
   let closed: Promise<void> | undefined;
   return {

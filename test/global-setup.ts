@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
 import { redisAnswers } from '../local/redis.js';
+import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,7 +23,18 @@ async function ensureRedis(url: string): Promise<void> {
   const u = new URL(url);
   const port = u.port || '6379';
   // No persistence; left running afterwards (other test runs may share it).
-  await execFileAsync('redis-server', ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);
+  await execFileAsync('redis-server', [
+    '--port',
+    port,
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'yes',
+  ]);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (await redisAnswers(url)) return;

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES } from '../functions/routes.js';
-import { synthSpool, type Synthesized } from '../infra/testing.js';
+import { type Synthesized, synthSpool } from '../infra/testing.js';
 
 const MAX_BUNDLE_BYTES = 150 * 1000;
 
@@ -24,7 +24,10 @@ describe('function bundles (real esbuild)', () => {
   for (const fn of FUNCTION_NAMES) {
     it(`${fn}: bundle <= 150 KB, ESM exporting handler, @aws-sdk external`, () => {
       const cfn = s.stack.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnResource;
-      const props = s.template.toJSON().Resources[s.stack.getLogicalId(cfn)].Properties as { Code: { S3Key: string }; Handler: string };
+      const props = s.template.toJSON().Resources[s.stack.getLogicalId(cfn)].Properties as {
+        Code: { S3Key: string };
+        Handler: string;
+      };
       const hash = props.Code.S3Key.replace(/\.zip$/, '');
       const dir = path.join(s.outdir, `asset.${hash}`);
       const files = fs.readdirSync(dir).sort();

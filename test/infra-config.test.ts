@@ -5,7 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONTEXT_DEFAULTS, ConfigError, functionEnvFrom, healthThresholdEnv, parseSchedule, readConfig } from '../infra/config.js';
+import {
+  CONTEXT_DEFAULTS,
+  ConfigError,
+  functionEnvFrom,
+  healthThresholdEnv,
+  parseSchedule,
+  readConfig,
+} from '../infra/config.js';
 import { REPO_ROOT } from '../infra/stack.js';
 import { DEFAULT_METRIC_NAMESPACE } from '../shared/metrics/names.js';
 
@@ -37,7 +44,9 @@ describe('readConfig', () => {
   });
 
   it('matches the defaults written in cdk.json', () => {
-    const ctx = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+    const ctx = (
+      JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }
+    ).context;
     expect(fromObject(ctx)).toEqual(fromObject({}));
     for (const [k, v] of Object.entries(CONTEXT_DEFAULTS)) expect(ctx[k], `cdk.json context ${k}`).toEqual(v);
   });
@@ -57,7 +66,10 @@ describe('readConfig', () => {
     expect(c.targetAllowedHosts).toEqual(['api.example.com', '*.hooks.example.org']);
     expect(c.workerTimeoutSeconds).toBe(300);
     expect(c.workerReservedConcurrency).toBe(5);
-    expect(c.healthEnv).toEqual({ SPOOL_HEALTH_DEAD_UNHEALTHY: '50', SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS: '600000' });
+    expect(c.healthEnv).toEqual({
+      SPOOL_HEALTH_DEAD_UNHEALTHY: '50',
+      SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS: '600000',
+    });
     expect(c.functionEnv).toEqual({ SPOOL_MAX_ATTEMPTS: '8' });
     expect(c.apiThrottleRate).toBe(12.5);
     expect(c.logLevel).toBe('WARN');
@@ -97,7 +109,10 @@ describe('parseSchedule', () => {
     expect(parseSchedule('k', '15', 'x')).toEqual({ expression: 'rate(15 minutes)', intervalMinutes: 15 });
     expect(parseSchedule('k', 'rate(2 hours)', 'x')).toEqual({ expression: 'rate(2 hours)', intervalMinutes: 120 });
     expect(parseSchedule('k', 'rate(1 day)', 'x')).toEqual({ expression: 'rate(1 day)', intervalMinutes: 1440 });
-    expect(parseSchedule('k', 'cron(0/5 * * * ? *)', 'x')).toEqual({ expression: 'cron(0/5 * * * ? *)', intervalMinutes: undefined });
+    expect(parseSchedule('k', 'cron(0/5 * * * ? *)', 'x')).toEqual({
+      expression: 'cron(0/5 * * * ? *)',
+      intervalMinutes: undefined,
+    });
     expect(parseSchedule('k', undefined, 'rate(1 hour)')).toEqual({ expression: 'rate(1 hour)', intervalMinutes: 60 });
     expect(() => parseSchedule('k', 'rate(5 minute)', 'x')).toThrow(ConfigError);
     expect(() => parseSchedule('k', 'cron(0 3 * * *)', 'x')).toThrow(ConfigError);
@@ -106,7 +121,9 @@ describe('parseSchedule', () => {
 
 describe('environment pass-through', () => {
   it('maps healthThresholds keys to SPOOL_HEALTH_* names', () => {
-    expect(healthThresholdEnv({ waitingDegraded: 10, STUCK_UNHEALTHY: 3, SPOOL_HEALTH_HISTORY: 30, deadDegraded: true })).toEqual({
+    expect(
+      healthThresholdEnv({ waitingDegraded: 10, STUCK_UNHEALTHY: 3, SPOOL_HEALTH_HISTORY: 30, deadDegraded: true }),
+    ).toEqual({
       SPOOL_HEALTH_WAITING_DEGRADED: '10',
       SPOOL_HEALTH_STUCK_UNHEALTHY: '3',
       SPOOL_HEALTH_HISTORY: '30',

@@ -4,19 +4,20 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Validations } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FALLBACK_ROUTE, FUNCTION_NAMES, ROUTES, type FunctionName } from '../functions/routes.js';
-import { DEFAULT_METRIC_NAMESPACE, METRICS, QUEUE_DIMENSION } from '../shared/metrics/names.js';
+import { FALLBACK_ROUTE, FUNCTION_NAMES, type FunctionName, ROUTES } from '../functions/routes.js';
 import { RUNBOOK } from '../infra/constructs/monitoring.js';
 import { REPO_ROOT, type SpoolStack } from '../infra/stack.js';
-import { synthSpool, type Synthesized } from '../infra/testing.js';
+import { type Synthesized, synthSpool } from '../infra/testing.js';
+import { DEFAULT_METRIC_NAMESPACE, METRICS, QUEUE_DIMENSION } from '../shared/metrics/names.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
-const resources = (t: Template, type: string): Array<[string, Json]> => Object.entries(t.findResources(type)) as Array<[string, Json]>;
+const resources = (t: Template, type: string): Array<[string, Json]> =>
+  Object.entries(t.findResources(type)) as Array<[string, Json]>;
 const logicalIdOf = (s: SpoolStack, fn: FunctionName): string =>
   s.getLogicalId(s.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
 const getAttArn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
@@ -77,8 +78,11 @@ describe('SpoolStack with default context', () => {
       const route = routes.find((r) => r.RouteKey === e.key)!;
       expect(route.AuthorizationType, e.key).toBe('AWS_IAM');
       // Target: "integrations/<IntegrationId>"
-      const integrationId = (route.Target['Fn::Join'][1] as unknown[]).find((p): p is Json => typeof p === 'object')!.Ref as string;
-      expect(integrations[integrationId].Properties.IntegrationUri, e.key).toEqual(getAttArn(logicalIdOf(s.stack, e.fn)));
+      const integrationId = (route.Target['Fn::Join'][1] as unknown[]).find((p): p is Json => typeof p === 'object')!
+        .Ref as string;
+      expect(integrations[integrationId].Properties.IntegrationUri, e.key).toEqual(
+        getAttArn(logicalIdOf(s.stack, e.fn)),
+      );
     }
   });
 
@@ -88,7 +92,9 @@ describe('SpoolStack with default context', () => {
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
       AccessLogSettings: {
-        DestinationArn: getAttArn(s.stack.getLogicalId(s.stack.api.accessLogs.node.defaultChild as import('aws-cdk-lib').CfnElement)),
+        DestinationArn: getAttArn(
+          s.stack.getLogicalId(s.stack.api.accessLogs.node.defaultChild as import('aws-cdk-lib').CfnElement),
+        ),
         Format: Match.stringLikeRegexp('\\$context\\.requestId'),
       },
     });
@@ -103,7 +109,9 @@ describe('SpoolStack with default context', () => {
       ['purge', 'rate(1 hour)'],
     ];
     for (const [fn, expr] of expectations) {
-      const matching = rules.filter((r) => r.Targets.some((t: Json) => JSON.stringify(t.Arn) === JSON.stringify(getAttArn(logicalIdOf(s.stack, fn)))));
+      const matching = rules.filter((r) =>
+        r.Targets.some((t: Json) => JSON.stringify(t.Arn) === JSON.stringify(getAttArn(logicalIdOf(s.stack, fn)))),
+      );
       expect(matching, fn).toHaveLength(1);
       expect(matching[0]!.ScheduleExpression, fn).toBe(expr);
       expect(matching[0]!.Targets).toHaveLength(1);
@@ -119,7 +127,9 @@ describe('SpoolStack with default context', () => {
   });
 
   it('sends every alarm and its recovery to the on-call topic, with a runbook section that exists', () => {
-    const topicRef = { Ref: s.stack.getLogicalId(s.stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnElement) };
+    const topicRef = {
+      Ref: s.stack.getLogicalId(s.stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnElement),
+    };
     const all = alarms(s.template);
     expect(all.length).toBeGreaterThan(10);
     const anchors = markdownAnchors(path.join(REPO_ROOT, 'docs/runbook.md'));
@@ -153,22 +163,36 @@ describe('SpoolStack with default context', () => {
   it('has the fleet-wide queue alarms (no dimensions) with the documented thresholds', () => {
     const fleet = (metric: string) => metricAlarms(s.template, metric).filter((a) => a.Dimensions === undefined);
     expect(fleet(METRICS.status)).toEqual([
-      expect.objectContaining({ Namespace: 'Spool', ComparisonOperator: 'GreaterThanOrEqualToThreshold', Threshold: 2 }),
+      expect.objectContaining({
+        Namespace: 'Spool',
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 2,
+      }),
     ]);
-    const dead = fleet(METRICS.dead).map((a) => a.Threshold).sort((a, b) => a - b);
+    const dead = fleet(METRICS.dead)
+      .map((a) => a.Threshold)
+      .sort((a, b) => a - b);
     expect(dead).toEqual([0, 100]);
-    expect(fleet(METRICS.oldestWaitingAge)).toEqual([expect.objectContaining({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold' })]);
-    expect(fleet(METRICS.stuck)).toEqual([expect.objectContaining({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' })]);
+    expect(fleet(METRICS.oldestWaitingAge)).toEqual([
+      expect.objectContaining({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold' }),
+    ]);
+    expect(fleet(METRICS.stuck)).toEqual([
+      expect.objectContaining({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
+    ]);
     expect(fleet(METRICS.deadTrimmed)).toEqual([expect.objectContaining({ Threshold: 0, Statistic: 'Sum' })]);
     // No per-queue alarms without context queues.
-    expect(alarms(s.template).filter((a) => (a.Dimensions ?? []).some((d: Json) => d.Name === QUEUE_DIMENSION))).toEqual([]);
+    expect(
+      alarms(s.template).filter((a) => (a.Dimensions ?? []).some((d: Json) => d.Name === QUEUE_DIMENSION)),
+    ).toEqual([]);
   });
 
   it('has errors, throttles and duration-near-timeout alarms per function', () => {
     const lambdaAlarms = alarms(s.template).filter((a) => a.Namespace === 'AWS/Lambda');
     for (const fn of FUNCTION_NAMES) {
       const ref = { Ref: logicalIdOf(s.stack, fn) };
-      const mine = lambdaAlarms.filter((a) => JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: ref }]));
+      const mine = lambdaAlarms.filter(
+        (a) => JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: ref }]),
+      );
       expect(mine.map((a) => a.MetricName).sort(), fn).toEqual(['Duration', 'Errors', 'Throttles']);
       const duration = mine.find((a) => a.MetricName === 'Duration')!;
       if (fn === 'worker') {
@@ -189,12 +213,17 @@ describe('SpoolStack with default context', () => {
     expect(m.Threshold).toBe(5);
     const expr = (m.Metrics as Json[]).find((x) => x.Expression)!;
     expect(expr.Expression).toBe('IF(requests > 0, 100 * errors / requests, 0)');
-    const names = (m.Metrics as Json[]).filter((x) => x.MetricStat).map((x) => x.MetricStat.Metric.MetricName).sort();
+    const names = (m.Metrics as Json[])
+      .filter((x) => x.MetricStat)
+      .map((x) => x.MetricStat.Metric.MetricName)
+      .sort();
     expect(names).toEqual(['5xx', 'Count']);
   });
 
   it('keeps the Upstash URL and token out of every function environment', () => {
-    const secretRef = { Ref: s.stack.getLogicalId(s.stack.redisSecret.node.defaultChild as import('aws-cdk-lib').CfnElement) };
+    const secretRef = {
+      Ref: s.stack.getLogicalId(s.stack.redisSecret.node.defaultChild as import('aws-cdk-lib').CfnElement),
+    };
     for (const [id, f] of resources(s.template, 'AWS::Lambda::Function')) {
       const env = f.Properties.Environment.Variables as Json;
       for (const [k, v] of Object.entries(env)) {
@@ -212,16 +241,25 @@ describe('SpoolStack with default context', () => {
     // The created secret is an empty placeholder, never a value.
     const secret = resources(s.template, 'AWS::SecretsManager::Secret');
     expect(secret).toHaveLength(1);
-    expect(JSON.parse(secret[0]![1].Properties.SecretString)).toEqual({ UPSTASH_REDIS_REST_URL: '', UPSTASH_REDIS_REST_TOKEN: '' });
+    expect(JSON.parse(secret[0]![1].Properties.SecretString)).toEqual({
+      UPSTASH_REDIS_REST_URL: '',
+      UPSTASH_REDIS_REST_TOKEN: '',
+    });
   });
 
   it('sets the environment each function reads', () => {
-    const env = (fn: FunctionName) => s.template.toJSON().Resources[logicalIdOf(s.stack, fn)].Properties.Environment.Variables as Json;
+    const env = (fn: FunctionName) =>
+      s.template.toJSON().Resources[logicalIdOf(s.stack, fn)].Properties.Environment.Variables as Json;
     const workerName = s.template.toJSON().Resources[logicalIdOf(s.stack, 'worker')].Properties.FunctionName as string;
     expect(workerName).toBe('Spool-worker');
     for (const fn of FUNCTION_NAMES) {
       const e = env(fn);
-      expect(e).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'spool', LOG_LEVEL: 'INFO', SPOOL_KEY_PREFIX: 'spool', SPOOL_METRIC_NAMESPACE: 'Spool' });
+      expect(e).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: 'spool',
+        LOG_LEVEL: 'INFO',
+        SPOOL_KEY_PREFIX: 'spool',
+        SPOOL_METRIC_NAMESPACE: 'Spool',
+      });
       expect(e.SPOOL_WORKER_FUNCTION_NAME, fn).toBe(fn === 'enqueue' || fn === 'worker' ? workerName : undefined);
       if (fn === 'health') expect(e.SPOOL_ALERT_TOPIC_ARN).toEqual({ Ref: expect.stringMatching(/^AlertTopic/) });
       else expect(e.SPOOL_ALERT_TOPIC_ARN, fn).toBeUndefined();
@@ -235,9 +273,14 @@ describe('SpoolStack with default context', () => {
     const policies = resources(s.template, 'AWS::IAM::Policy');
     const docs: Array<[string, Json]> = [
       ...policies.map(([id, p]) => [id, p.Properties.PolicyDocument] as [string, Json]),
-      ...resources(s.template, 'AWS::SNS::TopicPolicy').map(([id, p]) => [id, p.Properties.PolicyDocument] as [string, Json]),
+      ...resources(s.template, 'AWS::SNS::TopicPolicy').map(
+        ([id, p]) => [id, p.Properties.PolicyDocument] as [string, Json],
+      ),
       ...resources(s.template, 'AWS::IAM::Role').flatMap(([id, r]) =>
-        [(r.Properties.AssumeRolePolicyDocument as Json), ...((r.Properties.Policies ?? []) as Json[]).map((p) => p.PolicyDocument as Json)].map((d) => [id, d] as [string, Json]),
+        [
+          r.Properties.AssumeRolePolicyDocument as Json,
+          ...((r.Properties.Policies ?? []) as Json[]).map((p) => p.PolicyDocument as Json),
+        ].map((d) => [id, d] as [string, Json]),
       ),
     ];
     expect(policies.length).toBe(FUNCTION_NAMES.length);
@@ -250,10 +293,13 @@ describe('SpoolStack with default context', () => {
         }
       }
     }
-    for (const [id, r] of resources(s.template, 'AWS::IAM::Role')) expect(r.Properties.ManagedPolicyArns, id).toBeUndefined();
+    for (const [id, r] of resources(s.template, 'AWS::IAM::Role'))
+      expect(r.Properties.ManagedPolicyArns, id).toBeUndefined();
 
     const policyOf = (fn: FunctionName): Json[] => {
-      const roleId = s.stack.getLogicalId(s.stack.spoolFunctions.roles[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
+      const roleId = s.stack.getLogicalId(
+        s.stack.spoolFunctions.roles[fn].node.defaultChild as import('aws-cdk-lib').CfnElement,
+      );
       const found = policies.filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === roleId));
       expect(found, fn).toHaveLength(1);
       return statementsOf(found[0]![1].Properties.PolicyDocument);
@@ -268,7 +314,9 @@ describe('SpoolStack with default context', () => {
       } else expect(invoke, fn).toEqual([]);
       const put = sts.filter((st) => [st.Action].flat().includes('cloudwatch:PutMetricData'));
       if (fn === 'health') {
-        expect(put).toEqual([expect.objectContaining({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Spool' } } })]);
+        expect(put).toEqual([
+          expect.objectContaining({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Spool' } } }),
+        ]);
         expect(actions).toContain('sns:Publish');
       } else {
         expect(put, fn).toEqual([]);
@@ -277,20 +325,30 @@ describe('SpoolStack with default context', () => {
       expect(actions, fn).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'logs:PutLogEvents']));
       // Resource "*" only for actions without resource-level permissions.
       for (const st of sts.filter((x) => x.Resource === '*')) {
-        for (const a of [st.Action].flat()) expect(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'cloudwatch:PutMetricData'], fn).toContain(a);
+        for (const a of [st.Action].flat())
+          expect(['xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'cloudwatch:PutMetricData'], fn).toContain(a);
       }
     }
   });
 
-  it('enforces SSL on the on-call topic and lets only this account\'s CloudWatch alarms publish', () => {
+  it("enforces SSL on the on-call topic and lets only this account's CloudWatch alarms publish", () => {
     const [[, policy]] = resources(s.template, 'AWS::SNS::TopicPolicy') as [[string, Json]];
     const sts = [policy.Properties.PolicyDocument.Statement].flat() as Json[];
     expect(sts).toContainEqual(
-      expect.objectContaining({ Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      expect.objectContaining({
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sns:Publish',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
     );
     const allows = sts.filter((st) => st.Effect === 'Allow');
     expect(allows).toEqual([
-      expect.objectContaining({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) }),
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+      }),
     ]);
     s.template.resourceCountIs('AWS::SNS::Subscription', 0);
   });
@@ -298,7 +356,16 @@ describe('SpoolStack with default context', () => {
   it('has a dashboard with depth, age, throughput and failures', () => {
     const [[, dash]] = resources(s.template, 'AWS::CloudWatch::Dashboard') as [[string, Json]];
     const body = JSON.stringify(dash.Properties.DashboardBody);
-    for (const m of [METRICS.waiting, METRICS.delayed, METRICS.active, METRICS.oldestWaitingAge, METRICS.enqueued, METRICS.completedDelta, METRICS.failed, METRICS.dead]) {
+    for (const m of [
+      METRICS.waiting,
+      METRICS.delayed,
+      METRICS.active,
+      METRICS.oldestWaitingAge,
+      METRICS.enqueued,
+      METRICS.completedDelta,
+      METRICS.failed,
+      METRICS.dead,
+    ]) {
       expect(body).toContain(`\\"${m}\\"`);
     }
   });
@@ -338,7 +405,9 @@ describe('SpoolStack with context', () => {
     const json = JSON.stringify(s.template.toJSON());
     expect(json).toContain(':secret:prod/spool/upstash');
     for (const [, f] of resources(s.template, 'AWS::Lambda::Function')) {
-      expect(JSON.stringify(f.Properties.Environment.Variables.SPOOL_REDIS_SECRET_ARN)).toContain(':secret:prod/spool/upstash');
+      expect(JSON.stringify(f.Properties.Environment.Variables.SPOOL_REDIS_SECRET_ARN)).toContain(
+        ':secret:prod/spool/upstash',
+      );
     }
   });
 
@@ -347,10 +416,22 @@ describe('SpoolStack with context', () => {
       const dims = [{ Name: QUEUE_DIMENSION, Value: q }];
       const mine = alarms(s.template).filter((a) => JSON.stringify(a.Dimensions) === JSON.stringify(dims));
       expect(mine.map((a) => a.MetricName).sort(), q).toEqual(
-        [METRICS.status, METRICS.dead, METRICS.dead, METRICS.oldestWaitingAge, METRICS.stuck, METRICS.deadTrimmed].sort(),
+        [
+          METRICS.status,
+          METRICS.dead,
+          METRICS.dead,
+          METRICS.oldestWaitingAge,
+          METRICS.stuck,
+          METRICS.deadTrimmed,
+        ].sort(),
       );
       for (const a of mine) expect(a.Namespace).toBe('SpoolProd');
-      expect(mine.filter((a) => a.MetricName === METRICS.dead).map((a) => a.Threshold).sort()).toEqual([0, 7]);
+      expect(
+        mine
+          .filter((a) => a.MetricName === METRICS.dead)
+          .map((a) => a.Threshold)
+          .sort(),
+      ).toEqual([0, 7]);
       expect(mine.find((a) => a.MetricName === METRICS.oldestWaitingAge)!.Threshold).toBe(300);
     }
     expect(metricAlarms(s.template, METRICS.status).filter((a) => a.Dimensions === undefined)).toHaveLength(1);
@@ -362,7 +443,8 @@ describe('SpoolStack with context', () => {
     const byFn = (fn: FunctionName) =>
       resources(s.template, 'AWS::Events::Rule')
         .map(([, r]) => r.Properties as Json)
-        .find((r) => JSON.stringify(r.Targets[0].Arn) === JSON.stringify(getAttArn(logicalIdOf(s.stack, fn))))!.ScheduleExpression;
+        .find((r) => JSON.stringify(r.Targets[0].Arn) === JSON.stringify(getAttArn(logicalIdOf(s.stack, fn))))!
+        .ScheduleExpression;
     expect(byFn('worker')).toBe('rate(5 minutes)');
     expect(byFn('health')).toBe('rate(2 minutes)');
     expect(byFn('purge')).toBe('cron(0 3 * * ? *)');
@@ -379,17 +461,37 @@ describe('SpoolStack with context', () => {
       SPOOL_METRIC_NAMESPACE: 'SpoolProd',
       LOG_LEVEL: 'DEBUG',
     });
-    for (const fn of FUNCTION_NAMES) expect(props(fn).Environment.Variables, fn).toMatchObject({ SPOOL_MAX_ATTEMPTS: '8', SPOOL_DEAD_CAP: '50000' });
-    for (const fn of FUNCTION_NAMES) if (fn !== 'health') expect(Object.keys(props(fn).Environment.Variables).some((k) => k.startsWith('SPOOL_HEALTH_')), fn).toBe(false);
-    const workerDuration = alarms(s.template).find((a) => a.MetricName === 'Duration' && JSON.stringify(a.Dimensions).includes(logicalIdOf(s.stack, 'worker')))!;
+    for (const fn of FUNCTION_NAMES)
+      expect(props(fn).Environment.Variables, fn).toMatchObject({ SPOOL_MAX_ATTEMPTS: '8', SPOOL_DEAD_CAP: '50000' });
+    for (const fn of FUNCTION_NAMES)
+      if (fn !== 'health')
+        expect(
+          Object.keys(props(fn).Environment.Variables).some((k) => k.startsWith('SPOOL_HEALTH_')),
+          fn,
+        ).toBe(false);
+    const workerDuration = alarms(s.template).find(
+      (a) => a.MetricName === 'Duration' && JSON.stringify(a.Dimensions).includes(logicalIdOf(s.stack, 'worker')),
+    )!;
     expect(workerDuration.Threshold).toBe(600 * 1000 - 5000);
     for (const [, lg] of resources(s.template, 'AWS::Logs::LogGroup')) expect(lg.Properties.RetentionInDays).toBe(90);
-    s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 } });
+    s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
     s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
-    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://events.example.com/integration/abc' });
+    s.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'https',
+      Endpoint: 'https://events.example.com/integration/abc',
+    });
     s.template.resourceCountIs('AWS::SNS::Subscription', 2);
     s.template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'cloudwatch:PutMetricData', Condition: { StringEquals: { 'cloudwatch:namespace': 'SpoolProd' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'cloudwatch:PutMetricData',
+            Condition: { StringEquals: { 'cloudwatch:namespace': 'SpoolProd' } },
+          }),
+        ]),
+      },
     });
   });
 });
@@ -397,7 +499,15 @@ describe('SpoolStack with context', () => {
 describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', () => {
   for (const [name, context] of [
     ['created secret', {}],
-    ['named secret and queues', { secretName: 'prod/spool/upstash', queues: 'a,b', alarmEmail: 'o@example.com', pagerUrl: 'https://p.example.com/x' }],
+    [
+      'named secret and queues',
+      {
+        secretName: 'prod/spool/upstash',
+        queues: 'a,b',
+        alarmEmail: 'o@example.com',
+        pagerUrl: 'https://p.example.com/x',
+      },
+    ],
   ] as const) {
     it(`synthesizes with zero unacknowledged findings (${name}), every acknowledgement with a reason`, () => {
       const s = synthSpool(context, { nag: true, validation: true });
@@ -425,7 +535,9 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
         {
           nag: true,
           extend: (stack) => {
-            stack.spoolFunctions.roles.purge.addToPolicy(new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }));
+            stack.spoolFunctions.roles.purge.addToPolicy(
+              new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }),
+            );
           },
         },
       ),
@@ -438,7 +550,11 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
         {},
         {
           validation: true,
-          extend: (stack) => (stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnResource).addPropertyOverride('NoSuchProperty', 1),
+          extend: (stack) =>
+            (stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnResource).addPropertyOverride(
+              'NoSuchProperty',
+              1,
+            ),
         },
       ),
     ).toThrow(/NoSuchProperty/);
@@ -447,7 +563,9 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
   it('records acknowledgements as construct metadata', () => {
     const s = synthSpool({});
     try {
-      const meta = s.stack.functions.worker.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY);
+      const meta = s.stack.functions.worker.node.metadata.filter(
+        (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
+      );
       expect(JSON.stringify(meta)).toContain('AwsSolutions-L1');
     } finally {
       s.cleanup();

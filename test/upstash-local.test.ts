@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from '@upstash/redis';
@@ -176,15 +176,18 @@ describe('scripts', () => {
 });
 
 describe('auth, routing, refused commands', () => {
-  it.each(['/', '/pipeline', '/multi-exec', '/no-such-path'])('wrong or missing token on %s -> 401 JSON', async (path) => {
-    const body = path === '/' ? ['get', key('x')] : [['get', key('x')]];
-    for (const t of ['wrong-token', null, `${token}x`]) {
-      const res = await raw(path, body, { token: t });
-      expect(res.status).toBe(401);
-      expect(res.contentType).toMatch(/application\/json/);
-      expect(typeof res.json.error).toBe('string');
-    }
-  });
+  it.each(['/', '/pipeline', '/multi-exec', '/no-such-path'])(
+    'wrong or missing token on %s -> 401 JSON',
+    async (path) => {
+      const body = path === '/' ? ['get', key('x')] : [['get', key('x')]];
+      for (const t of ['wrong-token', null, `${token}x`]) {
+        const res = await raw(path, body, { token: t });
+        expect(res.status).toBe(401);
+        expect(res.contentType).toMatch(/application\/json/);
+        expect(typeof res.json.error).toBe('string');
+      }
+    },
+  );
 
   it('an unknown path is a 404 with a JSON body', async () => {
     const res = await raw('/no-such-path', ['get', key('x')]);
@@ -207,12 +210,18 @@ describe('auth, routing, refused commands', () => {
     expect((await raw('/', ['CLIENT', 'SETNAME', 'x'])).json.error).toMatch(/not allowed/);
     expect((await raw('/', ['subscribe', 'ch'])).json.error).toMatch(/not allowed/);
 
-    const pipe = await raw('/pipeline', [['select', 1], ['set', key('after-select'), 'v']]);
+    const pipe = await raw('/pipeline', [
+      ['select', 1],
+      ['set', key('after-select'), 'v'],
+    ]);
     expect(pipe.status).toBe(200);
     expect(pipe.json[0].error).toMatch(/not allowed/);
     expect(pipe.json[1]).toEqual({ result: 'OK' });
 
-    const multi = await raw('/multi-exec', [['set', key('in-multi'), 'v'], ['select', 2]]);
+    const multi = await raw('/multi-exec', [
+      ['set', key('in-multi'), 'v'],
+      ['select', 2],
+    ]);
     expect(multi.status).toBe(400);
     expect(multi.json.error).toMatch(/not allowed/);
     expect(await redis.exists(key('in-multi'))).toBe(0);
@@ -225,7 +234,10 @@ describe('blocking commands', () => {
   it('a BLPOP with a 2 s timeout does not stall other callers', async () => {
     const other = new Redis({ url, token });
     const t0 = performance.now();
-    const blpop = raw('/', ['blpop', key('never-pushed'), 2], { base64: true }).then((r) => ({ r, at: performance.now() - t0 }));
+    const blpop = raw('/', ['blpop', key('never-pushed'), 2], { base64: true }).then((r) => ({
+      r,
+      at: performance.now() - t0,
+    }));
     await new Promise((r) => setTimeout(r, 100)); // let the BLPOP reach Redis
     for (let i = 0; i < 20; i++) {
       await other.set(key(`while-blocked:${i}`), i);
@@ -269,9 +281,13 @@ describe('Redis down', () => {
     const port = await freePort();
     let child: ChildProcess | undefined;
     try {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-        stdio: 'ignore',
-      });
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        {
+          stdio: 'ignore',
+        },
+      );
       const spawned = await new Promise<boolean>((resolve) => {
         child?.once('spawn', () => resolve(true));
         child?.once('error', () => resolve(false));
@@ -279,15 +295,21 @@ describe('Redis down', () => {
       expect(spawned, 'redis-server binary needed for this test').toBe(true);
       let endpoint: Awaited<ReturnType<typeof startUpstashLocal>> | undefined;
       for (let i = 0; i < 50 && !endpoint; i++) {
-        endpoint = await startUpstashLocal({ redisUrl: `redis://127.0.0.1:${port}`, port: 0, token: 't' }).catch(async () => {
-          await new Promise((r) => setTimeout(r, 100));
-          return undefined;
-        });
+        endpoint = await startUpstashLocal({ redisUrl: `redis://127.0.0.1:${port}`, port: 0, token: 't' }).catch(
+          async () => {
+            await new Promise((r) => setTimeout(r, 100));
+            return undefined;
+          },
+        );
       }
       if (!endpoint) throw new Error('private redis-server did not come up');
       try {
         const call = (body: unknown, path = '/') =>
-          fetch(`${endpoint.url}${path}`, { method: 'POST', headers: { Authorization: 'Bearer t' }, body: JSON.stringify(body) });
+          fetch(`${endpoint.url}${path}`, {
+            method: 'POST',
+            headers: { Authorization: 'Bearer t' },
+            body: JSON.stringify(body),
+          });
         expect(await (await call(['ping'])).json()).toEqual({ result: 'PONG' });
 
         const exited = new Promise((r) => child?.once('exit', r));

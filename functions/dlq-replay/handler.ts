@@ -5,13 +5,13 @@
  */
 import * as z from 'zod/mini';
 import { NotFoundError } from '../../shared/queue/errors.js';
+import { deadGroups, deleteDead } from '../../shared/queue/ops/dead.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import { lambdaHandler } from '../lib/handler.js';
-import { parseWith, readJson, type RouteImpls, httpApi } from '../lib/http.js';
+import { httpApi, parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { iso, presentJob } from '../lib/present.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
 import { replayBody, replayInvocation, runReplay } from './replay.js';
-import { deadGroups, deleteDead } from '../../shared/queue/ops/dead.js';
 
 const groupsQuery = z.object({
   samples: z.optional(z.string().check(z.regex(/^([0-9]|1[0-9]|20)$/, 'must be an integer from 0 to 20'))),
@@ -52,7 +52,10 @@ export const dlqRoutes: RouteImpls = {
     const queue = req.params.queue!;
     assertQueueName(queue);
     const input = parseWith(replayBody, readJson(req, { optional: true }));
-    const report = await runReplay(rt, req.log, queue, input, { actor: req.caller ?? 'anonymous', requestId: req.requestId });
+    const report = await runReplay(rt, req.log, queue, input, {
+      actor: req.caller ?? 'anonymous',
+      requestId: req.requestId,
+    });
     return { status: 200, body: report };
   },
 };

@@ -4,14 +4,15 @@
  * at a bounded rate, and an audit record for every call (who, when, selection, counts):
  *   <prefix>:audit:dlq-replay  LIST of JSON records, newest first, capped at AUDIT_CAP.
  */
-import type { Logger } from '../../shared/log/logger.js';
+
 import * as z from 'zod/mini';
+import type { Logger } from '../../shared/log/logger.js';
 import { ValidationError } from '../../shared/queue/errors.js';
+import { replay } from '../../shared/queue/ops/dead.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
 import { iso } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
-import { replay } from '../../shared/queue/ops/dead.js';
 
 export const AUDIT_CAP = 1000;
 /** Jobs moved per engine call, and the rate the chunks go at. */
@@ -31,7 +32,11 @@ export const replayFields = {
 };
 export const replayBody = z.strictObject(replayFields);
 /** A direct invocation: the same fields plus the queue and who asked. */
-export const replayInvocation = z.strictObject({ ...replayFields, queue: z.string(), actor: z.optional(z.string().check(z.maxLength(256))) });
+export const replayInvocation = z.strictObject({
+  ...replayFields,
+  queue: z.string(),
+  actor: z.optional(z.string().check(z.maxLength(256))),
+});
 
 export type ReplayInput = z.infer<typeof replayBody>;
 
@@ -78,7 +83,11 @@ export async function runReplay(
   } else {
     // Chunks at a bounded rate, so a large replay does not land on the targets all at once.
     let left = limit;
-    const idChunks = sel.ids ? Array.from({ length: Math.ceil(sel.ids.length / REPLAY_CHUNK) }, (_, i) => sel.ids!.slice(i * REPLAY_CHUNK, (i + 1) * REPLAY_CHUNK)) : undefined;
+    const idChunks = sel.ids
+      ? Array.from({ length: Math.ceil(sel.ids.length / REPLAY_CHUNK) }, (_, i) =>
+          sel.ids!.slice(i * REPLAY_CHUNK, (i + 1) * REPLAY_CHUNK),
+        )
+      : undefined;
     for (let i = 0; left > 0; i++) {
       if (i > 0) await rt.sleep((REPLAY_CHUNK / REPLAY_RATE_PER_SECOND) * 1000);
       const want = Math.min(REPLAY_CHUNK, left);
@@ -94,7 +103,17 @@ export async function runReplay(
     }
   }
 
-  const out: ReplayRunReport = { queue, dryRun, matched: 0, moved: 0, byFingerprint: {}, jobs: [], scanned: 0, truncated: false, chunks: reports.length };
+  const out: ReplayRunReport = {
+    queue,
+    dryRun,
+    matched: 0,
+    moved: 0,
+    byFingerprint: {},
+    jobs: [],
+    scanned: 0,
+    truncated: false,
+    chunks: reports.length,
+  };
   for (const r of reports) {
     out.matched += r.matched;
     out.moved += r.moved;
@@ -115,7 +134,10 @@ export async function runReplay(
     try {
       await rt.kickWorker(queue, { reason: 'replay' });
     } catch (err) {
-      log.warn('replay kick failed; the schedule will run the queue', { queue, error: err instanceof Error ? err.message : String(err) });
+      log.warn('replay kick failed; the schedule will run the queue', {
+        queue,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 
@@ -131,12 +153,16 @@ export async function runReplay(
     byFingerprint: out.byFingerprint,
   };
   const key = `${rt.spool.config.prefix}:audit:dlq-replay`;
-  await guard(() => Promise.all([rt.spool.redis.lpush(key, JSON.stringify(audit)), rt.spool.redis.ltrim(key, 0, AUDIT_CAP - 1)]));
+  await guard(() =>
+    Promise.all([rt.spool.redis.lpush(key, JSON.stringify(audit)), rt.spool.redis.ltrim(key, 0, AUDIT_CAP - 1)]),
+  );
   log.info('dlq replay', { ...audit, selection: undefined, ids: input.ids?.length });
   return out;
 }
 
 export async function readAudit(rt: Runtime, n = 50): Promise<unknown[]> {
-  const rows = await guard(() => rt.spool.redis.lrange<unknown>(`${rt.spool.config.prefix}:audit:dlq-replay`, 0, n - 1));
+  const rows = await guard(() =>
+    rt.spool.redis.lrange<unknown>(`${rt.spool.config.prefix}:audit:dlq-replay`, 0, n - 1),
+  );
   return rows.map((r) => (typeof r === 'string' ? JSON.parse(r) : r));
 }

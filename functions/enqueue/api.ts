@@ -1,14 +1,14 @@
 /** The job routes: enqueue (one or a batch), get, cancel, list. */
 import * as z from 'zod/mini';
-import { NotFoundError, ConflictError, ValidationError } from '../../shared/queue/errors.js';
-import { JOB_STATES, type JobState } from '../../shared/queue/types.js';
-import { parseWith, readJson, type RouteImpls } from '../lib/http.js';
-import { presentJob } from '../lib/present.js';
-import type { Runtime } from '../lib/runtime.js';
 import type { Logger } from '../../shared/log/logger.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/queue/errors.js';
 import { enqueue } from '../../shared/queue/ops/enqueue.js';
 import { cancel, getJob, listJobs } from '../../shared/queue/ops/jobs.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
+import { JOB_STATES, type JobState } from '../../shared/queue/types.js';
+import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
+import { presentJob } from '../lib/present.js';
+import type { Runtime } from '../lib/runtime.js';
 
 /** At most this many jobs in one `{"jobs": [...]}` request. */
 export const API_MAX_BATCH = 100;
@@ -25,7 +25,10 @@ export async function kickIfNeeded(rt: Runtime, queue: string, kick: boolean, lo
     await rt.kickWorker(queue, { reason: 'enqueue' });
     log.debug('worker kicked', { queue });
   } catch (err) {
-    log.warn('worker kick failed; the schedule will run the queue', { queue, error: err instanceof Error ? err.message : String(err) });
+    log.warn('worker kick failed; the schedule will run the queue', {
+      queue,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 }
 
@@ -55,8 +58,13 @@ export const enqueueRoutes: RouteImpls = {
       const extra = Object.keys(body).find((k) => k !== 'jobs');
       if (extra) throw new ValidationError(extra, 'is not a known field (a batch is {"jobs": [...]})');
       if (!Array.isArray(body.jobs)) throw new ValidationError('jobs', 'must be an array of jobs');
-      if (body.jobs.length > API_MAX_BATCH) throw new ValidationError('jobs', `must hold at most ${API_MAX_BATCH} jobs`);
-      if (headerKey !== undefined) throw new ValidationError('Idempotency-Key', 'applies to a single job; give each job of a batch its own idempotencyKey');
+      if (body.jobs.length > API_MAX_BATCH)
+        throw new ValidationError('jobs', `must hold at most ${API_MAX_BATCH} jobs`);
+      if (headerKey !== undefined)
+        throw new ValidationError(
+          'Idempotency-Key',
+          'applies to a single job; give each job of a batch its own idempotencyKey',
+        );
       input = body.jobs;
     } else if (isObject(body) && headerKey !== undefined) {
       if (body.idempotencyKey !== undefined && body.idempotencyKey !== headerKey) {
@@ -70,10 +78,19 @@ export const enqueueRoutes: RouteImpls = {
     await kickIfNeeded(rt, queue, out.kick, req.log);
     const created = out.jobs.some((j) => !j.deduplicated);
     const status = created ? 201 : 200;
-    req.log.info('enqueued', { queue, jobs: out.jobs.length, deduplicated: out.jobs.filter((j) => j.deduplicated).length, kick: out.kick });
+    req.log.info('enqueued', {
+      queue,
+      jobs: out.jobs.length,
+      deduplicated: out.jobs.filter((j) => j.deduplicated).length,
+      kick: out.kick,
+    });
     if (batch) return { status, body: { queue, jobs: out.jobs } };
     const j = out.jobs[0]!;
-    return { status, headers: { location: `/v1/queues/${encodeURIComponent(queue)}/jobs/${j.id}` }, body: { queue, ...j } };
+    return {
+      status,
+      headers: { location: `/v1/queues/${encodeURIComponent(queue)}/jobs/${j.id}` },
+      body: { queue, ...j },
+    };
   },
 
   'GET /v1/queues/{queue}/jobs/{id}': async (req, rt) => {
@@ -86,7 +103,10 @@ export const enqueueRoutes: RouteImpls = {
     const { queue, id } = req.params as { queue: string; id: string };
     const r = await cancel(rt.spool, queue, id);
     if (r.status === 'not_found') throw new NotFoundError(`job ${id}`);
-    if (r.status === 'conflict') throw new ConflictError(`job ${id} is ${r.state}: only waiting or delayed jobs can be cancelled`, { state: r.state });
+    if (r.status === 'conflict')
+      throw new ConflictError(`job ${id} is ${r.state}: only waiting or delayed jobs can be cancelled`, {
+        state: r.state,
+      });
     req.log.info('cancelled', { queue, jobId: id, state: r.state });
     return { status: 200, body: { queue, id, cancelled: true, state: r.state } };
   },
@@ -98,7 +118,12 @@ export const enqueueRoutes: RouteImpls = {
     if (q.limit !== undefined) opts.limit = Number(q.limit);
     if (q.cursor !== undefined) opts.cursor = q.cursor;
     const page = await listJobs(rt.spool, req.params.queue!, state, opts);
-    const body: Record<string, unknown> = { queue: req.params.queue, state, total: page.total, jobs: page.jobs.map(presentJob) };
+    const body: Record<string, unknown> = {
+      queue: req.params.queue,
+      state,
+      total: page.total,
+      jobs: page.jobs.map(presentJob),
+    };
     if (page.cursor) body.nextCursor = page.cursor;
     return { status: 200, body };
   },

@@ -8,13 +8,21 @@
  */
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import type { Logger } from '../../shared/log/logger.js';
-import { alertMessage, deltasOf, evaluateQueue, thresholdsFrom, worst, type HealthStatus, type QueueHealth } from '../../shared/health/evaluate.js';
+import {
+  alertMessage,
+  deltasOf,
+  evaluateQueue,
+  type HealthStatus,
+  type QueueHealth,
+  thresholdsFrom,
+  worst,
+} from '../../shared/health/evaluate.js';
 import { chunk, MAX_DATA_PER_REQUEST, metricData } from '../../shared/health/metrics.js';
+import type { Logger } from '../../shared/log/logger.js';
+import { snapshot } from '../../shared/queue/ops/snapshot.js';
 import type { QueueSnapshot } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
 import type { Runtime } from '../lib/runtime.js';
-import { snapshot } from '../../shared/queue/ops/snapshot.js';
 
 export interface LastRun {
   at: number;
@@ -63,7 +71,9 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
   const data = metricData(a.queues, a.at);
   const batches = chunk(data, MAX_DATA_PER_REQUEST);
   for (const b of batches) {
-    await rt.aws.cloudwatch.send(new PutMetricDataCommand({ Namespace: rt.config.SPOOL_METRIC_NAMESPACE, MetricData: b }));
+    await rt.aws.cloudwatch.send(
+      new PutMetricDataCommand({ Namespace: rt.config.SPOOL_METRIC_NAMESPACE, MetricData: b }),
+    );
   }
 
   const alerts: HealthRunReport['alerts'] = [];
@@ -90,7 +100,12 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
           log.warn('no SPOOL_ALERT_TOPIC_ARN: alert not sent', { queue: q.queue, subject });
         }
         alerts.push({ queue: q.queue, from: before, to: q.status });
-        log.info('status changed', { queue: q.queue, from: before, to: q.status, symptoms: q.symptoms.map((s) => s.check) });
+        log.info('status changed', {
+          queue: q.queue,
+          from: before,
+          to: q.status,
+          symptoms: q.symptoms.map((s) => s.check),
+        });
       } catch (err) {
         // Keep the old status so the next run alerts again.
         kept = before;
@@ -105,7 +120,18 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
   const entry = {
     at: a.at,
     status: a.status,
-    queues: Object.fromEntries(a.queues.map((q) => [q.queue, [q.status, q.snapshot.waiting, q.snapshot.dead, Math.floor(q.snapshot.oldestWaitingAgeMs / 1000), q.snapshot.stuck]])),
+    queues: Object.fromEntries(
+      a.queues.map((q) => [
+        q.queue,
+        [
+          q.status,
+          q.snapshot.waiting,
+          q.snapshot.dead,
+          Math.floor(q.snapshot.oldestWaitingAgeMs / 1000),
+          q.snapshot.stuck,
+        ],
+      ]),
+    ),
   };
   const redis = rt.spool.redis;
   await guard(() =>
@@ -115,7 +141,13 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
       redis.ltrim(keys.history, 0, rt.config.SPOOL_HEALTH_HISTORY - 1),
     ]),
   );
-  const report: HealthRunReport = { status: a.status, queues: a.queues.length, metrics: data.length, metricRequests: batches.length, alerts };
+  const report: HealthRunReport = {
+    status: a.status,
+    queues: a.queues.length,
+    metrics: data.length,
+    metricRequests: batches.length,
+    alerts,
+  };
   log.info('health run done', { ...report });
   return report;
 }

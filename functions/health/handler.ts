@@ -4,12 +4,12 @@
  */
 import * as z from 'zod/mini';
 import type { QueueHealth } from '../../shared/health/evaluate.js';
+import { snapshot } from '../../shared/queue/ops/snapshot.js';
 import { lambdaHandler } from '../lib/handler.js';
-import { parseWith, type RouteImpls, httpApi } from '../lib/http.js';
+import { httpApi, parseWith, type RouteImpls } from '../lib/http.js';
 import { iso } from '../lib/present.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
 import { assess, readHistory, runHealth } from './check.js';
-import { snapshot } from '../../shared/queue/ops/snapshot.js';
 
 const presentQueue = (q: QueueHealth) => {
   const s = q.snapshot;
@@ -26,7 +26,9 @@ const presentQueue = (q: QueueHealth) => {
   return out;
 };
 
-const healthQuery = z.object({ history: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be a number of entries'))) });
+const healthQuery = z.object({
+  history: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be a number of entries'))),
+});
 
 export const healthRoutes: RouteImpls = {
   'GET /v1/health': async (req, rt) => {

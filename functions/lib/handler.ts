@@ -1,9 +1,9 @@
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Logger } from '../../shared/log/logger.js';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { FunctionName } from '../routes.js';
 import { isHttpEvent } from './events.js';
 import type { HttpApi } from './http.js';
-import { resolveRuntime, type Runtime, type RuntimeSource } from './runtime.js';
+import { type Runtime, type RuntimeSource, resolveRuntime } from './runtime.js';
 
 /** An EventBridge scheduled event (`rate(...)`/`cron(...)` rule). */
 export interface ScheduledEvent {
@@ -14,7 +14,10 @@ export interface ScheduledEvent {
 }
 
 export const isScheduledEvent = (e: unknown): e is ScheduledEvent =>
-  !!e && typeof e === 'object' && (e as ScheduledEvent).source === 'aws.events' && (e as ScheduledEvent)['detail-type'] === 'Scheduled Event';
+  !!e &&
+  typeof e === 'object' &&
+  (e as ScheduledEvent).source === 'aws.events' &&
+  (e as ScheduledEvent)['detail-type'] === 'Scheduled Event';
 
 /** What a handler needs beyond the event: its runtime, a logger with the request id, the time left. */
 export interface Invocation {
@@ -49,13 +52,24 @@ export function lambdaHandler(
       if (http && opts.http) return opts.http.fail(err);
       throw err;
     }
-    const requestId = http ? (event as APIGatewayProxyEventV2).requestContext.requestId : (context?.awsRequestId ?? `local-${rt.clock()}`);
+    const requestId = http
+      ? (event as APIGatewayProxyEventV2).requestContext.requestId
+      : (context?.awsRequestId ?? `local-${rt.clock()}`);
     const log = rt.logger.createChild({ persistentKeys: { requestId, function: fn } });
     if (context?.awsRequestId && context.functionName) log.addContext(context as Context);
-    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : DEFAULT_REMAINING_MS;
+    const remaining =
+      typeof context?.getRemainingTimeInMillis === 'function'
+        ? context.getRemainingTimeInMillis()
+        : DEFAULT_REMAINING_MS;
     if (http) {
       if (opts.http) return opts.http.serve(event as APIGatewayProxyEventV2, rt, log);
-      return { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'not_found', message: `the ${fn} function serves no HTTP route`, details: {} } }) };
+      return {
+        statusCode: 404,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          error: { code: 'not_found', message: `the ${fn} function serves no HTTP route`, details: {} },
+        }),
+      };
     }
     if (!opts.other) throw new Error(`the ${fn} function takes HTTP API events only`);
     try {

@@ -5,11 +5,11 @@
  * Hand-written rather than a router library: ROUTES is already the route table, the translation is
  * a few lines, and every function bundle has a 150 KB budget.
  */
-import type { Logger } from '../../shared/log/logger.js';
+
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Logger } from '../../shared/log/logger.js';
 import { RedisUnavailableError, SpoolError, ValidationError } from '../../shared/queue/errors.js';
-import { firstIssue } from '../../shared/validation/zod.js';
-import { ROUTES, type FunctionName, type RouteSpec } from '../routes.js';
+import { type FunctionName, ROUTES, type RouteSpec } from '../routes.js';
 import type { Runtime } from './runtime.js';
 
 export interface ApiRequest {
@@ -55,7 +55,10 @@ const COMPILED: Compiled[] = ROUTES.map((r) => {
   return { ...r, re, names };
 });
 
-export type Match = { kind: 'route'; route: RouteSpec; params: Record<string, string> } | { kind: 'method'; allow: string[] } | { kind: 'none' };
+export type Match =
+  | { kind: 'route'; route: RouteSpec; params: Record<string, string> }
+  | { kind: 'method'; allow: string[] }
+  | { kind: 'none' };
 
 /** Which route a method and path are: the route, a known path with another method (405), or nothing (404). */
 export function matchRoute(method: string, path: string): Match {
@@ -66,7 +69,7 @@ export function matchRoute(method: string, path: string): Match {
     if (r.method === method.toUpperCase()) {
       const params: Record<string, string> = {};
       try {
-        r.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
+        for (const [i, n] of r.names.entries()) params[n] = decodeURIComponent(m[i + 1]!);
       } catch {
         return { kind: 'none' };
       }
@@ -79,14 +82,17 @@ export function matchRoute(method: string, path: string): Match {
 
 export { isHttpEvent } from './events.js';
 
-export const errorBody = (code: string, message: string, details: unknown = {}) => ({ error: { code, message, details: details ?? {} } });
+export const errorBody = (code: string, message: string, details: unknown = {}) => ({
+  error: { code, message, details: details ?? {} },
+});
 
 /** Any thrown value → the API's error answer. Unknown errors are a 500 that reveals nothing. */
 export function errorResponse(err: unknown, log?: Logger): ApiResponse {
   if (err instanceof SpoolError) {
     const headers: Record<string, string> = {};
     if (err instanceof RedisUnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
-    if (err.status >= 500) log?.error(err.message, { code: err.code, error: err.cause instanceof Error ? err.cause.message : undefined });
+    if (err.status >= 500)
+      log?.error(err.message, { code: err.code, error: err.cause instanceof Error ? err.cause.message : undefined });
     return { status: err.status, headers, body: errorBody(err.code, err.message, err.details) };
   }
   if (err instanceof Error) log?.error('unhandled error', err);
@@ -119,12 +125,21 @@ export async function serveHttp(
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(event.rawQueryString ?? '')) if (!(k in query)) query[k] = v;
-  const body = event.body === undefined || event.body === null ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const body =
+    event.body === undefined || event.body === null
+      ? undefined
+      : event.isBase64Encoded
+        ? Buffer.from(event.body, 'base64').toString('utf8')
+        : event.body;
   const started = Date.now();
   let res: ApiResponse;
   const m = matchRoute(method, path);
   if (m.kind === 'method') {
-    res = { status: 405, headers: { allow: m.allow.join(', ') }, body: errorBody('method_not_allowed', `${method} is not allowed on ${path}`, { allow: m.allow }) };
+    res = {
+      status: 405,
+      headers: { allow: m.allow.join(', ') },
+      body: errorBody('method_not_allowed', `${method} is not allowed on ${path}`, { allow: m.allow }),
+    };
   } else if (m.kind === 'none' || m.route.fn !== fn || !impls[routeKey(m.route)]) {
     res = { status: 404, body: errorBody('not_found', `no route ${method} ${path}`) };
   } else {
@@ -146,7 +161,13 @@ export async function serveHttp(
       res = errorResponse(err, log);
     }
   }
-  log.info('request', { method, path, status: res.status, ms: Date.now() - started, queue: m.kind === 'route' ? m.params.queue : undefined });
+  log.info('request', {
+    method,
+    path,
+    status: res.status,
+    ms: Date.now() - started,
+    queue: m.kind === 'route' ? m.params.queue : undefined,
+  });
   return toResult(res);
 }
 
@@ -160,7 +181,11 @@ export function readJson(req: ApiRequest, opts: { optional?: boolean } = {}): un
   const empty = req.body === undefined || req.body.trim() === '';
   if (empty && opts.optional) return {};
   if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
-    throw new SpoolError(`Content-Type must be application/json (got ${req.headers['content-type'] ? JSON.stringify(req.headers['content-type']) : 'none'})`, 'unsupported_media_type', 415);
+    throw new SpoolError(
+      `Content-Type must be application/json (got ${req.headers['content-type'] ? JSON.stringify(req.headers['content-type']) : 'none'})`,
+      'unsupported_media_type',
+      415,
+    );
   }
   if (empty) throw new ValidationError('(body)', 'a JSON body is required');
   try {

@@ -6,7 +6,7 @@
  * Nothing here imports an AWS SDK client eagerly: each default client is loaded on first use, so a
  * function only pays for the clients it calls.
  */
-import { Logger } from '../../shared/log/logger.js';
+
 import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { PublishCommand } from '@aws-sdk/client-sns';
@@ -15,6 +15,7 @@ import { loadConfig, queueConfig, type SpoolConfig } from '../../shared/config/i
 import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
 import type { TargetPolicy } from '../../shared/jobs/http-target.js';
 import { HandlerRegistry } from '../../shared/jobs/registry.js';
+import { Logger } from '../../shared/log/logger.js';
 import { SpoolCore } from '../../shared/queue/core.js';
 import { SpoolError } from '../../shared/queue/errors.js';
 import { createRedis, type RedisCredentials } from '../../shared/redis/client.js';
@@ -98,16 +99,23 @@ function lazyClient<C>(load: () => Promise<Sender<C>>): Sender<C> {
 
 export function defaultAwsClients(): AwsClients {
   return {
-    cloudwatch: lazyClient<PutMetricDataCommand>(async () => new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient({}) as Sender<PutMetricDataCommand>),
-    sns: lazyClient<PublishCommand>(async () => new (await import('@aws-sdk/client-sns')).SNSClient({}) as Sender<PublishCommand>),
-    lambda: lazyClient<InvokeCommand>(async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({}) as Sender<InvokeCommand>),
+    cloudwatch: lazyClient<PutMetricDataCommand>(
+      async () => new (await import('@aws-sdk/client-cloudwatch')).CloudWatchClient({}) as Sender<PutMetricDataCommand>,
+    ),
+    sns: lazyClient<PublishCommand>(
+      async () => new (await import('@aws-sdk/client-sns')).SNSClient({}) as Sender<PublishCommand>,
+    ),
+    lambda: lazyClient<InvokeCommand>(
+      async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({}) as Sender<InvokeCommand>,
+    ),
   };
 }
 
 async function readSecretFromAws(arn: string): Promise<string> {
   const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
   const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
-  if (typeof out.SecretString !== 'string') throw new SpoolError('the Redis secret has no SecretString', 'config_error', 500);
+  if (typeof out.SecretString !== 'string')
+    throw new SpoolError('the Redis secret has no SecretString', 'config_error', 500);
   return out.SecretString;
 }
 
@@ -116,7 +124,10 @@ async function readSecretFromAws(arn: string): Promise<string> {
  * UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN), else from the same environment variables.
  * Error messages never include the secret's content.
  */
-export async function redisCredentials(config: SpoolConfig, readSecret: (arn: string) => Promise<string> = readSecretFromAws): Promise<RedisCredentials> {
+export async function redisCredentials(
+  config: SpoolConfig,
+  readSecret: (arn: string) => Promise<string> = readSecretFromAws,
+): Promise<RedisCredentials> {
   if (config.SPOOL_REDIS_SECRET_ARN) {
     const raw = await readSecret(config.SPOOL_REDIS_SECRET_ARN);
     let parsed: unknown;
@@ -129,14 +140,22 @@ export async function redisCredentials(config: SpoolConfig, readSecret: (arn: st
     const url = o.UPSTASH_REDIS_REST_URL;
     const token = o.UPSTASH_REDIS_REST_TOKEN;
     if (typeof url !== 'string' || !/^https?:\/\//.test(url) || typeof token !== 'string' || token === '') {
-      throw new SpoolError('the Redis secret must hold UPSTASH_REDIS_REST_URL (http(s) URL) and UPSTASH_REDIS_REST_TOKEN', 'config_error', 500);
+      throw new SpoolError(
+        'the Redis secret must hold UPSTASH_REDIS_REST_URL (http(s) URL) and UPSTASH_REDIS_REST_TOKEN',
+        'config_error',
+        500,
+      );
     }
     return { url, token };
   }
   if (config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN) {
     return { url: config.UPSTASH_REDIS_REST_URL, token: config.UPSTASH_REDIS_REST_TOKEN };
   }
-  throw new SpoolError('no Redis credentials: set SPOOL_REDIS_SECRET_ARN, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN', 'config_error', 500);
+  throw new SpoolError(
+    'no Redis credentials: set SPOOL_REDIS_SECRET_ARN, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
+    'config_error',
+    500,
+  );
 }
 
 /** Production kick: an asynchronous invocation of the worker function (`InvocationType: 'Event'`). */
@@ -144,22 +163,37 @@ export function lambdaKick(config: SpoolConfig, lambda: Sender<InvokeCommand>, l
   return async (queue, opts) => {
     const name = config.SPOOL_WORKER_FUNCTION_NAME;
     if (!name) {
-      logger.warn('no SPOOL_WORKER_FUNCTION_NAME: the worker schedule will run the queue', { queue, reason: opts.reason });
+      logger.warn('no SPOOL_WORKER_FUNCTION_NAME: the worker schedule will run the queue', {
+        queue,
+        reason: opts.reason,
+      });
       return;
     }
     const { InvokeCommand } = await import('@aws-sdk/client-lambda');
     const payload: KickEvent = { kick: { queue, reason: opts.reason } };
-    await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
+    await lambda.send(
+      new InvokeCommand({
+        FunctionName: name,
+        InvocationType: 'Event',
+        Payload: new TextEncoder().encode(JSON.stringify(payload)),
+      }),
+    );
   };
 }
 
 export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   const fn = o.fn ?? 'local';
   const config = o.config ?? loadConfig(o.env ?? process.env);
-  const logger = o.logger ?? new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'spool', persistentKeys: { function: fn } });
+  const logger =
+    o.logger ??
+    new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'spool', persistentKeys: { function: fn } });
   let spool = o.spool;
   if (!spool) {
-    const redis = o.redis ?? createRedis(o.credentials ?? (await redisCredentials(config, o.readSecret)), { failFast: o.failFast ?? fn !== 'worker' });
+    const redis =
+      o.redis ??
+      createRedis(o.credentials ?? (await redisCredentials(config, o.readSecret)), {
+        failFast: o.failFast ?? fn !== 'worker',
+      });
     spool = new SpoolCore(redis, { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
   }
   const aws = { ...defaultAwsClients(), ...o.aws };
@@ -200,7 +234,8 @@ export function setRuntime(rt: Runtime | Promise<Runtime> | undefined): void {
 /** What handlers accept: a runtime, a promise of one, or a getter (e.g. `() => getRuntime('worker')`). */
 export type RuntimeSource = Runtime | Promise<Runtime> | (() => Runtime | Promise<Runtime>);
 
-export const resolveRuntime = (src: RuntimeSource): Promise<Runtime> => Promise.resolve(typeof src === 'function' ? src() : src);
+export const resolveRuntime = (src: RuntimeSource): Promise<Runtime> =>
+  Promise.resolve(typeof src === 'function' ? src() : src);
 
 /**
  * A stand-in AWS client for local runs: logs each command's name and input instead of calling AWS
@@ -209,7 +244,11 @@ export const resolveRuntime = (src: RuntimeSource): Promise<Runtime> => Promise.
 export function loggingSender<C extends { input: unknown }>(logger: Pick<Logger, 'info'>, service: string): Sender<C> {
   return {
     send: async (command: C) => {
-      logger.info(`aws ${service} ${command.constructor.name}`, { service, command: command.constructor.name, input: command.input as Record<string, unknown> });
+      logger.info(`aws ${service} ${command.constructor.name}`, {
+        service,
+        command: command.constructor.name,
+        input: command.input as Record<string, unknown>,
+      });
       return {};
     },
   };

@@ -3,12 +3,12 @@
  * (`{"dryRun": true (default), "limit"?}`). Direct invocation: `{"queues"?: [...], "dryRun"?: true, "limit"?}`.
  */
 import * as z from 'zod/mini';
+import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import { isScheduledEvent, lambdaHandler } from '../lib/handler.js';
-import { parseWith, readJson, type RouteImpls, httpApi } from '../lib/http.js';
+import { httpApi, parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
 import { runPurge } from './run.js';
-import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 
 /** Time kept back from the invocation's deadline: no purge round starts in it. */
 const RESERVE_MS = 5_000;
@@ -43,11 +43,17 @@ export const createPurgeHandler = (rt: RuntimeSource) =>
     http: httpApi('purge', purgeRoutes),
     other: async (event, inv) => {
       const deadline = inv.deadline - RESERVE_MS;
-      if (isScheduledEvent(event)) return runPurge(inv.rt, inv.log, { queues: await listQueues(inv.rt.spool), dryRun: false, deadline });
+      if (isScheduledEvent(event))
+        return runPurge(inv.rt, inv.log, { queues: await listQueues(inv.rt.spool), dryRun: false, deadline });
       const input = parseWith(directInput, event ?? {});
       const queues = input.queues ?? (await listQueues(inv.rt.spool));
-      queues.forEach((q, i) => assertQueueName(q, `queues[${i}]`));
-      return runPurge(inv.rt, inv.log, { queues, dryRun: input.dryRun ?? true, ...(input.limit ? { limit: input.limit } : {}), deadline });
+      for (const [i, q] of queues.entries()) assertQueueName(q, `queues[${i}]`);
+      return runPurge(inv.rt, inv.log, {
+        queues,
+        dryRun: input.dryRun ?? true,
+        ...(input.limit ? { limit: input.limit } : {}),
+        deadline,
+      });
     },
   });
 

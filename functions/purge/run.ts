@@ -1,9 +1,9 @@
 import type { Logger } from '../../shared/log/logger.js';
-import type { PurgeReport } from '../../shared/queue/types.js';
-import type { Runtime } from '../lib/runtime.js';
 import { reclaim } from '../../shared/queue/ops/lease.js';
 import { purge } from '../../shared/queue/ops/purge.js';
 import { snapshot } from '../../shared/queue/ops/snapshot.js';
+import type { PurgeReport } from '../../shared/queue/types.js';
+import type { Runtime } from '../lib/runtime.js';
 
 export interface QueuePurge extends Omit<PurgeReport, 'dryRun'> {
   /** Expired leases put back to waiting (dry run: stuck leases that would be). */
@@ -42,7 +42,18 @@ export interface PurgeInput {
 export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Promise<PurgeRunReport> {
   const { spool } = rt;
   const maxRounds = input.dryRun ? 1 : (input.maxRounds ?? 10);
-  const zero = (): QueuePurge => ({ completed: 0, deadExpired: 0, deadTrimmed: 0, orphans: 0, idempotencyKeys: 0, more: false, reclaimed: 0, expiredToDead: 0, promoted: 0, rounds: 0 });
+  const zero = (): QueuePurge => ({
+    completed: 0,
+    deadExpired: 0,
+    deadTrimmed: 0,
+    orphans: 0,
+    idempotencyKeys: 0,
+    more: false,
+    reclaimed: 0,
+    expiredToDead: 0,
+    promoted: 0,
+    rounds: 0,
+  });
   const report: PurgeRunReport = { dryRun: input.dryRun, queues: {}, totals: zero(), more: false };
   delete (report.totals as Partial<QueuePurge>).more;
   delete (report.totals as Partial<QueuePurge>).rounds;

@@ -4,14 +4,15 @@
  * of time. Leases never outlive the invocation (`leaseUntilMax` = deadline - margin); a job still
  * running at that point is abandoned, left leased, and runs again once its lease expires.
  */
-import type { Logger } from '../../shared/log/logger.js';
+
 import { callTarget } from '../../shared/jobs/http-target.js';
 import type { JobOutcome } from '../../shared/jobs/outcome.js';
 import { runHandler } from '../../shared/jobs/registry.js';
-import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
-import type { Runtime } from '../lib/runtime.js';
+import type { Logger } from '../../shared/log/logger.js';
 import { complete as completeJobs, extend, fail as failJobs } from '../../shared/queue/ops/ack.js';
 import { lease as leaseJobs } from '../../shared/queue/ops/lease.js';
+import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
+import type { Runtime } from '../lib/runtime.js';
 
 export interface WorkerOptions {
   batchSize: number;
@@ -73,7 +74,12 @@ async function runJob(rt: Runtime, job: LeasedJob, signal: AbortSignal): Promise
       policy: rt.targetPolicy,
       timeoutMs: Math.max(1, own),
       signal,
-      headers: { 'spool-job-id': job.id, 'spool-queue': job.queue, 'spool-attempt': String(job.attempts), 'idempotency-key': job.id },
+      headers: {
+        'spool-job-id': job.id,
+        'spool-queue': job.queue,
+        'spool-attempt': String(job.attempts),
+        'idempotency-key': job.id,
+      },
     });
   }
   return runHandler(rt.handlers, job, { timeoutMs: Math.max(1, own), signal });
@@ -103,19 +109,42 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
   const { queue, deadline, log, opts } = input;
   const { spool } = rt;
   const stopAt = deadline - opts.marginMs;
-  const r: DrainReport = { queue, leased: 0, completed: 0, retried: 0, dead: 0, stale: 0, abandoned: 0, batches: 0, scaledOut: 0, stop: 'empty', waiting: 0 };
+  const r: DrainReport = {
+    queue,
+    leased: 0,
+    completed: 0,
+    retried: 0,
+    dead: 0,
+    stale: 0,
+    abandoned: 0,
+    batches: 0,
+    scaledOut: 0,
+    stop: 'empty',
+    waiting: 0,
+  };
   let scaled = !input.scaleOut;
 
   for (;;) {
     const now = rt.clock();
     if (stopAt - now < opts.minWindowMs) {
       r.stop = 'time';
-      if (r.batches === 0) log.warn('too little time left to lease: remaining time must exceed the margin plus the minimum window', { queue, remainingMs: deadline - now, marginMs: opts.marginMs, minWindowMs: opts.minWindowMs });
+      if (r.batches === 0)
+        log.warn('too little time left to lease: remaining time must exceed the margin plus the minimum window', {
+          queue,
+          remainingMs: deadline - now,
+          marginMs: opts.marginMs,
+          minWindowMs: opts.minWindowMs,
+        });
       break;
     }
-    const lease = await leaseJobs(spool, queue, { count: opts.batchSize, leaseUntilMax: stopAt, workerMarkMs: deadline - now });
+    const lease = await leaseJobs(spool, queue, {
+      count: opts.batchSize,
+      leaseUntilMax: stopAt,
+      workerMarkMs: deadline - now,
+    });
     r.waiting = lease.waiting;
-    if (lease.reclaimed || lease.expiredToDead) log.info('reclaimed expired leases', { queue, reclaimed: lease.reclaimed, expiredToDead: lease.expiredToDead });
+    if (lease.reclaimed || lease.expiredToDead)
+      log.info('reclaimed expired leases', { queue, reclaimed: lease.reclaimed, expiredToDead: lease.expiredToDead });
     if (!scaled) {
       scaled = true;
       const n = scaleOutCount(lease.waiting, opts);
@@ -169,7 +198,11 @@ async function runBatch(
   const heartbeat = setInterval(() => {
     if (running.size === 0) return;
     const now = rt.clock();
-    const items = [...running.values()].map((j) => ({ id: j.id, token: j.token, leaseMs: Math.max(opts.heartbeatMs * 2, j.timeoutMs + rt.spool.config.leaseGraceMs) }));
+    const items = [...running.values()].map((j) => ({
+      id: j.id,
+      token: j.token,
+      leaseMs: Math.max(opts.heartbeatMs * 2, j.timeoutMs + rt.spool.config.leaseGraceMs),
+    }));
     extend(rt.spool, queue, items, stopAt).then(
       (res) => log.debug('leases extended', { queue, jobs: res.filter((x) => x.status === 'ok').length, at: now }),
       (err) => log.warn('lease extension failed', { queue, error: err instanceof Error ? err.message : String(err) }),
@@ -189,7 +222,10 @@ async function runBatch(
       try {
         outcome = await runJob(rt, job, ctl.signal);
       } catch (err) {
-        outcome = { kind: 'failed', error: { message: err instanceof Error ? err.message : String(err), class: 'WorkerError', retryable: true } };
+        outcome = {
+          kind: 'failed',
+          error: { message: err instanceof Error ? err.message : String(err), class: 'WorkerError', retryable: true },
+        };
       } finally {
         running.delete(job.id);
       }
@@ -198,11 +234,28 @@ async function runBatch(
         complete.push({ id: job.id, token: job.token });
         log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms });
       } else if (outcome.kind === 'failed') {
-        fail.push({ id: job.id, token: job.token, error: requestId && !outcome.error.requestId ? { ...outcome.error, requestId } : outcome.error });
-        log.info('job failed', { queue, jobId: job.id, attempt: job.attempts, ms, errorClass: outcome.error.class, error: outcome.error.message, retryable: outcome.error.retryable });
+        fail.push({
+          id: job.id,
+          token: job.token,
+          error: requestId && !outcome.error.requestId ? { ...outcome.error, requestId } : outcome.error,
+        });
+        log.info('job failed', {
+          queue,
+          jobId: job.id,
+          attempt: job.attempts,
+          ms,
+          errorClass: outcome.error.class,
+          error: outcome.error.message,
+          retryable: outcome.error.retryable,
+        });
       } else {
         abandoned++;
-        log.warn('job abandoned: invocation out of time, left leased', { queue, jobId: job.id, attempt: job.attempts, ms });
+        log.warn('job abandoned: invocation out of time, left leased', {
+          queue,
+          jobId: job.id,
+          attempt: job.attempts,
+          ms,
+        });
       }
     });
   } finally {
@@ -212,8 +265,9 @@ async function runBatch(
 
   // One request for the batch: the two calls are made in the same tick and auto-pipelined.
   const [c, f] = await Promise.all([completeJobs(rt.spool, queue, complete), failJobs(rt.spool, queue, fail)]);
-  for (const x of c) if (x.status === 'ok') r.completed++;
-  else r.stale++;
+  for (const x of c)
+    if (x.status === 'ok') r.completed++;
+    else r.stale++;
   for (const x of f) {
     if (x.status !== 'ok') r.stale++;
     else if (x.state === 'dead') r.dead++;

@@ -14,7 +14,8 @@ export const createWorkerHandler = (rt: RuntimeSource, over: Partial<WorkerOptio
   lambdaHandler('worker', rt, {
     other: async (event, inv) => {
       if (event && typeof event === 'object' && 'kick' in event) return runKick(event, inv, over);
-      if (isScheduledEvent(event) || (event && typeof event === 'object' && Object.keys(event).length === 0)) return runSchedule(inv);
+      if (isScheduledEvent(event) || (event && typeof event === 'object' && Object.keys(event).length === 0))
+        return runSchedule(inv);
       throw new Error('worker: expected a kick {"kick": {"queue": ...}} or a scheduled event');
     },
   });

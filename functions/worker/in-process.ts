@@ -4,8 +4,9 @@
  *   const rt = await createRuntime({ fn: 'local', aws: { cloudwatch: loggingSender(log, 'cloudwatch'), ... } });
  *   rt.kickWorker = inProcessKick(() => rt);
  */
-import type { Context } from 'aws-lambda';
+
 import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
 import type { KickWorker, Runtime } from '../lib/runtime.js';
 import type { WorkerOptions } from './drain.js';
 import { createWorkerHandler } from './handler.js';
@@ -20,7 +21,11 @@ export interface InProcessKickOptions {
 
 export function fakeContext(remainingMs: number, fn = 'worker'): Partial<Context> {
   const end = Date.now() + remainingMs;
-  return { awsRequestId: `local-${randomUUID()}`, functionName: `spool-${fn}-local`, getRemainingTimeInMillis: () => Math.max(0, end - Date.now()) };
+  return {
+    awsRequestId: `local-${randomUUID()}`,
+    functionName: `spool-${fn}-local`,
+    getRemainingTimeInMillis: () => Math.max(0, end - Date.now()),
+  };
 }
 
 export function inProcessKick(rt: () => Runtime, o: InProcessKickOptions = {}): KickWorker {
@@ -30,7 +35,10 @@ export function inProcessKick(rt: () => Runtime, o: InProcessKickOptions = {}): 
       handler({ kick: { queue, reason: opts.reason } }, fakeContext(o.remainingMs ?? 60_000)).then(
         (r) => o.onDone?.(queue, r),
         (err: unknown) => {
-          rt().logger.error('in-process worker failed', { queue, error: err instanceof Error ? err.message : String(err) });
+          rt().logger.error('in-process worker failed', {
+            queue,
+            error: err instanceof Error ? err.message : String(err),
+          });
           o.onDone?.(queue, undefined, err);
         },
       );

@@ -1,11 +1,11 @@
 import * as z from 'zod/mini';
-import { assertQueueName } from '../../shared/queue/schema.js';
-import type { Invocation } from '../lib/handler.js';
-import { parseWith } from '../../shared/validation/zod.js';
-import type { KickOptions } from '../lib/runtime.js';
-import { drainQueue, workerOptions, type DrainReport, type WorkerOptions } from './drain.js';
 import { reclaim } from '../../shared/queue/ops/lease.js';
 import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
+import { assertQueueName } from '../../shared/queue/schema.js';
+import { parseWith } from '../../shared/validation/zod.js';
+import type { Invocation } from '../lib/handler.js';
+import type { KickOptions } from '../lib/runtime.js';
+import { type DrainReport, drainQueue, type WorkerOptions, workerOptions } from './drain.js';
 
 const kickSchema = z.object({
   kick: z.object({
@@ -15,17 +15,31 @@ const kickSchema = z.object({
 });
 
 /** A kick: drain one queue; when time runs out with work left, start a successor. */
-export async function runKick(event: unknown, inv: Invocation, over: Partial<WorkerOptions> = {}): Promise<DrainReport> {
+export async function runKick(
+  event: unknown,
+  inv: Invocation,
+  over: Partial<WorkerOptions> = {},
+): Promise<DrainReport> {
   const { kick } = parseWith(kickSchema, event);
   assertQueueName(kick.queue, 'kick.queue');
   const { rt, log } = inv;
   const reason: KickOptions['reason'] = kick.reason ?? 'enqueue';
-  const report = await drainQueue(rt, { queue: kick.queue, deadline: inv.deadline, log, scaleOut: reason !== 'scale-out', opts: workerOptions(rt, over), requestId: inv.requestId });
+  const report = await drainQueue(rt, {
+    queue: kick.queue,
+    deadline: inv.deadline,
+    log,
+    scaleOut: reason !== 'scale-out',
+    opts: workerOptions(rt, over),
+    requestId: inv.requestId,
+  });
   if (report.stop === 'time' && (report.waiting > 0 || report.abandoned > 0) && reason !== 'scale-out') {
     try {
       await rt.kickWorker(kick.queue, { reason: 'continue' });
     } catch (err) {
-      log.warn('continuation kick failed; the schedule will run the queue', { queue: kick.queue, error: err instanceof Error ? err.message : String(err) });
+      log.warn('continuation kick failed; the schedule will run the queue', {
+        queue: kick.queue,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
   log.info('worker done', { ...report, reason });
@@ -68,4 +82,3 @@ export async function runSchedule(inv: Invocation): Promise<ScheduleReport> {
   log.info('worker schedule done', { ...report });
   return report;
 }
-

@@ -9,7 +9,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { FALLBACK_ROUTE, ROUTES, type FunctionName } from '../../functions/routes.js';
+import { FALLBACK_ROUTE, type FunctionName, ROUTES } from '../../functions/routes.js';
 import type { SpoolConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
 
@@ -55,7 +55,9 @@ export class SpoolApi extends Construct {
       createDefaultStage: false,
     });
 
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: config.logRetentionDays as logs.RetentionDays });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+    });
     this.stage = new apigw.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',

@@ -11,7 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { FUNCTION_NAMES, functionEntry, type FunctionName } from '../../functions/routes.js';
+import { FUNCTION_NAMES, type FunctionName, functionEntry } from '../../functions/routes.js';
 import type { SpoolConfig } from '../config.js';
 
 /** Runtime of every function; bundles target the same Node major. */
@@ -116,7 +116,9 @@ export class SpoolFunctions extends Construct {
       const cid = constructIdOf(fn);
       const isWorker = fn === 'worker';
 
-      const logGroup = new logs.LogGroup(this, `${cid}Logs`, { retention: config.logRetentionDays as logs.RetentionDays });
+      const logGroup = new logs.LogGroup(this, `${cid}Logs`, {
+        retention: config.logRetentionDays as logs.RetentionDays,
+      });
       // Own role instead of the default one: no AWSLambdaBasicExecutionRole managed policy, logs only to its group.
       const role = new iam.Role(this, `${cid}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -185,7 +187,8 @@ export class SpoolFunctions extends Construct {
           format: OutputFormat.ESM,
           mainFields: ['module', 'main'],
           // Some CommonJS dependencies call require() on Node built-ins; ESM output has no require.
-          banner: "import{createRequire as __spoolCreateRequire}from'node:module';const require=__spoolCreateRequire(import.meta.url);",
+          banner:
+            "import{createRequire as __spoolCreateRequire}from'node:module';const require=__spoolCreateRequire(import.meta.url);",
           externalModules: ['@aws-sdk/*'],
           forceDockerBundling: false,
         },

@@ -11,7 +11,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/routes.js';
-import { METRICS, QUEUE_DIMENSION, STATUS_VALUE, type MetricKey } from '../../shared/metrics/names.js';
+import { METRICS, type MetricKey, QUEUE_DIMENSION, STATUS_VALUE } from '../../shared/metrics/names.js';
 import type { SpoolConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
 
@@ -86,7 +86,8 @@ export class SpoolMonitoring extends Construct {
     for (const queue of [undefined, ...config.queues]) {
       const where = queue === undefined ? 'fleet' : `queue ${queue}`;
       const idSuffix = queue === undefined ? '' : `-${queue}`;
-      const cidSuffix = queue === undefined ? '' : `Queue${queue.replace(/[^A-Za-z0-9]/g, '')}${config.queues.indexOf(queue)}`;
+      const cidSuffix =
+        queue === undefined ? '' : `Queue${queue.replace(/[^A-Za-z0-9]/g, '')}${config.queues.indexOf(queue)}`;
       // Health-fed gauges keep their state while the health function is silent (IGNORE):
       // the heartbeat alarm reports the silence, and on-call does not get a false OK.
       this.addAlarm(`QueueUnhealthy${cidSuffix}`, `queue-unhealthy${idSuffix}`, {
@@ -188,7 +189,9 @@ export class SpoolMonitoring extends Construct {
       // default) and hands off to a fresh worker by design, so a high p99 is normal for it. What is not:
       // a worker that ran past its stop time (a job ignoring its timeout), on its way to being killed.
       const worker = fn === 'worker';
-      const limit = worker ? timeoutMs - WORKER_STOP_SLACK_MS : Math.round((timeoutMs * config.durationAlarmPercent) / 100);
+      const limit = worker
+        ? timeoutMs - WORKER_STOP_SLACK_MS
+        : Math.round((timeoutMs * config.durationAlarmPercent) / 100);
       this.addAlarm(`${cid}DurationNearTimeout`, `${fn}-duration-near-timeout`, {
         metric: f.metricDuration({ period: fnPeriod, statistic: worker ? 'Maximum' : 'p99' }),
         threshold: limit,
@@ -234,44 +237,62 @@ export class SpoolMonitoring extends Construct {
     const addRow = (title: string, queue: string | undefined): void => {
       this.dashboard.addWidgets(new cw.TextWidget({ markdown: `## ${title}`, width: 24, height: 1 }));
       this.dashboard.addWidgets(
-      new cw.GraphWidget({
-        title: `Depth (${title})`,
-        left: [spool('waiting', 'Maximum', queue, dash), spool('delayed', 'Maximum', queue, dash), spool('active', 'Maximum', queue, dash)],
-        width: 6,
-      }),
-      new cw.GraphWidget({
-        title: `Oldest age, s (${title})`,
-        left: [spool('oldestWaitingAge', 'Maximum', queue, dash), spool('oldestDeadAge', 'Maximum', queue, dash)],
-        leftAnnotations: [{ value: config.oldestWaitingAgeSeconds, label: 'waiting-age alarm' }],
-        width: 6,
-      }),
-      new cw.GraphWidget({
-        title: `Throughput (${title})`,
-        left: [spool('enqueued', 'Sum', queue, dash), spool('completedDelta', 'Sum', queue, dash)],
-        width: 6,
-      }),
-      new cw.GraphWidget({
-        title: `Failures and dead jobs (${title})`,
-        left: [spool('failed', 'Sum', queue, dash), spool('retried', 'Sum', queue, dash), spool('deadLettered', 'Sum', queue, dash)],
-        right: [spool('dead', 'Maximum', queue, dash), spool('stuck', 'Maximum', queue, dash), spool('deadTrimmed', 'Sum', queue, dash)],
-        width: 6,
-      }),
+        new cw.GraphWidget({
+          title: `Depth (${title})`,
+          left: [
+            spool('waiting', 'Maximum', queue, dash),
+            spool('delayed', 'Maximum', queue, dash),
+            spool('active', 'Maximum', queue, dash),
+          ],
+          width: 6,
+        }),
+        new cw.GraphWidget({
+          title: `Oldest age, s (${title})`,
+          left: [spool('oldestWaitingAge', 'Maximum', queue, dash), spool('oldestDeadAge', 'Maximum', queue, dash)],
+          leftAnnotations: [{ value: config.oldestWaitingAgeSeconds, label: 'waiting-age alarm' }],
+          width: 6,
+        }),
+        new cw.GraphWidget({
+          title: `Throughput (${title})`,
+          left: [spool('enqueued', 'Sum', queue, dash), spool('completedDelta', 'Sum', queue, dash)],
+          width: 6,
+        }),
+        new cw.GraphWidget({
+          title: `Failures and dead jobs (${title})`,
+          left: [
+            spool('failed', 'Sum', queue, dash),
+            spool('retried', 'Sum', queue, dash),
+            spool('deadLettered', 'Sum', queue, dash),
+          ],
+          right: [
+            spool('dead', 'Maximum', queue, dash),
+            spool('stuck', 'Maximum', queue, dash),
+            spool('deadTrimmed', 'Sum', queue, dash),
+          ],
+          width: 6,
+        }),
       );
     };
     // The alarm status widget shows at most 100 alarms.
-    this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Spool alarms', alarms: this.alarms.slice(0, 100), width: 24, height: 4 }));
+    this.dashboard.addWidgets(
+      new cw.AlarmStatusWidget({ title: 'Spool alarms', alarms: this.alarms.slice(0, 100), width: 24, height: 4 }),
+    );
     addRow('all queues', undefined);
     for (const q of config.queues) addRow(`queue ${q}`, q);
     this.dashboard.addWidgets(new cw.TextWidget({ markdown: '## Functions and API', width: 24, height: 1 }));
     this.dashboard.addWidgets(
       new cw.GraphWidget({
         title: 'Function errors',
-        left: FUNCTION_NAMES.map((fn) => props.functions[fn].metricErrors({ period: dash, statistic: 'Sum', label: fn })),
+        left: FUNCTION_NAMES.map((fn) =>
+          props.functions[fn].metricErrors({ period: dash, statistic: 'Sum', label: fn }),
+        ),
         width: 8,
       }),
       new cw.GraphWidget({
         title: 'Function duration p99, ms',
-        left: FUNCTION_NAMES.map((fn) => props.functions[fn].metricDuration({ period: dash, statistic: 'p99', label: fn })),
+        left: FUNCTION_NAMES.map((fn) =>
+          props.functions[fn].metricDuration({ period: dash, statistic: 'p99', label: fn }),
+        ),
         width: 8,
       }),
       new cw.GraphWidget({

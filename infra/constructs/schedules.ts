@@ -31,7 +31,9 @@ export class SpoolSchedules extends Construct {
         description: `Runs the Spool ${fn} function on ${spec.expression}`,
         schedule: events.Schedule.expression(spec.expression),
         // Delivery retries only (a throttled invoke); a tick older than a few minutes is superseded by the next one.
-        targets: [new targets.LambdaFunction(props.functions[fn], { retryAttempts: 2, maxEventAge: Duration.minutes(5) })],
+        targets: [
+          new targets.LambdaFunction(props.functions[fn], { retryAttempts: 2, maxEventAge: Duration.minutes(5) }),
+        ],
       });
     }
     this.rules = rules;

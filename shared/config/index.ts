@@ -1,6 +1,6 @@
-import { ENV_SCHEMA, type Env } from './schema.js';
 import { ValidationError } from '../queue/errors.js';
 import { firstIssue } from '../validation/zod.js';
+import { ENV_SCHEMA, type Env } from './schema.js';
 
 /** The settings the queue engine needs (a subset of the environment, in engine terms). */
 export interface QueueConfig {

@@ -31,7 +31,10 @@ export function thresholdsFrom(c: SpoolConfig): Thresholds {
   return {
     waiting: { degraded: c.SPOOL_HEALTH_WAITING_DEGRADED, unhealthy: c.SPOOL_HEALTH_WAITING_UNHEALTHY },
     dead: { degraded: c.SPOOL_HEALTH_DEAD_DEGRADED, unhealthy: c.SPOOL_HEALTH_DEAD_UNHEALTHY },
-    oldestWaitingMs: { degraded: c.SPOOL_HEALTH_OLDEST_WAITING_DEGRADED_MS, unhealthy: c.SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS },
+    oldestWaitingMs: {
+      degraded: c.SPOOL_HEALTH_OLDEST_WAITING_DEGRADED_MS,
+      unhealthy: c.SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS,
+    },
     stuck: { degraded: c.SPOOL_HEALTH_STUCK_DEGRADED, unhealthy: c.SPOOL_HEALTH_STUCK_UNHEALTHY },
   };
 }
@@ -50,8 +53,10 @@ const RUNBOOK_STEP: Record<Check, string> = {
   waiting: 'check that workers run (worker errors/throttles, reserved concurrency); POST /v1/queues/{queue}/drain',
   dead: 'GET /v1/queues/{queue}/dlq, fix the cause, then POST /v1/queues/{queue}/dlq/replay (dry run first)',
   oldestWaitingAge: 'check that workers run and targets answer; POST /v1/queues/{queue}/drain',
-  stuck: 'workers are dying mid-job (timeouts, crashes): check worker logs; leases are reclaimed on the next lease or purge',
-  deadTrimmed: 'the DLQ is at its cap and drops the oldest dead jobs: replay or delete dead jobs, or raise SPOOL_DEAD_CAP',
+  stuck:
+    'workers are dying mid-job (timeouts, crashes): check worker logs; leases are reclaimed on the next lease or purge',
+  deadTrimmed:
+    'the DLQ is at its cap and drops the oldest dead jobs: replay or delete dead jobs, or raise SPOOL_DEAD_CAP',
 };
 
 export interface Symptom {
@@ -76,7 +81,14 @@ export interface QueueHealth {
   deltas: Deltas;
 }
 
-const DELTA_KEYS: Array<keyof Deltas & keyof QueueCounters> = ['enqueued', 'completed', 'failed', 'retried', 'dead', 'trimmed'];
+const DELTA_KEYS: Array<keyof Deltas & keyof QueueCounters> = [
+  'enqueued',
+  'completed',
+  'failed',
+  'retried',
+  'dead',
+  'trimmed',
+];
 
 /**
  * Deltas of the cumulative counters. No previous run at all: zeros (a first run reports no burst).
@@ -140,7 +152,11 @@ const CHECK_LABEL: Record<Check, string> = {
 };
 
 /** The SNS message of a status change: queue, each symptom with value, threshold and runbook step. */
-export function alertMessage(h: QueueHealth, previous: HealthStatus, stack = 'Spool'): { subject: string; message: string } {
+export function alertMessage(
+  h: QueueHealth,
+  previous: HealthStatus,
+  stack = 'Spool',
+): { subject: string; message: string } {
   const recovered = RANK[h.status] < RANK[previous];
   const subject = `${stack}: queue ${h.queue} is ${h.status.toUpperCase()} (was ${previous})`.slice(0, 99);
   const lines = [

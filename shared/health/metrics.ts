@@ -1,5 +1,5 @@
-import { METRICS, QUEUE_DIMENSION, STATUS_VALUE, type MetricKey } from '../metrics/names.js';
-import { worst, type QueueHealth } from './evaluate.js';
+import { METRICS, type MetricKey, QUEUE_DIMENSION, STATUS_VALUE } from '../metrics/names.js';
+import { type QueueHealth, worst } from './evaluate.js';
 
 /** A CloudWatch MetricDatum (structurally what @aws-sdk/client-cloudwatch takes). */
 export interface Datum {
@@ -70,7 +70,13 @@ export function metricData(queues: QueueHealth[], at: number): Datum[] {
   for (const h of queues) {
     const f = figuresOf(h);
     for (const k of keys) {
-      data.push({ MetricName: METRICS[k], Dimensions: [{ Name: QUEUE_DIMENSION, Value: h.queue }], Value: f[k], Unit: UNIT[k], Timestamp });
+      data.push({
+        MetricName: METRICS[k],
+        Dimensions: [{ Name: QUEUE_DIMENSION, Value: h.queue }],
+        Value: f[k],
+        Unit: UNIT[k],
+        Timestamp,
+      });
       fleet[k] = MAX_KEYS.has(k) ? Math.max(fleet[k], f[k]) : fleet[k] + f[k];
     }
   }

@@ -16,8 +16,18 @@ export const sleepHandler = defineHandler({
   run: ({ ms }, { signal }) =>
     new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
-      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
     }),
 });
 
-export const BUILTIN_HANDLERS: Array<JobHandler<never>> = [echoHandler as JobHandler<never>, sleepHandler as JobHandler<never>];
+export const BUILTIN_HANDLERS: Array<JobHandler<never>> = [
+  echoHandler as JobHandler<never>,
+  sleepHandler as JobHandler<never>,
+];

@@ -39,9 +39,11 @@ function checkAddress(address: string, policy: TargetPolicy): void {
 
 /** Checks the URL against the policy before any connection (IP literals included). */
 export function checkTarget(url: URL, policy: TargetPolicy): void {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TargetRefusedError(`protocol ${url.protocol} is not allowed`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new TargetRefusedError(`protocol ${url.protocol} is not allowed`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!hostAllowed(host, policy.allowedHosts)) throw new TargetRefusedError(`host ${host} is not in SPOOL_TARGET_ALLOWED_HOSTS`);
+  if (!hostAllowed(host, policy.allowedHosts))
+    throw new TargetRefusedError(`host ${host} is not in SPOOL_TARGET_ALLOWED_HOSTS`);
   if (isIP(host)) checkAddress(host, policy);
 }
 
@@ -114,7 +116,9 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
   const body = target.method === 'GET' ? undefined : JSON.stringify(payload ?? null);
   const headers: Record<string, string> = {
     'user-agent': 'spool',
-    ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}),
+    ...(body !== undefined
+      ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }
+      : {}),
     ...opts.headers,
   };
   for (const [k, v] of Object.entries(target.headers ?? {})) headers[k.toLowerCase()] = v;
@@ -130,7 +134,12 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
       resolve(o);
     };
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, { method: target.method, headers, lookup: guardedLookup(opts.policy) as never, agent: url.protocol === 'https:' ? agents.https : agents.http });
+    const req = mod.request(url, {
+      method: target.method,
+      headers,
+      lookup: guardedLookup(opts.policy) as never,
+      agent: url.protocol === 'https:' ? agents.https : agents.http,
+    });
     const timer = setTimeout(() => {
       done(failed(`${where}: no response within ${opts.timeoutMs} ms`, 'TimeoutError', true));
       req.destroy();

@@ -1,10 +1,14 @@
 import type { Job } from '../queue/types.js';
 import { firstIssue } from '../validation/zod.js';
-import { failed, PermanentError, RetryableError, type JobOutcome } from './outcome.js';
+import { failed, type JobOutcome, PermanentError, RetryableError } from './outcome.js';
 
 /** What a payload schema must offer: any zod (mini) schema does. */
 export interface PayloadSchema<T> {
-  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } };
+  safeParse(
+    input: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> } };
 }
 
 export interface HandlerContext {

@@ -47,8 +47,17 @@ export class Logger {
   }
 
   /** Lambda context fields, as Powertools adds them. */
-  addContext(ctx: { functionName?: string; functionVersion?: string; awsRequestId?: string; memoryLimitInMB?: string | number }): void {
-    this.appendKeys({ function_name: ctx.functionName, function_request_id: ctx.awsRequestId, function_memory_size: ctx.memoryLimitInMB });
+  addContext(ctx: {
+    functionName?: string;
+    functionVersion?: string;
+    awsRequestId?: string;
+    memoryLimitInMB?: string | number;
+  }): void {
+    this.appendKeys({
+      function_name: ctx.functionName,
+      function_request_id: ctx.awsRequestId,
+      function_memory_size: ctx.memoryLimitInMB,
+    });
   }
 
   debug(message: string, ...extra: Extra[]): void {
@@ -77,7 +86,13 @@ export class Logger {
     try {
       line = JSON.stringify(entry);
     } catch {
-      line = JSON.stringify({ level, message, timestamp: entry.timestamp, ...this.keys, note: 'unserializable log fields dropped' });
+      line = JSON.stringify({
+        level,
+        message,
+        timestamp: entry.timestamp,
+        ...this.keys,
+        note: 'unserializable log fields dropped',
+      });
     }
     this.sink(line);
   }

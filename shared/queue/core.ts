@@ -2,7 +2,7 @@ import type { Redis } from '@upstash/redis';
 import type { QueueConfig } from '../config/index.js';
 import { DEFAULT_QUEUE_CONFIG } from '../config/index.js';
 import { guard } from '../redis/client.js';
-import { queueKey, type QueueKeyName } from './keys.js';
+import { type QueueKeyName, queueKey } from './keys.js';
 import type { ScriptDef } from './scripts/define.js';
 import type { Job, JobSpec, JobState } from './types.js';
 
@@ -47,7 +47,12 @@ export class SpoolCore {
    * which splits a cold container's first call from the other commands of its tick into a request
    * of its own). The script's JSON result is decoded.
    */
-  async run<T>(def: ScriptDef, queue: string, args: Array<string | number>, override: Partial<Record<QueueKeyName, string>> = {}): Promise<T> {
+  async run<T>(
+    def: ScriptDef,
+    queue: string,
+    args: Array<string | number>,
+    override: Partial<Record<QueueKeyName, string>> = {},
+  ): Promise<T> {
     const keys = def.keys.map((k) => override[k] ?? queueKey(this.config.prefix, queue, k));
     const argv = args.map(String);
     const raw = await guard(() =>
@@ -65,7 +70,8 @@ export function list<T>(x: unknown): T[] {
   return Array.isArray(x) ? (x as T[]) : [];
 }
 
-export const optNum = (x: unknown): number | undefined => (x === '' || x === null || x === undefined || x === false ? undefined : Number(x));
+export const optNum = (x: unknown): number | undefined =>
+  x === '' || x === null || x === undefined || x === false ? undefined : Number(x);
 
 /** A job's mutable state as the scripts keep it (the `meta` hash). */
 export interface Meta {

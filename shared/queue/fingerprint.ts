@@ -19,5 +19,8 @@ export function normalizeMessage(message: string): string {
 }
 
 export function fingerprint(errorClass: string, message: string): string {
-  return createHash('sha1').update(`${errorClass}\n${normalizeMessage(message)}`).digest('hex').slice(0, 12);
+  return createHash('sha1')
+    .update(`${errorClass}\n${normalizeMessage(message)}`)
+    .digest('hex')
+    .slice(0, 12);
 }

@@ -1,7 +1,15 @@
-export * from './types.js';
-export * from './errors.js';
-export { Spool } from './engine.js';
 export { SpoolCore, type SpoolOptions } from './core.js';
-export { QUEUE_NAME, assertQueueName, normalizeJob, jobInputSchema, MAX_BATCH, PRIORITY_MIN, PRIORITY_MAX } from './schema.js';
+export { Spool } from './engine.js';
+export * from './errors.js';
 export { fingerprint, normalizeMessage } from './fingerprint.js';
-export { queueKey, queuesKey, QUEUE_KEYS } from './keys.js';
+export { QUEUE_KEYS, queueKey, queuesKey } from './keys.js';
+export {
+  assertQueueName,
+  jobInputSchema,
+  MAX_BATCH,
+  normalizeJob,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  QUEUE_NAME,
+} from './schema.js';
+export * from './types.js';

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { firstIssue } from '../validation/zod.js';
 import type { QueueConfig } from '../config/index.js';
+import { firstIssue } from '../validation/zod.js';
 import { PayloadTooLargeError, ValidationError } from './errors.js';
 import type { BackoffPolicy, HttpTarget, JobInput, JobSpec } from './types.js';
 
@@ -91,7 +91,8 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
   if (j.runAt !== undefined) {
     runAt = typeof j.runAt === 'number' ? j.runAt : Date.parse(j.runAt);
     if (!Number.isFinite(runAt)) throw new ValidationError(at('runAt'), 'is not a valid time');
-    if (runAt < now - RUN_AT_PAST_TOLERANCE_MS) throw new ValidationError(at('runAt'), 'is more than 1 hour in the past');
+    if (runAt < now - RUN_AT_PAST_TOLERANCE_MS)
+      throw new ValidationError(at('runAt'), 'is more than 1 hour in the past');
     if (runAt > now + MAX_DELAY_MS) throw new ValidationError(at('runAt'), 'is more than 365 days in the future');
   } else if (j.delayMs !== undefined && j.delayMs > 0) {
     runAt = now + j.delayMs;
@@ -107,7 +108,8 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
   }
   const specJson = JSON.stringify(spec);
   const payloadBytes = Buffer.byteLength(JSON.stringify(spec.payload));
-  if (payloadBytes > cfg.payloadMaxBytes) throw new PayloadTooLargeError(at('payload'), payloadBytes, cfg.payloadMaxBytes);
+  if (payloadBytes > cfg.payloadMaxBytes)
+    throw new PayloadTooLargeError(at('payload'), payloadBytes, cfg.payloadMaxBytes);
   const backoff: BackoffPolicy = {
     type: j.backoff?.type ?? 'exponential',
     baseMs: j.backoff?.baseMs ?? cfg.backoffBaseMs,

@@ -18,7 +18,8 @@ export function createRedis(creds: RedisCredentials, opts: { failFast?: boolean 
   });
 }
 
-const UNAVAILABLE = /redis unavailable|econnrefused|econnreset|etimedout|enotfound|socket hang up|fetch failed|connection is closed|network|timeout|unable to connect|503|502|504/i;
+const UNAVAILABLE =
+  /redis unavailable|econnrefused|econnreset|etimedout|enotfound|socket hang up|fetch failed|connection is closed|network|timeout|unable to connect|503|502|504/i;
 
 /** True when an error means Redis (or the endpoint in front of it) could not be reached. */
 export function isUnavailable(err: unknown): boolean {

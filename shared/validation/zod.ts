@@ -30,7 +30,9 @@ export function reasonOf(issue: Issue): string {
   const counted = units !== '';
   switch (issue.code) {
     case 'invalid_type':
-      return issue.expected === 'nonoptional' ? 'is required' : `must be ${issue.expected === 'int' ? 'an integer' : `of type ${String(issue.expected)}`}`;
+      return issue.expected === 'nonoptional'
+        ? 'is required'
+        : `must be ${issue.expected === 'int' ? 'an integer' : `of type ${String(issue.expected)}`}`;
     case 'too_big':
       return counted
         ? `must have at most ${String(issue.maximum)}${units}`
@@ -40,7 +42,11 @@ export function reasonOf(issue: Issue): string {
         ? `must have at least ${String(issue.minimum)}${units}`
         : `must be ${issue.inclusive === false ? 'greater than' : 'at least'} ${String(issue.minimum)}`;
     case 'invalid_format':
-      return issue.format === 'url' ? 'must be a valid URL' : issue.format === 'datetime' ? 'must be an ISO-8601 date-time' : `must be a valid ${String(issue.format)}`;
+      return issue.format === 'url'
+        ? 'must be a valid URL'
+        : issue.format === 'datetime'
+          ? 'must be an ISO-8601 date-time'
+          : `must be a valid ${String(issue.format)}`;
     case 'invalid_value':
       return `must be one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'not_multiple_of':
@@ -71,7 +77,9 @@ export function firstIssue(error: { issues: ReadonlyArray<Issue> }, base = ''): 
 
 /** Parse with a zod (mini) schema; a failure is a 400 naming the field. */
 export function parseWith<T>(
-  schema: { safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<Issue> } } },
+  schema: {
+    safeParse(x: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<Issue> } };
+  },
   input: unknown,
   base = '',
 ): T {

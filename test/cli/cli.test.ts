@@ -24,9 +24,22 @@ function spoolCli(args: string[], env: Record<string, string> = {}): Promise<Run
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { ...process.env, UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token, SPOOL_KEY_PREFIX: prefix, ...env }, timeout: 20_000 },
+      {
+        env: {
+          ...process.env,
+          UPSTASH_REDIS_REST_URL: url,
+          UPSTASH_REDIS_REST_TOKEN: token,
+          SPOOL_KEY_PREFIX: prefix,
+          ...env,
+        },
+        timeout: 20_000,
+      },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
         resolve({ code, stdout, stderr });
       },
     );
@@ -42,14 +55,25 @@ beforeAll(async () => {
   const ok = await spool.enqueue('mail', { payload: { to: 'a@example.com' }, handler: 'echo' }, { kick: false });
   doneId = ok.jobs[0]!.id;
   const leased = await spool.lease('mail', { count: 10 });
-  await spool.complete('mail', leased.jobs.map((j) => ({ id: j.id, token: j.token })));
+  await spool.complete(
+    'mail',
+    leased.jobs.map((j) => ({ id: j.id, token: j.token })),
+  );
 
-  const bad = await spool.enqueue('hooks', [1, 2, 3].map((n) => ({ payload: { n }, target: { url: 'http://127.0.0.1:9/demo/fail' } })), { kick: false });
+  const bad = await spool.enqueue(
+    'hooks',
+    [1, 2, 3].map((n) => ({ payload: { n }, target: { url: 'http://127.0.0.1:9/demo/fail' } })),
+    { kick: false },
+  );
   deadIds = bad.jobs.map((j) => j.id);
   const l2 = await spool.lease('hooks', { count: 10 });
   await spool.fail(
     'hooks',
-    l2.jobs.map((j) => ({ id: j.id, token: j.token, error: { class: 'HttpError', message: `HTTP 400 from target for job ${j.id}`, retryable: false } })),
+    l2.jobs.map((j) => ({
+      id: j.id,
+      token: j.token,
+      error: { class: 'HttpError', message: `HTTP 400 from target for job ${j.id}`, retryable: false },
+    })),
   );
   await spool.enqueue('hooks', { payload: { n: 4 }, handler: 'echo' }, { kick: false });
 });
@@ -78,7 +102,11 @@ describe('spool CLI', () => {
   });
 
   it('jobs get shows one job, and exits 4 for an unknown one', async () => {
-    const [found, missing, usage] = await Promise.all([spoolCli(['jobs', 'get', 'mail', doneId]), spoolCli(['jobs', 'get', 'mail', 'nope']), spoolCli(['jobs', 'get', 'mail'])]);
+    const [found, missing, usage] = await Promise.all([
+      spoolCli(['jobs', 'get', 'mail', doneId]),
+      spoolCli(['jobs', 'get', 'mail', 'nope']),
+      spoolCli(['jobs', 'get', 'mail']),
+    ]);
     expect(found.code).toBe(0);
     expect(found.stdout).toContain(`id:          ${doneId}`);
     expect(found.stdout).toMatch(/state:\s+completed/);
@@ -92,7 +120,9 @@ describe('spool CLI', () => {
   it('dlq ls groups the dead jobs by fingerprint; dlq show shows a group and its samples', async () => {
     const ls = await spoolCli(['dlq', 'ls', '--json']);
     expect(ls.code).toBe(0);
-    const { queues } = JSON.parse(ls.stdout) as { queues: Array<{ queue: string; total: number; groups: Array<{ fingerprint: string; count: number }> }> };
+    const { queues } = JSON.parse(ls.stdout) as {
+      queues: Array<{ queue: string; total: number; groups: Array<{ fingerprint: string; count: number }> }>;
+    };
     const hooks = queues.find((q) => q.queue === 'hooks')!;
     expect(hooks.total).toBe(3);
     expect(hooks.groups).toHaveLength(1);

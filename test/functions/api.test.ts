@@ -17,7 +17,8 @@ const health = createHealthHandler(rt);
 const dlq = createDlqReplayHandler(rt);
 const purge = createPurgeHandler(rt);
 const worker = createWorkerHandler(rt);
-const call = async (h: typeof enqueue, ...a: Parameters<typeof apiEvent>) => json(await h(apiEvent(...a), lambdaContext()));
+const call = async (h: typeof enqueue, ...a: Parameters<typeof apiEvent>) =>
+  json(await h(apiEvent(...a), lambdaContext()));
 const job = (extra: Record<string, unknown> = {}) => ({ handler: 'echo', payload: { n: 1 }, ...extra });
 
 describe('POST /v1/queues/{queue}/jobs', () => {
@@ -28,7 +29,15 @@ describe('POST /v1/queues/{queue}/jobs', () => {
     expect(r.headers.location).toBe(`/v1/queues/q1/jobs/${r.body.id}`);
     const g = await call(enqueue, 'GET', `/v1/queues/q1/jobs/${r.body.id}`);
     expect(g.status).toBe(200);
-    expect(g.body).toMatchObject({ id: r.body.id, queue: 'q1', state: 'waiting', attempts: 0, maxAttempts: 5, handler: 'echo', payload: { n: 1 } });
+    expect(g.body).toMatchObject({
+      id: r.body.id,
+      queue: 'q1',
+      state: 'waiting',
+      attempts: 0,
+      maxAttempts: 5,
+      handler: 'echo',
+      payload: { n: 1 },
+    });
     expect(g.body.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(g.body.updatedAt).toMatch(/Z$/);
   });
@@ -37,7 +46,9 @@ describe('POST /v1/queues/{queue}/jobs', () => {
     const r = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: { jobs: [job(), job({ priority: 5 })] } });
     expect(r.status).toBe(201);
     expect(r.body.jobs).toHaveLength(2);
-    const big = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: { jobs: Array.from({ length: 101 }, () => job()) } });
+    const big = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      body: { jobs: Array.from({ length: 101 }, () => job()) },
+    });
     expect(big.status).toBe(400);
     expect(big.body.error).toMatchObject({ code: 'invalid_request', details: { field: 'jobs' } });
   });
@@ -47,10 +58,16 @@ describe('POST /v1/queues/{queue}/jobs', () => {
     const b = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: job(), headers: { 'Idempotency-Key': 'k-1' } });
     expect([a.status, b.status]).toEqual([201, 200]);
     expect(b.body).toMatchObject({ id: a.body.id, deduplicated: true });
-    const c = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: job({ idempotencyKey: 'other' }), headers: { 'idempotency-key': 'k-1' } });
+    const c = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      body: job({ idempotencyKey: 'other' }),
+      headers: { 'idempotency-key': 'k-1' },
+    });
     expect(c.status).toBe(400);
     expect(c.body.error.details.field).toBe('idempotencyKey');
-    const d = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: { jobs: [job()] }, headers: { 'idempotency-key': 'k-2' } });
+    const d = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      body: { jobs: [job()] },
+      headers: { 'idempotency-key': 'k-2' },
+    });
     expect(d.status).toBe(400);
     expect(d.body.error.details.field).toBe('Idempotency-Key');
   });
@@ -59,17 +76,32 @@ describe('POST /v1/queues/{queue}/jobs', () => {
     const before = (await rt.spool.snapshot(['q2']))[0]!.waiting;
     const r = await call(enqueue, 'POST', '/v1/queues/q2/jobs', { body: { jobs: [job(), job({ priority: 'high' })] } });
     expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error: { code: 'invalid_request', message: expect.stringContaining('jobs[1].priority'), details: { field: 'jobs[1].priority', reason: expect.any(String) } } });
+    expect(r.body).toEqual({
+      error: {
+        code: 'invalid_request',
+        message: expect.stringContaining('jobs[1].priority'),
+        details: { field: 'jobs[1].priority', reason: expect.any(String) },
+      },
+    });
     expect((await rt.spool.snapshot(['q2']))[0]!.waiting).toBe(before);
   });
 
   it('400 for a bad queue name, a missing target/handler, malformed JSON, an empty body', async () => {
-    expect((await call(enqueue, 'POST', '/v1/queues/bad.name/jobs', { body: job() })).body.error.details.field).toBe('queue');
-    expect((await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: { payload: 1 } })).body.error.details.field).toBe('target');
-    const bad = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { raw: '{"payload":', headers: { 'content-type': 'application/json' } });
+    expect((await call(enqueue, 'POST', '/v1/queues/bad.name/jobs', { body: job() })).body.error.details.field).toBe(
+      'queue',
+    );
+    expect((await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: { payload: 1 } })).body.error.details.field).toBe(
+      'target',
+    );
+    const bad = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      raw: '{"payload":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('invalid_json');
-    const empty = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { headers: { 'content-type': 'application/json' } });
+    const empty = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      headers: { 'content-type': 'application/json' },
+    });
     expect(empty.status).toBe(400);
   });
 
@@ -85,17 +117,29 @@ describe('POST /v1/queues/{queue}/jobs', () => {
   });
 
   it('415 when the body is not JSON (by Content-Type)', async () => {
-    const r = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { raw: 'payload=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const r = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      raw: 'payload=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(r.status).toBe(415);
     expect(r.body.error.code).toBe('unsupported_media_type');
     const none = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { raw: '{}' });
     expect(none.status).toBe(415);
-    const plus = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { raw: JSON.stringify(job()), headers: { 'content-type': 'application/vnd.api+json; charset=utf-8' } });
+    const plus = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      raw: JSON.stringify(job()),
+      headers: { 'content-type': 'application/vnd.api+json; charset=utf-8' },
+    });
     expect(plus.status).toBe(201);
   });
 
   it('503 with Retry-After when Redis cannot be reached (every route of every function)', async () => {
-    const down = await createRuntime({ fn: 'local', config: loadConfig({ SPOOL_KEY_PREFIX: prefix }), redis: createRedis({ url: 'http://127.0.0.1:1', token: 't' }, { failFast: true }), kickWorker: async () => {}, logger: rt.logger });
+    const down = await createRuntime({
+      fn: 'local',
+      config: loadConfig({ SPOOL_KEY_PREFIX: prefix }),
+      redis: createRedis({ url: 'http://127.0.0.1:1', token: 't' }, { failFast: true }),
+      kickWorker: async () => {},
+      logger: rt.logger,
+    });
     const e = await call(createEnqueueHandler(down), 'POST', '/v1/queues/q1/jobs', { body: job() });
     expect(e.status).toBe(503);
     expect(e.headers['retry-after']).toBe('5');
@@ -115,7 +159,9 @@ describe('POST /v1/queues/{queue}/jobs', () => {
 
   it('a burst of 100 enqueues causes one kick', async () => {
     kicks.length = 0;
-    const rs = await Promise.all(Array.from({ length: 100 }, () => call(enqueue, 'POST', '/v1/queues/burst/jobs', { body: job() })));
+    const rs = await Promise.all(
+      Array.from({ length: 100 }, () => call(enqueue, 'POST', '/v1/queues/burst/jobs', { body: job() })),
+    );
     expect(rs.every((r) => r.status === 201)).toBe(true);
     expect(kicks).toEqual([{ queue: 'burst', reason: 'enqueue' }]);
   });
@@ -150,15 +196,27 @@ describe('job routes', () => {
     const p2 = await call(enqueue, 'GET', '/v1/queues/lq/jobs', { query: `limit=2&cursor=${p1.body.nextCursor}` });
     expect(p2.body.jobs).toHaveLength(1);
     expect(p2.body.nextCursor).toBeUndefined();
-    expect((await call(enqueue, 'GET', '/v1/queues/lq/jobs', { query: 'state=sleeping' })).body.error.details.field).toBe('state');
-    expect((await call(enqueue, 'GET', '/v1/queues/lq/jobs', { query: 'limit=0' })).body.error.details.field).toBe('limit');
-    expect((await call(enqueue, 'GET', '/v1/queues/lq/jobs', { query: 'cursor=zzz' })).body.error.details.field).toBe('cursor');
+    expect(
+      (await call(enqueue, 'GET', '/v1/queues/lq/jobs', { query: 'state=sleeping' })).body.error.details.field,
+    ).toBe('state');
+    expect((await call(enqueue, 'GET', '/v1/queues/lq/jobs', { query: 'limit=0' })).body.error.details.field).toBe(
+      'limit',
+    );
+    expect((await call(enqueue, 'GET', '/v1/queues/lq/jobs', { query: 'cursor=zzz' })).body.error.details.field).toBe(
+      'cursor',
+    );
   });
 
   it('target header values are redacted when a job is shown', async () => {
-    const a = await call(enqueue, 'POST', '/v1/queues/q1/jobs', { body: { target: { url: 'https://example.com/hook', headers: { Authorization: 'Bearer s3cret' } } } });
+    const a = await call(enqueue, 'POST', '/v1/queues/q1/jobs', {
+      body: { target: { url: 'https://example.com/hook', headers: { Authorization: 'Bearer s3cret' } } },
+    });
     const g = await call(enqueue, 'GET', `/v1/queues/q1/jobs/${a.body.id}`);
-    expect(g.body.target).toEqual({ url: 'https://example.com/hook', method: 'POST', headers: { Authorization: '[redacted]' } });
+    expect(g.body.target).toEqual({
+      url: 'https://example.com/hook',
+      method: 'POST',
+      headers: { Authorization: '[redacted]' },
+    });
     expect(JSON.stringify(g.body)).not.toContain('s3cret');
   });
 });
@@ -179,7 +237,12 @@ describe('routing', () => {
     const byFn = { enqueue, health, 'dlq-replay': dlq, purge, worker } as const;
     for (const route of ROUTES) {
       const path = route.path.replace('{queue}', 'rq').replace('{id}', 'nope');
-      const r = await call(byFn[route.fn], route.method, path, route.method === 'POST' ? { body: route.path.endsWith('/jobs') ? job() : {} } : {});
+      const r = await call(
+        byFn[route.fn],
+        route.method,
+        path,
+        route.method === 'POST' ? { body: route.path.endsWith('/jobs') ? job() : {} } : {},
+      );
       expect([200, 201, 202, 404].includes(r.status), `${route.method} ${path}: ${r.status}`).toBe(true);
       if (r.status === 404) expect(r.body.error.message).toContain('nope');
       const other = route.fn === 'health' ? enqueue : health;
@@ -200,14 +263,22 @@ describe('queues, health, drain, purge and DLQ routes', () => {
   });
 
   it('GET /v1/health: 200 when healthy or degraded, 503 when unhealthy', async () => {
-    const { rt: hrt } = await testRuntime('api-health', { SPOOL_HEALTH_WAITING_DEGRADED: '1', SPOOL_HEALTH_WAITING_UNHEALTHY: '2' });
+    const { rt: hrt } = await testRuntime('api-health', {
+      SPOOL_HEALTH_WAITING_DEGRADED: '1',
+      SPOOL_HEALTH_WAITING_UNHEALTHY: '2',
+    });
     const h = createHealthHandler(hrt);
     expect((await call(h, 'GET', '/v1/health')).body).toMatchObject({ status: 'healthy', queues: [] });
     await hrt.spool.enqueue('hq', [job(), job()]);
     const d = await call(h, 'GET', '/v1/health');
     expect(d.status).toBe(200);
     expect(d.body.status).toBe('degraded');
-    expect(d.body.queues[0].symptoms[0]).toMatchObject({ check: 'waiting', status: 'degraded', value: 2, threshold: 1 });
+    expect(d.body.queues[0].symptoms[0]).toMatchObject({
+      check: 'waiting',
+      status: 'degraded',
+      value: 2,
+      threshold: 1,
+    });
     await hrt.spool.enqueue('hq', job());
     const u = await call(h, 'GET', '/v1/health', { query: 'history=5' });
     expect(u.status).toBe(503);
@@ -228,7 +299,11 @@ describe('queues, health, drain, purge and DLQ routes', () => {
   it('POST purge: dry run by default, reports counts; unknown fields are 400', async () => {
     const r = await call(purge, 'POST', '/v1/queues/q1/purge');
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ queue: 'q1', dryRun: true, queues: { q1: { completed: 0, orphans: 0, rounds: 1 } } });
+    expect(r.body).toMatchObject({
+      queue: 'q1',
+      dryRun: true,
+      queues: { q1: { completed: 0, orphans: 0, rounds: 1 } },
+    });
     const bad = await call(purge, 'POST', '/v1/queues/q1/purge', { body: { dryRun: false, everything: true } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.field).toBe('everything');
@@ -239,7 +314,11 @@ describe('queues, health, drain, purge and DLQ routes', () => {
     const leased = (await rt.spool.lease('dq', { count: 3 })).jobs;
     await rt.spool.fail(
       'dq',
-      leased.map((j, i) => ({ id: j.id, token: j.token, error: { message: i < 2 ? 'HTTP 400 bad input' : 'boom', class: 'HttpError', retryable: false } })),
+      leased.map((j, i) => ({
+        id: j.id,
+        token: j.token,
+        error: { message: i < 2 ? 'HTTP 400 bad input' : 'boom', class: 'HttpError', retryable: false },
+      })),
     );
     const g = await call(dlq, 'GET', '/v1/queues/dq/dlq', { query: 'samples=1' });
     expect(g.status).toBe(200);
@@ -248,26 +327,43 @@ describe('queues, health, drain, purge and DLQ routes', () => {
     expect(g.body.groups[0].samples[0].lastError.at).toMatch(/Z$/);
     const fp = g.body.groups[0].fingerprint;
 
-    const dry = await call(dlq, 'POST', '/v1/queues/dq/dlq/replay', { body: { fingerprint: fp }, caller: 'arn:aws:iam::123456789012:user/ops' });
+    const dry = await call(dlq, 'POST', '/v1/queues/dq/dlq/replay', {
+      body: { fingerprint: fp },
+      caller: 'arn:aws:iam::123456789012:user/ops',
+    });
     expect(dry.status).toBe(200);
     expect(dry.body).toMatchObject({ dryRun: true, matched: 2, moved: 0, byFingerprint: { [fp]: 2 } });
     const real = await call(dlq, 'POST', '/v1/queues/dq/dlq/replay', { body: { fingerprint: fp, dryRun: false } });
     expect(real.body).toMatchObject({ dryRun: false, matched: 2, moved: 2 });
     expect((await rt.spool.snapshot(['dq']))[0]).toMatchObject({ waiting: 2, dead: 1 });
     expect(kicks.at(-1)).toEqual({ queue: 'dq', reason: 'replay' });
-    const audit = ((await rt.spool.redis.lrange(`${prefix}:audit:dlq-replay`, 0, -1)) as unknown as Array<Record<string, unknown>>).filter((a) => a.queue === 'dq');
+    const audit = (
+      (await rt.spool.redis.lrange(`${prefix}:audit:dlq-replay`, 0, -1)) as unknown as Array<Record<string, unknown>>
+    ).filter((a) => a.queue === 'dq');
     expect(audit).toHaveLength(2);
-    expect(audit[1]).toMatchObject({ actor: 'arn:aws:iam::123456789012:user/ops', queue: 'dq', dryRun: true, matched: 2, moved: 0, selection: { fingerprint: fp, dryRun: true, limit: 100 } });
+    expect(audit[1]).toMatchObject({
+      actor: 'arn:aws:iam::123456789012:user/ops',
+      queue: 'dq',
+      dryRun: true,
+      matched: 2,
+      moved: 0,
+      selection: { fingerprint: fp, dryRun: true, limit: 100 },
+    });
     expect(audit[0]).toMatchObject({ actor: 'anonymous', dryRun: false, moved: 2 });
 
     const deadId = out.jobs.find((j) => !real.body.jobs.some((x: { id: string }) => x.id === j.id))!.id;
     expect((await call(dlq, 'DELETE', `/v1/queues/dq/dlq/${deadId}`)).status).toBe(200);
     expect((await call(dlq, 'DELETE', `/v1/queues/dq/dlq/${deadId}`)).status).toBe(404);
-    expect((await call(dlq, 'POST', '/v1/queues/dq/dlq/replay', { body: { limit: 5000 } })).body.error.details.field).toBe('limit');
+    expect(
+      (await call(dlq, 'POST', '/v1/queues/dq/dlq/replay', { body: { limit: 5000 } })).body.error.details.field,
+    ).toBe('limit');
   });
 
   it('dlq-replay invoked directly takes the same input (plus queue, actor)', async () => {
-    const r = (await dlq({ queue: 'dq', dryRun: true, failedAfter: '2020-01-01T00:00:00Z', actor: 'cli' }, lambdaContext(60_000, 'dlq-replay'))) as { dryRun: boolean; matched: number };
+    const r = (await dlq(
+      { queue: 'dq', dryRun: true, failedAfter: '2020-01-01T00:00:00Z', actor: 'cli' },
+      lambdaContext(60_000, 'dlq-replay'),
+    )) as { dryRun: boolean; matched: number };
     expect(r).toMatchObject({ dryRun: true, matched: 0 });
     await expect(dlq({ queue: 'dq', bogus: 1 }, lambdaContext())).rejects.toThrow(/bogus/);
   });

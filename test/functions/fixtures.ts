@@ -17,9 +17,15 @@ export interface ApiEventOptions {
 export function apiEvent(method: string, path: string, o: ApiEventOptions = {}): APIGatewayProxyEventV2 {
   const m = matchRoute(method, path);
   const routeKey = m.kind === 'route' ? `${m.route.method} ${m.route.path}` : 'ANY /{proxy+}';
-  const headers: Record<string, string> = { 'content-length': '0', host: 'abc123.execute-api.eu-west-1.amazonaws.com', 'user-agent': 'test', ...o.headers };
+  const headers: Record<string, string> = {
+    'content-length': '0',
+    host: 'abc123.execute-api.eu-west-1.amazonaws.com',
+    'user-agent': 'test',
+    ...o.headers,
+  };
   let body: string | undefined = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
-  if (o.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  if (o.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+    headers['content-type'] = 'application/json';
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   if (body !== undefined && o.base64) body = Buffer.from(body).toString('base64');
   const now = Date.now();
@@ -75,5 +81,9 @@ export interface JsonResult {
 
 export function json(res: unknown): JsonResult {
   const r = res as APIGatewayProxyStructuredResultV2;
-  return { status: r.statusCode ?? 0, headers: (r.headers ?? {}) as Record<string, string>, body: r.body ? JSON.parse(r.body) : undefined };
+  return {
+    status: r.statusCode ?? 0,
+    headers: (r.headers ?? {}) as Record<string, string>,
+    body: r.body ? JSON.parse(r.body) : undefined,
+  };
 }

@@ -2,8 +2,8 @@ import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createHealthHandler } from '../../functions/health/handler.js';
 import type { HealthRunReport } from '../../functions/health/check.js';
+import { createHealthHandler } from '../../functions/health/handler.js';
 import { METRICS } from '../../shared/metrics/names.js';
 import { lambdaContext, scheduledEvent } from './fixtures.js';
 import { testRuntime } from './runtime.js';
@@ -15,7 +15,13 @@ const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:spool-alerts';
 let now = 1_900_000_000_000;
 const { rt, prefix } = await testRuntime(
   'health',
-  { SPOOL_ALERT_TOPIC_ARN: TOPIC, SPOOL_METRIC_NAMESPACE: 'SpoolTest', SPOOL_HEALTH_WAITING_DEGRADED: '2', SPOOL_HEALTH_WAITING_UNHEALTHY: '4', SPOOL_DEAD_CAP: '2' },
+  {
+    SPOOL_ALERT_TOPIC_ARN: TOPIC,
+    SPOOL_METRIC_NAMESPACE: 'SpoolTest',
+    SPOOL_HEALTH_WAITING_DEGRADED: '2',
+    SPOOL_HEALTH_WAITING_UNHEALTHY: '4',
+    SPOOL_DEAD_CAP: '2',
+  },
   { clock: () => now },
 );
 const health = createHealthHandler(rt);
@@ -54,7 +60,10 @@ describe('scheduled health run', () => {
     now += 60_000;
     await rt.spool.enqueue('mail', [{ handler: 'echo' }, { handler: 'echo' }, { handler: 'echo' }]);
     const leased = (await rt.spool.lease('mail', { count: 1 })).jobs;
-    await rt.spool.complete('mail', leased.map((j) => ({ id: j.id, token: j.token })));
+    await rt.spool.complete(
+      'mail',
+      leased.map((j) => ({ id: j.id, token: j.token })),
+    );
     await rt.spool.enqueue('sms', { handler: 'echo' });
     now += 30_000;
     const r = await run();
@@ -106,14 +115,20 @@ describe('scheduled health run', () => {
     expect(input.Message).toContain('- UNHEALTHY: waiting jobs = 5 jobs (over 4 jobs)');
     expect(input.Message).toContain('Runbook: docs/runbook.md#queue-unhealthy');
     expect(input.Message).toContain('Next step: check that workers run');
-    expect(input.MessageAttributes).toEqual({ queue: { DataType: 'String', StringValue: 'mail' }, status: { DataType: 'String', StringValue: 'unhealthy' } });
+    expect(input.MessageAttributes).toEqual({
+      queue: { DataType: 'String', StringValue: 'mail' },
+      status: { DataType: 'String', StringValue: 'unhealthy' },
+    });
 
     now += 60_000;
     expect((await run()).alerts).toEqual([]);
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
 
     const leased = (await rt.spool.lease('mail', { count: 100 })).jobs;
-    await rt.spool.complete('mail', leased.map((j) => ({ id: j.id, token: j.token })));
+    await rt.spool.complete(
+      'mail',
+      leased.map((j) => ({ id: j.id, token: j.token })),
+    );
     now += 60_000;
     expect((await run()).alerts).toEqual([{ queue: 'mail', from: 'unhealthy', to: 'healthy' }]);
     const rec = sns.commandCalls(PublishCommand)[1]!.args[0].input;
@@ -124,20 +139,27 @@ describe('scheduled health run', () => {
   it('DLQ trimming since the previous run is degraded, with DeadTrimmed as a delta', async () => {
     await rt.spool.enqueue('trim', [{ handler: 'x' }, { handler: 'x' }, { handler: 'x' }]);
     const leased = (await rt.spool.lease('trim', { count: 3 })).jobs;
-    await rt.spool.fail('trim', leased.map((j) => ({ id: j.id, token: j.token, error: { message: 'no', retryable: false } })));
+    await rt.spool.fail(
+      'trim',
+      leased.map((j) => ({ id: j.id, token: j.token, error: { message: 'no', retryable: false } })),
+    );
     now += 60_000;
     const r = await run();
     expect(r.alerts).toContainEqual({ queue: 'trim', from: 'healthy', to: 'degraded' });
     const data = cw.commandCalls(PutMetricDataCommand)[0]!.args[0].input.MetricData!;
     expect(data.find((d) => d.MetricName === 'DeadTrimmed' && d.Dimensions?.[0]?.Value === 'trim')!.Value).toBe(1);
-    const msg = sns.commandCalls(PublishCommand).find((c) => c.args[0].input.Subject!.includes('trim'))!.args[0].input.Message!;
+    const msg = sns.commandCalls(PublishCommand).find((c) => c.args[0].input.Subject!.includes('trim'))!.args[0].input
+      .Message!;
     expect(msg).toContain('dead jobs trimmed from the DLQ since the previous check = 1 jobs (over 0 jobs)');
     expect(msg).toContain('docs/runbook.md#dlq-trimmed');
   });
 
   it('a failed SNS publish keeps the old status so the next run alerts again', async () => {
     sns.on(PublishCommand).rejects(new Error('throttled'));
-    await rt.spool.enqueue('flap', Array.from({ length: 5 }, () => ({ handler: 'echo' })));
+    await rt.spool.enqueue(
+      'flap',
+      Array.from({ length: 5 }, () => ({ handler: 'echo' })),
+    );
     now += 60_000;
     expect((await run()).alerts.find((a) => a.queue === 'flap')).toBeUndefined();
     sns.on(PublishCommand).resolves({ MessageId: 'm-2' });
@@ -157,7 +179,19 @@ describe('scheduled health run', () => {
       queue: `q${i}`,
       status: 'healthy' as const,
       symptoms: [],
-      snapshot: { queue: `q${i}`, at: now, waiting: 0, delayed: 0, active: 0, completed: 0, dead: 0, oldestWaitingAgeMs: 0, stuck: 0, oldestDeadAgeMs: 0, counters: {} as never },
+      snapshot: {
+        queue: `q${i}`,
+        at: now,
+        waiting: 0,
+        delayed: 0,
+        active: 0,
+        completed: 0,
+        dead: 0,
+        oldestWaitingAgeMs: 0,
+        stuck: 0,
+        oldestDeadAgeMs: 0,
+        counters: {} as never,
+      },
       deltas: { enqueued: 0, completed: 0, failed: 0, retried: 0, dead: 0, trimmed: 0 },
     }));
     const data = metricData(fake, now);

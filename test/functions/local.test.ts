@@ -1,10 +1,10 @@
-import { Logger } from '../../shared/log/logger.js';
 import { describe, expect, it } from 'vitest';
-import { getJob } from '../../shared/queue/ops/jobs.js';
 import { createEnqueueHandler } from '../../functions/enqueue/handler.js';
 import { createHealthHandler } from '../../functions/health/handler.js';
 import { createRuntime, loggingSender } from '../../functions/lib/runtime.js';
 import { inProcessKick } from '../../functions/worker/in-process.js';
+import type { Logger } from '../../shared/log/logger.js';
+import { getJob } from '../../shared/queue/ops/jobs.js';
 import { testRedis } from '../helpers/redis.js';
 import { apiEvent, json, scheduledEvent } from './fixtures.js';
 import { testRuntime } from './runtime.js';
@@ -13,16 +13,27 @@ describe('local seams', () => {
   it('AWS clients replaced by loggers and the kick run in-process: an enqueued job completes', async () => {
     const { rt: base } = await testRuntime('local');
     const lines: Array<{ message: string; input?: unknown }> = [];
-    const sink = { info: (message: string, extra?: { input?: unknown }) => lines.push({ message, input: extra?.input }) } as unknown as Logger;
+    const sink = {
+      info: (message: string, extra?: { input?: unknown }) => lines.push({ message, input: extra?.input }),
+    } as unknown as Logger;
     const rt = await createRuntime({
       fn: 'local',
       config: { ...base.config, SPOOL_ALERT_TOPIC_ARN: 'arn:local:topic' },
       redis: testRedis(),
       logger: base.logger,
-      aws: { cloudwatch: loggingSender(sink, 'cloudwatch'), sns: loggingSender(sink, 'sns'), lambda: loggingSender(sink, 'lambda') },
+      aws: {
+        cloudwatch: loggingSender(sink, 'cloudwatch'),
+        sns: loggingSender(sink, 'sns'),
+        lambda: loggingSender(sink, 'lambda'),
+      },
     });
-    const finished = new Promise<unknown>((resolve) => (rt.kickWorker = inProcessKick(() => rt, { worker: { lingerMs: 0 }, onDone: (_q, r) => resolve(r) })));
-    const r = json(await createEnqueueHandler(rt)(apiEvent('POST', '/v1/queues/loc/jobs', { body: { handler: 'echo' } })));
+    const finished = new Promise<unknown>(
+      (resolve) =>
+        (rt.kickWorker = inProcessKick(() => rt, { worker: { lingerMs: 0 }, onDone: (_q, r) => resolve(r) })),
+    );
+    const r = json(
+      await createEnqueueHandler(rt)(apiEvent('POST', '/v1/queues/loc/jobs', { body: { handler: 'echo' } })),
+    );
     expect(r.status).toBe(201);
     expect(await finished).toMatchObject({ queue: 'loc', completed: 1 });
     expect((await getJob(rt.spool, 'loc', r.body.id))!.state).toBe('completed');

@@ -7,10 +7,10 @@ import { createRuntime, redisCredentials } from '../../functions/lib/runtime.js'
 import { createPurgeHandler } from '../../functions/purge/handler.js';
 import type { PurgeRunReport } from '../../functions/purge/run.js';
 import { loadConfig } from '../../shared/config/index.js';
+import { queues } from '../../shared/queue/ops/snapshot.js';
 import { upstashConfig } from '../helpers/redis.js';
 import { apiEvent, json, lambdaContext, scheduledEvent } from './fixtures.js';
 import { testRuntime } from './runtime.js';
-import { queues } from '../../shared/queue/ops/snapshot.js';
 
 const lambda = mockClient(LambdaClient);
 const secrets = mockClient(SecretsManagerClient);
@@ -23,20 +23,30 @@ describe('runtime', () => {
   it('reads Redis credentials from Secrets Manager when SPOOL_REDIS_SECRET_ARN is set, once', async () => {
     const { url, token } = upstashConfig();
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:spool-redis-AbCdEf';
-    secrets.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: JSON.stringify({ UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token }) });
-    const rt = await createRuntime({ fn: 'enqueue', env: { SPOOL_REDIS_SECRET_ARN: arn, SPOOL_KEY_PREFIX: 'test:rt:secret' }, kickWorker: async () => {} });
+    secrets
+      .on(GetSecretValueCommand, { SecretId: arn })
+      .resolves({ SecretString: JSON.stringify({ UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token }) });
+    const rt = await createRuntime({
+      fn: 'enqueue',
+      env: { SPOOL_REDIS_SECRET_ARN: arn, SPOOL_KEY_PREFIX: 'test:rt:secret' },
+      kickWorker: async () => {},
+    });
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expect(await queues(rt.spool)).toEqual([]);
   });
 
   it('a bad secret fails without revealing its content', async () => {
-    secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"UPSTASH_REDIS_REST_URL":"not-a-url","UPSTASH_REDIS_REST_TOKEN":"hunter2"}' });
+    secrets
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: '{"UPSTASH_REDIS_REST_URL":"not-a-url","UPSTASH_REDIS_REST_TOKEN":"hunter2"}' });
     const cfg = loadConfig({ SPOOL_REDIS_SECRET_ARN: 'arn:x' });
     const err = await redisCredentials(cfg).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).not.toContain('hunter2');
     secrets.on(GetSecretValueCommand).resolves({ SecretString: 'hunter2' });
-    expect(((await redisCredentials(cfg).catch((e: Error) => e)) as Error).message).toBe('the Redis secret is not JSON');
+    expect(((await redisCredentials(cfg).catch((e: Error) => e)) as Error).message).toBe(
+      'the Redis secret is not JSON',
+    );
   });
 
   it('an HTTP event answers a JSON 500 when the runtime cannot be built (no credentials)', async () => {
@@ -57,14 +67,21 @@ describe('runtime', () => {
     expect(calls).toHaveLength(1);
     const input = calls[0]!.args[0].input;
     expect(input).toMatchObject({ FunctionName: 'Spool-worker', InvocationType: 'Event' });
-    expect(JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array))).toEqual({ kick: { queue: 'kq', reason: 'enqueue' } });
+    expect(JSON.parse(new TextDecoder().decode(input.Payload as Uint8Array))).toEqual({
+      kick: { queue: 'kq', reason: 'enqueue' },
+    });
   });
 
   it('a failed kick does not fail the enqueue (the schedule runs the queue)', async () => {
     lambda.on(InvokeCommand).rejects(new Error('TooManyRequestsException'));
     const { rt } = await testRuntime('rt-kick-fail', { SPOOL_WORKER_FUNCTION_NAME: 'Spool-worker' });
     const prod = await createRuntime({ fn: 'enqueue', config: rt.config, spool: rt.spool, logger: rt.logger });
-    const r = json(await createEnqueueHandler(prod)(apiEvent('POST', '/v1/queues/kq/jobs', { body: { handler: 'echo' } }), lambdaContext()));
+    const r = json(
+      await createEnqueueHandler(prod)(
+        apiEvent('POST', '/v1/queues/kq/jobs', { body: { handler: 'echo' } }),
+        lambdaContext(),
+      ),
+    );
     expect(r.status).toBe(201);
   });
 });
@@ -72,7 +89,16 @@ describe('runtime', () => {
 describe('purge function', () => {
   it('scheduled: reclaims expired leases and removes completed jobs past retention, for every queue', async () => {
     let now = 1_900_000_000_000;
-    const { rt } = await testRuntime('purge', { SPOOL_COMPLETED_RETENTION_MS: '1000', SPOOL_JOB_TIMEOUT_MS: '1000', SPOOL_LEASE_MS: '1000', SPOOL_LEASE_GRACE_MS: '0' }, { clock: () => now });
+    const { rt } = await testRuntime(
+      'purge',
+      {
+        SPOOL_COMPLETED_RETENTION_MS: '1000',
+        SPOOL_JOB_TIMEOUT_MS: '1000',
+        SPOOL_LEASE_MS: '1000',
+        SPOOL_LEASE_GRACE_MS: '0',
+      },
+      { clock: () => now },
+    );
     await rt.spool.enqueue('pa', [{ handler: 'echo' }, { handler: 'echo' }]);
     await rt.spool.enqueue('pb', { handler: 'echo' });
     const [a1, a2] = (await rt.spool.lease('pa', { count: 2 })).jobs;
@@ -91,13 +117,22 @@ describe('purge function', () => {
   it('is bounded per invocation and resumable (limit per round, rounds per call)', async () => {
     let now = 1_900_000_000_000;
     const { rt } = await testRuntime('purge-bound', { SPOOL_COMPLETED_RETENTION_MS: '0' }, { clock: () => now });
-    await rt.spool.enqueue('pc', Array.from({ length: 7 }, () => ({ handler: 'echo' })));
+    await rt.spool.enqueue(
+      'pc',
+      Array.from({ length: 7 }, () => ({ handler: 'echo' })),
+    );
     const jobs = (await rt.spool.lease('pc', { count: 7 })).jobs;
-    await rt.spool.complete('pc', jobs.map((j) => ({ id: j.id, token: j.token })));
+    await rt.spool.complete(
+      'pc',
+      jobs.map((j) => ({ id: j.id, token: j.token })),
+    );
     now += 10;
     const purge = createPurgeHandler(rt);
     const spy = vi.spyOn(rt.spool, 'run');
-    const r = (await purge({ dryRun: false, limit: 2, queues: ['pc'] }, lambdaContext(60_000, 'purge'))) as PurgeRunReport;
+    const r = (await purge(
+      { dryRun: false, limit: 2, queues: ['pc'] },
+      lambdaContext(60_000, 'purge'),
+    )) as PurgeRunReport;
     expect(r.queues.pc).toMatchObject({ completed: 7 });
     expect(spy.mock.calls.filter(([def]) => def.name === 'purge').length).toBeGreaterThanOrEqual(4);
     spy.mockRestore();

@@ -1,7 +1,7 @@
-import { Logger } from '../../shared/log/logger.js';
 import { afterAll, expect, onTestFinished, vi } from 'vitest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../functions/lib/runtime.js';
 import { loadConfig, queueConfig } from '../../shared/config/index.js';
+import { Logger } from '../../shared/log/logger.js';
 import { Spool } from '../../shared/queue/index.js';
 import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -18,7 +18,10 @@ export async function testRuntime(name: string, env: Record<string, string> = {}
   });
   const config = loadConfig({ SPOOL_KEY_PREFIX: prefix, SPOOL_TARGET_ALLOW_PRIVATE: 'true', ...env });
   // The whole engine (a Spool) so that tests can arrange queues with its methods; handlers use its core.
-  const spool = new Spool(o.redis ?? testRedis(), { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
+  const spool = new Spool(o.redis ?? testRedis(), {
+    config: queueConfig(config),
+    ...(o.clock ? { clock: o.clock } : {}),
+  });
   const rt = (await createRuntime({
     fn: 'local',
     config,

@@ -1,15 +1,15 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as z from 'zod/mini';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createWorkerHandler } from '../../functions/worker/handler.js';
+import * as z from 'zod/mini';
 import type { DrainReport } from '../../functions/worker/drain.js';
 import { scaleOutCount } from '../../functions/worker/drain.js';
+import { createWorkerHandler } from '../../functions/worker/handler.js';
+import { classifyAddress } from '../../shared/jobs/address.js';
+import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
+import { callTarget, hostAllowed } from '../../shared/jobs/http-target.js';
 import { PermanentError } from '../../shared/jobs/outcome.js';
 import { defineHandler, HandlerRegistry } from '../../shared/jobs/registry.js';
-import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
-import { classifyAddress } from '../../shared/jobs/address.js';
-import { callTarget, hostAllowed } from '../../shared/jobs/http-target.js';
 import { lambdaContext, scheduledEvent } from './fixtures.js';
 import { testRuntime } from './runtime.js';
 
@@ -73,11 +73,19 @@ registry.register(
   }),
 );
 /** Ignores its abort signal: only the invocation deadline stops the worker waiting for it. */
-registry.register(defineHandler({ name: 'stubborn', schema: z.unknown(), run: () => new Promise((r) => setTimeout(r, 2500)) }));
+registry.register(
+  defineHandler({ name: 'stubborn', schema: z.unknown(), run: () => new Promise((r) => setTimeout(r, 2500)) }),
+);
 
 const { rt, kicks } = await testRuntime(
   'worker',
-  { SPOOL_WORKER_TIME_MARGIN_MS: '500', SPOOL_JOB_TIMEOUT_MS: '1000', SPOOL_LEASE_GRACE_MS: '200', SPOOL_BACKOFF_BASE_MS: '1000', SPOOL_WORKER_MAX_SCALE_OUT: '3' },
+  {
+    SPOOL_WORKER_TIME_MARGIN_MS: '500',
+    SPOOL_JOB_TIMEOUT_MS: '1000',
+    SPOOL_LEASE_GRACE_MS: '200',
+    SPOOL_BACKOFF_BASE_MS: '1000',
+    SPOOL_WORKER_MAX_SCALE_OUT: '3',
+  },
   { handlers: registry },
 );
 const worker = createWorkerHandler(rt, { lingerMs: 0 });
@@ -90,11 +98,28 @@ const kick = (queue: string, remainingMs = 20_000) => {
 
 describe('HTTP targets against a real server', () => {
   it('200 completes; 500 retries; 429 honours Retry-After; 400 is permanent; a slow answer times out; a refused connection retries', async () => {
-    const t = (path: string, extra: Record<string, unknown> = {}) => ({ target: { url: path.startsWith('http') ? path : `${base}${path}`, headers: { Authorization: 'Bearer top-secret' } }, payload: { hello: path }, ...extra });
-    const out = await rt.spool.enqueue('http', [t('/ok'), t('/fail'), t('/busy'), t('/bad'), t('/slow', { timeoutMs: 300 }), t(refusedUrl)]);
+    const t = (path: string, extra: Record<string, unknown> = {}) => ({
+      target: {
+        url: path.startsWith('http') ? path : `${base}${path}`,
+        headers: { Authorization: 'Bearer top-secret' },
+      },
+      payload: { hello: path },
+      ...extra,
+    });
+    const out = await rt.spool.enqueue('http', [
+      t('/ok'),
+      t('/fail'),
+      t('/busy'),
+      t('/bad'),
+      t('/slow', { timeoutMs: 300 }),
+      t(refusedUrl),
+    ]);
     const ids = out.jobs.map((j) => j.id);
     const logs: string[] = [];
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (logs.push(String(s)), true));
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      logs.push(String(s));
+      return true;
+    });
     const start = Date.now();
     const report = await kick('http');
     spy.mockRestore();
@@ -116,7 +141,12 @@ describe('HTTP targets against a real server', () => {
     // The server got the payload as JSON, the target's headers and Spool's own.
     const okReq = seen.find((s) => s.path === '/ok')!;
     expect(JSON.parse(okReq.body)).toEqual({ hello: '/ok' });
-    expect(okReq.headers).toMatchObject({ authorization: 'Bearer top-secret', 'content-type': 'application/json', 'spool-job-id': ids[0], 'spool-attempt': '1' });
+    expect(okReq.headers).toMatchObject({
+      authorization: 'Bearer top-secret',
+      'content-type': 'application/json',
+      'spool-job-id': ids[0],
+      'spool-attempt': '1',
+    });
     // Target headers are never logged.
     expect(logs.join('')).not.toContain('top-secret');
   });
@@ -124,17 +154,38 @@ describe('HTTP targets against a real server', () => {
   it('SSRF: link-local / metadata always refused, private only when allowed, allow-list enforced', async () => {
     const policy = { allowedHosts: [] as string[], allowPrivate: false };
     const signal = new AbortController().signal;
-    for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[fd00:ec2::254]/', 'http://[::ffff:169.254.169.254]/', 'http://0.0.0.0/', 'http://[fe80::1]/']) {
-      const o = await callTarget({ url, method: 'GET' }, null, { policy: { ...policy, allowPrivate: true }, timeoutMs: 1000, signal });
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[fd00:ec2::254]/',
+      'http://[::ffff:169.254.169.254]/',
+      'http://0.0.0.0/',
+      'http://[fe80::1]/',
+    ]) {
+      const o = await callTarget({ url, method: 'GET' }, null, {
+        policy: { ...policy, allowPrivate: true },
+        timeoutMs: 1000,
+        signal,
+      });
       expect(o, url).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused', retryable: false } });
     }
     const priv = await callTarget({ url: `${base}/ok`, method: 'GET' }, null, { policy, timeoutMs: 1000, signal });
     expect(priv).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused' } });
     // A name that resolves to loopback is refused at connection time (the DNS answer is checked).
-    const byName = await callTarget({ url: `${base.replace('127.0.0.1', 'localhost')}/ok`, method: 'GET' }, null, { policy, timeoutMs: 1000, signal });
+    const byName = await callTarget({ url: `${base.replace('127.0.0.1', 'localhost')}/ok`, method: 'GET' }, null, {
+      policy,
+      timeoutMs: 1000,
+      signal,
+    });
     expect(byName).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused', retryable: false } });
-    const listed = await callTarget({ url: `${base}/ok`, method: 'GET' }, null, { policy: { allowedHosts: ['api.example.com'], allowPrivate: true }, timeoutMs: 1000, signal });
-    expect(listed).toMatchObject({ kind: 'failed', error: { class: 'TargetRefused', message: expect.stringContaining('SPOOL_TARGET_ALLOWED_HOSTS') } });
+    const listed = await callTarget({ url: `${base}/ok`, method: 'GET' }, null, {
+      policy: { allowedHosts: ['api.example.com'], allowPrivate: true },
+      timeoutMs: 1000,
+      signal,
+    });
+    expect(listed).toMatchObject({
+      kind: 'failed',
+      error: { class: 'TargetRefused', message: expect.stringContaining('SPOOL_TARGET_ALLOWED_HOSTS') },
+    });
     expect(hostAllowed('a.example.com', ['*.example.com'])).toBe(true);
     expect(hostAllowed('example.com.evil.io', ['example.com'])).toBe(false);
     expect(classifyAddress('8.8.8.8')).toBe('public');
@@ -154,7 +205,10 @@ describe('registered handlers', () => {
     const report = await kick('h');
     expect(report).toMatchObject({ leased: 5, completed: 1, dead: 3, retried: 1 });
     expect(calls).toEqual(['ada']);
-    const jobs = await rt.spool.getMany('h', out.jobs.map((j) => j.id));
+    const jobs = await rt.spool.getMany(
+      'h',
+      out.jobs.map((j) => j.id),
+    );
     expect(jobs.map((j) => [j!.state, j!.lastError?.class])).toEqual([
       ['completed', undefined],
       ['dead', 'InvalidPayload'],
@@ -168,7 +222,10 @@ describe('registered handlers', () => {
 
 describe('time and leases', () => {
   it('a worker whose remaining time runs out leaves unfinished jobs leased; they run again after the lease', async () => {
-    const out = await rt.spool.enqueue('slowq', [{ handler: 'stubborn', payload: {}, timeoutMs: 5000 }, { handler: 'echo', payload: {} }]);
+    const out = await rt.spool.enqueue('slowq', [
+      { handler: 'stubborn', payload: {}, timeoutMs: 5000 },
+      { handler: 'echo', payload: {} },
+    ]);
     kicks.length = 0;
     const started = Date.now();
     // 2 s left, 0.5 s margin: leases end by ~1.5 s from now; the stubborn job (2.5 s) cannot finish.
@@ -216,7 +273,10 @@ describe('scale-out and schedule', () => {
     expect(scaleOutCount(0, { maxScaleOut: 3, jobsPerWorker: 500 })).toBe(0);
     expect(scaleOutCount(1200, { maxScaleOut: 3, jobsPerWorker: 500 })).toBe(2);
     expect(scaleOutCount(100_000, { maxScaleOut: 3, jobsPerWorker: 500 })).toBe(3);
-    await rt.spool.enqueue('deep', Array.from({ length: 60 }, () => ({ handler: 'echo' })));
+    await rt.spool.enqueue(
+      'deep',
+      Array.from({ length: 60 }, () => ({ handler: 'echo' })),
+    );
     kicks.length = 0;
     const w = createWorkerHandler(rt, { jobsPerWorker: 10, batchSize: 20, lingerMs: 0 });
     const r = (await w({ kick: { queue: 'deep' } }, lambdaContext(20_000))) as DrainReport;
@@ -224,7 +284,10 @@ describe('scale-out and schedule', () => {
     expect(kicks).toEqual(Array.from({ length: 3 }, () => ({ queue: 'deep', reason: 'scale-out' })));
     expect(r.completed).toBe(60);
     kicks.length = 0;
-    await rt.spool.enqueue('deep', Array.from({ length: 60 }, () => ({ handler: 'echo' })));
+    await rt.spool.enqueue(
+      'deep',
+      Array.from({ length: 60 }, () => ({ handler: 'echo' })),
+    );
     await w({ kick: { queue: 'deep', reason: 'scale-out' } }, lambdaContext(20_000));
     expect(kicks).toEqual([]);
   });

@@ -29,7 +29,8 @@ function escapeGlob(s: string): string {
 
 /** Deletes every key starting with `prefix` (SCAN + DEL through the endpoint); returns how many. */
 export async function cleanupPrefix(prefix: string): Promise<number> {
-  if (!prefix.startsWith('test:')) throw new Error(`cleanupPrefix: refusing prefix not starting with "test:": ${prefix}`);
+  if (!prefix.startsWith('test:'))
+    throw new Error(`cleanupPrefix: refusing prefix not starting with "test:": ${prefix}`);
   const redis = testRedis();
   const match = `${escapeGlob(prefix)}*`;
   let cursor: string | number = '0';

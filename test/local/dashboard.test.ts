@@ -4,9 +4,9 @@
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startLocal, type LocalServer } from '../../local/server.js';
+import { type LocalServer, startLocal } from '../../local/server.js';
 import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -32,7 +32,11 @@ afterAll(async () => {
 });
 
 async function post(path: string, body: unknown): Promise<any> {
-  const res = await fetch(`${local.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${local.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return res.json();
 }
 
@@ -41,11 +45,19 @@ it('shows the queues, dry-runs then replays a DLQ group, and keeps a screenshot'
 
   // Two jobs that die (400 from /demo/fail) and one that completes.
   const ids: string[] = [];
-  for (const n of [1, 2]) ids.push((await post('/v1/queues/webhooks/jobs', { target: { url: `${local.url}/demo/fail` }, payload: { n } })).id);
+  for (const n of [1, 2])
+    ids.push(
+      (await post('/v1/queues/webhooks/jobs', { target: { url: `${local.url}/demo/fail` }, payload: { n } })).id,
+    );
   await post('/v1/queues/emails/jobs', { target: { url: `${local.url}/demo/echo` }, payload: { to: 'a@example.com' } });
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const states = await Promise.all(ids.map(async (id) => ((await (await fetch(`${local.url}/v1/queues/webhooks/jobs/${id}`)).json()) as { state: string }).state));
+    const states = await Promise.all(
+      ids.map(
+        async (id) =>
+          ((await (await fetch(`${local.url}/v1/queues/webhooks/jobs/${id}`)).json()) as { state: string }).state,
+      ),
+    );
     if (states.every((s) => s === 'dead')) break;
     if (Date.now() > deadline) throw new Error(`jobs did not die: ${states.join(',')}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -90,6 +102,10 @@ it('shows the queues, dry-runs then replays a DLQ group, and keeps a screenshot'
   expect(errors).toEqual([]);
 
   // The replay really happened (the jobs may have run and died again since: /demo/fail always fails).
-  const jobs = await Promise.all(ids.map(async (id) => (await (await fetch(`${local.url}/v1/queues/webhooks/jobs/${id}`)).json()) as { replays?: number }));
+  const jobs = await Promise.all(
+    ids.map(
+      async (id) => (await (await fetch(`${local.url}/v1/queues/webhooks/jobs/${id}`)).json()) as { replays?: number },
+    ),
+  );
   expect(jobs.map((j) => j.replays)).toEqual([1, 1]);
 });

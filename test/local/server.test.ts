@@ -5,7 +5,7 @@
  * in-process and the schedules run by hand. CloudWatch and SNS go to the log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocal, type LocalServer } from '../../local/server.js';
+import { type LocalServer, startLocal } from '../../local/server.js';
 import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('local');
@@ -30,7 +30,11 @@ afterAll(async () => {
   await cleanupPrefix(prefix);
 });
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(`${local.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -94,7 +98,10 @@ describe('API Gateway behaviour', () => {
 
 describe("the README's curl examples", () => {
   it('a job to /demo/echo completes (the kick runs the worker in-process)', async () => {
-    const r = await call('POST', '/v1/queues/demo/jobs', { target: { url: `${local.url}/demo/echo` }, payload: { hello: 'world' } });
+    const r = await call('POST', '/v1/queues/demo/jobs', {
+      target: { url: `${local.url}/demo/echo` },
+      payload: { hello: 'world' },
+    });
     expect(r.status).toBe(201);
     const id = r.json.id as string;
     const job = await until('the echo job to complete', async () => {
@@ -105,7 +112,10 @@ describe("the README's curl examples", () => {
   });
 
   it('a job to /demo/fail lands in the DLQ with its failure', async () => {
-    const r = await call('POST', '/v1/queues/demo-fail/jobs', { target: { url: `${local.url}/demo/fail` }, payload: { n: 1 } });
+    const r = await call('POST', '/v1/queues/demo-fail/jobs', {
+      target: { url: `${local.url}/demo/fail` },
+      payload: { n: 1 },
+    });
     expect(r.status).toBe(201);
     const id = r.json.id as string;
     const job = await until('the failing job to be dead', async () => {
@@ -119,7 +129,10 @@ describe("the README's curl examples", () => {
   });
 
   it('a job to /demo/flaky retries and completes (the worker schedule picks the retry up)', async () => {
-    const r = await call('POST', '/v1/queues/demo-flaky/jobs', { target: { url: `${local.url}/demo/flaky` }, maxAttempts: 5 });
+    const r = await call('POST', '/v1/queues/demo-flaky/jobs', {
+      target: { url: `${local.url}/demo/flaky` },
+      maxAttempts: 5,
+    });
     const id = r.json.id as string;
     const job = await until('the flaky job to complete', async () => {
       const j = await jobState('demo-flaky', id);
@@ -138,7 +151,11 @@ describe("the README's curl examples", () => {
     const input = JSON.parse(metric!.slice('[cloudwatch] PutMetricData '.length));
     expect(input.Namespace).toBe('Spool');
     expect(input.MetricData.some((d: any) => d.MetricName === 'HealthHeartbeat')).toBe(true);
-    expect(input.MetricData.some((d: any) => d.Dimensions?.[0]?.Value === 'demo-fail' && d.MetricName === 'DeadJobs' && d.Value === 1)).toBe(true);
+    expect(
+      input.MetricData.some(
+        (d: any) => d.Dimensions?.[0]?.Value === 'demo-fail' && d.MetricName === 'DeadJobs' && d.Value === 1,
+      ),
+    ).toBe(true);
     // One dead job is over SPOOL_HEALTH_DEAD_DEGRADED=0: demo-fail went from healthy to degraded, a page.
     const page = lines.find((l) => l.startsWith('[sns] Publish ') && l.includes('demo-fail'));
     expect(page).toBeDefined();

@@ -3,7 +3,7 @@
  * starts redis-server, the Upstash endpoint and the server, answers, and after SIGINT leaves no
  * process behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';

@@ -30,7 +30,9 @@ describe('configuration', () => {
   });
 
   it('reads the environment and names the variable it refuses', () => {
-    expect(loadConfig({ SPOOL_MAX_ATTEMPTS: '9', SPOOL_TARGET_ALLOWED_HOSTS: 'A.example.com, b.example.com' })).toMatchObject({
+    expect(
+      loadConfig({ SPOOL_MAX_ATTEMPTS: '9', SPOOL_TARGET_ALLOWED_HOSTS: 'A.example.com, b.example.com' }),
+    ).toMatchObject({
       SPOOL_MAX_ATTEMPTS: 9,
       SPOOL_TARGET_ALLOWED_HOSTS: ['a.example.com', 'b.example.com'],
     });
@@ -69,7 +71,9 @@ describe('script loading', () => {
     const def = defineScript('probe', ['counters'], `-- ${Math.random()}\nreturn cjson.encode({ ARGV[1], KEYS[1] })`);
     expect(await redis.scriptExists(def.sha1)).toEqual([0]);
     const spool = new Spool(redis, { config: { prefix: 'test:probe' } });
-    const run = (spool as unknown as { run: (d: typeof def, q: string, a: string[]) => Promise<unknown> }).run.bind(spool);
+    const run = (spool as unknown as { run: (d: typeof def, q: string, a: string[]) => Promise<unknown> }).run.bind(
+      spool,
+    );
     expect(await run(def, 'q', ['hello'])).toEqual(['hello', 'test:probe:{q}:counters']);
     expect(await redis.scriptExists(def.sha1)).toEqual([1]);
     expect(await run(def, 'q', ['again'])).toEqual(['again', 'test:probe:{q}:counters']);

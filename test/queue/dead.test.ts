@@ -3,12 +3,29 @@ import type { Spool } from '../../shared/queue/index.js';
 import { harness, job } from './harness.js';
 
 /** Enqueue n jobs and fail them permanently with the given messages (cycled), one per clock tick. */
-async function killJobs(spool: Spool, advance: (ms: number) => void, q: string, messages: string[], n: number): Promise<string[]> {
-  const { jobs } = await spool.enqueue(q, Array.from({ length: n }, (_, i) => job(i)));
+async function killJobs(
+  spool: Spool,
+  advance: (ms: number) => void,
+  q: string,
+  messages: string[],
+  n: number,
+): Promise<string[]> {
+  const { jobs } = await spool.enqueue(
+    q,
+    Array.from({ length: n }, (_, i) => job(i)),
+  );
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const { jobs: [j] } = await spool.lease(q, { count: 1 });
-    await spool.fail(q, [{ id: j!.id, token: j!.token, error: { message: messages[i % messages.length]!, class: 'HttpError', retryable: false } }]);
+    const {
+      jobs: [j],
+    } = await spool.lease(q, { count: 1 });
+    await spool.fail(q, [
+      {
+        id: j!.id,
+        token: j!.token,
+        error: { message: messages[i % messages.length]!, class: 'HttpError', retryable: false },
+      },
+    ]);
     ids.push(j!.id);
     advance(1_000);
   }
@@ -17,7 +34,9 @@ async function killJobs(spool: Spool, advance: (ms: number) => void, q: string, 
 }
 
 describe('dead letters', () => {
-  const { spool, clock } = harness('dead', { config: { deadCap: 5, deadTtlMs: 3_600_000, completedRetentionMs: 60_000, purgeLimit: 3 } });
+  const { spool, clock } = harness('dead', {
+    config: { deadCap: 5, deadTtlMs: 3_600_000, completedRetentionMs: 60_000, purgeLimit: 3 },
+  });
 
   it('caps the DLQ, trimming the oldest, and counts the trimming', async () => {
     const q = 'cap';
@@ -35,7 +54,13 @@ describe('dead letters', () => {
 
   it('groups by fingerprint with counts and samples; ids and numbers do not split a group', async () => {
     const q = 'groups';
-    await killJobs(spool, clock.advance, q, ['timeout after 3000 ms on job 1', 'HTTP 400: "bad field x"', 'timeout after 4000 ms on job 2'], 5);
+    await killJobs(
+      spool,
+      clock.advance,
+      q,
+      ['timeout after 3000 ms on job 1', 'HTTP 400: "bad field x"', 'timeout after 4000 ms on job 2'],
+      5,
+    );
     const { groups, total } = await spool.deadGroups(q, { samples: 2 });
     expect(total).toBe(5);
     expect(groups.map((g) => g.count)).toEqual([3, 2]);
@@ -80,7 +105,9 @@ describe('dead letters', () => {
   it('deletes a dead job for good, and only dead ones', async () => {
     const q = 'delete';
     const [id] = await killJobs(spool, clock.advance, q, ['z'], 1);
-    const { jobs: [alive] } = await spool.enqueue(q, job('alive'));
+    const {
+      jobs: [alive],
+    } = await spool.enqueue(q, job('alive'));
     expect(await spool.deleteDead(q, [id!, alive!.id])).toEqual([id]);
     expect(await spool.get(q, id!)).toBeNull();
     expect(await spool.get(q, alive!.id)).not.toBeNull();
@@ -89,9 +116,15 @@ describe('dead letters', () => {
 
   it('purge is bounded, resumable, and its dry run writes nothing', async () => {
     const q = 'purge';
-    await spool.enqueue(q, Array.from({ length: 7 }, (_, i) => job(i, { idempotencyKey: `k${i}` })));
+    await spool.enqueue(
+      q,
+      Array.from({ length: 7 }, (_, i) => job(i, { idempotencyKey: `k${i}` })),
+    );
     const { jobs } = await spool.lease(q, { count: 7 });
-    await spool.complete(q, jobs.map((j) => ({ id: j.id, token: j.token })));
+    await spool.complete(
+      q,
+      jobs.map((j) => ({ id: j.id, token: j.token })),
+    );
     clock.advance(spool.config.idempotencyWindowMs + 1);
     const dry = await spool.purge(q, { dryRun: true });
     expect(dry).toMatchObject({ dryRun: true, completed: 3, idempotencyKeys: 3, more: true });
@@ -112,7 +145,9 @@ describe('dead letters', () => {
     const q = 'purge-dead';
     const ids = await killJobs(spool, clock.advance, q, ['old'], 2);
     clock.advance(3_600_000 + 1);
-    const { jobs: [fresh] } = await spool.enqueue(q, job('fresh'));
+    const {
+      jobs: [fresh],
+    } = await spool.enqueue(q, job('fresh'));
     // an orphan: a record whose id is in no state set (as a crash in an older version could leave)
     const { queueKey } = await import('../../shared/queue/keys.js');
     const { prefix } = { prefix: spool.config.prefix };
@@ -133,12 +168,18 @@ describe('snapshot', () => {
   it('matches a queue built to known numbers', async () => {
     const q = 'known';
     const t0 = clock.now();
-    await spool.enqueue(q, Array.from({ length: 10 }, (_, i) => job(i)));
+    await spool.enqueue(
+      q,
+      Array.from({ length: 10 }, (_, i) => job(i)),
+    );
     clock.advance(30_000);
     await spool.enqueue(q, [job('d1', { delayMs: 60_000 }), job('d2', { delayMs: 120_000 })]);
     // lease 6: complete 2, fail 1 retryable (-> delayed), fail 1 permanent (-> dead), keep 2 active (1 expires)
     const { jobs } = await spool.lease(q, { count: 6, leaseMs: 1_000 });
-    await spool.complete(q, jobs.slice(0, 2).map((j) => ({ id: j.id, token: j.token })));
+    await spool.complete(
+      q,
+      jobs.slice(0, 2).map((j) => ({ id: j.id, token: j.token })),
+    );
     await spool.fail(q, [
       { id: jobs[2]!.id, token: jobs[2]!.token, error: { message: 'retry me', retryable: true } },
       { id: jobs[3]!.id, token: jobs[3]!.token, error: { message: 'dead', retryable: false } },
@@ -158,7 +199,17 @@ describe('snapshot', () => {
       oldestDeadAgeMs: clock.now() - (t0 + 30_000),
       nextRunAt: t0 + 30_000 + 60_000,
     });
-    expect(s!.counters).toEqual({ enqueued: 12, completed: 2, failed: 2, retried: 1, dead: 1, trimmed: 0, expired: 0, stalled: 0, replayed: 0 });
+    expect(s!.counters).toEqual({
+      enqueued: 12,
+      completed: 2,
+      failed: 2,
+      retried: 1,
+      dead: 1,
+      trimmed: 0,
+      expired: 0,
+      stalled: 0,
+      replayed: 0,
+    });
     const all = await spool.snapshot();
     expect(all.map((x) => x.queue)).toEqual([q]);
   });

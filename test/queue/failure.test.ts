@@ -2,31 +2,49 @@ import { describe, expect, it } from 'vitest';
 import { fingerprint } from '../../shared/queue/index.js';
 import { harness, job } from './harness.js';
 
-const err = (message: string, retryable = true, extra: Record<string, unknown> = {}) => ({ message, class: 'HttpError', retryable, ...extra });
+const err = (message: string, retryable = true, extra: Record<string, unknown> = {}) => ({
+  message,
+  class: 'HttpError',
+  retryable,
+  ...extra,
+});
 
 describe('fail and retry', () => {
   let r = 0.5;
-  const { spool, clock } = harness('failure', { random: () => r, config: { backoffBaseMs: 1_000, backoffMaxMs: 10_000 } });
+  const { spool, clock } = harness('failure', {
+    random: () => r,
+    config: { backoffBaseMs: 1_000, backoffMaxMs: 10_000 },
+  });
 
   it('follows exponential backoff with full jitter, capped, then goes dead with the story', async () => {
     const q = 'backoff';
-    const { jobs: [created] } = await spool.enqueue(q, job('x', { maxAttempts: 6 }));
+    const {
+      jobs: [created],
+    } = await spool.enqueue(q, job('x', { maxAttempts: 6 }));
     const delays: number[] = [];
     const jitters = [0.5, 1, 0.25, 0.999, 1];
     for (let attempt = 1; attempt <= 5; attempt++) {
       r = jitters[attempt - 1]!;
-      const { jobs: [leased] } = await spool.lease(q, { count: 1 });
+      const {
+        jobs: [leased],
+      } = await spool.lease(q, { count: 1 });
       expect(leased!.attempts).toBe(attempt);
       const before = clock.now();
-      const [res] = await spool.fail(q, [{ id: leased!.id, token: leased!.token, error: err(`boom ${attempt}`, true, { requestId: `req-${attempt}` }) }]);
+      const [res] = await spool.fail(q, [
+        { id: leased!.id, token: leased!.token, error: err(`boom ${attempt}`, true, { requestId: `req-${attempt}` }) },
+      ]);
       expect(res!.state).toBe('delayed');
       delays.push(res!.runAt! - before);
       clock.set(res!.runAt!);
     }
     // min(10s, 1s * 2^(n-1)) * jitter: 1000*.5, 2000*1, 4000*.25, 8000*.999, min(16000,10000)*1
     expect(delays).toEqual([500, 2000, 1000, 7992, 10000]);
-    const { jobs: [last] } = await spool.lease(q, { count: 1 });
-    const [res] = await spool.fail(q, [{ id: last!.id, token: last!.token, error: err('boom 6', true, { requestId: 'req-6' }) }]);
+    const {
+      jobs: [last],
+    } = await spool.lease(q, { count: 1 });
+    const [res] = await spool.fail(q, [
+      { id: last!.id, token: last!.token, error: err('boom 6', true, { requestId: 'req-6' }) },
+    ]);
     expect(res).toEqual({ id: created!.id, status: 'ok', state: 'dead' });
     const dead = await spool.get(q, created!.id);
     expect(dead).toMatchObject({
@@ -34,7 +52,14 @@ describe('fail and retry', () => {
       attempts: 6,
       diedAt: clock.now(),
       lastFailedAt: clock.now(),
-      lastError: { message: 'boom 6', class: 'HttpError', fingerprint: fingerprint('HttpError', 'boom 6'), requestId: 'req-6', attempt: 6, at: clock.now() },
+      lastError: {
+        message: 'boom 6',
+        class: 'HttpError',
+        fingerprint: fingerprint('HttpError', 'boom 6'),
+        requestId: 'req-6',
+        attempt: 6,
+        at: clock.now(),
+      },
     });
     expect(dead!.firstFailedAt).toBeLessThan(dead!.lastFailedAt!);
     const [snap] = await spool.snapshot([q]);
@@ -57,7 +82,9 @@ describe('fail and retry', () => {
   it('a permanent failure goes straight to dead', async () => {
     const q = 'permanent';
     await spool.enqueue(q, job(1));
-    const { jobs: [j] } = await spool.lease(q, { count: 1 });
+    const {
+      jobs: [j],
+    } = await spool.lease(q, { count: 1 });
     const [res] = await spool.fail(q, [{ id: j!.id, token: j!.token, error: err('400 bad request', false) }]);
     expect(res!.state).toBe('dead');
     expect((await spool.get(q, j!.id))!.attempts).toBe(1);
@@ -71,17 +98,23 @@ describe('fail and retry', () => {
     const second = (await spool.lease(q, { count: 1, leaseMs: 1_000 })).jobs[0]!;
     expect(second.id).toBe(first.id);
     expect(second.token).not.toBe(first.token);
-    expect(await spool.complete(q, [{ id: first.id, token: first.token }])).toEqual([{ id: first.id, status: 'stale' }]);
+    expect(await spool.complete(q, [{ id: first.id, token: first.token }])).toEqual([
+      { id: first.id, status: 'stale' },
+    ]);
     expect((await spool.fail(q, [{ id: first.id, token: first.token, error: err('late') }]))[0]!.status).toBe('stale');
     expect((await spool.extend(q, [{ id: first.id, token: first.token, leaseMs: 5_000 }]))[0]!.status).toBe('stale');
     expect((await spool.get(q, first.id))!.state).toBe('active');
-    expect(await spool.complete(q, [{ id: second.id, token: second.token }])).toEqual([{ id: second.id, status: 'ok' }]);
+    expect(await spool.complete(q, [{ id: second.id, token: second.token }])).toEqual([
+      { id: second.id, status: 'ok' },
+    ]);
     expect(await spool.complete(q, [{ id: 'nope', token: '1' }])).toEqual([{ id: 'nope', status: 'not_found' }]);
   });
 
   it('a worker that leases and never answers loses nothing: leased again with attempts counted, then dead', async () => {
     const q = 'abandoned';
-    const { jobs: [created] } = await spool.enqueue(q, job('lost', { maxAttempts: 3, timeoutMs: 100 }));
+    const {
+      jobs: [created],
+    } = await spool.enqueue(q, job('lost', { maxAttempts: 3, timeoutMs: 100 }));
     for (let attempt = 1; attempt <= 3; attempt++) {
       const l = await spool.lease(q, { count: 1, leaseMs: 1_000 });
       expect(l.jobs[0]).toMatchObject({ id: created!.id, attempts: attempt });
@@ -95,7 +128,11 @@ describe('fail and retry', () => {
     expect(after.jobs).toHaveLength(0);
     expect(after.expiredToDead).toBe(1);
     const dead = await spool.get(q, created!.id);
-    expect(dead).toMatchObject({ state: 'dead', attempts: 3, lastError: { class: 'LeaseExpired', fingerprint: 'lease-expired' } });
+    expect(dead).toMatchObject({
+      state: 'dead',
+      attempts: 3,
+      lastError: { class: 'LeaseExpired', fingerprint: 'lease-expired' },
+    });
     const [snap] = await spool.snapshot([q]);
     expect(snap!.counters.stalled).toBe(2);
     expect(snap!.dead).toBe(1);
@@ -126,7 +163,10 @@ describe('fail and retry', () => {
 
   it('lists a state page by page with a cursor', async () => {
     const q = 'list';
-    await spool.enqueue(q, Array.from({ length: 25 }, (_, i) => job(i)));
+    await spool.enqueue(
+      q,
+      Array.from({ length: 25 }, (_, i) => job(i)),
+    );
     const seen: unknown[] = [];
     let cursor: string | undefined;
     let pages = 0;

@@ -14,4 +14,8 @@ export function harness(name: string, opts: Omit<SpoolOptions, 'clock'> & { star
   return { spool, clock, prefix, redis: spool.redis };
 }
 
-export const job = (payload: unknown = {}, extra: Record<string, unknown> = {}) => ({ payload, handler: 'test', ...extra });
+export const job = (payload: unknown = {}, extra: Record<string, unknown> = {}) => ({
+  payload,
+  handler: 'test',
+  ...extra,
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PayloadTooLargeError, ValidationError, queueKey } from '../../shared/queue/index.js';
+import { PayloadTooLargeError, queueKey, ValidationError } from '../../shared/queue/index.js';
 import { harness, job } from './harness.js';
 
 describe('enqueue and lease', () => {
@@ -7,7 +7,14 @@ describe('enqueue and lease', () => {
 
   it('leases by priority, higher first, FIFO within a priority', async () => {
     const q = 'prio';
-    await spool.enqueue(q, [job('a'), job('b', { priority: 5 }), job('c'), job('d', { priority: 5 }), job('e', { priority: -3 }), job('f', { priority: 1000 })]);
+    await spool.enqueue(q, [
+      job('a'),
+      job('b', { priority: 5 }),
+      job('c'),
+      job('d', { priority: 5 }),
+      job('e', { priority: -3 }),
+      job('f', { priority: 1000 }),
+    ]);
     const leased = await spool.lease(q, { count: 10 });
     expect(leased.jobs.map((j) => j.payload)).toEqual(['f', 'b', 'd', 'a', 'c', 'e']);
     expect(leased.jobs.every((j) => j.state === 'active' && j.attempts === 1)).toBe(true);
@@ -16,7 +23,10 @@ describe('enqueue and lease', () => {
 
   it('leases at most count jobs and leaves the rest waiting', async () => {
     const q = 'count';
-    await spool.enqueue(q, Array.from({ length: 7 }, (_, i) => job(i)));
+    await spool.enqueue(
+      q,
+      Array.from({ length: 7 }, (_, i) => job(i)),
+    );
     const first = await spool.lease(q, { count: 3 });
     expect(first.jobs.map((j) => j.payload)).toEqual([0, 1, 2]);
     expect(first.waiting).toBe(4);
@@ -27,7 +37,11 @@ describe('enqueue and lease', () => {
   it('holds delayed jobs until they are due, then runs them', async () => {
     const q = 'delay';
     const t0 = clock.now();
-    const { jobs } = await spool.enqueue(q, [job('later', { delayMs: 10_000 }), job('at', { runAt: new Date(t0 + 5_000).toISOString() }), job('now')]);
+    const { jobs } = await spool.enqueue(q, [
+      job('later', { delayMs: 10_000 }),
+      job('at', { runAt: new Date(t0 + 5_000).toISOString() }),
+      job('now'),
+    ]);
     expect(jobs.map((j) => j.state)).toEqual(['delayed', 'delayed', 'waiting']);
     const a = await spool.lease(q, { count: 10 });
     expect(a.jobs.map((j) => j.payload)).toEqual(['now']);
@@ -50,11 +64,22 @@ describe('enqueue and lease', () => {
   it('completes a job, which then shows as completed', async () => {
     const q = 'complete';
     const { jobs } = await spool.enqueue(q, job({ n: 1 }));
-    const { jobs: [leased] } = await spool.lease(q, { count: 1 });
+    const {
+      jobs: [leased],
+    } = await spool.lease(q, { count: 1 });
     expect(leased!.id).toBe(jobs[0]!.id);
-    expect(await spool.complete(q, [{ id: leased!.id, token: leased!.token }])).toEqual([{ id: leased!.id, status: 'ok' }]);
+    expect(await spool.complete(q, [{ id: leased!.id, token: leased!.token }])).toEqual([
+      { id: leased!.id, status: 'ok' },
+    ]);
     const shown = await spool.get(q, leased!.id);
-    expect(shown).toMatchObject({ id: leased!.id, queue: q, state: 'completed', attempts: 1, payload: { n: 1 }, completedAt: clock.now() });
+    expect(shown).toMatchObject({
+      id: leased!.id,
+      queue: q,
+      state: 'completed',
+      attempts: 1,
+      payload: { n: 1 },
+      completedAt: clock.now(),
+    });
     expect(shown!.leaseUntil).toBeUndefined();
   });
 
@@ -73,7 +98,10 @@ describe('enqueue and lease', () => {
 
   it('two workers leasing at once never get the same job', async () => {
     const q = 'race';
-    await spool.enqueue(q, Array.from({ length: 200 }, (_, i) => job(i)));
+    await spool.enqueue(
+      q,
+      Array.from({ length: 200 }, (_, i) => job(i)),
+    );
     const results = await Promise.all(Array.from({ length: 8 }, () => spool.lease(q, { count: 30 })));
     const ids = results.flatMap((r) => r.jobs.map((j) => j.id));
     expect(ids).toHaveLength(200);
@@ -105,11 +133,16 @@ describe('enqueue and lease', () => {
     const big = await spool.enqueue(q, job('x'.repeat(spool.config.payloadMaxBytes))).catch((e: unknown) => e);
     expect(big).toBeInstanceOf(PayloadTooLargeError);
     expect((big as PayloadTooLargeError).status).toBe(413);
-    expect(await redis.exists(queueKey(prefix, q, 'jobs'), queueKey(prefix, q, 'meta'), queueKey(prefix, q, 'waiting'))).toBe(0);
+    expect(
+      await redis.exists(queueKey(prefix, q, 'jobs'), queueKey(prefix, q, 'meta'), queueKey(prefix, q, 'waiting')),
+    ).toBe(0);
   });
 
   it('enqueues a batch in one call and registers the queue', async () => {
-    const { jobs } = await spool.enqueue('batch', Array.from({ length: 100 }, (_, i) => job(i)));
+    const { jobs } = await spool.enqueue(
+      'batch',
+      Array.from({ length: 100 }, (_, i) => job(i)),
+    );
     expect(jobs).toHaveLength(100);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(100);
     expect(await spool.queues()).toContain('batch');
@@ -138,7 +171,11 @@ describe('idempotency', () => {
   });
 
   it('deduplicates within one batch', async () => {
-    const r = await spool.enqueue('idem-batch', [job(1, { idempotencyKey: 'k' }), job(2, { idempotencyKey: 'k' }), job(3)]);
+    const r = await spool.enqueue('idem-batch', [
+      job(1, { idempotencyKey: 'k' }),
+      job(2, { idempotencyKey: 'k' }),
+      job(3),
+    ]);
     expect(r.jobs[1]).toMatchObject({ id: r.jobs[0]!.id, deduplicated: true });
     expect(r.jobs[2]!.deduplicated).toBe(false);
     const [snap] = await spool.snapshot(['idem-batch']);

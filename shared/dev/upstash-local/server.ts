@@ -8,9 +8,10 @@
  * Replies keep their RESP2 shape. With `Upstash-Encoding: base64`, bulk and simple strings are
  * base64 of the raw bytes; errors are never encoded.
  */
-import http from 'node:http';
+
 import { timingSafeEqual } from 'node:crypto';
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import http from 'node:http';
+import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 
 export interface UpstashLocalOptions {
   redisUrl?: string;
@@ -334,7 +335,14 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
     const q = rawUrl.indexOf('?');
     let path = q === -1 ? rawUrl : rawUrl.slice(0, q);
     if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
-    const route = path === '/' || path === '' ? 'single' : path === '/pipeline' ? 'pipeline' : path === '/multi-exec' ? 'multi' : null;
+    const route =
+      path === '/' || path === ''
+        ? 'single'
+        : path === '/pipeline'
+          ? 'pipeline'
+          : path === '/multi-exec'
+            ? 'multi'
+            : null;
     if (!route) {
       sendJson(res, 404, { error: `Not found: ${path}` });
       return;

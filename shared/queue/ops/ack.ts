@@ -1,14 +1,21 @@
-import { assertQueueName } from '../schema.js';
+import { list, type SpoolCore } from '../core.js';
 import { fingerprint } from '../fingerprint.js';
+import { assertQueueName } from '../schema.js';
 import { COMPLETE, EXTEND, FAIL } from '../scripts/ack.js';
 import type { AckStatus, CompleteItem, ExtendItem, FailItem, FailResult } from '../types.js';
-import { list, type SpoolCore } from '../core.js';
 
 /** Complete many leased jobs; each is refused ('stale') unless its lease token is current. */
-export async function complete(core: SpoolCore, queue: string, items: CompleteItem[]): Promise<Array<{ id: string; status: AckStatus }>> {
+export async function complete(
+  core: SpoolCore,
+  queue: string,
+  items: CompleteItem[],
+): Promise<Array<{ id: string; status: AckStatus }>> {
   assertQueueName(queue);
   if (items.length === 0) return [];
-  const res = await core.run<Array<[AckStatus, string?]>>(COMPLETE, queue, [core.clock(), JSON.stringify(items.map((i) => [i.id, i.token]))]);
+  const res = await core.run<Array<[AckStatus, string?]>>(COMPLETE, queue, [
+    core.clock(),
+    JSON.stringify(items.map((i) => [i.id, i.token])),
+  ]);
   return list<[AckStatus]>(res).map(([status], i) => ({ id: items[i]!.id, status }));
 }
 /** Fail many leased jobs: retry with backoff, or dead with the failure story. Stale tokens are refused. */
@@ -31,7 +38,11 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
     if (error.requestId) o.requestId = error.requestId;
     return o;
   });
-  const res = await core.run<Array<[AckStatus, string?, number?]>>(FAIL, queue, [core.clock(), core.config.deadCap, JSON.stringify(payload)]);
+  const res = await core.run<Array<[AckStatus, string?, number?]>>(FAIL, queue, [
+    core.clock(),
+    core.config.deadCap,
+    JSON.stringify(payload),
+  ]);
   return list<[AckStatus, string?, number?]>(res).map(([status, state, runAt], i) => {
     const r: FailResult = { id: items[i]!.id, status };
     if (status === 'ok') r.state = state as 'delayed' | 'dead';
@@ -40,7 +51,12 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
   });
 }
 /** Extend many leases (heartbeat). `leaseUntilMax` caps them (the end of the invocation). */
-export async function extend(core: SpoolCore, queue: string, items: ExtendItem[], leaseUntilMax = 0): Promise<Array<{ id: string; status: AckStatus; leaseUntil?: number }>> {
+export async function extend(
+  core: SpoolCore,
+  queue: string,
+  items: ExtendItem[],
+  leaseUntilMax = 0,
+): Promise<Array<{ id: string; status: AckStatus; leaseUntil?: number }>> {
   assertQueueName(queue);
   if (items.length === 0) return [];
   const res = await core.run<Array<[AckStatus, unknown?]>>(EXTEND, queue, [

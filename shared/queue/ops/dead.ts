@@ -1,16 +1,21 @@
+import { list, type Meta, type SpoolCore, toJob } from '../core.js';
 import { ValidationError } from '../errors.js';
 import { assertQueueName } from '../schema.js';
 import { DEAD_GROUPS, DELETE_DEAD, REPLAY } from '../scripts/dead.js';
 import type { DeadGroup, ReplayReport, ReplaySelection } from '../types.js';
-import { list, toJob, type Meta, type SpoolCore } from '../core.js';
 
 /** The DLQ grouped by fingerprint: exact counts, samples from the newest `scan` dead jobs. */
-export async function deadGroups(core: SpoolCore, queue: string, opts: { samples?: number; scan?: number } = {}): Promise<{ total: number; groups: DeadGroup[] }> {
+export async function deadGroups(
+  core: SpoolCore,
+  queue: string,
+  opts: { samples?: number; scan?: number } = {},
+): Promise<{ total: number; groups: DeadGroup[] }> {
   assertQueueName(queue);
-  const [counts, samples, total] = await core.run<[Array<string | number>, Array<[string, string, string]>, number]>(DEAD_GROUPS, queue, [
-    opts.scan ?? 500,
-    opts.samples ?? 3,
-  ]);
+  const [counts, samples, total] = await core.run<[Array<string | number>, Array<[string, string, string]>, number]>(
+    DEAD_GROUPS,
+    queue,
+    [opts.scan ?? 500, opts.samples ?? 3],
+  );
   const flat = list<string | number>(counts);
   const groups = new Map<string, DeadGroup>();
   for (let i = 0; i < flat.length; i += 2) {
@@ -37,8 +42,10 @@ export async function replay(core: SpoolCore, queue: string, sel: ReplaySelectio
   assertQueueName(queue);
   const dryRun = sel.dryRun ?? true;
   const limit = sel.limit ?? 100;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit', 'must be an integer from 1 to 1000');
-  if (sel.ids && (sel.ids.length === 0 || sel.ids.length > 1000)) throw new ValidationError('ids', 'must hold 1 to 1000 ids');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new ValidationError('limit', 'must be an integer from 1 to 1000');
+  if (sel.ids && (sel.ids.length === 0 || sel.ids.length > 1000))
+    throw new ValidationError('ids', 'must hold 1 to 1000 ids');
   if (sel.failedAfter !== undefined && sel.failedBefore !== undefined && sel.failedAfter > sel.failedBefore) {
     throw new ValidationError('failedAfter', 'must not be later than failedBefore');
   }

@@ -1,17 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { guard } from '../../redis/client.js';
+import { list, type SpoolCore } from '../core.js';
 import { ValidationError } from '../errors.js';
 import { queuesKey } from '../keys.js';
 import { assertQueueName, MAX_BATCH, normalizeJob } from '../schema.js';
 import { ENQUEUE } from '../scripts/enqueue.js';
 import type { EnqueueOutcome, JobState } from '../types.js';
-import { list, type SpoolCore } from '../core.js';
 
 /**
  * Enqueue one or many jobs in one call. Every job is validated before anything is written; a bad
  * one throws ValidationError naming it (`jobs[3].priority`) and nothing is enqueued.
  */
-export async function enqueue(core: SpoolCore, queue: string, input: unknown | unknown[], opts: { kick?: boolean } = {}): Promise<EnqueueOutcome> {
+export async function enqueue(
+  core: SpoolCore,
+  queue: string,
+  input: unknown | unknown[],
+  opts: { kick?: boolean } = {},
+): Promise<EnqueueOutcome> {
   assertQueueName(queue);
   const many = Array.isArray(input);
   const items = many ? (input as unknown[]) : [input];
@@ -23,7 +28,12 @@ export async function enqueue(core: SpoolCore, queue: string, input: unknown | u
   const debounce = opts.kick === false ? 0 : core.config.kickDebounceMs;
   const [, res] = await Promise.all([
     core.registered.has(queue) ? null : guard(() => core.redis.sadd(queuesKey(core.config.prefix), queue)),
-    core.run<[Array<[string, number, string]>, boolean]>(ENQUEUE, queue, [now, core.config.idempotencyWindowMs, debounce, payload]),
+    core.run<[Array<[string, number, string]>, boolean]>(ENQUEUE, queue, [
+      now,
+      core.config.idempotencyWindowMs,
+      debounce,
+      payload,
+    ]),
   ]);
   core.registered.add(queue);
   return {

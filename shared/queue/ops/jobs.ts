@@ -1,9 +1,9 @@
+import { list, type SpoolCore, toJob } from '../core.js';
 import { ValidationError } from '../errors.js';
 import { queueKey, STATE_KEY } from '../keys.js';
 import { assertQueueName } from '../schema.js';
 import { CANCEL, GET, LIST } from '../scripts/jobs.js';
 import { JOB_STATES, type Job, type JobState, type ListPage } from '../types.js';
-import { list, toJob, type SpoolCore } from '../core.js';
 
 export async function getJob(core: SpoolCore, queue: string, id: string): Promise<Job | null> {
   return (await getJobs(core, queue, [id]))[0] ?? null;
@@ -12,27 +12,41 @@ export async function getJobs(core: SpoolCore, queue: string, ids: string[]): Pr
   assertQueueName(queue);
   if (ids.length === 0) return [];
   const res = await core.run<Array<[string, string | false, string | false]>>(GET, queue, [JSON.stringify(ids)]);
-  return list<[string, string | false, string | false]>(res).map(([id, spec, meta]) => (spec && meta ? toJob(queue, id, spec, meta) : null));
+  return list<[string, string | false, string | false]>(res).map(([id, spec, meta]) =>
+    spec && meta ? toJob(queue, id, spec, meta) : null,
+  );
 }
 /** A page of one state, in that state's order (waiting: run order; others: by time), from a cursor. */
-export async function listJobs(core: SpoolCore, queue: string, state: JobState, opts: { limit?: number; cursor?: string } = {}): Promise<ListPage & { total: number }> {
+export async function listJobs(
+  core: SpoolCore,
+  queue: string,
+  state: JobState,
+  opts: { limit?: number; cursor?: string } = {},
+): Promise<ListPage & { total: number }> {
   assertQueueName(queue);
   if (!JOB_STATES.includes(state)) throw new ValidationError('state', `must be one of ${JOB_STATES.join(', ')}`);
   const limit = opts.limit ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit', 'must be an integer from 1 to 1000');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+    throw new ValidationError('limit', 'must be an integer from 1 to 1000');
   let score = '';
   let after = '';
   if (opts.cursor) {
     const decoded = Buffer.from(opts.cursor, 'base64url').toString('utf8');
     const sep = decoded.indexOf(':');
-    if (sep < 1 || !/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(decoded.slice(0, sep))) throw new ValidationError('cursor', 'is not a cursor this API returned');
+    if (sep < 1 || !/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(decoded.slice(0, sep)))
+      throw new ValidationError('cursor', 'is not a cursor this API returned');
     score = decoded.slice(0, sep);
     after = decoded.slice(sep + 1);
   }
   const key = queueKey(core.config.prefix, queue, STATE_KEY[state]);
-  const [rows, total] = await core.run<[Array<[string, string | false, string | false, string]>, number]>(LIST, queue, [limit, score, after], {
-    waiting: key,
-  });
+  const [rows, total] = await core.run<[Array<[string, string | false, string | false, string]>, number]>(
+    LIST,
+    queue,
+    [limit, score, after],
+    {
+      waiting: key,
+    },
+  );
   const items = list<[string, string | false, string | false, string]>(rows);
   const jobs = items.filter(([, s, m]) => s && m).map(([id, s, m]) => toJob(queue, id, s as string, m as string));
   const page: ListPage & { total: number } = { jobs, total };
@@ -41,7 +55,11 @@ export async function listJobs(core: SpoolCore, queue: string, state: JobState, 
   return page;
 }
 /** Cancel a waiting or delayed job (removed for good). Active, completed or dead: 'conflict'. */
-export async function cancel(core: SpoolCore, queue: string, id: string): Promise<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }> {
+export async function cancel(
+  core: SpoolCore,
+  queue: string,
+  id: string,
+): Promise<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }> {
   assertQueueName(queue);
   const [status, state] = await core.run<['ok' | 'conflict' | 'not_found', JobState?]>(CANCEL, queue, [id]);
   return state ? { status, state } : { status };

@@ -1,8 +1,8 @@
+import { list, type Meta, optNum, type SpoolCore, toJob } from '../core.js';
 import { ValidationError } from '../errors.js';
 import { assertQueueName, MAX_BATCH } from '../schema.js';
 import { LEASE } from '../scripts/lease.js';
 import type { LeasedJob, LeaseOptions, LeaseOutcome } from '../types.js';
-import { list, optNum, toJob, type Meta, type SpoolCore } from '../core.js';
 
 /** Lease up to `count` jobs (after promoting due delayed jobs and reclaiming expired leases). One call. */
 export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions): Promise<LeaseOutcome> {
@@ -11,22 +11,33 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     throw new ValidationError('count', `must be an integer from 0 to ${MAX_BATCH}`);
   }
   const now = core.clock();
-  const res = await core.run<[Array<[string, string, string]>, number, string, number, number, number, number]>(LEASE, queue, [
-    now,
-    opts.count,
-    opts.leaseMs ?? core.config.leaseMs,
-    opts.leaseUntilMax ?? 0,
-    core.config.leaseGraceMs,
-    opts.workerMarkMs ?? 0,
-    core.config.deadCap,
-    1000,
-  ]);
+  const res = await core.run<[Array<[string, string, string]>, number, string, number, number, number, number]>(
+    LEASE,
+    queue,
+    [
+      now,
+      opts.count,
+      opts.leaseMs ?? core.config.leaseMs,
+      opts.leaseUntilMax ?? 0,
+      core.config.leaseGraceMs,
+      opts.workerMarkMs ?? 0,
+      core.config.deadCap,
+      1000,
+    ],
+  );
   const jobs = list<[string, string, string]>(res[0]).map(([id, spec, meta]) => {
     const job = toJob(queue, id, spec, meta) as LeasedJob;
     job.token = (JSON.parse(meta) as Meta).leaseToken!;
     return job;
   });
-  const out: LeaseOutcome = { jobs, waiting: res[1], promoted: res[3], reclaimed: res[4], expiredToDead: res[5], workerRunning: res[6] === 1 };
+  const out: LeaseOutcome = {
+    jobs,
+    waiting: res[1],
+    promoted: res[3],
+    reclaimed: res[4],
+    expiredToDead: res[5],
+    workerRunning: res[6] === 1,
+  };
   const next = optNum(res[2]);
   if (next !== undefined) out.nextRunAt = next;
   return out;

@@ -1,17 +1,23 @@
+import type { SpoolCore } from '../core.js';
 import { assertQueueName } from '../schema.js';
 import { PURGE } from '../scripts/purge.js';
 import type { PurgeOptions, PurgeReport } from '../types.js';
-import type { SpoolCore } from '../core.js';
 
 /** Bounded, resumable clean-up of one queue; `more` says another call has work. */
 export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions = {}): Promise<PurgeReport> {
   assertQueueName(queue);
   const dryRun = opts.dryRun ?? false;
   const limit = opts.limit ?? core.config.purgeLimit;
-  const [completed, deadExpired, deadTrimmed, idempotencyKeys, orphans, more] = await core.run<[number, number, number, number, number, boolean]>(
-    PURGE,
-    queue,
-    [core.clock(), dryRun ? '1' : '0', core.config.completedRetentionMs, core.config.deadTtlMs, core.config.deadCap, limit, Math.min(limit, 500)],
-  );
+  const [completed, deadExpired, deadTrimmed, idempotencyKeys, orphans, more] = await core.run<
+    [number, number, number, number, number, boolean]
+  >(PURGE, queue, [
+    core.clock(),
+    dryRun ? '1' : '0',
+    core.config.completedRetentionMs,
+    core.config.deadTtlMs,
+    core.config.deadCap,
+    limit,
+    Math.min(limit, 500),
+  ]);
   return { dryRun, completed, deadExpired, deadTrimmed, orphans, idempotencyKeys, more };
 }

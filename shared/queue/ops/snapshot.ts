@@ -1,11 +1,21 @@
 import { guard } from '../../redis/client.js';
+import { list, optNum, type SpoolCore } from '../core.js';
 import { queuesKey } from '../keys.js';
 import { assertQueueName } from '../schema.js';
 import { SNAPSHOT } from '../scripts/snapshot.js';
 import type { QueueCounters, QueueSnapshot } from '../types.js';
-import { list, optNum, type SpoolCore } from '../core.js';
 
-const COUNTER_NAMES: Array<keyof QueueCounters> = ['enqueued', 'completed', 'failed', 'retried', 'dead', 'trimmed', 'expired', 'stalled', 'replayed'];
+const COUNTER_NAMES: Array<keyof QueueCounters> = [
+  'enqueued',
+  'completed',
+  'failed',
+  'retried',
+  'dead',
+  'trimmed',
+  'expired',
+  'stalled',
+  'replayed',
+];
 
 /** Every queue that has ever been enqueued to (under this prefix). */
 export async function queues(core: SpoolCore): Promise<string[]> {
@@ -19,7 +29,9 @@ export async function snapshot(core: SpoolCore, only?: string[]): Promise<QueueS
   return Promise.all(
     names.map(async (queue) => {
       assertQueueName(queue);
-      const r = await core.run<[number, number, number, number, number, string, number, string, string, Array<string | number>]>(SNAPSHOT, queue, [now]);
+      const r = await core.run<
+        [number, number, number, number, number, string, number, string, string, Array<string | number>]
+      >(SNAPSHOT, queue, [now]);
       const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as unknown as QueueCounters;
       const flat = list<string | number>(r[9]);
       for (let i = 0; i < flat.length; i += 2) {

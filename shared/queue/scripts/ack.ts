@@ -1,5 +1,5 @@
-import { defineScript } from './define.js';
 import { LUA_BASE, LUA_DEAD } from './common.js';
+import { defineScript } from './define.js';
 
 /** Checks an item's lease: sets `m` or records why not. Needs res, metas, seenIds. */
 const LUA_CHECK_LEASE = `

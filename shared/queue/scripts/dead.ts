@@ -1,5 +1,5 @@
-import { defineScript } from './define.js';
 import { LUA_BASE, LUA_DEAD, LUA_WAITING } from './common.js';
+import { defineScript } from './define.js';
 
 /**
  * deadGroups: the DLQ grouped by fingerprint. Counts are exact (kept in dead:fingerprints); samples

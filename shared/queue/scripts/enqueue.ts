@@ -1,5 +1,5 @@
-import { defineScript } from './define.js';
 import { LUA_BASE, LUA_WAITING } from './common.js';
+import { defineScript } from './define.js';
 
 /**
  * enqueue: one or many jobs. ARGV: now, idempotency window ms, kick debounce ms (0: never kick),

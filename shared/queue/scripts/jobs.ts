@@ -1,5 +1,5 @@
-import { defineScript } from './define.js';
 import { LUA_BASE } from './common.js';
+import { defineScript } from './define.js';
 
 /** get: many jobs by id. ARGV: JSON [id, ...]. Returns JSON [[id, spec|false, metaJson|false], ...]. */
 export const GET = defineScript(

@@ -1,5 +1,5 @@
-import { defineScript } from './define.js';
 import { LUA_BASE, LUA_DEAD, LUA_WAITING } from './common.js';
+import { defineScript } from './define.js';
 
 /**
  * Promote due delayed jobs and reclaim expired leases (stalled jobs back to waiting, or to dead when

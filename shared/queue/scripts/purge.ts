@@ -1,5 +1,5 @@
-import { defineScript } from './define.js';
 import { LUA_BASE, LUA_DEAD } from './common.js';
+import { defineScript } from './define.js';
 
 /**
  * purge: bounded and resumable clean-up. ARGV: now, dryRun (1|0), completed retention ms, dead TTL ms,
