@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Redis as IORedis } from 'ioredis';
-import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
+import { startUpstashLocal, type UpstashLocal } from '../local/upstash/server.js';
 import { bullFailOnce, bullIdle, bullLifecycle, bullThroughput, warmUpBull } from './bullmq.js';
 import { FetchCounter, Meter, type PrivateRedis, startPrivateRedis } from './lib.js';
 import { buildReport, type Results, writeReport } from './report.js';

@@ -7,10 +7,11 @@
  *      demo targets under /demo/ and the dashboard at /dashboard.
  * Ctrl-C (SIGINT) or SIGTERM stops everything it started.
  */
-import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
+
 import { ensureRedis, type LocalRedis, RedisServerMissingError } from './redis.js';
 import { LOCAL_SCHEDULES } from './schedules.js';
 import { type LocalServer, startLocal } from './server.js';
+import { startUpstashLocal, type UpstashLocal } from './upstash/server.js';
 
 const log = (line: string) => console.log(line);
 

@@ -11,7 +11,7 @@ import { lambdaHandler } from '../lib/handler.js';
 import { httpApi, parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { iso, presentJob } from '../lib/present.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
-import { replayBody, replayInvocation, runReplay } from './replay.js';
+import { replayBody, replayInvocation, runReplay } from './run.js';
 
 const groupsQuery = z.object({
   samples: z.optional(z.string().check(z.regex(/^([0-9]|1[0-9]|20)$/, 'must be an integer from 0 to 20'))),

@@ -5,7 +5,7 @@
 import { lambdaHandler } from '../lib/handler.js';
 import { httpApi } from '../lib/http.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
-import { enqueueRoutes } from './api.js';
+import { enqueueRoutes } from './routes.js';
 
 export const createEnqueueHandler = (rt: RuntimeSource) =>
   lambdaHandler('enqueue', rt, { http: httpApi('enqueue', enqueueRoutes) });

@@ -9,7 +9,7 @@ import { lambdaHandler } from '../lib/handler.js';
 import { httpApi, parseWith, type RouteImpls } from '../lib/http.js';
 import { iso } from '../lib/present.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
-import { assess, readHistory, runHealth } from './check.js';
+import { assess, readHistory, runHealth } from './run.js';
 
 const presentQueue = (q: QueueHealth) => {
   const s = q.snapshot;

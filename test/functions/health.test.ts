@@ -2,11 +2,11 @@ import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { HealthRunReport } from '../../functions/health/check.js';
 import { createHealthHandler } from '../../functions/health/handler.js';
+import type { HealthRunReport } from '../../functions/health/run.js';
 import { METRICS } from '../../shared/metrics/names.js';
-import { lambdaContext, scheduledEvent } from './fixtures.js';
-import { testRuntime } from './runtime.js';
+import { lambdaContext, scheduledEvent } from '../helpers/fixtures.js';
+import { testRuntime } from '../helpers/runtime.js';
 
 const cw = mockClient(CloudWatchClient);
 const sns = mockClient(SNSClient);

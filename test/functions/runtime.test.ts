@@ -8,9 +8,9 @@ import { createPurgeHandler } from '../../functions/purge/handler.js';
 import type { PurgeRunReport } from '../../functions/purge/run.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { queues } from '../../shared/queue/ops/snapshot.js';
+import { apiEvent, json, lambdaContext, scheduledEvent } from '../helpers/fixtures.js';
 import { upstashConfig } from '../helpers/redis.js';
-import { apiEvent, json, lambdaContext, scheduledEvent } from './fixtures.js';
-import { testRuntime } from './runtime.js';
+import { testRuntime } from '../helpers/runtime.js';
 
 const lambda = mockClient(LambdaClient);
 const secrets = mockClient(SecretsManagerClient);

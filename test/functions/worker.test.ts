@@ -10,8 +10,8 @@ import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
 import { callTarget, hostAllowed } from '../../shared/jobs/http-target.js';
 import { PermanentError } from '../../shared/jobs/outcome.js';
 import { defineHandler, HandlerRegistry } from '../../shared/jobs/registry.js';
-import { lambdaContext, scheduledEvent } from './fixtures.js';
-import { testRuntime } from './runtime.js';
+import { lambdaContext, scheduledEvent } from '../helpers/fixtures.js';
+import { testRuntime } from '../helpers/runtime.js';
 
 // A real HTTP server on 127.0.0.1 whose answer depends on the path.
 const seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> = [];

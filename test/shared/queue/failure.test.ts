@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fingerprint } from '../../shared/queue/index.js';
-import { harness, job } from './harness.js';
+import { fingerprint } from '../../../shared/queue/index.js';
+import { harness, job } from '../../helpers/harness.js';
 
 const err = (message: string, retryable = true, extra: Record<string, unknown> = {}) => ({
   message,

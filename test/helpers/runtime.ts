@@ -3,7 +3,7 @@ import { createRuntime, type Runtime, type RuntimeOptions } from '../../function
 import { loadConfig, queueConfig } from '../../shared/config/index.js';
 import { Logger } from '../../shared/log/logger.js';
 import { Spool } from '../../shared/queue/index.js';
-import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testRedis, uniquePrefix } from './redis.js';
 
 /**
  * A runtime on real Redis (the local Upstash endpoint) under its own prefix, keys removed after the

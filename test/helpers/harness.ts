@@ -1,6 +1,6 @@
 import { afterAll } from 'vitest';
 import { Spool, type SpoolOptions } from '../../shared/queue/index.js';
-import { cleanupPrefix, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { cleanupPrefix, testRedis, uniquePrefix } from './redis.js';
 
 /** A Spool under its own key prefix with a settable clock; keys are removed after the file's tests. */
 export function harness(name: string, opts: Omit<SpoolOptions, 'clock'> & { start?: number } = {}) {

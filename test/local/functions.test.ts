@@ -5,9 +5,9 @@ import { createRuntime, loggingSender } from '../../functions/lib/runtime.js';
 import { inProcessKick } from '../../functions/worker/in-process.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { getJob } from '../../shared/queue/ops/jobs.js';
+import { apiEvent, json, scheduledEvent } from '../helpers/fixtures.js';
 import { testRedis } from '../helpers/redis.js';
-import { apiEvent, json, scheduledEvent } from './fixtures.js';
-import { testRuntime } from './runtime.js';
+import { testRuntime } from '../helpers/runtime.js';
 
 describe('local seams', () => {
   it('AWS clients replaced by loggers and the kick run in-process: an enqueued job completes', async () => {

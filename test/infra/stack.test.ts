@@ -8,11 +8,11 @@ import { Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FALLBACK_ROUTE, FUNCTION_NAMES, type FunctionName, ROUTES } from '../functions/routes.js';
-import { RUNBOOK } from '../infra/constructs/monitoring.js';
-import { REPO_ROOT, type SpoolStack } from '../infra/stack.js';
-import { type Synthesized, synthSpool } from '../infra/testing.js';
-import { DEFAULT_METRIC_NAMESPACE, METRICS, QUEUE_DIMENSION } from '../shared/metrics/names.js';
+import { FALLBACK_ROUTE, FUNCTION_NAMES, type FunctionName, ROUTES } from '../../functions/routes.js';
+import { RUNBOOK } from '../../infra/constructs/monitoring.js';
+import { REPO_ROOT, type SpoolStack } from '../../infra/stack.js';
+import { DEFAULT_METRIC_NAMESPACE, METRICS, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
+import { type Synthesized, synthSpool } from '../helpers/synth.js';
 
 type Json = Record<string, any>;
 

@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { addNagChecks } from './nag.js';
-import { REPO_ROOT, SpoolStack } from './stack.js';
+import { addNagChecks } from '../../infra/nag.js';
+import { REPO_ROOT, SpoolStack } from '../../infra/stack.js';
 
 export interface SynthOptions {
   /** Really bundle with esbuild (slow); default false. */

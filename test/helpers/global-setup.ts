@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { redisAnswers } from '../local/redis.js';
-import { startUpstashLocal, type UpstashLocal } from '../shared/dev/upstash-local/server.js';
+import { redisAnswers } from '../../local/redis.js';
+import { startUpstashLocal, type UpstashLocal } from '../../local/upstash/server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Spool } from '../../shared/queue/index.js';
-import { harness, job } from './harness.js';
+import type { Spool } from '../../../shared/queue/index.js';
+import { harness, job } from '../../helpers/harness.js';
 
 /** Enqueue n jobs and fail them permanently with the given messages (cycled), one per clock tick. */
 async function killJobs(
@@ -149,7 +149,7 @@ describe('dead letters', () => {
       jobs: [fresh],
     } = await spool.enqueue(q, job('fresh'));
     // an orphan: a record whose id is in no state set (as a crash in an older version could leave)
-    const { queueKey } = await import('../../shared/queue/keys.js');
+    const { queueKey } = await import('../../../shared/queue/keys.js');
     const { prefix } = { prefix: spool.config.prefix };
     await spool.redis.zrem(queueKey(prefix, q, 'waiting'), fresh!.id);
     const report = await spool.purge(q);

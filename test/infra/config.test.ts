@@ -12,9 +12,9 @@ import {
   healthThresholdEnv,
   parseSchedule,
   readConfig,
-} from '../infra/config.js';
-import { REPO_ROOT } from '../infra/stack.js';
-import { DEFAULT_METRIC_NAMESPACE } from '../shared/metrics/names.js';
+} from '../../infra/config.js';
+import { REPO_ROOT } from '../../infra/stack.js';
+import { DEFAULT_METRIC_NAMESPACE } from '../../shared/metrics/names.js';
 
 const fromObject = (ctx: Record<string, unknown>) => readConfig((k) => ctx[k]);
 

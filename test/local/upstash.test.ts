@@ -3,8 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from '@upstash/redis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startUpstashLocal } from '../shared/dev/upstash-local/server.js';
-import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from './helpers/redis.js';
+import { startUpstashLocal } from '../../local/upstash/server.js';
+import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('upstash-local');
 const key = (name: string): string => `${prefix}:${name}`;

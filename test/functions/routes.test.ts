@@ -8,8 +8,8 @@ import { ROUTES } from '../../functions/routes.js';
 import { createWorkerHandler } from '../../functions/worker/handler.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { createRedis } from '../../shared/redis/client.js';
-import { apiEvent, json, lambdaContext } from './fixtures.js';
-import { testRuntime } from './runtime.js';
+import { apiEvent, json, lambdaContext } from '../helpers/fixtures.js';
+import { testRuntime } from '../helpers/runtime.js';
 
 const { rt, kicks, prefix } = await testRuntime('api', { SPOOL_PAYLOAD_MAX_BYTES: '1024' });
 const enqueue = createEnqueueHandler(rt);

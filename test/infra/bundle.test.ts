@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_NAMES } from '../functions/routes.js';
-import { type Synthesized, synthSpool } from '../infra/testing.js';
+import { FUNCTION_NAMES } from '../../functions/routes.js';
+import { type Synthesized, synthSpool } from '../helpers/synth.js';
 
 const MAX_BUNDLE_BYTES = 150 * 1000;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PayloadTooLargeError, queueKey, ValidationError } from '../../shared/queue/index.js';
-import { harness, job } from './harness.js';
+import { PayloadTooLargeError, queueKey, ValidationError } from '../../../shared/queue/index.js';
+import { harness, job } from '../../helpers/harness.js';
 
 describe('enqueue and lease', () => {
   const { spool, clock, redis, prefix } = harness('lifecycle');

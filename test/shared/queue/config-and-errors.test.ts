@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, queueConfig } from '../../shared/config/index.js';
-import { RedisUnavailableError, Spool, ValidationError } from '../../shared/queue/index.js';
-import { createRedis } from '../../shared/redis/client.js';
+import { loadConfig, queueConfig } from '../../../shared/config/index.js';
+import { RedisUnavailableError, Spool, ValidationError } from '../../../shared/queue/index.js';
+import { createRedis } from '../../../shared/redis/client.js';
 
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -65,8 +65,8 @@ describe('Redis unreachable', () => {
 
 describe('script loading', () => {
   it('runs a script Redis has never seen (EVALSHA answers NOSCRIPT, then EVAL), then by hash', async () => {
-    const { defineScript } = await import('../../shared/queue/scripts/define.js');
-    const { testRedis } = await import('../helpers/redis.js');
+    const { defineScript } = await import('../../../shared/queue/scripts/define.js');
+    const { testRedis } = await import('../../helpers/redis.js');
     const redis = testRedis();
     const def = defineScript('probe', ['counters'], `-- ${Math.random()}\nreturn cjson.encode({ ARGV[1], KEYS[1] })`);
     expect(await redis.scriptExists(def.sha1)).toEqual([0]);
