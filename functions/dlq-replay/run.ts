@@ -2,12 +2,13 @@
  * DLQ replay, the same for the API route and a direct invocation: dry run by default, a selection
  * (ids, fingerprint, failure time window), a limit (default 100, at most 1000), replayed in chunks
  * at a bounded rate, and an audit record for every call (who, when, selection, counts):
- *   <prefix>:audit:dlq-replay  LIST of JSON records, newest first, capped at AUDIT_CAP.
+ *   <prefix>:audit:dlq-replay  (keys.ts auditDlqReplay) LIST of JSON records, newest first, capped at AUDIT_CAP.
  */
 
 import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
 import { ValidationError } from '../../shared/queue/errors.js';
+import { globalKey } from '../../shared/queue/keys.js';
 import { replay } from '../../shared/queue/ops/dead.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
@@ -152,7 +153,7 @@ export async function runReplay(
     moved: out.moved,
     byFingerprint: out.byFingerprint,
   };
-  const key = `${rt.spool.config.prefix}:audit:dlq-replay`;
+  const key = globalKey(rt.spool.config.prefix, 'auditDlqReplay');
   await guard(() =>
     Promise.all([rt.spool.redis.lpush(key, JSON.stringify(audit)), rt.spool.redis.ltrim(key, 0, AUDIT_CAP - 1)]),
   );
@@ -162,7 +163,7 @@ export async function runReplay(
 
 export async function readAudit(rt: Runtime, n = 50): Promise<unknown[]> {
   const rows = await guard(() =>
-    rt.spool.redis.lrange<unknown>(`${rt.spool.config.prefix}:audit:dlq-replay`, 0, n - 1),
+    rt.spool.redis.lrange<unknown>(globalKey(rt.spool.config.prefix, 'auditDlqReplay'), 0, n - 1),
   );
   return rows.map((r) => (typeof r === 'string' ? JSON.parse(r) : r));
 }

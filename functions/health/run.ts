@@ -3,8 +3,8 @@
  * scheduled run share `assess`; the scheduled run also publishes the metrics (every figure per queue
  * and fleet-wide, plus the heartbeat), alerts on status changes only, and keeps the last run and a
  * short history in Redis:
- *   <prefix>:health:last     STRING JSON { at, status, queues: { <queue>: { status, snapshot } } }
- *   <prefix>:health:history  LIST of JSON { at, status, queues: { <queue>: [status, waiting, dead, oldestWaitingS, stuck] } }, newest first, capped
+ *   <prefix>:health:last     (keys.ts healthLast) STRING JSON { at, status, queues: { <queue>: { status, snapshot } } }
+ *   <prefix>:health:history  (keys.ts healthHistory) LIST of JSON { at, status, queues: { <queue>: [status, waiting, dead, oldestWaitingS, stuck] } }, newest first, capped
  */
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand } from '@aws-sdk/client-sns';
@@ -19,6 +19,7 @@ import {
 } from '../../shared/health/evaluate.js';
 import { chunk, MAX_DATA_PER_REQUEST, metricData } from '../../shared/health/metrics.js';
 import type { Logger } from '../../shared/log/logger.js';
+import { globalKey } from '../../shared/queue/keys.js';
 import { snapshot } from '../../shared/queue/ops/snapshot.js';
 import type { QueueSnapshot } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
@@ -37,10 +38,8 @@ export interface Assessment {
   last: LastRun | null;
 }
 
-export const healthKeys = (prefix: string) => ({ last: `${prefix}:health:last`, history: `${prefix}:health:history` });
-
 export async function readLast(rt: Runtime): Promise<LastRun | null> {
-  const raw = await guard(() => rt.spool.redis.get<unknown>(healthKeys(rt.spool.config.prefix).last));
+  const raw = await guard(() => rt.spool.redis.get<unknown>(globalKey(rt.spool.config.prefix, 'healthLast')));
   if (!raw) return null;
   try {
     return (typeof raw === 'string' ? JSON.parse(raw) : raw) as LastRun;
@@ -115,7 +114,8 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
     remembered[q.queue] = { status: kept, snapshot: q.snapshot };
   }
 
-  const keys = healthKeys(rt.spool.config.prefix);
+  const lastKey = globalKey(rt.spool.config.prefix, 'healthLast');
+  const historyKey = globalKey(rt.spool.config.prefix, 'healthHistory');
   const last: LastRun = { at: a.at, status: a.status, queues: remembered };
   const entry = {
     at: a.at,
@@ -136,9 +136,9 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
   const redis = rt.spool.redis;
   await guard(() =>
     Promise.all([
-      redis.set(keys.last, JSON.stringify(last)),
-      redis.lpush(keys.history, JSON.stringify(entry)),
-      redis.ltrim(keys.history, 0, rt.config.SPOOL_HEALTH_HISTORY - 1),
+      redis.set(lastKey, JSON.stringify(last)),
+      redis.lpush(historyKey, JSON.stringify(entry)),
+      redis.ltrim(historyKey, 0, rt.config.SPOOL_HEALTH_HISTORY - 1),
     ]),
   );
   const report: HealthRunReport = {
@@ -153,6 +153,8 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
 }
 
 export async function readHistory(rt: Runtime, n: number): Promise<unknown[]> {
-  const rows = await guard(() => rt.spool.redis.lrange<unknown>(healthKeys(rt.spool.config.prefix).history, 0, n - 1));
+  const rows = await guard(() =>
+    rt.spool.redis.lrange<unknown>(globalKey(rt.spool.config.prefix, 'healthHistory'), 0, n - 1),
+  );
   return rows.map((r) => (typeof r === 'string' ? JSON.parse(r) : r));
 }

@@ -2,7 +2,7 @@ export { SpoolCore, type SpoolOptions } from './core.js';
 export { Spool } from './engine.js';
 export * from './errors.js';
 export { fingerprint, normalizeMessage } from './fingerprint.js';
-export { QUEUE_KEYS, queueKey, queuesKey } from './keys.js';
+export { GLOBAL_KEYS, globalKey, QUEUE_KEYS, queueKey } from './keys.js';
 export {
   assertQueueName,
   jobInputSchema,

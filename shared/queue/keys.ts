@@ -1,36 +1,45 @@
 import type { JobState } from './types.js';
 
 /**
- * Every Redis key of a queue, under one {hash tag} so that a queue's scripts work on Redis Cluster.
- * Layout (`<p>` is the prefix, `<q>` the queue):
- *   <p>:{<q>}:waiting            ZSET id -> priority order (higher priority first, FIFO within one)
- *   <p>:{<q>}:waiting:since      ZSET id -> ms the job became waiting (oldest waiting age)
- *   <p>:{<q>}:delayed            ZSET id -> run-at ms
- *   <p>:{<q>}:active             ZSET id -> lease deadline ms
- *   <p>:{<q>}:completed          ZSET id -> completed-at ms
- *   <p>:{<q>}:dead               ZSET id -> died-at ms
- *   <p>:{<q>}:dead:fingerprints  HASH fingerprint -> dead jobs with it
- *   <p>:{<q>}:jobs               HASH id -> immutable spec JSON (payload, target or handler)
- *   <p>:{<q>}:meta               HASH id -> mutable state JSON (state, attempts, lease, errors...)
- *   <p>:{<q>}:idem               HASH idempotency key -> job id
- *   <p>:{<q>}:idem:expiry        ZSET idempotency key -> window end ms
- *   <p>:{<q>}:counters           HASH enqueued, completed, failed, retried, dead, trimmed, ... (+ seq, fence)
- *   <p>:{<q>}:worker             STRING present while a worker drains the queue
- *   <p>:{<q>}:kick               STRING debounce of worker kicks
- * And one global key, <p>:queues, a SET of queue names (written beside enqueue, never inside a script).
+ * Every Redis key Spool uses is built here, and only here.
+ *
+ * A queue's keys share one {hash tag} so that a queue's scripts work on Redis Cluster.
+ * Layout (`<p>` is the prefix, `<q>` the queue); each alias reads like its string:
+ *   <p>:{<q>}:waiting            waiting            ZSET id -> priority order (higher priority first, FIFO within one)
+ *   <p>:{<q>}:waiting:since      waitingSince       ZSET id -> ms the job became waiting (oldest waiting age)
+ *   <p>:{<q>}:delayed            delayed            ZSET id -> run-at ms
+ *   <p>:{<q>}:active             active             ZSET id -> lease deadline ms
+ *   <p>:{<q>}:completed          completed          ZSET id -> completed-at ms
+ *   <p>:{<q>}:dead               dead               ZSET id -> died-at ms
+ *   <p>:{<q>}:dead:fingerprints  deadFingerprints   HASH fingerprint -> dead jobs with it
+ *   <p>:{<q>}:jobs               jobs               HASH id -> immutable spec JSON (payload, target or handler)
+ *   <p>:{<q>}:meta               meta               HASH id -> mutable state JSON (the `Meta` type of core.ts)
+ *   <p>:{<q>}:idem               idempotency        HASH idempotency key -> job id
+ *   <p>:{<q>}:idem:expiry        idempotencyExpiry  ZSET idempotency key -> window end ms
+ *   <p>:{<q>}:counters           counters           HASH the `QueueCounters` of types.ts, plus the engine's own
+ *                                                   fields: seq (waiting order), fence (lease tokens),
+ *                                                   purge:cursor and purge:jobs-cursor (the orphan scan)
+ *   <p>:{<q>}:worker             worker             STRING present while a worker drains the queue
+ *   <p>:{<q>}:kick               kick               STRING debounce of worker kicks
+ *
+ * Keys of no queue (never touched by a script):
+ *   <p>:queues                   queues             SET of queue names (written beside enqueue)
+ *   <p>:health:last              healthLast         STRING JSON of the last scheduled health run
+ *   <p>:health:history           healthHistory      LIST of JSON health entries, newest first, capped
+ *   <p>:audit:dlq-replay         auditDlqReplay     LIST of JSON replay audit records, newest first, capped
  */
 export const QUEUE_KEYS = {
   waiting: 'waiting',
-  since: 'waiting:since',
+  waitingSince: 'waiting:since',
   delayed: 'delayed',
   active: 'active',
   completed: 'completed',
   dead: 'dead',
-  deadfp: 'dead:fingerprints',
+  deadFingerprints: 'dead:fingerprints',
   jobs: 'jobs',
   meta: 'meta',
-  idem: 'idem',
-  idemexp: 'idem:expiry',
+  idempotency: 'idem',
+  idempotencyExpiry: 'idem:expiry',
   counters: 'counters',
   worker: 'worker',
   kick: 'kick',
@@ -42,8 +51,17 @@ export function queueKey(prefix: string, queue: string, name: QueueKeyName): str
   return `${prefix}:{${queue}}:${QUEUE_KEYS[name]}`;
 }
 
-export function queuesKey(prefix: string): string {
-  return `${prefix}:queues`;
+export const GLOBAL_KEYS = {
+  queues: 'queues',
+  healthLast: 'health:last',
+  healthHistory: 'health:history',
+  auditDlqReplay: 'audit:dlq-replay',
+} as const;
+
+export type GlobalKeyName = keyof typeof GLOBAL_KEYS;
+
+export function globalKey(prefix: string, name: GlobalKeyName): string {
+  return `${prefix}:${GLOBAL_KEYS[name]}`;
 }
 
 /** The sorted set that holds a state. */

@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createHealthHandler } from '../../functions/health/handler.js';
 import type { HealthRunReport } from '../../functions/health/run.js';
 import { METRICS } from '../../shared/metrics/names.js';
+import { globalKey } from '../../shared/queue/keys.js';
 import { lambdaContext, scheduledEvent } from '../helpers/fixtures.js';
 import { testRuntime } from '../helpers/runtime.js';
 
@@ -168,7 +169,7 @@ describe('scheduled health run', () => {
   });
 
   it('keeps the last run and a capped history in Redis, shown by GET /v1/health?history=', async () => {
-    const hist = await rt.spool.redis.lrange(`${prefix}:health:history`, 0, -1);
+    const hist = await rt.spool.redis.lrange(globalKey(prefix, 'healthHistory'), 0, -1);
     expect(hist.length).toBeGreaterThan(3);
     expect(hist[0]).toMatchObject({ at: now, status: expect.any(String), queues: expect.any(Object) });
   });

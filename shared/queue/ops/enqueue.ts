@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { guard } from '../../redis/client.js';
 import { list, type SpoolCore } from '../core.js';
 import { ValidationError } from '../errors.js';
-import { queuesKey } from '../keys.js';
+import { globalKey } from '../keys.js';
 import { assertQueueName, MAX_BATCH, normalizeJob } from '../schema.js';
 import { ENQUEUE } from '../scripts/enqueue.js';
 import type { EnqueueOutcome, JobState } from '../types.js';
@@ -27,7 +27,7 @@ export async function enqueue(
   const payload = JSON.stringify(jobs.map((j) => [randomUUID(), j.spec, j.meta]));
   const debounce = opts.kick === false ? 0 : core.config.kickDebounceMs;
   const [, res] = await Promise.all([
-    core.registered.has(queue) ? null : guard(() => core.redis.sadd(queuesKey(core.config.prefix), queue)),
+    core.registered.has(queue) ? null : guard(() => core.redis.sadd(globalKey(core.config.prefix, 'queues'), queue)),
     core.run<[Array<[string, number, string]>, boolean]>(ENQUEUE, queue, [
       now,
       core.config.idempotencyWindowMs,

@@ -1,6 +1,6 @@
 import { guard } from '../../redis/client.js';
 import { list, optNum, type SpoolCore } from '../core.js';
-import { queuesKey } from '../keys.js';
+import { globalKey } from '../keys.js';
 import { assertQueueName } from '../schema.js';
 import { SNAPSHOT } from '../scripts/snapshot.js';
 import type { QueueCounters, QueueSnapshot } from '../types.js';
@@ -19,7 +19,7 @@ const COUNTER_NAMES: Array<keyof QueueCounters> = [
 
 /** Every queue that has ever been enqueued to (under this prefix). */
 export async function queues(core: SpoolCore): Promise<string[]> {
-  const names = await guard(() => core.redis.smembers(queuesKey(core.config.prefix)));
+  const names = await guard(() => core.redis.smembers(globalKey(core.config.prefix, 'queues')));
   return names.map(String).sort();
 }
 /** Health figures of the given queues (default: all), one script each, one HTTP request. */

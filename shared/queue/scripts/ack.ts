@@ -62,7 +62,7 @@ return cjson.encode(res)
  */
 export const FAIL = defineScript(
   'fail',
-  ['active', 'delayed', 'dead', 'deadfp', 'jobs', 'meta', 'counters'],
+  ['active', 'delayed', 'dead', 'deadFingerprints', 'jobs', 'meta', 'counters'],
   LUA_BASE,
   LUA_DEAD,
   LUA_CHECK_LEASE,

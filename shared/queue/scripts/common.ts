@@ -40,7 +40,7 @@ local function flushMeta()
 end
 `;
 
-/** Buffered moves to waiting: one HINCRBY for the sequence, one ZADD per index. Needs K.waiting, K.since, K.counters. */
+/** Buffered moves to waiting: one HINCRBY for the sequence, one ZADD per index. Needs K.waiting, K.waitingSince, K.counters. */
 export const LUA_WAITING = `
 local WQ = {}
 local function toWaiting(id, m, since)
@@ -62,14 +62,14 @@ local function flushWaiting()
     s[#s + 1] = w[1]
   end
   bulk('ZADD', K.waiting, z)
-  bulk('ZADD', K.since, s)
+  bulk('ZADD', K.waitingSince, s)
   WQ = {}
 end
 `;
 
 /**
  * Buffered moves to dead, the DLQ cap, and record removal with fingerprint bookkeeping.
- * Needs K.dead, K.deadfp, K.jobs, K.meta, K.counters. Call flushMeta() before flushDead().
+ * Needs K.dead, K.deadFingerprints, K.jobs, K.meta, K.counters. Call flushMeta() before flushDead().
  */
 export const LUA_DEAD = `
 local DQ = {}
@@ -84,8 +84,8 @@ end
 local function adjustFingerprints(delta)
   for fp, d in pairs(delta) do
     if d ~= 0 then
-      local left = redis.call('HINCRBY', K.deadfp, fp, d)
-      if left <= 0 then redis.call('HDEL', K.deadfp, fp) end
+      local left = redis.call('HINCRBY', K.deadFingerprints, fp, d)
+      if left <= 0 then redis.call('HDEL', K.deadFingerprints, fp) end
     end
   end
 end

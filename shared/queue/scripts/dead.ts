@@ -8,12 +8,12 @@ import { defineScript } from './define.js';
  */
 export const DEAD_GROUPS = defineScript(
   'deadGroups',
-  ['dead', 'deadfp', 'jobs', 'meta'],
+  ['dead', 'deadFingerprints', 'jobs', 'meta'],
   LUA_BASE,
   `
 local scan = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
-local counts = redis.call('HGETALL', K.deadfp)
+local counts = redis.call('HGETALL', K.deadFingerprints)
 local ids = redis.call('ZREVRANGE', K.dead, 0, scan - 1)
 local samples, taken = {}, {}
 if #ids > 0 then
@@ -42,7 +42,7 @@ return cjson.encode({ counts, samples, redis.call('ZCARD', K.dead) })
  */
 export const REPLAY = defineScript(
   'replay',
-  ['dead', 'deadfp', 'jobs', 'meta', 'waiting', 'since', 'counters'],
+  ['dead', 'deadFingerprints', 'jobs', 'meta', 'waiting', 'waitingSince', 'counters'],
   LUA_BASE,
   LUA_WAITING,
   LUA_DEAD,
@@ -117,7 +117,7 @@ return cjson.encode({ report, scanned, truncated })
 /** deleteDead: remove dead jobs for good. ARGV: JSON [id, ...]. Returns JSON [deleted ids]. */
 export const DELETE_DEAD = defineScript(
   'deleteDead',
-  ['dead', 'deadfp', 'jobs', 'meta', 'counters'],
+  ['dead', 'deadFingerprints', 'jobs', 'meta', 'counters'],
   LUA_BASE,
   LUA_DEAD,
   `

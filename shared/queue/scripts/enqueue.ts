@@ -9,7 +9,18 @@ import { defineScript } from './define.js';
  */
 export const ENQUEUE = defineScript(
   'enqueue',
-  ['waiting', 'since', 'delayed', 'jobs', 'meta', 'idem', 'idemexp', 'counters', 'worker', 'kick'],
+  [
+    'waiting',
+    'waitingSince',
+    'delayed',
+    'jobs',
+    'meta',
+    'idempotency',
+    'idempotencyExpiry',
+    'counters',
+    'worker',
+    'kick',
+  ],
   LUA_BASE,
   LUA_WAITING,
   `
@@ -25,9 +36,9 @@ for i, j in ipairs(input) do
   if m.idem then
     existing = seen[m.idem] or false
     if not existing then
-      local prev = redis.call('HGET', K.idem, m.idem)
+      local prev = redis.call('HGET', K.idempotency, m.idem)
       if prev then
-        local exp = tonumber(redis.call('ZSCORE', K.idemexp, m.idem))
+        local exp = tonumber(redis.call('ZSCORE', K.idempotencyExpiry, m.idem))
         if exp and exp > now then existing = prev end
       end
     end
@@ -65,8 +76,8 @@ if created > 0 then
   flushMeta()
   flushWaiting()
   bulk('ZADD', K.delayed, delayed)
-  bulk('HSET', K.idem, idems)
-  bulk('ZADD', K.idemexp, idexp)
+  bulk('HSET', K.idempotency, idems)
+  bulk('ZADD', K.idempotencyExpiry, idexp)
   redis.call('HINCRBY', K.counters, 'enqueued', created)
 end
 local kick = false

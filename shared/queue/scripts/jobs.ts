@@ -47,7 +47,7 @@ return cjson.encode({ out, redis.call('ZCARD', K.waiting) })
  */
 export const CANCEL = defineScript(
   'cancel',
-  ['waiting', 'since', 'delayed', 'jobs', 'meta', 'counters'],
+  ['waiting', 'waitingSince', 'delayed', 'jobs', 'meta', 'counters'],
   LUA_BASE,
   `
 local id = ARGV[1]
@@ -56,7 +56,7 @@ if not raw then return cjson.encode({ 'not_found' }) end
 local m = cjson.decode(raw)
 if m.state ~= 'waiting' and m.state ~= 'delayed' then return cjson.encode({ 'conflict', m.state }) end
 redis.call('ZREM', K.waiting, id)
-redis.call('ZREM', K.since, id)
+redis.call('ZREM', K.waitingSince, id)
 redis.call('ZREM', K.delayed, id)
 redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.meta, id)

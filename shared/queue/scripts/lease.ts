@@ -61,7 +61,19 @@ flushDead(now, deadCap)
  */
 export const LEASE = defineScript(
   'lease',
-  ['waiting', 'since', 'delayed', 'active', 'dead', 'deadfp', 'jobs', 'meta', 'counters', 'worker', 'kick'],
+  [
+    'waiting',
+    'waitingSince',
+    'delayed',
+    'active',
+    'dead',
+    'deadFingerprints',
+    'jobs',
+    'meta',
+    'counters',
+    'worker',
+    'kick',
+  ],
   LUA_BASE,
   LUA_WAITING,
   LUA_DEAD,
@@ -103,7 +115,7 @@ if count > 0 then
       end
     end
     bulk('ZREM', K.waiting, ids)
-    bulk('ZREM', K.since, ids)
+    bulk('ZREM', K.waitingSince, ids)
     bulk('ZADD', K.active, act)
     flushMeta()
   end

@@ -11,7 +11,19 @@ import { defineScript } from './define.js';
  */
 export const PURGE = defineScript(
   'purge',
-  ['completed', 'dead', 'deadfp', 'jobs', 'meta', 'idem', 'idemexp', 'counters', 'waiting', 'delayed', 'active'],
+  [
+    'completed',
+    'dead',
+    'deadFingerprints',
+    'jobs',
+    'meta',
+    'idempotency',
+    'idempotencyExpiry',
+    'counters',
+    'waiting',
+    'delayed',
+    'active',
+  ],
   LUA_BASE,
   LUA_DEAD,
   `
@@ -48,11 +60,11 @@ else
   if redis.call('ZCARD', K.dead) > cap then more = true end
 end
 
-local keys = redis.call('ZRANGEBYSCORE', K.idemexp, '-inf', now, 'LIMIT', 0, limit)
+local keys = redis.call('ZRANGEBYSCORE', K.idempotencyExpiry, '-inf', now, 'LIMIT', 0, limit)
 if #keys == limit then more = true end
 if not dry and #keys > 0 then
-  bulk('HDEL', K.idem, keys)
-  bulk('ZREM', K.idemexp, keys)
+  bulk('HDEL', K.idempotency, keys)
+  bulk('ZREM', K.idempotencyExpiry, keys)
 end
 
 local SETS = { waiting = K.waiting, delayed = K.delayed, active = K.active, completed = K.completed, dead = K.dead }
