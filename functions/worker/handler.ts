@@ -7,8 +7,7 @@
  */
 import { isScheduledEvent, lambdaHandler } from '../lib/handler.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
-import type { WorkerOptions } from './drain.js';
-import { runKick, runSchedule } from './run.js';
+import { runKick, runSchedule, type WorkerOptions } from './run.js';
 
 export const createWorkerHandler = (rt: RuntimeSource, over: Partial<WorkerOptions> = {}) =>
   lambdaHandler('worker', rt, {

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { KickWorker, Runtime } from '../lib/runtime.js';
-import type { WorkerOptions } from './drain.js';
 import { createWorkerHandler } from './handler.js';
+import type { WorkerOptions } from './run.js';
 
 export interface InProcessKickOptions {
   /** The simulated invocation length (default 60 s; Lambda's worker has up to 900 s). */

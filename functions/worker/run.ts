@@ -1,11 +1,288 @@
+/**
+ * The worker's work. A kick drains one queue: lease a batch, run it with bounded concurrency,
+ * acknowledge it (complete and fail go out together: one request per batch), until the queue is
+ * empty or the invocation is nearly out of time. Leases never outlive the invocation
+ * (`leaseUntilMax` = deadline - margin); a job still running at that point is abandoned, left
+ * leased, and runs again once its lease expires. The schedule (the safety net) drains nothing: it
+ * promotes, reclaims and kicks a worker for each queue with work.
+ */
+
 import * as z from 'zod/mini';
-import { reclaim } from '../../shared/queue/ops/lease.js';
+import { callTarget } from '../../shared/jobs/http-target.js';
+import type { JobOutcome } from '../../shared/jobs/outcome.js';
+import { runHandler } from '../../shared/jobs/registry.js';
+import type { Logger } from '../../shared/log/logger.js';
+import { complete as completeJobs, extend, fail as failJobs } from '../../shared/queue/ops/ack.js';
+import { lease as leaseJobs, reclaim } from '../../shared/queue/ops/lease.js';
 import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
+import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
 import { parseWith } from '../../shared/validation/zod.js';
 import type { Invocation } from '../lib/handler.js';
-import type { KickOptions } from '../lib/runtime.js';
-import { type DrainReport, drainQueue, type WorkerOptions, workerOptions } from './drain.js';
+import type { KickOptions, Runtime } from '../lib/runtime.js';
+
+export interface WorkerOptions {
+  batchSize: number;
+  concurrency: number;
+  /** Stop leasing, and abandon running jobs, this long before the deadline. */
+  marginMs: number;
+  /** Do not lease when less than this is left before deadline - margin (a job could not finish). */
+  minWindowMs: number;
+  /** Extend the leases of running jobs this often. */
+  heartbeatMs: number;
+  /** Wait for a delayed job due within this long instead of exiting. */
+  lingerMs: number;
+  maxScaleOut: number;
+  jobsPerWorker: number;
+}
+
+export function workerOptions(rt: Runtime, over: Partial<WorkerOptions> = {}): WorkerOptions {
+  const c = rt.config;
+  return {
+    batchSize: c.SPOOL_WORKER_BATCH_SIZE,
+    concurrency: c.SPOOL_WORKER_CONCURRENCY,
+    marginMs: c.SPOOL_WORKER_TIME_MARGIN_MS,
+    minWindowMs: Math.min(c.SPOOL_JOB_TIMEOUT_MS, 30_000),
+    heartbeatMs: Math.max(1_000, Math.floor(c.SPOOL_LEASE_MS / 2)),
+    lingerMs: 2_000,
+    maxScaleOut: c.SPOOL_WORKER_MAX_SCALE_OUT,
+    jobsPerWorker: c.SPOOL_WORKER_JOBS_PER_WORKER,
+    ...over,
+  };
+}
+
+export interface DrainReport {
+  queue: string;
+  leased: number;
+  completed: number;
+  retried: number;
+  dead: number;
+  /** Acks refused because the lease was no longer ours (expired and re-leased). */
+  stale: number;
+  /** Left leased when time ran out. */
+  abandoned: number;
+  batches: number;
+  scaledOut: number;
+  stop: 'empty' | 'time';
+  /** Waiting jobs after the last lease. */
+  waiting: number;
+}
+
+/** Extra workers for a backlog: one per `jobsPerWorker` waiting beyond the first, at most `maxScaleOut`. */
+export const scaleOutCount = (waiting: number, o: Pick<WorkerOptions, 'maxScaleOut' | 'jobsPerWorker'>): number =>
+  Math.max(0, Math.min(o.maxScaleOut, Math.floor(waiting / o.jobsPerWorker)));
+
+async function runJob(rt: Runtime, job: LeasedJob, signal: AbortSignal): Promise<JobOutcome> {
+  // The job's own timeout. The lease covers it (timeout + grace) unless capped by the end of the
+  // invocation: then `signal` aborts the job first and it is abandoned, not failed.
+  const own = job.target?.timeoutMs ?? job.timeoutMs;
+  if (job.target) {
+    return callTarget(job.target, job.payload, {
+      policy: rt.targetPolicy,
+      timeoutMs: Math.max(1, own),
+      signal,
+      headers: {
+        'spool-job-id': job.id,
+        'spool-queue': job.queue,
+        'spool-attempt': String(job.attempts),
+        'idempotency-key': job.id,
+      },
+    });
+  }
+  return runHandler(rt.handlers, job, { timeoutMs: Math.max(1, own), signal });
+}
+
+/** Runs `items` through `fn` with at most `limit` at once. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
+export interface DrainInput {
+  queue: string;
+  deadline: number;
+  log: Logger;
+  /** May this run start more workers for a deep backlog (not for workers started by a scale-out). */
+  scaleOut: boolean;
+  opts: WorkerOptions;
+  /** The invocation's request id, written into every failure's story (DLQ: which run failed it). */
+  requestId?: string;
+}
+
+export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainReport> {
+  const { queue, deadline, log, opts } = input;
+  const { spool } = rt;
+  const stopAt = deadline - opts.marginMs;
+  const r: DrainReport = {
+    queue,
+    leased: 0,
+    completed: 0,
+    retried: 0,
+    dead: 0,
+    stale: 0,
+    abandoned: 0,
+    batches: 0,
+    scaledOut: 0,
+    stop: 'empty',
+    waiting: 0,
+  };
+  let scaled = !input.scaleOut;
+
+  for (;;) {
+    const now = rt.clock();
+    if (stopAt - now < opts.minWindowMs) {
+      r.stop = 'time';
+      if (r.batches === 0)
+        log.warn('too little time left to lease: remaining time must exceed the margin plus the minimum window', {
+          queue,
+          remainingMs: deadline - now,
+          marginMs: opts.marginMs,
+          minWindowMs: opts.minWindowMs,
+        });
+      break;
+    }
+    const lease = await leaseJobs(spool, queue, {
+      count: opts.batchSize,
+      leaseUntilMax: stopAt,
+      workerMarkMs: deadline - now,
+    });
+    r.waiting = lease.waiting;
+    if (lease.reclaimed || lease.expiredToDead)
+      log.info('reclaimed expired leases', { queue, reclaimed: lease.reclaimed, expiredToDead: lease.expiredToDead });
+    if (!scaled) {
+      scaled = true;
+      const n = scaleOutCount(lease.waiting, opts);
+      for (let i = 0; i < n; i++) {
+        try {
+          await rt.kickWorker(queue, { reason: 'scale-out' });
+          r.scaledOut++;
+        } catch (err) {
+          log.warn('scale-out kick failed', { queue, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      if (n > 0) log.info('scaled out', { queue, waiting: lease.waiting, workers: r.scaledOut });
+    }
+    if (lease.jobs.length === 0) {
+      const due = lease.nextRunAt;
+      if (due !== undefined && due - rt.clock() <= opts.lingerMs && due < stopAt - opts.minWindowMs) {
+        await rt.sleep(Math.max(0, due - rt.clock()) + 5);
+        continue;
+      }
+      r.stop = 'empty';
+      break;
+    }
+    r.batches++;
+    r.leased += lease.jobs.length;
+    const done = await runBatch(rt, queue, lease.jobs, stopAt, log, opts, r, input.requestId);
+    if (!done) {
+      r.stop = 'time';
+      break;
+    }
+  }
+  return r;
+}
+
+/** Runs one leased batch and acknowledges it. False when time ran out (unfinished jobs left leased). */
+async function runBatch(
+  rt: Runtime,
+  queue: string,
+  jobs: LeasedJob[],
+  stopAt: number,
+  log: Logger,
+  opts: WorkerOptions,
+  r: DrainReport,
+  requestId: string | undefined,
+): Promise<boolean> {
+  const ctl = new AbortController();
+  const complete: CompleteItem[] = [];
+  const fail: FailItem[] = [];
+  const running = new Map<string, LeasedJob>();
+  let abandoned = 0;
+
+  const heartbeat = setInterval(() => {
+    if (running.size === 0) return;
+    const now = rt.clock();
+    const items = [...running.values()].map((j) => ({
+      id: j.id,
+      token: j.token,
+      leaseMs: Math.max(opts.heartbeatMs * 2, j.timeoutMs + rt.spool.config.leaseGraceMs),
+    }));
+    extend(rt.spool, queue, items, stopAt).then(
+      (res) => log.debug('leases extended', { queue, jobs: res.filter((x) => x.status === 'ok').length, at: now }),
+      (err) => log.warn('lease extension failed', { queue, error: err instanceof Error ? err.message : String(err) }),
+    );
+  }, opts.heartbeatMs);
+  const timer = setTimeout(() => ctl.abort(), Math.max(0, stopAt - rt.clock()));
+
+  try {
+    await pool(jobs, opts.concurrency, async (job) => {
+      if (ctl.signal.aborted) {
+        abandoned++;
+        return;
+      }
+      running.set(job.id, job);
+      const started = rt.clock();
+      let outcome: JobOutcome;
+      try {
+        outcome = await runJob(rt, job, ctl.signal);
+      } catch (err) {
+        outcome = {
+          kind: 'failed',
+          error: { message: err instanceof Error ? err.message : String(err), class: 'WorkerError', retryable: true },
+        };
+      } finally {
+        running.delete(job.id);
+      }
+      const ms = rt.clock() - started;
+      if (outcome.kind === 'ok') {
+        complete.push({ id: job.id, token: job.token });
+        log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms });
+      } else if (outcome.kind === 'failed') {
+        fail.push({
+          id: job.id,
+          token: job.token,
+          error: requestId && !outcome.error.requestId ? { ...outcome.error, requestId } : outcome.error,
+        });
+        log.info('job failed', {
+          queue,
+          jobId: job.id,
+          attempt: job.attempts,
+          ms,
+          errorClass: outcome.error.class,
+          error: outcome.error.message,
+          retryable: outcome.error.retryable,
+        });
+      } else {
+        abandoned++;
+        log.warn('job abandoned: invocation out of time, left leased', {
+          queue,
+          jobId: job.id,
+          attempt: job.attempts,
+          ms,
+        });
+      }
+    });
+  } finally {
+    clearInterval(heartbeat);
+    clearTimeout(timer);
+  }
+
+  // One request for the batch: the two calls are made in the same tick and auto-pipelined.
+  const [c, f] = await Promise.all([completeJobs(rt.spool, queue, complete), failJobs(rt.spool, queue, fail)]);
+  for (const x of c)
+    if (x.status === 'ok') r.completed++;
+    else r.stale++;
+  for (const x of f) {
+    if (x.status !== 'ok') r.stale++;
+    else if (x.state === 'dead') r.dead++;
+    else r.retried++;
+  }
+  r.abandoned += abandoned;
+  return !ctl.signal.aborted;
+}
 
 const kickSchema = z.object({
   kick: z.object({
