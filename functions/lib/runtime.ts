@@ -32,12 +32,16 @@ export interface AwsClients {
   lambda: Sender<InvokeCommand>;
 }
 
+/**
+ * Why a worker is started: 'enqueue' (debounced kick), 'drain' (API), 'continue' (out of time, work
+ * left), 'scale-out' (a worker with a deep backlog; such workers start no more), 'schedule' (safety
+ * net), 'replay' (DLQ). The one list: the kick event's schema and the type are both read from it.
+ */
+export const KICK_REASONS = ['enqueue', 'drain', 'continue', 'scale-out', 'schedule', 'replay'] as const;
+export type KickReason = (typeof KICK_REASONS)[number];
+
 export interface KickOptions {
-  /**
-   * Why: 'enqueue' (debounced kick), 'drain' (API), 'continue' (out of time, work left), 'scale-out'
-   * (a worker with a deep backlog; such workers start no more), 'schedule' (safety net), 'replay' (DLQ).
-   */
-  reason: 'enqueue' | 'drain' | 'continue' | 'scale-out' | 'schedule' | 'replay';
+  reason: KickReason;
 }
 
 /** Starts a worker for a queue without waiting for it (production: Lambda async invoke). */
@@ -45,7 +49,7 @@ export type KickWorker = (queue: string, opts: KickOptions) => Promise<void>;
 
 /** The payload of a worker kick (direct invocation). */
 export interface KickEvent {
-  kick: { queue: string; reason?: KickOptions['reason'] };
+  kick: { queue: string; reason?: KickReason };
 }
 
 export interface Runtime {

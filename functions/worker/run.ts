@@ -19,7 +19,7 @@ import { assertQueueName } from '../../shared/queue/schema.js';
 import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
 import { parseWith } from '../../shared/validation/zod.js';
 import type { Invocation } from '../lib/handler.js';
-import type { KickOptions, Runtime } from '../lib/runtime.js';
+import { KICK_REASONS, type KickReason, type Runtime } from '../lib/runtime.js';
 
 export interface WorkerOptions {
   batchSize: number;
@@ -287,7 +287,7 @@ async function runBatch(
 const kickSchema = z.object({
   kick: z.object({
     queue: z.string(),
-    reason: z.optional(z.enum(['enqueue', 'drain', 'continue', 'scale-out', 'schedule', 'replay'])),
+    reason: z.optional(z.enum(KICK_REASONS)),
   }),
 });
 
@@ -300,7 +300,7 @@ export async function runKick(
   const { kick } = parseWith(kickSchema, event);
   assertQueueName(kick.queue, 'kick.queue');
   const { rt, log } = inv;
-  const reason: KickOptions['reason'] = kick.reason ?? 'enqueue';
+  const reason: KickReason = kick.reason ?? 'enqueue';
   const report = await drainQueue(rt, {
     queue: kick.queue,
     deadline: inv.deadline,

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod/mini';
+import { KICK_REASONS } from '../../functions/lib/runtime.js';
 import { createWorkerHandler } from '../../functions/worker/handler.js';
 import { type DrainReport, scaleOutCount } from '../../functions/worker/run.js';
 import { classifyAddress } from '../../shared/jobs/address.js';
@@ -302,5 +303,15 @@ describe('scale-out and schedule', () => {
 
   it('rejects an event it does not know', async () => {
     await expect(worker({ hello: 1 }, lambdaContext())).rejects.toThrow(/kick/);
+  });
+
+  it('takes a kick with each reason of KICK_REASONS and refuses any other, naming the field', async () => {
+    for (const reason of KICK_REASONS) {
+      const r = (await worker({ kick: { queue: 'reasons', reason } }, lambdaContext())) as DrainReport;
+      expect(r).toMatchObject({ queue: 'reasons', stop: 'empty' });
+    }
+    await expect(worker({ kick: { queue: 'reasons', reason: 'whim' } }, lambdaContext())).rejects.toThrow(
+      /^kick\.reason: /,
+    );
   });
 });
