@@ -1,23 +1,12 @@
 /**
  * Lambda, locally: loads each function's real `handler` (functions/<fn>/handler.ts), invokes it
  * with a Lambda-like context and a time limit, runs the worker kick in-process, and replaces the
- * CloudWatch and SNS clients with ones that write what they would send to the log.
+ * CloudWatch and SNS clients with ones that write what they would send to the log (local/aws.ts).
  */
-import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import type { InvokeCommand } from '@aws-sdk/client-lambda';
-import type { PublishCommand } from '@aws-sdk/client-sns';
-import {
-  type AwsClients,
-  createRuntime,
-  type KickEvent,
-  type KickWorker,
-  loggingSender,
-  type Runtime,
-  setRuntime,
-} from '../functions/lib/runtime.js';
+import { createRuntime, type Runtime, setRuntime } from '../functions/lib/runtime.js';
 import { FUNCTION_NAMES, type FunctionName, functionEntry } from '../functions/routes.js';
-import type { Logger } from '../shared/log/logger.js';
 import { type LambdaHandler, lambdaContext, toScheduledEvent } from './apigw.js';
+import { inProcessKick, loggingAwsClients } from './aws.js';
 
 export interface FunctionHost {
   /** Invoke `fn` synchronously (RequestResponse) with `event`. Rejects `{ timeout: true }` at the limit. */
@@ -49,37 +38,12 @@ export class InvocationTimeout extends Error {
   }
 }
 
-/**
- * AWS clients that write what they would send to the log, in the shape it would be sent: the
- * functions' own stand-in (loggingSender), printing `[cloudwatch] PutMetricData {input}` lines.
- */
-export function loggingAwsClients(log: (line: string) => void): AwsClients {
-  const logger = {
-    info: (_message: string, extra: { service: string; command: string; input: unknown }) => {
-      const note = extra.service === 'lambda' ? ' (not sent: the local worker kick runs in-process)' : '';
-      log(`[${extra.service}] ${extra.command.replace(/Command$/, '')} ${JSON.stringify(extra.input)}${note}`);
-    },
-  } as unknown as Pick<Logger, 'info'>;
-  return {
-    cloudwatch: loggingSender<PutMetricDataCommand>(logger, 'cloudwatch'),
-    sns: loggingSender<PublishCommand>(logger, 'sns'),
-    lambda: loggingSender<InvokeCommand>(logger, 'lambda'),
-  };
-}
-
 export async function createFunctionHost(opts: FunctionHostOptions): Promise<FunctionHost> {
   // The handlers read their settings from the environment, as they do on Lambda.
   for (const [k, v] of Object.entries(opts.env)) process.env[k] = v;
 
   // The worker kick: Lambda's asynchronous invoke, in-process (not awaited by the caller's response).
-  const kickWorker: KickWorker = async (queue, o) => {
-    const event: KickEvent = { kick: { queue, reason: o.reason } };
-    setImmediate(() => {
-      invoke('worker', event).catch((e: unknown) =>
-        opts.log(`[worker] kick for ${queue} (${o.reason}) failed: ${(e as Error).stack ?? String(e)}`),
-      );
-    });
-  };
+  const kickWorker = inProcessKick((event) => invoke('worker', event), opts.log);
   const runtime = await createRuntime({
     fn: 'local',
     env: opts.env,

@@ -1,7 +1,7 @@
 /**
  * The dependencies every function runs with, built once per container (cold start) and injectable:
  * tests and the local server build a Runtime with stand-ins (AWS clients that log, an in-process
- * worker kick, a clock) and pass it to `create*Handler(rt)` or install it with `setRuntime`.
+ * worker kick, a clock: local/aws.ts) and pass it to `create*Handler(rt)` or install it with `setRuntime`.
  *
  * Nothing here imports an AWS SDK client eagerly: each default client is loaded on first use, so a
  * function only pays for the clients it calls.
@@ -240,20 +240,3 @@ export type RuntimeSource = Runtime | Promise<Runtime> | (() => Runtime | Promis
 
 export const resolveRuntime = (src: RuntimeSource): Promise<Runtime> =>
   Promise.resolve(typeof src === 'function' ? src() : src);
-
-/**
- * A stand-in AWS client for local runs: logs each command's name and input instead of calling AWS
- * (`aws: { cloudwatch: loggingSender(logger, 'cloudwatch'), sns: ..., lambda: ... }`).
- */
-export function loggingSender<C extends { input: unknown }>(logger: Pick<Logger, 'info'>, service: string): Sender<C> {
-  return {
-    send: async (command: C) => {
-      logger.info(`aws ${service} ${command.constructor.name}`, {
-        service,
-        command: command.constructor.name,
-        input: command.input as Record<string, unknown>,
-      });
-      return {};
-    },
-  };
-}

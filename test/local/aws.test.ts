@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createEnqueueHandler } from '../../functions/enqueue/handler.js';
 import { createHealthHandler } from '../../functions/health/handler.js';
-import { createRuntime, loggingSender } from '../../functions/lib/runtime.js';
-import { inProcessKick } from '../../functions/worker/in-process.js';
+import { createRuntime } from '../../functions/lib/runtime.js';
+import { createWorkerHandler } from '../../functions/worker/handler.js';
+import { lambdaContext } from '../../local/apigw.js';
+import { inProcessKick, loggingSender } from '../../local/aws.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { getJob } from '../../shared/queue/ops/jobs.js';
 import { apiEvent, json, scheduledEvent } from '../helpers/fixtures.js';
@@ -27,10 +29,13 @@ describe('local seams', () => {
         lambda: loggingSender(sink, 'lambda'),
       },
     });
-    const finished = new Promise<unknown>(
-      (resolve) =>
-        (rt.kickWorker = inProcessKick(() => rt, { worker: { lingerMs: 0 }, onDone: (_q, r) => resolve(r) })),
-    );
+    const worker = createWorkerHandler(rt, { lingerMs: 0 });
+    const finished = new Promise<unknown>((resolve, reject) => {
+      rt.kickWorker = inProcessKick(
+        (event) => worker(event, lambdaContext('spool-local-worker', 60_000)).then(resolve),
+        (line) => reject(new Error(line)),
+      );
+    });
     const r = json(
       await createEnqueueHandler(rt)(apiEvent('POST', '/v1/queues/loc/jobs', { body: { handler: 'echo' } })),
     );
