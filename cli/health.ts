@@ -12,6 +12,7 @@ import {
   thresholdsFrom,
   worst,
 } from '../shared/health/evaluate.js';
+import { symptomText } from '../shared/health/runbook.js';
 import type { Spool } from '../shared/queue/index.js';
 
 export type { HealthStatus };
@@ -22,17 +23,9 @@ export interface HealthReport {
   queues: Array<{ queue: string; status: HealthStatus; reasons: string[]; symptoms: Symptom[] }>;
 }
 
-const LABEL: Record<Symptom['check'], string> = {
-  waiting: 'waiting jobs',
-  dead: 'dead jobs',
-  oldestWaitingAge: 'oldest waiting job age',
-  stuck: 'stuck leases',
-  deadTrimmed: 'dead jobs trimmed from the DLQ',
-};
-
+/** `degraded: dead jobs = 12 jobs (above 10 jobs) — docs/runbook.md#dead-jobs` */
 export function reasonOf(s: Symptom): string {
-  const cmp = s.check === 'stuck' ? 'at least' : 'over';
-  return `${s.status}: ${LABEL[s.check]} ${s.value} ${s.unit} (${cmp} ${s.threshold}) — ${s.runbook}`;
+  return `${s.status}: ${symptomText(s.check, s.value, s.threshold)} — ${s.runbook}`;
 }
 
 export async function checkHealth(spool: Spool, config: SpoolConfig): Promise<HealthReport> {

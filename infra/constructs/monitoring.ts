@@ -11,29 +11,13 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/routes.js';
+import { RUNBOOK, type RunbookAnchor, runbookUrl } from '../../shared/health/runbook.js';
 import { METRICS, type MetricKey, QUEUE_DIMENSION, STATUS_VALUE } from '../../shared/metrics/names.js';
 import type { SpoolConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
 
 /** A worker stops leasing 10 s before its timeout (SPOOL_WORKER_TIME_MARGIN_MS); alarm past half of that. */
 const WORKER_STOP_SLACK_MS = 5_000;
-
-/** Sections of docs/runbook.md; every alarm description names one ("Runbook: docs/runbook.md#<anchor>"). */
-export const RUNBOOK = {
-  queueUnhealthy: 'queue-unhealthy',
-  deadJobs: 'dead-jobs',
-  deadJobsCritical: 'dead-jobs-critical',
-  oldestWaitingAge: 'oldest-waiting-age',
-  stuckLeases: 'stuck-leases',
-  dlqTrimmed: 'dlq-trimmed',
-  heartbeatMissing: 'health-heartbeat-missing',
-  functionErrors: 'function-errors',
-  functionThrottles: 'function-throttles',
-  functionDuration: 'function-duration-near-timeout',
-  api5xx: 'api-5xx-rate',
-} as const;
-export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
-export const RUNBOOK_FILE = 'docs/runbook.md';
 
 export interface SpoolMonitoringProps {
   readonly config: SpoolConfig;
@@ -310,7 +294,7 @@ export class SpoolMonitoring extends Construct {
   private addAlarm(id: string, name: string, spec: AlarmSpec): cw.Alarm {
     const alarm = new cw.Alarm(this, id, {
       alarmName: `${this.prefix}-${name}`.slice(0, 255),
-      alarmDescription: `${spec.summary}. Runbook: ${RUNBOOK_FILE}#${spec.runbook}`,
+      alarmDescription: `${spec.summary}. Runbook: ${runbookUrl(spec.runbook)}`,
       metric: spec.metric,
       threshold: spec.threshold,
       comparisonOperator: spec.comparisonOperator,

@@ -1,5 +1,8 @@
 import type { SpoolConfig } from '../config/index.js';
 import type { QueueCounters, QueueSnapshot } from '../queue/types.js';
+import { CHECKS, type Check, type CheckWords, fillStep, runbookUrl, symptomText } from './runbook.js';
+
+export type { Check };
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 const RANK: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
@@ -39,33 +42,13 @@ export function thresholdsFrom(c: SpoolConfig): Thresholds {
   };
 }
 
-/** Runbook sections (docs/runbook.md), the same anchors the CDK alarms link to. */
-export const RUNBOOK_ANCHORS = {
-  waiting: 'queue-unhealthy',
-  dead: 'dead-jobs',
-  oldestWaitingAge: 'oldest-waiting-age',
-  stuck: 'stuck-leases',
-  deadTrimmed: 'dlq-trimmed',
-} as const;
-export type Check = keyof typeof RUNBOOK_ANCHORS;
-
-const RUNBOOK_STEP: Record<Check, string> = {
-  waiting: 'check that workers run (worker errors/throttles, reserved concurrency); POST /v1/queues/{queue}/drain',
-  dead: 'GET /v1/queues/{queue}/dlq, fix the cause, then POST /v1/queues/{queue}/dlq/replay (dry run first)',
-  oldestWaitingAge: 'check that workers run and targets answer; POST /v1/queues/{queue}/drain',
-  stuck:
-    'workers are dying mid-job (timeouts, crashes): check worker logs; leases are reclaimed on the next lease or purge',
-  deadTrimmed:
-    'the DLQ is at its cap and drops the oldest dead jobs: replay or delete dead jobs, or raise SPOOL_DEAD_CAP',
-};
-
 export interface Symptom {
   check: Check;
   status: Exclude<HealthStatus, 'healthy'>;
   value: number;
   threshold: number;
   /** Human unit of value/threshold. */
-  unit: 'jobs' | 'seconds';
+  unit: CheckWords['unit'];
   runbook: string;
   step: string;
 }
@@ -110,7 +93,7 @@ export function deltasOf(snap: QueueSnapshot, prev: QueueSnapshot | undefined, h
 
 export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds): QueueHealth {
   const symptoms: Symptom[] = [];
-  const add = (check: Check, value: number, level: Level, unit: Symptom['unit'], scale = 1) => {
+  const add = (check: Check, value: number, level: Level, scale = 1) => {
     const trips = (th: number) => value > th;
     const status = trips(level.unhealthy) ? 'unhealthy' : trips(level.degraded) ? 'degraded' : undefined;
     if (!status) return;
@@ -120,36 +103,28 @@ export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds
       status,
       value: Math.round((value / scale) * 10) / 10,
       threshold: threshold / scale,
-      unit,
-      runbook: `docs/runbook.md#${RUNBOOK_ANCHORS[check]}`,
-      step: RUNBOOK_STEP[check].replace('{queue}', snap.queue),
+      unit: CHECKS[check].unit,
+      runbook: runbookUrl(CHECKS[check].runbook),
+      step: fillStep(CHECKS[check].step, { queue: snap.queue }),
     });
   };
-  add('waiting', snap.waiting, t.waiting, 'jobs');
-  add('dead', snap.dead, t.dead, 'jobs');
-  add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 'seconds', 1000);
-  add('stuck', snap.stuck, t.stuck, 'jobs');
+  add('waiting', snap.waiting, t.waiting);
+  add('dead', snap.dead, t.dead);
+  add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 1000);
+  add('stuck', snap.stuck, t.stuck);
   if (deltas.trimmed > 0) {
     symptoms.push({
       check: 'deadTrimmed',
       status: 'degraded',
       value: deltas.trimmed,
       threshold: 0,
-      unit: 'jobs',
-      runbook: `docs/runbook.md#${RUNBOOK_ANCHORS.deadTrimmed}`,
-      step: RUNBOOK_STEP.deadTrimmed,
+      unit: CHECKS.deadTrimmed.unit,
+      runbook: runbookUrl(CHECKS.deadTrimmed.runbook),
+      step: fillStep(CHECKS.deadTrimmed.step, { queue: snap.queue }),
     });
   }
   return { queue: snap.queue, status: worst(symptoms.map((s) => s.status)), symptoms, snapshot: snap, deltas };
 }
-
-const CHECK_LABEL: Record<Check, string> = {
-  waiting: 'waiting jobs',
-  dead: 'dead jobs',
-  oldestWaitingAge: 'oldest waiting job age',
-  stuck: 'stuck leases',
-  deadTrimmed: 'dead jobs trimmed from the DLQ since the previous check',
-};
 
 /** The SNS message of a status change: queue, each symptom with value, threshold and runbook step. */
 export function alertMessage(
@@ -168,7 +143,7 @@ export function alertMessage(
   if (h.symptoms.length === 0) lines.push('No symptom remains: every figure is within its threshold.');
   for (const s of h.symptoms) {
     lines.push(
-      `- ${s.status.toUpperCase()}: ${CHECK_LABEL[s.check]} = ${s.value} ${s.unit} (over ${s.threshold} ${s.unit})`,
+      `- ${s.status.toUpperCase()}: ${symptomText(s.check, s.value, s.threshold)}`,
       `  Runbook: ${s.runbook}`,
       `  Next step: ${s.step}`,
     );

@@ -167,7 +167,7 @@ describe('spool CLI', () => {
     expect(healthy.stdout).toMatch(/^HEALTHY \(2 queues\)/);
     expect(degraded.code).toBe(1);
     expect(degraded.stdout).toMatch(/^DEGRADED/);
-    expect(degraded.stdout).toMatch(/hooks: degraded — degraded: dead jobs 3 jobs \(over 2\)/);
+    expect(degraded.stdout).toMatch(/hooks: degraded — degraded: dead jobs = 3 jobs \(above 2 jobs\)/);
     expect(unhealthy.code).toBe(2);
     const report = JSON.parse(unhealthy.stdout) as { status: string; queues: Array<{ queue: string; status: string }> };
     expect(report.status).toBe('unhealthy');

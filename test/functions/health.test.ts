@@ -113,7 +113,7 @@ describe('scheduled health run', () => {
     expect(input.TopicArn).toBe(TOPIC);
     expect(input.Subject).toBe(`Spool (${prefix}): queue mail is UNHEALTHY (was healthy)`);
     expect(input.Message).toContain('Queue: mail');
-    expect(input.Message).toContain('- UNHEALTHY: waiting jobs = 5 jobs (over 4 jobs)');
+    expect(input.Message).toContain('- UNHEALTHY: waiting jobs = 5 jobs (above 4 jobs)');
     expect(input.Message).toContain('Runbook: docs/runbook.md#queue-unhealthy');
     expect(input.Message).toContain('Next step: check that workers run');
     expect(input.MessageAttributes).toEqual({
@@ -151,7 +151,7 @@ describe('scheduled health run', () => {
     expect(data.find((d) => d.MetricName === 'DeadTrimmed' && d.Dimensions?.[0]?.Value === 'trim')!.Value).toBe(1);
     const msg = sns.commandCalls(PublishCommand).find((c) => c.args[0].input.Subject!.includes('trim'))!.args[0].input
       .Message!;
-    expect(msg).toContain('dead jobs trimmed from the DLQ since the previous check = 1 jobs (over 0 jobs)');
+    expect(msg).toContain('dead jobs trimmed from the DLQ since the previous check = 1 jobs (above 0 jobs)');
     expect(msg).toContain('docs/runbook.md#dlq-trimmed');
   });
 

@@ -9,9 +9,10 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FALLBACK_ROUTE, FUNCTION_NAMES, type FunctionName, ROUTES } from '../../functions/routes.js';
-import { RUNBOOK } from '../../infra/constructs/monitoring.js';
 import { REPO_ROOT, type SpoolStack } from '../../infra/stack.js';
+import { RUNBOOK } from '../../shared/health/runbook.js';
 import { DEFAULT_METRIC_NAMESPACE, METRICS, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
+import { markdownAnchors } from '../helpers/markdown.js';
 import { type Synthesized, synthSpool } from '../helpers/synth.js';
 
 type Json = Record<string, any>;
@@ -23,22 +24,6 @@ const logicalIdOf = (s: SpoolStack, fn: FunctionName): string =>
 const getAttArn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const alarms = (t: Template) => resources(t, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
 const metricAlarms = (t: Template, metricName: string) => alarms(t).filter((a) => a.MetricName === metricName);
-
-/** GitHub-style anchors of the headings of a Markdown file. */
-function markdownAnchors(file: string): Set<string> {
-  const text = fs.readFileSync(file, 'utf8');
-  const out = new Set<string>();
-  for (const m of text.matchAll(/^#{1,6}\s+(.+)$/gm)) {
-    out.add(
-      (m[1] ?? '')
-        .trim()
-        .toLowerCase()
-        .replace(/[^\p{L}\p{N}\s-]/gu, '')
-        .replace(/\s/g, '-'),
-    );
-  }
-  return out;
-}
 
 describe('SpoolStack with default context', () => {
   let s: Synthesized;
