@@ -28,13 +28,13 @@ const EXIT_NOT_FOUND = 4;
 export const USAGE = `Usage: spool <command> [options]
 
 Commands:
-  status                                  every queue: depth by state, oldest waiting age, stuck jobs
+  status                                  every queue: depth by state, oldest waiting age, expired leases
   jobs get <queue> <id>                   one job, with its state and last error
   dlq ls [queue]                          dead jobs grouped by error fingerprint (all queues by default)
   dlq show <queue> <fingerprint|job-id>   a group with sample jobs, or one dead job
   dlq replay <queue> [--fingerprint F] [--id ID ...] [--limit N] [--dry-run]
                                           move dead jobs back to waiting (--dry-run: only say which)
-  purge [queue] [--dry-run]               remove expired completed jobs and stale state (all queues by default)
+  purge [queue] [--dry-run]               remove completed jobs past retention and stale state (all queues by default)
   health [--once] [--interval S]          health status with its reasons; exit code 0 healthy,
                                           1 degraded, 2 unhealthy, 3 unknown (Redis unreachable)
 
@@ -191,7 +191,7 @@ async function status(ctx: CliContext, flags: Flags, io: CliIO): Promise<number>
 }
 
 export function statusTable(snaps: QueueSnapshot[]): string {
-  const rows = [['QUEUE', 'WAITING', 'DELAYED', 'ACTIVE', 'COMPLETED', 'DEAD', 'OLDEST', 'STUCK']];
+  const rows = [['QUEUE', 'WAITING', 'DELAYED', 'ACTIVE', 'COMPLETED', 'DEAD', 'OLDEST', 'LEASE-EXPIRED']];
   for (const s of snaps) {
     rows.push([
       s.queue,
@@ -201,7 +201,7 @@ export function statusTable(snaps: QueueSnapshot[]): string {
       String(s.completed),
       String(s.dead),
       age(s.oldestWaitingAgeMs),
-      String(s.stuck),
+      String(s.leaseExpired),
     ]);
   }
   return table(rows);
@@ -351,12 +351,12 @@ async function purge(ctx: CliContext, args: string[], flags: Flags, io: CliIO): 
     return 0;
   }
   io.out(dryRun ? 'Dry run: nothing removed; these would be.' : 'Purged:');
-  const rows = [['QUEUE', 'COMPLETED', 'DEAD-EXPIRED', 'DEAD-TRIMMED', 'IDEMPOTENCY-KEYS', 'ORPHANS', 'MORE']];
+  const rows = [['QUEUE', 'COMPLETED', 'DEAD-PAST-TTL', 'DEAD-TRIMMED', 'IDEMPOTENCY-KEYS', 'ORPHANS', 'MORE']];
   for (const r of reports)
     rows.push([
       r.queue,
       String(r.completed),
-      String(r.deadExpired),
+      String(r.deadPastTtl),
       String(r.deadTrimmed),
       String(r.idempotencyKeys),
       String(r.orphans),

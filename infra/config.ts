@@ -8,7 +8,8 @@
  */
 import { DEFAULT_METRIC_NAMESPACE } from '../shared/metrics/names.js';
 
-export interface SpoolConfig {
+/** The stack's settings (CDK context); the functions' own settings are shared/config's SpoolConfig (environment). */
+export interface StackConfig {
   /** Existing Secrets Manager secret holding the Upstash REST URL and token; undefined = create one. */
   readonly secretName: string | undefined;
   readonly keyPrefix: string;
@@ -234,7 +235,7 @@ export function parseSchedule(key: string, raw: unknown, dflt: string): Schedule
   throw new ConfigError(key, `expected minutes, rate(N unit) or cron(6 fields), got ${JSON.stringify(v)}`);
 }
 
-export function readConfig(get: ContextReader): SpoolConfig {
+export function readConfig(get: ContextReader): StackConfig {
   const d = CONTEXT_DEFAULTS;
 
   const queues = stringList(get, 'queues');

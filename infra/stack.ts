@@ -12,7 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import type { FunctionName } from '../functions/routes.js';
-import { readConfig, type SpoolConfig } from './config.js';
+import { readConfig, type StackConfig } from './config.js';
 import { SpoolApi } from './constructs/api.js';
 import { SpoolFunctions } from './constructs/functions.js';
 import { SpoolMonitoring } from './constructs/monitoring.js';
@@ -31,7 +31,7 @@ export interface SpoolStackProps extends StackProps {
 }
 
 export class SpoolStack extends Stack {
-  readonly config: SpoolConfig;
+  readonly config: StackConfig;
   readonly redisSecret: secretsmanager.ISecret;
   readonly alertTopic: sns.Topic;
   readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;

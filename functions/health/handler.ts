@@ -18,7 +18,7 @@ const presentQueue = (q: QueueHealth) => {
     status: q.status,
     symptoms: q.symptoms,
     counts: { waiting: s.waiting, delayed: s.delayed, active: s.active, completed: s.completed, dead: s.dead },
-    stuck: s.stuck,
+    leaseExpired: s.leaseExpired,
     oldestWaitingAgeSeconds: Math.floor(s.oldestWaitingAgeMs / 1000),
     oldestDeadAgeSeconds: Math.floor(s.oldestDeadAgeMs / 1000),
   };
@@ -51,9 +51,9 @@ export const healthRoutes: RouteImpls = {
         queues: snaps.map((s) => ({
           queue: s.queue,
           counts: { waiting: s.waiting, delayed: s.delayed, active: s.active, completed: s.completed, dead: s.dead },
-          stuck: s.stuck,
+          leaseExpired: s.leaseExpired,
           oldestWaitingAgeSeconds: Math.floor(s.oldestWaitingAgeMs / 1000),
-          /** Cumulative since the queue was first used: enqueued, completed, failed, retried, dead, trimmed, ... */
+          /** Cumulative since the queue was first used: every field of QueueCounters. */
           counters: s.counters,
         })),
       },

@@ -4,7 +4,7 @@
  * and fleet-wide, plus the heartbeat), alerts on status changes only, and keeps the last run and a
  * short history in Redis:
  *   <prefix>:health:last     (keys.ts healthLast) STRING JSON { at, status, queues: { <queue>: { status, snapshot } } }
- *   <prefix>:health:history  (keys.ts healthHistory) LIST of JSON { at, status, queues: { <queue>: [status, waiting, dead, oldestWaitingS, stuck] } }, newest first, capped
+ *   <prefix>:health:history  (keys.ts healthHistory) LIST of JSON { at, status, queues: { <queue>: [status, waiting, dead, oldestWaitingS, leaseExpired] } }, newest first, capped
  */
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand } from '@aws-sdk/client-sns';
@@ -128,7 +128,7 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
           q.snapshot.waiting,
           q.snapshot.dead,
           Math.floor(q.snapshot.oldestWaitingAgeMs / 1000),
-          q.snapshot.stuck,
+          q.snapshot.leaseExpired,
         ],
       ]),
     ),

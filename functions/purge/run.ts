@@ -6,10 +6,10 @@ import type { PurgeReport } from '../../shared/queue/types.js';
 import type { Runtime } from '../lib/runtime.js';
 
 export interface QueuePurge extends Omit<PurgeReport, 'dryRun'> {
-  /** Expired leases put back to waiting (dry run: stuck leases that would be). */
-  reclaimed: number;
-  /** Expired leases whose attempts were spent, moved to dead. */
-  expiredToDead: number;
+  /** Jobs whose lease expired, put back to waiting (dry run: every job whose lease has expired). */
+  leaseExpired: number;
+  /** Jobs whose lease expired with their attempts spent, moved to dead. */
+  leaseExpiredDead: number;
   /** Due delayed jobs promoted to waiting on the way. */
   promoted: number;
   rounds: number;
@@ -36,7 +36,7 @@ export interface PurgeInput {
 
 /**
  * Reclaims expired leases and removes what is past retention (completed), TTL or cap (dead), orphans
- * and expired idempotency keys. Bounded per invocation (rounds and time), resumable (the engine keeps
+ * and idempotency keys past their window. Bounded per invocation (rounds and time), resumable (the engine keeps
  * its scan cursor); a dry run counts what one round would remove and writes nothing.
  */
 export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Promise<PurgeRunReport> {
@@ -44,13 +44,13 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
   const maxRounds = input.dryRun ? 1 : (input.maxRounds ?? 10);
   const zero = (): QueuePurge => ({
     completed: 0,
-    deadExpired: 0,
+    deadPastTtl: 0,
     deadTrimmed: 0,
     orphans: 0,
     idempotencyKeys: 0,
     more: false,
-    reclaimed: 0,
-    expiredToDead: 0,
+    leaseExpired: 0,
+    leaseExpiredDead: 0,
     promoted: 0,
     rounds: 0,
   });
@@ -63,11 +63,11 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
     report.queues[queue] = q;
     if (input.dryRun) {
       const [snap] = await snapshot(spool, [queue]);
-      q.reclaimed = snap?.stuck ?? 0;
+      q.leaseExpired = snap?.leaseExpired ?? 0;
     } else {
       const r = await reclaim(spool, queue);
-      q.reclaimed = r.reclaimed;
-      q.expiredToDead = r.expiredToDead;
+      q.leaseExpired = r.leaseExpired;
+      q.leaseExpiredDead = r.leaseExpiredDead;
       q.promoted = r.promoted;
     }
     do {
@@ -75,7 +75,7 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
       const p = await purge(spool, queue, { dryRun: input.dryRun, ...(input.limit ? { limit: input.limit } : {}) });
       q.rounds++;
       q.completed += p.completed;
-      q.deadExpired += p.deadExpired;
+      q.deadPastTtl += p.deadPastTtl;
       q.deadTrimmed += p.deadTrimmed;
       q.orphans += p.orphans;
       q.idempotencyKeys += p.idempotencyKeys;

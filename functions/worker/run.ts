@@ -150,8 +150,8 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
       workerMarkMs: deadline - now,
     });
     r.waiting = lease.waiting;
-    if (lease.reclaimed || lease.expiredToDead)
-      log.info('reclaimed expired leases', { queue, reclaimed: lease.reclaimed, expiredToDead: lease.expiredToDead });
+    if (lease.leaseExpired || lease.leaseExpiredDead)
+      log.info('lease expired', { queue, leaseExpired: lease.leaseExpired, leaseExpiredDead: lease.leaseExpiredDead });
     if (!scaled) {
       scaled = true;
       const n = scaleOutCount(lease.waiting, opts);
@@ -327,8 +327,10 @@ export interface ScheduleReport {
   queues: number;
   kicked: string[];
   promoted: number;
-  reclaimed: number;
-  expiredToDead: number;
+  /** Jobs whose lease expired, put back to waiting. */
+  leaseExpired: number;
+  /** Jobs whose lease expired with their attempts spent, moved to dead. */
+  leaseExpiredDead: number;
 }
 
 /**
@@ -339,14 +341,20 @@ export async function runSchedule(inv: Invocation): Promise<ScheduleReport> {
   const { rt, log } = inv;
   const queues = await listQueues(rt.spool);
   // One script per queue, all in one request: promotes, reclaims, and tells waiting depth and worker mark.
-  const reclaimed = await Promise.all(queues.map((q) => reclaim(rt.spool, q)));
-  const report: ScheduleReport = { queues: queues.length, kicked: [], promoted: 0, reclaimed: 0, expiredToDead: 0 };
-  for (const r of reclaimed) {
+  const outcomes = await Promise.all(queues.map((q) => reclaim(rt.spool, q)));
+  const report: ScheduleReport = {
+    queues: queues.length,
+    kicked: [],
+    promoted: 0,
+    leaseExpired: 0,
+    leaseExpiredDead: 0,
+  };
+  for (const r of outcomes) {
     report.promoted += r.promoted;
-    report.reclaimed += r.reclaimed;
-    report.expiredToDead += r.expiredToDead;
+    report.leaseExpired += r.leaseExpired;
+    report.leaseExpiredDead += r.leaseExpiredDead;
   }
-  for (const [i, r] of reclaimed.entries()) {
+  for (const [i, r] of outcomes.entries()) {
     const queue = queues[i]!;
     if (r.waiting === 0 || r.workerRunning) continue;
     try {

@@ -10,11 +10,11 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FALLBACK_ROUTE, type FunctionName, ROUTES } from '../../functions/routes.js';
-import type { SpoolConfig } from '../config.js';
+import type { StackConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
 
 export interface SpoolApiProps {
-  readonly config: SpoolConfig;
+  readonly config: StackConfig;
   readonly functions: Readonly<Record<FunctionName, lambda.IFunction>>;
 }
 

@@ -12,7 +12,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName, functionEntry } from '../../functions/routes.js';
-import type { SpoolConfig } from '../config.js';
+import type { StackConfig } from '../config.js';
 
 /** Runtime of every function; bundles target the same Node major. */
 export const RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -48,7 +48,7 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     publishesAlerts: false,
   },
   purge: {
-    description: 'Spool purge: removes expired completed jobs and stale state; API purge endpoint',
+    description: 'Spool purge: removes completed jobs past retention and stale state; API purge endpoint',
     readsRedisSecret: true,
     invokesWorker: false,
     publishesMetrics: false,
@@ -71,7 +71,7 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
 };
 
 export interface SpoolFunctionsProps {
-  readonly config: SpoolConfig;
+  readonly config: StackConfig;
   /** Directory holding package-lock.json and functions/<fn>/handler.ts. */
   readonly projectRoot: string;
   readonly redisSecret: ISecret;

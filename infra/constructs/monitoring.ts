@@ -13,14 +13,14 @@ import { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/routes.js';
 import { RUNBOOK, type RunbookAnchor, runbookUrl } from '../../shared/health/runbook.js';
 import { METRICS, type MetricKey, QUEUE_DIMENSION, STATUS_VALUE } from '../../shared/metrics/names.js';
-import type { SpoolConfig } from '../config.js';
+import type { StackConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
 
 /** A worker stops leasing 10 s before its timeout (SPOOL_WORKER_TIME_MARGIN_MS); alarm past half of that. */
 const WORKER_STOP_SLACK_MS = 5_000;
 
 export interface SpoolMonitoringProps {
-  readonly config: SpoolConfig;
+  readonly config: StackConfig;
   readonly alertTopic: ITopic;
   readonly functions: Readonly<Record<FunctionName, lambda.Function>>;
   readonly stage: apigw.IHttpStage;
@@ -110,15 +110,15 @@ export class SpoolMonitoring extends Construct {
         summary: `Spool ${where}: a job has waited more than ${config.oldestWaitingAgeSeconds} s`,
         runbook: RUNBOOK.oldestWaitingAge,
       });
-      this.addAlarm(`StuckLeases${cidSuffix}`, `stuck-leases${idSuffix}`, {
-        metric: spool('stuck', 'Minimum', queue),
+      this.addAlarm(`LeaseExpired${cidSuffix}`, `lease-expired${idSuffix}`, {
+        metric: spool('leaseExpired', 'Minimum', queue),
         threshold: 0,
         comparisonOperator: GT,
         evaluationPeriods: 2,
         datapointsToAlarm: 2,
         treatMissingData: cw.TreatMissingData.IGNORE,
         summary: `Spool ${where}: active jobs with expired leases for two periods in a row`,
-        runbook: RUNBOOK.stuckLeases,
+        runbook: RUNBOOK.leaseExpired,
       });
       // A delta published on every health run: absence means nothing was trimmed.
       this.addAlarm(`DeadTrimmed${cidSuffix}`, `dlq-trimmed${idSuffix}`, {
@@ -246,11 +246,11 @@ export class SpoolMonitoring extends Construct {
           left: [
             spool('failed', 'Sum', queue, dash),
             spool('retried', 'Sum', queue, dash),
-            spool('deadLettered', 'Sum', queue, dash),
+            spool('deadDelta', 'Sum', queue, dash),
           ],
           right: [
             spool('dead', 'Maximum', queue, dash),
-            spool('stuck', 'Maximum', queue, dash),
+            spool('leaseExpired', 'Maximum', queue, dash),
             spool('deadTrimmed', 'Sum', queue, dash),
           ],
           width: 6,

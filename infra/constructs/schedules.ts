@@ -7,11 +7,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { FunctionName } from '../../functions/routes.js';
-import type { ScheduleSpec, SpoolConfig } from '../config.js';
+import type { ScheduleSpec, StackConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
 
 export interface SpoolSchedulesProps {
-  readonly config: SpoolConfig;
+  readonly config: StackConfig;
   readonly functions: Readonly<Record<FunctionName, lambda.IFunction>>;
 }
 

@@ -20,14 +20,14 @@ export interface Level {
 
 /**
  * Thresholds: a figure trips when strictly OVER its threshold (as shared/config/schema.ts says).
- * Defaults: waiting over 1,000 / 5,000; dead over 10 / 100; oldest waiting over 5 / 15 min; stuck
- * over 0 (any) / 10. Any DLQ trimming since the previous run is degraded.
+ * Defaults: waiting over 1,000 / 5,000; dead over 10 / 100; oldest waiting over 5 / 15 min; lease
+ * expired over 0 (any) / 10 (SPOOL_HEALTH_STUCK_*: the variables keep their first name). Any DLQ trimming since the previous run is degraded.
  */
 export interface Thresholds {
   waiting: Level;
   dead: Level;
   oldestWaitingMs: Level;
-  stuck: Level;
+  leaseExpired: Level;
 }
 
 export function thresholdsFrom(c: SpoolConfig): Thresholds {
@@ -38,7 +38,7 @@ export function thresholdsFrom(c: SpoolConfig): Thresholds {
       degraded: c.SPOOL_HEALTH_OLDEST_WAITING_DEGRADED_MS,
       unhealthy: c.SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS,
     },
-    stuck: { degraded: c.SPOOL_HEALTH_STUCK_DEGRADED, unhealthy: c.SPOOL_HEALTH_STUCK_UNHEALTHY },
+    leaseExpired: { degraded: c.SPOOL_HEALTH_STUCK_DEGRADED, unhealthy: c.SPOOL_HEALTH_STUCK_UNHEALTHY },
   };
 }
 
@@ -54,7 +54,7 @@ export interface Symptom {
 }
 
 /** Counter movements since the previous scheduled health run. */
-export type Deltas = Pick<QueueCounters, 'enqueued' | 'completed' | 'failed' | 'retried' | 'dead' | 'trimmed'>;
+export type Deltas = Pick<QueueCounters, 'enqueued' | 'completed' | 'failed' | 'retried' | 'dead' | 'deadTrimmed'>;
 
 export interface QueueHealth {
   queue: string;
@@ -70,7 +70,7 @@ const DELTA_KEYS: Array<keyof Deltas & keyof QueueCounters> = [
   'failed',
   'retried',
   'dead',
-  'trimmed',
+  'deadTrimmed',
 ];
 
 /**
@@ -111,12 +111,12 @@ export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds
   add('waiting', snap.waiting, t.waiting);
   add('dead', snap.dead, t.dead);
   add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 1000);
-  add('stuck', snap.stuck, t.stuck);
-  if (deltas.trimmed > 0) {
+  add('leaseExpired', snap.leaseExpired, t.leaseExpired);
+  if (deltas.deadTrimmed > 0) {
     symptoms.push({
       check: 'deadTrimmed',
       status: 'degraded',
-      value: deltas.trimmed,
+      value: deltas.deadTrimmed,
       threshold: 0,
       unit: CHECKS.deadTrimmed.unit,
       runbook: runbookUrl(CHECKS.deadTrimmed.runbook),
@@ -150,7 +150,7 @@ export function alertMessage(
   }
   lines.push(
     '',
-    `Figures: waiting ${h.snapshot.waiting}, delayed ${h.snapshot.delayed}, active ${h.snapshot.active}, dead ${h.snapshot.dead}, stuck ${h.snapshot.stuck}, oldest waiting ${Math.round(h.snapshot.oldestWaitingAgeMs / 1000)} s`,
+    `Figures: waiting ${h.snapshot.waiting}, delayed ${h.snapshot.delayed}, active ${h.snapshot.active}, dead ${h.snapshot.dead}, lease expired ${h.snapshot.leaseExpired}, oldest waiting ${Math.round(h.snapshot.oldestWaitingAgeMs / 1000)} s`,
   );
   return { subject, message: lines.join('\n') };
 }

@@ -24,13 +24,13 @@ const UNIT: Record<MetricKey, Datum['Unit']> = {
   dead: 'Count',
   oldestWaitingAge: 'Seconds',
   oldestDeadAge: 'Seconds',
-  stuck: 'Count',
+  leaseExpired: 'Count',
   deadTrimmed: 'Count',
   enqueued: 'Count',
   completedDelta: 'Count',
   failed: 'Count',
   retried: 'Count',
-  deadLettered: 'Count',
+  deadDelta: 'Count',
   heartbeat: 'Count',
 };
 
@@ -45,13 +45,13 @@ function figuresOf(h: QueueHealth): Figures {
     dead: s.dead,
     oldestWaitingAge: Math.floor(s.oldestWaitingAgeMs / 1000),
     oldestDeadAge: Math.floor(s.oldestDeadAgeMs / 1000),
-    stuck: s.stuck,
-    deadTrimmed: h.deltas.trimmed,
+    leaseExpired: s.leaseExpired,
+    deadTrimmed: h.deltas.deadTrimmed,
     enqueued: h.deltas.enqueued,
     completedDelta: h.deltas.completed,
     failed: h.deltas.failed,
     retried: h.deltas.retried,
-    deadLettered: h.deltas.dead,
+    deadDelta: h.deltas.dead,
   };
 }
 

@@ -16,7 +16,7 @@ export const RUNBOOK = {
   deadJobs: 'dead-jobs',
   deadJobsCritical: 'dead-jobs-critical',
   oldestWaitingAge: 'oldest-waiting-age',
-  stuckLeases: 'stuck-leases',
+  leaseExpired: 'lease-expired',
   dlqTrimmed: 'dlq-trimmed',
   heartbeatMissing: 'health-heartbeat-missing',
   functionErrors: 'function-errors',
@@ -28,7 +28,7 @@ export const RUNBOOK = {
 export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 
 /** The figures the health rules judge (shared/health/evaluate.ts). */
-export type Check = 'waiting' | 'dead' | 'oldestWaitingAge' | 'stuck' | 'deadTrimmed';
+export type Check = 'waiting' | 'dead' | 'oldestWaitingAge' | 'leaseExpired' | 'deadTrimmed';
 
 export interface CheckWords {
   /** What the figure is, in a sentence: "dead jobs". */
@@ -58,11 +58,11 @@ export const CHECKS: Readonly<Record<Check, CheckWords>> = {
     runbook: RUNBOOK.oldestWaitingAge,
     step: 'check that workers run and targets answer; POST /v1/queues/{queue}/drain',
   },
-  stuck: {
-    label: 'stuck leases',
+  leaseExpired: {
+    label: 'jobs whose lease expired',
     unit: 'jobs',
-    runbook: RUNBOOK.stuckLeases,
-    step: 'workers are dying mid-job (timeouts, crashes): check worker logs; leases are reclaimed on the next lease or purge',
+    runbook: RUNBOOK.leaseExpired,
+    step: 'workers are dying mid-job (timeouts, crashes): check worker logs; expired leases are reclaimed on the next lease or purge',
   },
   deadTrimmed: {
     label: 'dead jobs trimmed from the DLQ since the previous check',

@@ -18,16 +18,17 @@ export const METRICS = {
   oldestWaitingAge: 'OldestWaitingAgeSeconds',
   /** Seconds since the oldest dead job died. Fleet-wide: the largest. */
   oldestDeadAge: 'OldestDeadAgeSeconds',
-  /** Active jobs whose lease has expired (stuck). */
-  stuck: 'StuckJobs',
-  /** Dead jobs removed by the DLQ cap since the previous health run (a delta, never silent). */
+  /** Active jobs whose lease has expired (snapshot leaseExpired). Was StuckJobs. */
+  leaseExpired: 'LeaseExpiredJobs',
+  /** Delta of counters.deadTrimmed: dead jobs removed by the DLQ cap since the previous health run. */
   deadTrimmed: 'DeadTrimmed',
   /** Counter deltas since the previous health run. */
   enqueued: 'JobsEnqueued',
   completedDelta: 'JobsCompleted',
   failed: 'JobsFailed',
   retried: 'JobsRetried',
-  deadLettered: 'JobsDeadLettered',
+  /** Delta of counters.dead. Was JobsDeadLettered. */
+  deadDelta: 'JobsDead',
   /** 1 on every health run, no dimension: the alarm on its absence catches a dead health check. */
   heartbeat: 'HealthHeartbeat',
 } as const;

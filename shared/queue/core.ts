@@ -84,6 +84,8 @@ export interface Meta {
   createdAt: number;
   updatedAt: number;
   runAt?: number;
+  /** When the job was last leased. */
+  leasedAt?: number;
   leaseUntil?: number;
   leaseToken?: string;
   idem?: string;
@@ -93,6 +95,8 @@ export interface Meta {
   completedAt?: number;
   diedAt?: number;
   replays?: number;
+  /** When the job was last replayed from dead. */
+  replayedAt?: number;
 }
 
 /** A job as shown, from its spec and meta records. The lease token is never part of it. */

@@ -106,9 +106,10 @@ export interface LeaseOutcome {
   /** Earliest run-at among delayed jobs, when any. */
   nextRunAt?: number;
   promoted: number;
-  reclaimed: number;
-  /** Expired leases whose attempts were spent: moved to dead. */
-  expiredToDead: number;
+  /** Jobs whose lease expired, put back to waiting (counted in counters.leaseExpired). */
+  leaseExpired: number;
+  /** Jobs whose lease expired with their attempts spent, moved to dead (counted in counters.dead). */
+  leaseExpiredDead: number;
   /** A worker is marked running on the queue (after this call's own mark or clear). */
   workerRunning: boolean;
 }
@@ -197,7 +198,9 @@ export interface PurgeOptions {
 export interface PurgeReport {
   dryRun: boolean;
   completed: number;
-  deadExpired: number;
+  /** Dead jobs past SPOOL_DEAD_TTL_MS. */
+  deadPastTtl: number;
+  /** Dead jobs over SPOOL_DEAD_CAP, oldest first. */
   deadTrimmed: number;
   orphans: number;
   idempotencyKeys: number;
@@ -205,16 +208,31 @@ export interface PurgeReport {
   more: boolean;
 }
 
+/**
+ * Every counter the scripts keep in a queue's `counters` hash, cumulative since the queue was first
+ * used (besides the engine's own fields seq, fence and the purge cursors; see keys.ts).
+ */
 export interface QueueCounters {
   enqueued: number;
   completed: number;
+  /** Failures reported by workers (each one retried or dead). */
   failed: number;
+  /** Failures retried with backoff. */
   retried: number;
+  /** Jobs that went dead: failed for good, or their lease expired with their attempts spent. */
   dead: number;
-  trimmed: number;
-  expired: number;
-  stalled: number;
+  /** Dead jobs removed by the DLQ cap (SPOOL_DEAD_CAP). */
+  deadTrimmed: number;
+  /** Dead jobs removed by purge past SPOOL_DEAD_TTL_MS. */
+  deadPastTtl: number;
+  /** Jobs whose lease expired, put back to waiting (those with attempts spent count in `dead`). */
+  leaseExpired: number;
+  /** Dead jobs replayed to waiting. */
   replayed: number;
+  /** Waiting or delayed jobs cancelled. */
+  cancelled: number;
+  /** Records in no state set, removed by purge. */
+  orphans: number;
 }
 
 export interface QueueSnapshot {
@@ -227,8 +245,8 @@ export interface QueueSnapshot {
   dead: number;
   /** Age (ms) of the job that has waited longest; 0 when none wait. */
   oldestWaitingAgeMs: number;
-  /** Active jobs whose lease has expired. */
-  stuck: number;
+  /** Active jobs whose lease has expired (not yet put back to waiting or dead). */
+  leaseExpired: number;
   /** Age (ms) of the oldest dead job; 0 when none. */
   oldestDeadAgeMs: number;
   nextRunAt?: number;

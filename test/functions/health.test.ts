@@ -80,13 +80,13 @@ describe('scheduled health run', () => {
       datum('DeadJobs', 0, 'Count', 'mail'),
       datum('OldestWaitingAgeSeconds', 30, 'Seconds', 'mail'),
       datum('OldestDeadAgeSeconds', 0, 'Seconds', 'mail'),
-      datum('StuckJobs', 0, 'Count', 'mail'),
+      datum('LeaseExpiredJobs', 0, 'Count', 'mail'),
       datum('DeadTrimmed', 0, 'Count', 'mail'),
       datum('JobsEnqueued', 3, 'Count', 'mail'),
       datum('JobsCompleted', 1, 'Count', 'mail'),
       datum('JobsFailed', 0, 'Count', 'mail'),
       datum('JobsRetried', 0, 'Count', 'mail'),
-      datum('JobsDeadLettered', 0, 'Count', 'mail'),
+      datum('JobsDead', 0, 'Count', 'mail'),
     ]);
     const fleet = data.filter((d) => !d.Dimensions);
     expect(fleet.find((d) => d.MetricName === 'WaitingJobs')!.Value).toBe(3);
@@ -189,11 +189,11 @@ describe('scheduled health run', () => {
         completed: 0,
         dead: 0,
         oldestWaitingAgeMs: 0,
-        stuck: 0,
+        leaseExpired: 0,
         oldestDeadAgeMs: 0,
         counters: {} as never,
       },
-      deltas: { enqueued: 0, completed: 0, failed: 0, retried: 0, dead: 0, trimmed: 0 },
+      deltas: { enqueued: 0, completed: 0, failed: 0, retried: 0, dead: 0, deadTrimmed: 0 },
     }));
     const data = metricData(fake, now);
     expect(data).toHaveLength(70 * 15 + 16);

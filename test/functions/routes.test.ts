@@ -260,7 +260,7 @@ describe('queues, health, drain, purge and DLQ routes', () => {
     expect(q1.counts).toEqual({ waiting: expect.any(Number), delayed: 0, active: 0, completed: 0, dead: 0 });
     expect(q1.counts.waiting).toBeGreaterThan(0);
     expect(q1.counters.enqueued).toBeGreaterThanOrEqual(q1.counts.waiting);
-    expect(q1.counters).toMatchObject({ completed: 0, dead: 0, trimmed: 0 });
+    expect(q1.counters).toMatchObject({ completed: 0, dead: 0, deadTrimmed: 0 });
   });
 
   it('GET /v1/health: 200 when healthy or degraded, 503 when unhealthy', async () => {

@@ -107,10 +107,13 @@ describe('purge function', () => {
     now += 5_000;
     const purge = createPurgeHandler(rt);
     const dry = (await purge({ dryRun: true }, lambdaContext(60_000, 'purge'))) as PurgeRunReport;
-    expect(dry).toMatchObject({ dryRun: true, queues: { pa: { completed: 1, reclaimed: 1 }, pb: { completed: 0 } } });
+    expect(dry).toMatchObject({
+      dryRun: true,
+      queues: { pa: { completed: 1, leaseExpired: 1 }, pb: { completed: 0 } },
+    });
     expect((await rt.spool.snapshot(['pa']))[0]).toMatchObject({ completed: 1, active: 1 });
     const r = (await purge(scheduledEvent('purge'), lambdaContext(60_000, 'purge'))) as PurgeRunReport;
-    expect(r).toMatchObject({ dryRun: false, more: false, totals: { completed: 1, reclaimed: 1 } });
+    expect(r).toMatchObject({ dryRun: false, more: false, totals: { completed: 1, leaseExpired: 1 } });
     expect((await rt.spool.snapshot(['pa']))[0]).toMatchObject({ completed: 0, active: 0, waiting: 1 });
   });
 

@@ -232,12 +232,12 @@ describe('time and leases', () => {
     const r1 = await worker({ kick: { queue: 'slowq' } }, lambdaContext(2000));
     expect(Date.now() - started).toBeLessThan(2000);
     expect(r1).toMatchObject({ leased: 2, completed: 1, abandoned: 1, stop: 'time' });
-    const stuck = (await rt.spool.get('slowq', out.jobs[0]!.id))!;
-    expect(stuck.state).toBe('active');
-    expect(stuck.leaseUntil!).toBeLessThanOrEqual(started + 1500 + 50);
+    const leased = (await rt.spool.get('slowq', out.jobs[0]!.id))!;
+    expect(leased.state).toBe('active');
+    expect(leased.leaseUntil!).toBeLessThanOrEqual(started + 1500 + 50);
     expect(kicks).toEqual([{ queue: 'slowq', reason: 'continue' }]);
     // After the lease, a new worker reclaims and runs it again (attempt 2).
-    await new Promise((r) => setTimeout(r, Math.max(0, stuck.leaseUntil! - Date.now() + 20)));
+    await new Promise((r) => setTimeout(r, Math.max(0, leased.leaseUntil! - Date.now() + 20)));
     const r2 = (await worker({ kick: { queue: 'slowq' } }, lambdaContext(10_000))) as DrainReport;
     expect(r2).toMatchObject({ leased: 1, completed: 1 });
     const done = (await rt.spool.get('slowq', out.jobs[0]!.id))!;

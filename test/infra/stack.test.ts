@@ -161,7 +161,7 @@ describe('SpoolStack with default context', () => {
     expect(fleet(METRICS.oldestWaitingAge)).toEqual([
       expect.objectContaining({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold' }),
     ]);
-    expect(fleet(METRICS.stuck)).toEqual([
+    expect(fleet(METRICS.leaseExpired)).toEqual([
       expect.objectContaining({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
     ]);
     expect(fleet(METRICS.deadTrimmed)).toEqual([expect.objectContaining({ Threshold: 0, Statistic: 'Sum' })]);
@@ -406,7 +406,7 @@ describe('SpoolStack with context', () => {
           METRICS.dead,
           METRICS.dead,
           METRICS.oldestWaitingAge,
-          METRICS.stuck,
+          METRICS.leaseExpired,
           METRICS.deadTrimmed,
         ].sort(),
       );

@@ -34,8 +34,8 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     jobs,
     waiting: res[1],
     promoted: res[3],
-    reclaimed: res[4],
-    expiredToDead: res[5],
+    leaseExpired: res[4],
+    leaseExpiredDead: res[5],
     workerRunning: res[6] === 1,
   };
   const next = optNum(res[2]);
@@ -50,7 +50,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
 export async function reclaim(
   core: SpoolCore,
   queue: string,
-): Promise<Pick<LeaseOutcome, 'promoted' | 'reclaimed' | 'expiredToDead' | 'waiting' | 'workerRunning'>> {
-  const { promoted, reclaimed, expiredToDead, waiting, workerRunning } = await lease(core, queue, { count: 0 });
-  return { promoted, reclaimed, expiredToDead, waiting, workerRunning };
+): Promise<Pick<LeaseOutcome, 'promoted' | 'leaseExpired' | 'leaseExpiredDead' | 'waiting' | 'workerRunning'>> {
+  const { promoted, leaseExpired, leaseExpiredDead, waiting, workerRunning } = await lease(core, queue, { count: 0 });
+  return { promoted, leaseExpired, leaseExpiredDead, waiting, workerRunning };
 }

@@ -8,7 +8,7 @@ export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions =
   assertQueueName(queue);
   const dryRun = opts.dryRun ?? false;
   const limit = opts.limit ?? core.config.purgeLimit;
-  const [completed, deadExpired, deadTrimmed, idempotencyKeys, orphans, more] = await core.run<
+  const [completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more] = await core.run<
     [number, number, number, number, number, boolean]
   >(PURGE, queue, [
     core.clock(),
@@ -19,5 +19,5 @@ export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions =
     limit,
     Math.min(limit, 500),
   ]);
-  return { dryRun, completed, deadExpired, deadTrimmed, orphans, idempotencyKeys, more };
+  return { dryRun, completed, deadPastTtl, deadTrimmed, orphans, idempotencyKeys, more };
 }

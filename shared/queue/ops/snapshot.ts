@@ -11,10 +11,12 @@ const COUNTER_NAMES: Array<keyof QueueCounters> = [
   'failed',
   'retried',
   'dead',
-  'trimmed',
-  'expired',
-  'stalled',
+  'deadTrimmed',
+  'deadPastTtl',
+  'leaseExpired',
   'replayed',
+  'cancelled',
+  'orphans',
 ];
 
 /** Every queue that has ever been enqueued to (under this prefix). */
@@ -49,7 +51,7 @@ export async function snapshot(core: SpoolCore, only?: string[]): Promise<QueueS
         completed: r[3],
         dead: r[4],
         oldestWaitingAgeMs: since === undefined ? 0 : Math.max(0, now - since),
-        stuck: r[6],
+        leaseExpired: r[6],
         oldestDeadAgeMs: died === undefined ? 0 : Math.max(0, now - died),
         counters,
       };

@@ -105,14 +105,14 @@ local function removeDead(ids)
   bulk('HDEL', K.meta, ids)
   return #ids
 end
--- Trim the DLQ to its cap, oldest first, counted in counters.trimmed. Returns how many.
+-- Trim the DLQ to its cap, oldest first, counted in counters.deadTrimmed. Returns how many.
 local function trimDead(cap, limit)
   local over = redis.call('ZCARD', K.dead) - cap
   if over <= 0 then return 0 end
   if limit and over > limit then over = limit end
   local ids = redis.call('ZRANGE', K.dead, 0, over - 1)
   removeDead(ids)
-  redis.call('HINCRBY', K.counters, 'trimmed', #ids)
+  redis.call('HINCRBY', K.counters, 'deadTrimmed', #ids)
   return #ids
 end
 local function flushDead(now, cap)

@@ -2,11 +2,11 @@ import { LUA_BASE, LUA_DEAD, LUA_WAITING } from './common.js';
 import { defineScript } from './define.js';
 
 /**
- * Promote due delayed jobs and reclaim expired leases (stalled jobs back to waiting, or to dead when
+ * Promote due delayed jobs and reclaim expired leases (jobs back to waiting, or to dead when
  * their attempts are spent). Needs ARGV-derived locals now, scanLimit, deadCap.
  */
 export const LUA_RECLAIM = `
-local promoted, reclaimed, expiredDead = 0, 0, 0
+local promoted, leaseExpired, leaseExpiredDead = 0, 0, 0
 local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', now, 'LIMIT', 0, scanLimit)
 if #due > 0 then
   local metas = readMetas(due)
@@ -36,16 +36,16 @@ if #expired > 0 then
       m.updatedAt = now
       if spent then
         toDead(id, m, now)
-        expiredDead = expiredDead + 1
+        leaseExpiredDead = leaseExpiredDead + 1
       else
         toWaiting(id, m, now)
-        reclaimed = reclaimed + 1
+        leaseExpired = leaseExpired + 1
       end
       putMeta(id, m)
     end
   end
   bulk('ZREM', K.active, expired)
-  if reclaimed > 0 then redis.call('HINCRBY', K.counters, 'stalled', reclaimed) end
+  if leaseExpired > 0 then redis.call('HINCRBY', K.counters, 'leaseExpired', leaseExpired) end
 end
 flushMeta()
 flushWaiting()
@@ -57,7 +57,7 @@ flushDead(now, deadCap)
  * graceMs, workerMarkMs (0: leave the worker mark alone), deadCap, scanLimit.
  * Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by leaseUntilMax,
  * and a fencing token. Returns JSON [[[id, spec, metaJson], ...], waitingLeft, nextRunAt|'', promoted,
- * reclaimed, expiredDead, workerRunning (0|1)]. With count 0 it only promotes and reclaims.
+ * leaseExpired, leaseExpiredDead, workerRunning (0|1)]. With count 0 it only promotes and reclaims.
  */
 export const LEASE = defineScript(
   'lease',
@@ -129,6 +129,6 @@ if markMs > 0 then
   end
 end
 local nextRun = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2] or ''
-return cjson.encode({ jobs, waitingLeft, nextRun, promoted, reclaimed, expiredDead, redis.call('EXISTS', K.worker) })
+return cjson.encode({ jobs, waitingLeft, nextRun, promoted, leaseExpired, leaseExpiredDead, redis.call('EXISTS', K.worker) })
 `,
 );

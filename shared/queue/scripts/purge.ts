@@ -4,10 +4,10 @@ import { defineScript } from './define.js';
 /**
  * purge: bounded and resumable clean-up. ARGV: now, dryRun (1|0), completed retention ms, dead TTL ms,
  * dead cap, limit per category, orphan scan count. Removes completed past retention, dead past TTL
- * (counters.expired) and over the cap (counters.trimmed), expired idempotency keys, and orphans: records
+ * (counters.deadPastTtl) and over the cap (counters.deadTrimmed), idempotency keys past their window, and orphans: records
  * whose id is in no state set, found by an HSCAN of meta (and of jobs when the two hashes differ in
  * size) whose cursor is kept in counters so the next call resumes. A dry run counts the same work and
- * writes nothing. Returns JSON [completed, deadExpired, deadTrimmed, idempotencyKeys, orphans, more].
+ * writes nothing. Returns JSON [completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more].
  */
 export const PURGE = defineScript(
   'purge',
@@ -44,17 +44,17 @@ if not dry and #done > 0 then
   bulk('HDEL', K.meta, done)
 end
 
-local expired = redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - ttl, 'LIMIT', 0, limit)
-if #expired == limit then more = true end
+local pastTtl = redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - ttl, 'LIMIT', 0, limit)
+if #pastTtl == limit then more = true end
 local trimmed = 0
 if dry then
-  local over = redis.call('ZCARD', K.dead) - #expired - cap
+  local over = redis.call('ZCARD', K.dead) - #pastTtl - cap
   if over > 0 then trimmed = math.min(over, limit) end
   if over > limit then more = true end
 else
-  if #expired > 0 then
-    removeDead(expired)
-    redis.call('HINCRBY', K.counters, 'expired', #expired)
+  if #pastTtl > 0 then
+    removeDead(pastTtl)
+    redis.call('HINCRBY', K.counters, 'deadPastTtl', #pastTtl)
   end
   trimmed = trimDead(cap, limit)
   if redis.call('ZCARD', K.dead) > cap then more = true end
@@ -97,6 +97,6 @@ if not dry then
   end
   redis.call('HSET', K.counters, 'purge:cursor', nextCursor, 'purge:jobs-cursor', jobsCursor)
 end
-return cjson.encode({ #done, #expired, trimmed, #keys, #orphans, more })
+return cjson.encode({ #done, #pastTtl, trimmed, #keys, #orphans, more })
 `,
 );

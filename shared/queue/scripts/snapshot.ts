@@ -2,7 +2,7 @@ import { defineScript } from './define.js';
 
 /**
  * snapshot: a queue's health figures without scanning it. ARGV: now.
- * Returns JSON [waiting, delayed, active, completed, dead, oldestWaitingSince|'', stuck,
+ * Returns JSON [waiting, delayed, active, completed, dead, oldestWaitingSince|'', leaseExpired,
  * oldestDiedAt|'', nextRunAt|'', [counter, value, ...]].
  */
 export const SNAPSHOT = defineScript(

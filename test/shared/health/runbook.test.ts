@@ -18,7 +18,7 @@ describe('shared/health/runbook', () => {
   });
 
   it('says "above", as the thresholds are strict', () => {
-    expect(symptomText('stuck', 11, 10)).toBe('stuck leases = 11 jobs (above 10 jobs)');
+    expect(symptomText('leaseExpired', 11, 10)).toBe('jobs whose lease expired = 11 jobs (above 10 jobs)');
     expect(symptomText('oldestWaitingAge', 901, 900)).toBe('oldest waiting job age = 901 seconds (above 900 seconds)');
     for (const w of Object.values(CHECKS)) expect(`${w.label} ${w.step}`).not.toMatch(/at least/);
   });

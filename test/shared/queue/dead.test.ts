@@ -43,7 +43,7 @@ describe('dead letters', () => {
     const ids = await killJobs(spool, clock.advance, q, ['a'], 8);
     const [snap] = await spool.snapshot([q]);
     expect(snap!.dead).toBe(5);
-    expect(snap!.counters.trimmed).toBe(3);
+    expect(snap!.counters.deadTrimmed).toBe(3);
     expect(snap!.counters.dead).toBe(8);
     expect(await spool.get(q, ids[0]!)).toBeNull();
     expect((await spool.get(q, ids[7]!))!.state).toBe('dead');
@@ -141,7 +141,7 @@ describe('dead letters', () => {
     expect(await spool.get(q, jobs[0]!.id)).toBeNull();
   });
 
-  it('purge removes dead past the TTL (counted as expired) and orphaned records', async () => {
+  it('purge removes dead past the TTL (counted in deadPastTtl) and orphaned records', async () => {
     const q = 'purge-dead';
     const ids = await killJobs(spool, clock.advance, q, ['old'], 2);
     clock.advance(3_600_000 + 1);
@@ -153,11 +153,11 @@ describe('dead letters', () => {
     const { prefix } = { prefix: spool.config.prefix };
     await spool.redis.zrem(queueKey(prefix, q, 'waiting'), fresh!.id);
     const report = await spool.purge(q);
-    expect(report).toMatchObject({ deadExpired: 2, orphans: 1 });
+    expect(report).toMatchObject({ deadPastTtl: 2, orphans: 1 });
     expect(await spool.get(q, ids[0]!)).toBeNull();
     expect(await spool.get(q, fresh!.id)).toBeNull();
     const [snap] = await spool.snapshot([q]);
-    expect(snap!.counters.expired).toBe(2);
+    expect(snap!.counters).toMatchObject({ deadPastTtl: 2, orphans: 1 });
     expect(snap!.dead).toBe(0);
   });
 });
@@ -194,7 +194,7 @@ describe('snapshot', () => {
       active: 2,
       completed: 2,
       dead: 1,
-      stuck: 1,
+      leaseExpired: 1,
       oldestWaitingAgeMs: clock.now() - t0,
       oldestDeadAgeMs: clock.now() - (t0 + 30_000),
       nextRunAt: t0 + 30_000 + 60_000,
@@ -205,10 +205,12 @@ describe('snapshot', () => {
       failed: 2,
       retried: 1,
       dead: 1,
-      trimmed: 0,
-      expired: 0,
-      stalled: 0,
+      deadTrimmed: 0,
+      deadPastTtl: 0,
+      leaseExpired: 0,
       replayed: 0,
+      cancelled: 0,
+      orphans: 0,
     });
     const all = await spool.snapshot();
     expect(all.map((x) => x.queue)).toEqual([q]);

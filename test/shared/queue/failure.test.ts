@@ -119,14 +119,14 @@ describe('fail and retry', () => {
       const l = await spool.lease(q, { count: 1, leaseMs: 1_000 });
       expect(l.jobs[0]).toMatchObject({ id: created!.id, attempts: attempt });
       const [snap] = await spool.snapshot([q]);
-      expect(snap!.stuck).toBe(0);
+      expect(snap!.leaseExpired).toBe(0);
       clock.advance(l.jobs[0]!.leaseUntil - clock.now() + 1);
       const [late] = await spool.snapshot([q]);
-      expect(late!.stuck).toBe(1);
+      expect(late!.leaseExpired).toBe(1);
     }
     const after = await spool.lease(q, { count: 1 });
     expect(after.jobs).toHaveLength(0);
-    expect(after.expiredToDead).toBe(1);
+    expect(after.leaseExpiredDead).toBe(1);
     const dead = await spool.get(q, created!.id);
     expect(dead).toMatchObject({
       state: 'dead',
@@ -134,7 +134,7 @@ describe('fail and retry', () => {
       lastError: { class: 'LeaseExpired', fingerprint: 'lease-expired' },
     });
     const [snap] = await spool.snapshot([q]);
-    expect(snap!.counters.stalled).toBe(2);
+    expect(snap!.counters.leaseExpired).toBe(2);
     expect(snap!.dead).toBe(1);
   });
 
@@ -146,7 +146,7 @@ describe('fail and retry', () => {
     const [ext] = await spool.extend(q, [{ id: j.id, token: j.token, leaseMs: 5_000 }]);
     expect(ext).toEqual({ id: j.id, status: 'ok', leaseUntil: clock.now() + 5_000 });
     clock.advance(1_000);
-    expect((await spool.lease(q, { count: 1 })).reclaimed).toBe(0);
+    expect((await spool.lease(q, { count: 1 })).leaseExpired).toBe(0);
     expect(await spool.complete(q, [{ id: j.id, token: j.token }])).toEqual([{ id: j.id, status: 'ok' }]);
   });
 
@@ -159,6 +159,7 @@ describe('fail and retry', () => {
     expect(await spool.cancel(q, jobs[2]!.id)).toEqual({ status: 'conflict', state: 'active' });
     expect(await spool.cancel(q, jobs[0]!.id)).toEqual({ status: 'not_found' });
     expect(await spool.get(q, jobs[0]!.id)).toBeNull();
+    expect((await spool.snapshot([q]))[0]!.counters.cancelled).toBe(2);
   });
 
   it('lists a state page by page with a cursor', async () => {

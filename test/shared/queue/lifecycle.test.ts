@@ -58,7 +58,14 @@ describe('enqueue and lease', () => {
 
   it('an idle queue answers one lease call with nothing', async () => {
     const r = await spool.lease('idle-never-used', { count: 100 });
-    expect(r).toEqual({ jobs: [], waiting: 0, promoted: 0, reclaimed: 0, expiredToDead: 0, workerRunning: false });
+    expect(r).toEqual({
+      jobs: [],
+      waiting: 0,
+      promoted: 0,
+      leaseExpired: 0,
+      leaseExpiredDead: 0,
+      workerRunning: false,
+    });
   });
 
   it('completes a job, which then shows as completed', async () => {
