@@ -10,8 +10,11 @@ import type { Logger } from '../../shared/log/logger.js';
 import { ValidationError } from '../../shared/queue/errors.js';
 import { globalKey } from '../../shared/queue/keys.js';
 import { replay } from '../../shared/queue/ops/dead.js';
+import { assertQueueName } from '../../shared/queue/schema.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
+import { parseWith } from '../../shared/validation/zod.js';
+import type { Invocation } from '../lib/handler.js';
 import { iso } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
 
@@ -159,6 +162,13 @@ export async function runReplay(
   );
   log.info('dlq replay', { ...audit, selection: undefined, ids: input.ids?.length });
   return out;
+}
+
+/** A direct invocation: `{"queue": ..., "actor"?, ...the replay body}`. */
+export async function runInvocation(event: unknown, inv: Invocation): Promise<ReplayRunReport> {
+  const { queue, actor, ...input } = parseWith(replayInvocation, event);
+  assertQueueName(queue);
+  return runReplay(inv.rt, inv.log, queue, input, { actor: actor ?? 'direct-invoke', requestId: inv.requestId });
 }
 
 export async function readAudit(rt: Runtime, n = 50): Promise<unknown[]> {

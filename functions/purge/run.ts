@@ -1,8 +1,12 @@
+import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
 import { reclaim } from '../../shared/queue/ops/lease.js';
 import { purge } from '../../shared/queue/ops/purge.js';
-import { snapshot } from '../../shared/queue/ops/snapshot.js';
+import { queues as listQueues, snapshot } from '../../shared/queue/ops/snapshot.js';
+import { assertQueueName } from '../../shared/queue/schema.js';
 import type { PurgeReport } from '../../shared/queue/types.js';
+import { parseWith } from '../../shared/validation/zod.js';
+import { type Invocation, isScheduledEvent } from '../lib/handler.js';
 import type { Runtime } from '../lib/runtime.js';
 
 export interface QueuePurge extends Omit<PurgeReport, 'dryRun'> {
@@ -87,4 +91,33 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
   }
   log.info('purge done', { dryRun: input.dryRun, queues: input.queues.length, more: report.more, ...report.totals });
   return report;
+}
+
+/** Time kept back from the invocation's deadline: no purge round starts in it. */
+const RESERVE_MS = 5_000;
+
+/** The fields of the purge route's body; a direct invocation adds `queues`. */
+export const purgeFields = {
+  dryRun: z.optional(z.boolean()),
+  limit: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
+};
+const directInput = z.strictObject({ ...purgeFields, queues: z.optional(z.array(z.string())) });
+
+/**
+ * The non-HTTP invocations: the schedule purges every queue for real; a direct invocation
+ * (`{"queues"?: [...], "dryRun"?: true, "limit"?}`) defaults to every queue and a dry run.
+ */
+export async function runInvocation(event: unknown, inv: Invocation): Promise<PurgeRunReport> {
+  const deadline = inv.deadline - RESERVE_MS;
+  if (isScheduledEvent(event))
+    return runPurge(inv.rt, inv.log, { queues: await listQueues(inv.rt.spool), dryRun: false, deadline });
+  const input = parseWith(directInput, event ?? {});
+  const queues = input.queues ?? (await listQueues(inv.rt.spool));
+  for (const [i, q] of queues.entries()) assertQueueName(q, `queues[${i}]`);
+  return runPurge(inv.rt, inv.log, {
+    queues,
+    dryRun: input.dryRun ?? true,
+    ...(input.limit ? { limit: input.limit } : {}),
+    deadline,
+  });
 }

@@ -5,18 +5,13 @@
  * It serves no HTTP route: `POST /v1/queues/{queue}/drain` is the enqueue function's, which kicks it
  * (and keeps the HTTP code out of this bundle).
  */
-import { isScheduledEvent, lambdaHandler } from '../lib/handler.js';
+import { lambdaHandler } from '../lib/handler.js';
 import { getRuntime, type RuntimeSource } from '../lib/runtime.js';
-import { runKick, runSchedule, type WorkerOptions } from './run.js';
+import { runInvocation, type WorkerOptions } from './run.js';
 
 export const createWorkerHandler = (rt: RuntimeSource, over: Partial<WorkerOptions> = {}) =>
   lambdaHandler('worker', rt, {
-    other: async (event, inv) => {
-      if (event && typeof event === 'object' && 'kick' in event) return runKick(event, inv, over);
-      if (isScheduledEvent(event) || (event && typeof event === 'object' && Object.keys(event).length === 0))
-        return runSchedule(inv);
-      throw new Error('worker: expected a kick {"kick": {"queue": ...}} or a scheduled event');
-    },
+    other: (event, inv) => runInvocation(event, inv, over),
   });
 
 export const handler = createWorkerHandler(() => getRuntime('worker'));

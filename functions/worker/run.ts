@@ -18,7 +18,7 @@ import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
 import { parseWith } from '../../shared/validation/zod.js';
-import type { Invocation } from '../lib/handler.js';
+import { type Invocation, isScheduledEvent } from '../lib/handler.js';
 import { KICK_REASONS, type KickReason, type Runtime } from '../lib/runtime.js';
 
 export interface WorkerOptions {
@@ -366,4 +366,16 @@ export async function runSchedule(inv: Invocation): Promise<ScheduleReport> {
   }
   log.info('worker schedule done', { ...report });
   return report;
+}
+
+/** Every invocation of the worker: a kick drains its queue, the schedule (or `{}`) runs the safety net. */
+export async function runInvocation(
+  event: unknown,
+  inv: Invocation,
+  over: Partial<WorkerOptions> = {},
+): Promise<DrainReport | ScheduleReport> {
+  if (event && typeof event === 'object' && 'kick' in event) return runKick(event, inv, over);
+  if (isScheduledEvent(event) || (event && typeof event === 'object' && Object.keys(event).length === 0))
+    return runSchedule(inv);
+  throw new Error('worker: expected a kick {"kick": {"queue": ...}} or a scheduled event');
 }
