@@ -4,6 +4,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { loadConfig, queueConfig, type SpoolConfig } from '../shared/config/index.js';
+import { redactJob, redactUrls } from '../shared/log/redact.js';
 import { type DeadGroup, type Job, type QueueSnapshot, Spool, SpoolError } from '../shared/queue/index.js';
 import { createRedis } from '../shared/redis/client.js';
 import { checkHealth, type HealthReport } from './health.js';
@@ -207,7 +208,15 @@ export function statusTable(snaps: QueueSnapshot[]): string {
   return table(rows);
 }
 
-function describeJob(j: Job): string {
+/** A dead-letter group fit to show: its message's URLs and its samples redacted. */
+const shownGroup = (g: DeadGroup): DeadGroup => ({
+  ...g,
+  ...(g.message === undefined ? {} : { message: redactUrls(g.message) }),
+  samples: g.samples.map(redactJob),
+});
+
+function describeJob(job: Job): string {
+  const j = redactJob(job);
   const lines = [
     `id:          ${j.id}`,
     `queue:       ${j.queue}`,
@@ -242,7 +251,7 @@ async function jobs(ctx: CliContext, args: string[], flags: Flags, io: CliIO): P
     else io.err(`spool: job ${id} not found in queue ${queue}`);
     return EXIT_NOT_FOUND;
   }
-  if (flags.json) json(io, job);
+  if (flags.json) json(io, redactJob(job));
   else io.out(describeJob(job));
   return 0;
 }
@@ -253,7 +262,7 @@ function groupLine(g: DeadGroup): string[] {
     String(g.count),
     g.errorClass ?? '-',
     age(g.lastDiedAt === undefined ? 0 : Date.now() - g.lastDiedAt),
-    (g.message ?? '').slice(0, 80),
+    redactUrls(g.message ?? '').slice(0, 80),
   ];
 }
 
@@ -264,7 +273,10 @@ async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Pr
       if (args.length > 2) throw new UsageError('usage: spool dlq ls [queue]');
       const queues = queue ? [queue] : await ctx.spool.queues();
       const out: Array<{ queue: string; total: number; groups: DeadGroup[] }> = [];
-      for (const q of queues) out.push({ queue: q, ...(await ctx.spool.deadGroups(q, { samples: 1 })) });
+      for (const q of queues) {
+        const { total, groups } = await ctx.spool.deadGroups(q, { samples: 1 });
+        out.push({ queue: q, total, groups: groups.map(shownGroup) });
+      }
       if (flags.json) {
         json(io, { queues: out });
         return 0;
@@ -278,8 +290,9 @@ async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Pr
     case 'show': {
       if (!queue || !key || args.length > 3) throw new UsageError('usage: spool dlq show <queue> <fingerprint|job-id>');
       const { groups } = await ctx.spool.deadGroups(queue, { samples: 5 });
-      const group = groups.find((g) => g.fingerprint === key);
-      if (group) {
+      const found = groups.find((g) => g.fingerprint === key);
+      if (found) {
+        const group = shownGroup(found);
         if (flags.json) {
           json(io, group);
           return 0;
@@ -296,7 +309,7 @@ async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Pr
       }
       const job = await ctx.spool.get(queue, key);
       if (job && job.state === 'dead') {
-        if (flags.json) json(io, job);
+        if (flags.json) json(io, redactJob(job));
         else io.out(describeJob(job));
         return 0;
       }
@@ -313,6 +326,7 @@ async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Pr
         ...(flags.id ? { ids: flags.id } : {}),
         ...(flags.limit !== undefined ? { limit: intFlag('limit', flags.limit)! } : {}),
       });
+      for (const j of report.jobs) if (j.error) j.error = redactUrls(j.error);
       if (flags.json) {
         json(io, report);
         return 0;

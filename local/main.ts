@@ -8,6 +8,7 @@
  * Ctrl-C (SIGINT) or SIGTERM stops everything it started.
  */
 
+import { redactUrl } from '../shared/log/redact.js';
 import { ensureRedis, type LocalRedis, RedisServerMissingError } from './redis.js';
 import { LOCAL_SCHEDULES } from './schedules.js';
 import { type LocalServer, startLocal } from './server.js';
@@ -70,7 +71,7 @@ async function upstashEndpoint(): Promise<{ url: string; token: string }> {
   }
   try {
     upstash = await startUpstashLocal({ redisUrl, port: restPort, host, token });
-    log(`[local] upstash-local endpoint on ${upstash.url} -> ${redisUrl}`);
+    log(`[local] upstash-local endpoint on ${upstash.url} -> ${redactUrl(redisUrl)}`);
     return { url: upstash.url, token };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;

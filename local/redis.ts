@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { redactUrl } from '../shared/log/redact.js';
 
 export interface LocalRedis {
   url: string;
@@ -33,7 +34,7 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
 export class RedisServerMissingError extends Error {
   constructor(url: string) {
     super(
-      `No Redis answers at ${url} and redis-server is not installed.\n` +
+      `No Redis answers at ${redactUrl(url)} and redis-server is not installed.\n` +
         `Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis),\n` +
         `or point REDIS_URL at a Redis you already run.`,
     );
@@ -44,12 +45,12 @@ export class RedisServerMissingError extends Error {
 /** Reuses a Redis that answers at `url`; otherwise starts one on the URL's host and port. */
 export async function ensureRedis(url: string, log: (line: string) => void = () => {}): Promise<LocalRedis> {
   if (await redisAnswers(url)) {
-    log(`redis: using the Redis at ${url}`);
+    log(`redis: using the Redis at ${redactUrl(url)}`);
     return { url, close: async () => {} };
   }
   const u = new URL(url);
   if (u.protocol !== 'redis:')
-    throw new Error(`No Redis answers at ${url} (and only a redis:// URL can be started locally)`);
+    throw new Error(`No Redis answers at ${redactUrl(url)} (and only a redis:// URL can be started locally)`);
   const port = u.port || '6379';
   const host = u.hostname === 'localhost' || u.hostname === '' ? '127.0.0.1' : u.hostname;
   const args = [
@@ -66,10 +67,16 @@ export async function ensureRedis(url: string, log: (line: string) => void = () 
     '--loglevel',
     'warning',
   ];
-  if (u.password) args.push('--requirepass', decodeURIComponent(u.password));
-  log(`redis: nothing answers at ${url}; starting redis-server ${args.join(' ')}`);
+  // The password goes in on stdin (`redis-server -` reads a config from it): never in the command
+  // line (`ps` shows it) nor in the log.
+  const password = u.password ? decodeURIComponent(u.password) : undefined;
+  if (password) args.unshift('-');
+  log(
+    `redis: nothing answers at ${redactUrl(url)}; starting redis-server ${args.join(' ')}${password ? ' (requirepass on stdin)' : ''}`,
+  );
 
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', args, { stdio: [password ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  if (password) child.stdin?.end(`requirepass "${password.replace(/["\\]/g, '\\$&')}"\n`);
   let output = '';
   const collect = (b: Buffer) => {
     output = (output + b.toString('utf8')).slice(-4000);
@@ -102,7 +109,7 @@ export async function ensureRedis(url: string, log: (line: string) => void = () 
     if (await redisAnswers(url, 500)) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`redis-server started but does not answer PING at ${url}:\n${output.trim()}`);
+      throw new Error(`redis-server started but does not answer PING at ${redactUrl(url)}:\n${output.trim()}`);
     }
   }
   log(`redis: started redis-server (pid ${child.pid}) on ${host}:${port}, no persistence`);

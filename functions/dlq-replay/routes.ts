@@ -1,5 +1,6 @@
 /** The DLQ routes: dead jobs grouped by fingerprint, delete one, replay a selection. */
 import * as z from 'zod/mini';
+import { redactUrls } from '../../shared/log/redact.js';
 import { NotFoundError } from '../../shared/queue/errors.js';
 import { deadGroups, deleteDead } from '../../shared/queue/ops/dead.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
@@ -28,7 +29,7 @@ export const dlqRoutes: RouteImpls = {
           fingerprint: g.fingerprint,
           count: g.count,
           errorClass: g.errorClass,
-          message: g.message,
+          message: g.message === undefined ? undefined : redactUrls(g.message),
           lastDiedAt: iso(g.lastDiedAt),
           samples: g.samples.map(presentJob),
         })),

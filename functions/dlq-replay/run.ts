@@ -7,6 +7,7 @@
 
 import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
+import { redactUrls } from '../../shared/log/redact.js';
 import { ValidationError } from '../../shared/queue/errors.js';
 import { globalKey } from '../../shared/queue/keys.js';
 import { replay } from '../../shared/queue/ops/dead.js';
@@ -129,7 +130,7 @@ export async function runReplay(
       const shown: ReplayRunReport['jobs'][number] = { id: j.id, attempts: j.attempts };
       if (j.fingerprint) shown.fingerprint = j.fingerprint;
       if (j.diedAt !== undefined) shown.diedAt = iso(j.diedAt)!;
-      if (j.error) shown.error = j.error;
+      if (j.error) shown.error = redactUrls(j.error);
       out.jobs.push(shown);
     }
   }

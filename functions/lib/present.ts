@@ -1,3 +1,4 @@
+import { redactHeaders, redactUrl, redactUrls } from '../../shared/log/redact.js';
 import type { Job, JobError } from '../../shared/queue/types.js';
 
 const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
@@ -6,7 +7,8 @@ export type ApiJob = Record<string, unknown>;
 
 /**
  * A job as the API shows it: engine times (epoch ms) as ISO-8601 strings; target header values
- * redacted (they often carry credentials), names kept.
+ * redacted (they often carry credentials), names kept; the target URL's userinfo and query values
+ * redacted, and URLs in the last error's message (shared/log/redact.ts).
  */
 export function presentJob(j: Job): ApiJob {
   const out: ApiJob = {
@@ -23,8 +25,8 @@ export function presentJob(j: Job): ApiJob {
   };
   if (j.handler !== undefined) out.handler = j.handler;
   if (j.target) {
-    const t: Record<string, unknown> = { url: j.target.url, method: j.target.method };
-    if (j.target.headers) t.headers = Object.fromEntries(Object.keys(j.target.headers).map((k) => [k, '[redacted]']));
+    const t: Record<string, unknown> = { url: redactUrl(j.target.url), method: j.target.method };
+    if (j.target.headers) t.headers = redactHeaders(j.target.headers);
     if (j.target.timeoutMs !== undefined) t.timeoutMs = j.target.timeoutMs;
     out.target = t;
   }
@@ -42,7 +44,7 @@ export function presentJob(j: Job): ApiJob {
 }
 
 export function presentError(e: JobError): Record<string, unknown> {
-  return { ...e, at: iso(e.at) };
+  return { ...e, message: redactUrls(e.message), at: iso(e.at) };
 }
 
 export { iso };

@@ -3,6 +3,7 @@
  * Env: REDIS_URL (default redis://127.0.0.1:6379), UPSTASH_REDIS_REST_URL (default
  * http://127.0.0.1:8079; port taken from it), UPSTASH_REDIS_REST_TOKEN (default spool-local-token).
  */
+import { redactUrl } from '../../shared/log/redact.js';
 import { startUpstashLocal } from './server.js';
 
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
@@ -13,7 +14,9 @@ const host = restUrl.hostname === '[::1]' ? '::1' : restUrl.hostname;
 
 try {
   const server = await startUpstashLocal({ redisUrl, port, host, token });
-  console.log(`upstash-local listening on ${server.url} (token from UPSTASH_REDIS_REST_TOKEN) -> ${redisUrl}`);
+  console.log(
+    `upstash-local listening on ${server.url} (token from UPSTASH_REDIS_REST_TOKEN) -> ${redactUrl(redisUrl)}`,
+  );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -12,6 +12,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { redactUrl } from '../../shared/log/redact.js';
 
 export interface UpstashLocalOptions {
   redisUrl?: string;
@@ -229,7 +230,7 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
     await shared.connect();
   } catch (e) {
     shared.disconnect();
-    throw new Error(`startUpstashLocal: cannot reach Redis at ${redisUrl}: ${errorMessage(e)}`);
+    throw new Error(`startUpstashLocal: cannot reach Redis at ${redactUrl(redisUrl)}: ${errorMessage(e)}`);
   }
 
   // Dedicated connections for blocking commands (and pipelines that contain one).

@@ -2,7 +2,9 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
+import { maskValues, secretValues } from '../log/redact.js';
 import type { HttpTarget } from '../queue/types.js';
+import { cutCodePoints } from '../text/index.js';
 import { classifyAddress } from './address.js';
 import { failed, type JobOutcome } from './outcome.js';
 
@@ -96,15 +98,25 @@ export interface CallOptions {
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
 const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
-const MAX_ERROR_BODY = 512;
+/** Code points of a target's error body kept in the failure message. */
+export const MAX_ERROR_TEXT = 512;
+/**
+ * Bytes of an error body read: the kept text plus the longest header value (8,192 characters, up to
+ * 2 bytes each in UTF-8), so an echoed secret is whole when it is masked, before the cut.
+ */
+const MAX_ERROR_BODY = MAX_ERROR_TEXT * 4 + 2 * 8192;
 
 /**
  * Calls an HTTP target with the job's payload as JSON (no body for GET). 2xx: ok. 408, 429, 5xx,
  * network errors and timeouts: retryable, honouring Retry-After. Other statuses (3xx: redirects are
- * not followed, 4xx): permanent. Never throws; never logs headers.
+ * not followed, 4xx): permanent. Never throws; never logs headers. A failure message never holds the
+ * job's own header values (masked by value: a target may echo its Authorization) and is cut on code
+ * points.
  */
 export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptions): Promise<JobOutcome> {
   const now = opts.now ?? Date.now;
+  const secrets = secretValues(target.headers);
+  const mask = (message: string) => maskValues(message, secrets);
   let url: URL;
   try {
     url = new URL(target.url);
@@ -153,7 +165,7 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
 
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof TargetRefusedError) return done(failed(`${where}: ${err.message}`, 'TargetRefused', false));
-      done(failed(`${where}: ${err.code ?? err.name}: ${err.message}`, 'NetworkError', true));
+      done(failed(mask(`${where}: ${err.code ?? err.name}: ${err.message}`), 'NetworkError', true));
     });
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
@@ -170,7 +182,8 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
         size += c.length;
       });
       const finish = () => {
-        const text = Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY).replace(/\s+/g, ' ').trim();
+        const whole = mask(Buffer.concat(chunks).toString('utf8')).replace(/\s+/g, ' ').trim();
+        const text = cutCodePoints(mask(whole), MAX_ERROR_TEXT);
         const message = `${where}: HTTP ${status}${text ? `: ${text}` : ''}`;
         const retryable = RETRYABLE_STATUS(status);
         const ra = header(res.headers['retry-after']);

@@ -3,8 +3,10 @@
  * (info/warn/error/debug, createChild with persistent keys, addContext, appendKeys). Powertools'
  * Logger costs about 23 KB of a Lambda bundle whose budget is 150 KB with @upstash/redis (80 KB)
  * and zod/mini (34 KB) already in it; this one is under 1 KB. One JSON object per line on stdout
- * (CloudWatch Logs), with level, message, timestamp, service and the persistent keys.
+ * (CloudWatch Logs), with level, message, timestamp, service and the persistent keys. Every URL in
+ * a line has its userinfo and query values redacted (shared/log/redact.ts), whoever logged it.
  */
+import { redactUrls } from './redact.js';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 
 const RANK: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40, SILENT: 99 };
@@ -94,6 +96,6 @@ export class Logger {
         note: 'unserializable log fields dropped',
       });
     }
-    this.sink(line);
+    this.sink(redactUrls(line));
   }
 }

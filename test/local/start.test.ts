@@ -83,7 +83,8 @@ it('npm start runs everything, answers, and SIGINT leaves no process behind', { 
     env: {
       ...process.env,
       PORT: '0',
-      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      // A password in REDIS_URL: redis-server is started with it, and it is never printed.
+      REDIS_URL: `redis://:start-test-redis-password@127.0.0.1:${redisPort}`,
       UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${restPort}`,
       UPSTASH_REDIS_REST_TOKEN: 'start-test-token',
       SPOOL_KEY_PREFIX: 'test:start',
@@ -109,6 +110,7 @@ it('npm start runs everything, answers, and SIGINT leaves no process behind', { 
     void exited.then((code) => reject(new Error(`npm start exited (${code}) before answering:\n${output}`)));
   });
   expect(output).toContain(`starting redis-server`);
+  expect(output).toContain(`redis://:[redacted]@127.0.0.1:${redisPort}`);
 
   const health = await fetch(`${url}/v1/health`);
   expect(health.status).toBeLessThan(500);
@@ -120,6 +122,7 @@ it('npm start runs everything, answers, and SIGINT leaves no process behind', { 
   seen = descendants(child.pid!);
   const names = seen.map(cmdline);
   expect(names.some((c) => c.startsWith('redis-server'))).toBe(true);
+  expect(names.join('\n')).not.toContain('start-test-redis-password');
   expect(names.some((c) => c.includes('local/main.ts'))).toBe(true);
 
   child.kill('SIGINT');
@@ -130,6 +133,7 @@ it('npm start runs everything, answers, and SIGINT leaves no process behind', { 
   while (seen.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   expect(seen.filter(alive).map((p) => `${p} ${cmdline(p)}`)).toEqual([]);
   expect(output).toContain('[local] stopped');
+  expect(output).not.toContain('start-test-redis-password');
   // Nothing listens any more.
   await expect(fetch(`${url}/v1/health`)).rejects.toThrow();
 });
