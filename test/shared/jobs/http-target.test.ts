@@ -6,8 +6,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DrainReport } from '../../../functions/worker/run.js';
 import { createWorkerHandler } from '../../../functions/worker/handler.js';
+import type { DrainReport } from '../../../functions/worker/run.js';
 import { callTarget, MAX_ERROR_TEXT } from '../../../shared/jobs/http-target.js';
 import { lambdaContext } from '../../helpers/fixtures.js';
 import { testRuntime } from '../../helpers/runtime.js';
