@@ -1,13 +1,28 @@
 /**
  * The `spool` commands. `run(argv, io)` returns the exit code, so tests can call it in-process
- * and bin/spool.mjs can run it as a program.
+ * and bin/spool.mjs can run it as a program. Every command answers through the API's own route
+ * code (cli/api.ts): `--json` prints the API's bodies, the text output is drawn from them.
  */
+import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { loadConfig, queueConfig, type SpoolConfig } from '../shared/config/index.js';
-import { redactJob, redactUrls } from '../shared/log/redact.js';
-import { type DeadGroup, type Job, type QueueSnapshot, Spool, SpoolError } from '../shared/queue/index.js';
-import { createRedis } from '../shared/redis/client.js';
-import { checkHealth, type HealthReport } from './health.js';
+import { loadConfig, type SpoolConfig } from '../shared/config/index.js';
+import { QUEUE_NAME } from '../shared/queue/schema.js';
+import { JOB_STATES } from '../shared/queue/types.js';
+import {
+  type Answer,
+  type CliApi,
+  CliFailure,
+  cliApi,
+  EXIT,
+  endpointOf,
+  HEALTH_EXIT,
+  LOCAL_REST_TOKEN,
+  LOCAL_REST_URL,
+} from './api.js';
+import { reasonOf } from './health.js';
+import { describeJob, type Json, jobRow } from './present.js';
+
+export { EXIT, HEALTH_EXIT, LOCAL_REST_TOKEN, LOCAL_REST_URL };
 
 export interface CliIO {
   env: Record<string, string | undefined>;
@@ -15,127 +30,59 @@ export interface CliIO {
   err: (s: string) => void;
 }
 
-/** Same defaults as `npm start` and `npm run upstash:local`. */
-export const LOCAL_REST_URL = 'http://127.0.0.1:8079';
-export const LOCAL_REST_TOKEN = 'spool-local-token';
-
-/** Exit codes of `spool health --once` (Nagios-style, so cron and monitors can read them). */
-export const HEALTH_EXIT = { healthy: 0, degraded: 1, unhealthy: 2, unknown: 3 } as const;
-/** Usage errors and failures of other commands. */
-const EXIT_USAGE = 64;
-const EXIT_FAILURE = 1;
-const EXIT_NOT_FOUND = 4;
-
-export const USAGE = `Usage: spool <command> [options]
-
-Commands:
-  status                                  every queue: depth by state, oldest waiting age, expired leases
-  jobs get <queue> <id>                   one job, with its state and last error
-  dlq ls [queue]                          dead jobs grouped by error fingerprint (all queues by default)
-  dlq show <queue> <fingerprint|job-id>   a group with sample jobs, or one dead job
-  dlq replay <queue> [--fingerprint F] [--id ID ...] [--limit N] [--dry-run]
-                                          move dead jobs back to waiting (--dry-run: only say which)
-  purge [queue] [--dry-run]               remove completed jobs past retention and stale state (all queues by default)
-  health [--once] [--interval S]          health status with its reasons; exit code 0 healthy,
-                                          1 degraded, 2 unhealthy, 3 unknown (Redis unreachable)
-
-Options:
-  --json        print JSON instead of text
-  -h, --help    this help
-
-Environment:
-  UPSTASH_REDIS_REST_URL    default ${LOCAL_REST_URL} (the endpoint \`npm start\` runs)
-  UPSTASH_REDIS_REST_TOKEN  default ${LOCAL_REST_TOKEN}
-  SPOOL_KEY_PREFIX          default spool; and every other SPOOL_* setting of the README
-`;
-
-class UsageError extends Error {}
-
 const OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
   'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
   once: { type: 'boolean' },
   interval: { type: 'string' },
   fingerprint: { type: 'string' },
   id: { type: 'string', multiple: true },
   limit: { type: 'string' },
+  state: { type: 'string' },
+  cursor: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
+type OptionName = keyof typeof OPTIONS;
+const GLOBAL_OPTIONS: OptionName[] = ['json', 'help', 'version'];
 
 type Flags = {
   json?: boolean;
   help?: boolean;
+  version?: boolean;
   'dry-run'?: boolean;
+  yes?: boolean;
   once?: boolean;
   interval?: string;
   fingerprint?: string;
   id?: string[];
   limit?: string;
+  state?: string;
+  cursor?: string;
 };
 
-export interface CliContext {
-  spool: Spool;
-  config: SpoolConfig;
+interface Command {
+  /** The words that name it, e.g. ['dlq', 'replay']. */
+  words: string[];
+  /** Arguments and options after the words, as printed in its usage line. */
+  synopsis: string;
+  summary: string;
+  /** Options beyond --json and --help, with their help lines. */
+  options: Array<[OptionName, string]>;
+  /** Extra lines for `--help`. */
+  notes?: string[];
+  /** How many positional arguments after the words: [min, max]. */
+  arity: [number, number];
+  run(api: CliApi, args: string[], flags: Flags, io: CliIO): Promise<number>;
 }
 
-/** The engine the CLI talks through, configured like the functions are. */
-export function cliContext(env: Record<string, string | undefined>): CliContext {
-  const config = loadConfig(env);
-  const url = env.UPSTASH_REDIS_REST_URL || LOCAL_REST_URL;
-  const token = env.UPSTASH_REDIS_REST_TOKEN || LOCAL_REST_TOKEN;
-  const spool = new Spool(createRedis({ url, token }, { failFast: true }), { config: queueConfig(config) });
-  return { spool, config };
-}
-
-export async function run(argv: string[], io: CliIO): Promise<number> {
-  let positionals: string[];
-  let flags: Flags;
-  try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    positionals = parsed.positionals;
-    flags = parsed.values as Flags;
-  } catch (e) {
-    io.err(`spool: ${(e as Error).message}\n\n${USAGE}`);
-    return EXIT_USAGE;
-  }
-  const [cmd, ...rest] = positionals;
-  if (flags.help || !cmd || cmd === 'help') {
-    io.out(USAGE);
-    return flags.help || cmd === 'help' ? 0 : EXIT_USAGE;
-  }
-
-  let ctx: CliContext;
-  try {
-    ctx = cliContext(io.env);
-  } catch (e) {
-    io.err(`spool: configuration: ${(e as Error).message}`);
-    return cmd === 'health' ? HEALTH_EXIT.unknown : EXIT_USAGE;
-  }
-
-  try {
-    switch (cmd) {
-      case 'status':
-        return await status(ctx, flags, io);
-      case 'jobs':
-        return await jobs(ctx, rest, flags, io);
-      case 'dlq':
-        return await dlq(ctx, rest, flags, io);
-      case 'purge':
-        return await purge(ctx, rest, flags, io);
-      case 'health':
-        return await health(ctx, flags, io);
-      default:
-        throw new UsageError(`unknown command "${cmd}"`);
-    }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`spool: ${e.message}\n\n${USAGE}`);
-      return EXIT_USAGE;
-    }
-    const msg = e instanceof SpoolError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
-    io.err(`spool: ${msg}`);
-    if (cmd === 'health') return HEALTH_EXIT.unknown;
-    return EXIT_FAILURE;
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: Command,
+  ) {
+    super(message);
   }
 }
 
@@ -150,9 +97,10 @@ export function age(ms: number): string {
   return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }
 
-const iso = (ms?: number) => (ms === undefined ? '-' : new Date(ms).toISOString());
+/** How long ago an ISO time of the API was. */
+const ago = (isoTime: unknown): string => (typeof isoTime === 'string' ? age(Date.now() - Date.parse(isoTime)) : '-');
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows
     .map((r) =>
@@ -164,260 +112,538 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-function json(io: CliIO, v: unknown): void {
-  io.out(JSON.stringify(v, null, 2));
-}
+const printJson = (io: CliIO, v: unknown) => io.out(JSON.stringify(v, null, 2));
 
-function intFlag(name: string, v: string | undefined): number | undefined {
+function intFlag(cmd: Command, name: string, v: string | undefined, max?: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n < 1 || (max !== undefined && n > max))
+    throw new UsageError(`--${name} must be an integer from 1${max ? ` to ${max}` : ''}`, cmd);
   return n;
+}
+
+/** A 4xx/5xx answer of the API as the CLI reports it: 404 → EXIT.notFound, 400 → usage, else failure. */
+function apiFailure(res: Answer, cmd: Command, notFound?: string): never {
+  const e = res.body?.error ?? { code: 'error', message: `HTTP ${res.status}`, details: {} };
+  if (res.status === 400) throw new UsageError(String(e.message), cmd);
+  const exit = res.status === 404 ? EXIT.notFound : EXIT.failure;
+  throw new CliFailure(res.status === 404 && notFound ? notFound : `${e.code}: ${e.message}`, exit, {
+    error: e,
+  });
+}
+
+async function queueArg(api: CliApi, cmd: Command, queue: string): Promise<string> {
+  if (!QUEUE_NAME.test(queue)) throw new UsageError(`queue "${queue}" is not a queue name ([A-Za-z0-9_-]{1,64})`, cmd);
+  await api.requireQueue(queue);
+  return queue;
 }
 
 // ---- commands --------------------------------------------------------------------------------
 
-async function status(ctx: CliContext, flags: Flags, io: CliIO): Promise<number> {
-  const snaps = await ctx.spool.snapshot();
-  if (flags.json) {
-    json(io, { prefix: ctx.config.SPOOL_KEY_PREFIX, queues: snaps });
-    return 0;
-  }
-  if (snaps.length === 0) {
-    io.out(`No queues under prefix "${ctx.config.SPOOL_KEY_PREFIX}" yet.`);
-    return 0;
-  }
-  io.out(statusTable(snaps));
-  return 0;
-}
+const status: Command = {
+  words: ['status'],
+  synopsis: '',
+  summary: 'every queue: depth by state, oldest waiting age, expired leases',
+  options: [],
+  notes: ['--json prints the body of GET /v1/queues.'],
+  arity: [0, 0],
+  async run(api, _args, flags, io) {
+    const { body } = await api.call('GET /v1/queues');
+    if (flags.json) {
+      printJson(io, body);
+      return EXIT.ok;
+    }
+    const queues = body.queues as Json[];
+    if (queues.length === 0) {
+      io.out(`No queues under prefix "${api.config.SPOOL_KEY_PREFIX}" yet.`);
+      return EXIT.ok;
+    }
+    const rows = [['QUEUE', 'WAITING', 'DELAYED', 'ACTIVE', 'COMPLETED', 'DEAD', 'OLDEST', 'LEASE-EXPIRED']];
+    for (const q of queues) {
+      const c = q.counts;
+      rows.push([
+        q.queue,
+        String(c.waiting),
+        String(c.delayed),
+        String(c.active),
+        String(c.completed),
+        String(c.dead),
+        age(q.oldestWaitingAgeSeconds * 1000),
+        String(q.leaseExpired),
+      ]);
+    }
+    io.out(table(rows));
+    return EXIT.ok;
+  },
+};
 
-export function statusTable(snaps: QueueSnapshot[]): string {
-  const rows = [['QUEUE', 'WAITING', 'DELAYED', 'ACTIVE', 'COMPLETED', 'DEAD', 'OLDEST', 'LEASE-EXPIRED']];
-  for (const s of snaps) {
-    rows.push([
-      s.queue,
-      String(s.waiting),
-      String(s.delayed),
-      String(s.active),
-      String(s.completed),
-      String(s.dead),
-      age(s.oldestWaitingAgeMs),
-      String(s.leaseExpired),
-    ]);
-  }
-  return table(rows);
-}
+const jobsGet: Command = {
+  words: ['jobs', 'get'],
+  synopsis: '<queue> <id>',
+  summary: 'one job: state, attempts, target (headers redacted), last error, payload',
+  options: [],
+  notes: ['--json prints the body of GET /v1/queues/{queue}/jobs/{id}.'],
+  arity: [2, 2],
+  async run(api, [queue, id], flags, io) {
+    await queueArg(api, this, queue!);
+    const res = await api.call('GET /v1/queues/{queue}/jobs/{id}', { queue: queue!, id: id! });
+    if (res.status !== 200) apiFailure(res, this, `job ${id} not found in queue ${queue}`);
+    if (flags.json) printJson(io, res.body);
+    else io.out(describeJob(res.body));
+    return EXIT.ok;
+  },
+};
 
-/** A dead-letter group fit to show: its message's URLs and its samples redacted. */
-const shownGroup = (g: DeadGroup): DeadGroup => ({
-  ...g,
-  ...(g.message === undefined ? {} : { message: redactUrls(g.message) }),
-  samples: g.samples.map(redactJob),
-});
-
-function describeJob(job: Job): string {
-  const j = redactJob(job);
-  const lines = [
-    `id:          ${j.id}`,
-    `queue:       ${j.queue}`,
-    `state:       ${j.state}`,
-    `attempts:    ${j.attempts}/${j.maxAttempts}`,
-    `priority:    ${j.priority}`,
-    `created:     ${iso(j.createdAt)}`,
-    `updated:     ${iso(j.updatedAt)}`,
-  ];
-  if (j.target) lines.push(`target:      ${j.target.method} ${j.target.url}`);
-  if (j.handler) lines.push(`handler:     ${j.handler}`);
-  if (j.runAt !== undefined) lines.push(`run at:      ${iso(j.runAt)}`);
-  if (j.completedAt !== undefined) lines.push(`completed:   ${iso(j.completedAt)}`);
-  if (j.diedAt !== undefined) lines.push(`died:        ${iso(j.diedAt)}`);
-  if (j.replays !== undefined) lines.push(`replays:     ${j.replays}`);
-  if (j.lastError) {
-    lines.push(`last error:  ${j.lastError.class}: ${j.lastError.message}`);
-    lines.push(
-      `             attempt ${j.lastError.attempt}, ${j.lastError.retryable ? 'retryable' : 'permanent'}, fingerprint ${j.lastError.fingerprint}, at ${iso(j.lastError.at)}`,
+const jobsLs: Command = {
+  words: ['jobs', 'ls'],
+  synopsis: '<queue> [--state STATE] [--limit N] [--cursor C]',
+  summary: "a page of one state's jobs (default waiting), in that state's order",
+  options: [
+    ['state', `one of ${JOB_STATES.join(', ')} (default waiting)`],
+    ['limit', 'jobs per page, 1 to 1000 (default 50)'],
+    ['cursor', 'the next page: the cursor the previous page printed'],
+  ],
+  notes: ['--json prints the body of GET /v1/queues/{queue}/jobs?state=&limit=&cursor=.'],
+  arity: [1, 1],
+  async run(api, [queue], flags, io) {
+    if (flags.state !== undefined && !(JOB_STATES as readonly string[]).includes(flags.state))
+      throw new UsageError(`--state must be one of ${JOB_STATES.join(', ')}`, this);
+    await queueArg(api, this, queue!);
+    const res = await api.call(
+      'GET /v1/queues/{queue}/jobs',
+      { queue: queue! },
+      { query: { state: flags.state, limit: intFlag(this, 'limit', flags.limit, 1000), cursor: flags.cursor } },
     );
-  }
-  lines.push(`payload:     ${JSON.stringify(j.payload)}`);
-  return lines.join('\n');
-}
-
-async function jobs(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Promise<number> {
-  const [sub, queue, id] = args;
-  if (sub !== 'get' || !queue || !id || args.length > 3) throw new UsageError('usage: spool jobs get <queue> <id>');
-  const job = await ctx.spool.get(queue, id);
-  if (!job) {
-    if (flags.json) json(io, { error: 'not_found', queue, id });
-    else io.err(`spool: job ${id} not found in queue ${queue}`);
-    return EXIT_NOT_FOUND;
-  }
-  if (flags.json) json(io, redactJob(job));
-  else io.out(describeJob(job));
-  return 0;
-}
-
-function groupLine(g: DeadGroup): string[] {
-  return [
-    g.fingerprint,
-    String(g.count),
-    g.errorClass ?? '-',
-    age(g.lastDiedAt === undefined ? 0 : Date.now() - g.lastDiedAt),
-    redactUrls(g.message ?? '').slice(0, 80),
-  ];
-}
-
-async function dlq(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Promise<number> {
-  const [sub, queue, key] = args;
-  switch (sub) {
-    case 'ls': {
-      if (args.length > 2) throw new UsageError('usage: spool dlq ls [queue]');
-      const queues = queue ? [queue] : await ctx.spool.queues();
-      const out: Array<{ queue: string; total: number; groups: DeadGroup[] }> = [];
-      for (const q of queues) {
-        const { total, groups } = await ctx.spool.deadGroups(q, { samples: 1 });
-        out.push({ queue: q, total, groups: groups.map(shownGroup) });
-      }
-      if (flags.json) {
-        json(io, { queues: out });
-        return 0;
-      }
-      const rows = [['QUEUE', 'FINGERPRINT', 'COUNT', 'CLASS', 'LAST', 'MESSAGE']];
-      for (const q of out) for (const g of q.groups) rows.push([q.queue, ...groupLine(g)]);
-      if (rows.length === 1) io.out(queue ? `The DLQ of ${queue} is empty.` : 'Every DLQ is empty.');
-      else io.out(table(rows));
-      return 0;
+    if (res.status !== 200) apiFailure(res, this);
+    const page = res.body;
+    if (flags.json) {
+      printJson(io, page);
+      return EXIT.ok;
     }
-    case 'show': {
-      if (!queue || !key || args.length > 3) throw new UsageError('usage: spool dlq show <queue> <fingerprint|job-id>');
-      const { groups } = await ctx.spool.deadGroups(queue, { samples: 5 });
-      const found = groups.find((g) => g.fingerprint === key);
-      if (found) {
-        const group = shownGroup(found);
-        if (flags.json) {
-          json(io, group);
-          return 0;
-        }
-        io.out(
-          `fingerprint: ${group.fingerprint}\ncount:       ${group.count}\nclass:       ${group.errorClass ?? '-'}\nmessage:     ${group.message ?? '-'}\nlast died:   ${iso(group.lastDiedAt)}\n`,
-        );
-        io.out(
-          group.samples.length
-            ? `samples (${group.samples.length}):\n\n${group.samples.map(describeJob).join('\n\n')}`
-            : 'no samples in the newest dead jobs scanned',
-        );
-        return 0;
-      }
-      const job = await ctx.spool.get(queue, key);
-      if (job && job.state === 'dead') {
-        if (flags.json) json(io, redactJob(job));
-        else io.out(describeJob(job));
-        return 0;
-      }
-      io.err(`spool: no dead-letter group or dead job "${key}" in queue ${queue}`);
-      return EXIT_NOT_FOUND;
+    const jobs = page.jobs as Json[];
+    if (jobs.length === 0) {
+      io.out(`No ${page.state} jobs in ${queue}${flags.cursor ? ' after this cursor' : ''}.`);
+      return EXIT.ok;
     }
-    case 'replay': {
-      if (!queue || args.length > 2)
-        throw new UsageError('usage: spool dlq replay <queue> [--fingerprint F] [--id ID ...] [--limit N] [--dry-run]');
-      const dryRun = flags['dry-run'] === true;
-      const report = await ctx.spool.replay(queue, {
-        dryRun,
-        ...(flags.fingerprint ? { fingerprint: flags.fingerprint } : {}),
-        ...(flags.id ? { ids: flags.id } : {}),
-        ...(flags.limit !== undefined ? { limit: intFlag('limit', flags.limit)! } : {}),
-      });
-      for (const j of report.jobs) if (j.error) j.error = redactUrls(j.error);
+    io.out(
+      table([['ID', 'ATTEMPTS', 'PRIORITY', 'UPDATED', 'TARGET', 'LAST ERROR'], ...jobs.map((j) => jobRow(j, ago))]),
+    );
+    io.out(`\n${jobs.length} of ${page.total} ${page.state} job(s) of ${queue}.`);
+    if (page.nextCursor) io.out(`Next page: spool jobs ls ${queue} --state ${page.state} --cursor ${page.nextCursor}`);
+    return EXIT.ok;
+  },
+};
+
+async function dlqOf(api: CliApi, cmd: Command, queue: string, samples: number): Promise<Json> {
+  const res = await api.call('GET /v1/queues/{queue}/dlq', { queue }, { query: { samples } });
+  if (res.status !== 200) apiFailure(res, cmd);
+  return res.body;
+}
+
+const dlqLs: Command = {
+  words: ['dlq', 'ls'],
+  synopsis: '[queue]',
+  summary: 'dead jobs grouped by error fingerprint (every queue by default)',
+  options: [],
+  notes: [
+    '--json prints the body of GET /v1/queues/{queue}/dlq?samples=1; without a queue,',
+    '{"queues": [...]} holding that body for every queue.',
+  ],
+  arity: [0, 1],
+  async run(api, [queue], flags, io) {
+    let bodies: Json[];
+    if (queue) {
+      await queueArg(api, this, queue);
+      bodies = [await dlqOf(api, this, queue, 1)];
+    } else {
+      const { body } = await api.call('GET /v1/queues');
+      bodies = [];
+      for (const q of body.queues as Array<{ queue: string }>) bodies.push(await dlqOf(api, this, q.queue, 1));
+    }
+    if (flags.json) {
+      printJson(io, queue ? bodies[0] : { queues: bodies });
+      return EXIT.ok;
+    }
+    const rows = [['QUEUE', 'FINGERPRINT', 'COUNT', 'CLASS', 'LAST', 'MESSAGE']];
+    for (const b of bodies)
+      for (const g of b.groups)
+        rows.push([
+          b.queue,
+          g.fingerprint,
+          String(g.count),
+          g.errorClass ?? '-',
+          ago(g.lastDiedAt),
+          String(g.message ?? '').slice(0, 80),
+        ]);
+    if (rows.length === 1) io.out(queue ? `The DLQ of ${queue} is empty.` : 'Every DLQ is empty.');
+    else io.out(table(rows));
+    return EXIT.ok;
+  },
+};
+
+const dlqShow: Command = {
+  words: ['dlq', 'show'],
+  synopsis: '<queue> <fingerprint|job-id>',
+  summary: 'a group with up to 5 sample jobs, or one dead job',
+  options: [],
+  notes: ['--json prints the group as GET /v1/queues/{queue}/dlq shows it, or the job as GET .../jobs/{id} does.'],
+  arity: [2, 2],
+  async run(api, [queue, key], flags, io) {
+    await queueArg(api, this, queue!);
+    const dlq = await dlqOf(api, this, queue!, 5);
+    const group = (dlq.groups as Json[]).find((g) => g.fingerprint === key);
+    if (group) {
       if (flags.json) {
-        json(io, report);
-        return 0;
+        printJson(io, group);
+        return EXIT.ok;
       }
-      const verb = dryRun ? 'would replay' : 'replayed';
       io.out(
-        `${dryRun ? 'Dry run: ' : ''}${verb} ${dryRun ? report.matched : report.moved} dead job(s) of ${queue} (scanned ${report.scanned}${report.truncated ? ', scan truncated' : ''})`,
+        `fingerprint: ${group.fingerprint}\ncount:       ${group.count}\nclass:       ${group.errorClass ?? '-'}\nmessage:     ${group.message ?? '-'}\nlast died:   ${group.lastDiedAt ?? '-'}\n`,
       );
-      if (report.jobs.length > 0) {
-        const rows = [['ID', 'FINGERPRINT', 'ATTEMPTS', 'ERROR']];
-        for (const j of report.jobs)
-          rows.push([j.id, j.fingerprint ?? '-', String(j.attempts), (j.error ?? '').slice(0, 80)]);
-        io.out(table(rows));
+      const samples = group.samples as Json[];
+      io.out(
+        samples.length
+          ? `samples (${samples.length}):\n\n${samples.map(describeJob).join('\n\n')}`
+          : 'no samples in the newest dead jobs scanned',
+      );
+      return EXIT.ok;
+    }
+    const res = await api.call('GET /v1/queues/{queue}/jobs/{id}', { queue: queue!, id: key! });
+    if (res.status === 200 && res.body.state === 'dead') {
+      if (flags.json) printJson(io, res.body);
+      else io.out(describeJob(res.body));
+      return EXIT.ok;
+    }
+    if (res.status !== 200 && res.status !== 404) apiFailure(res, this);
+    const message =
+      res.status === 200
+        ? `job ${key} of ${queue} is ${res.body.state}, not dead`
+        : `no dead-letter group or dead job "${key}" in queue ${queue}`;
+    throw new CliFailure(message, EXIT.notFound, { error: { code: 'not_found', message, details: {} } });
+  },
+};
+
+const dlqReplay: Command = {
+  words: ['dlq', 'replay'],
+  synopsis: '<queue> [--fingerprint F] [--id ID ...] [--limit N] [--yes]',
+  summary: 'move dead jobs back to waiting: a dry run unless --yes',
+  options: [
+    ['fingerprint', 'only the dead jobs of this error fingerprint (see spool dlq ls)'],
+    ['id', 'only this dead job (repeat for more)'],
+    ['limit', 'at most this many, 1 to 1000 (default 100)'],
+    ['yes', 'really move them (without it: a dry run that says what would move)'],
+    ['dry-run', 'say what would move and move nothing (the default)'],
+  ],
+  notes: [
+    'Every replay, dry runs included, is audited like the API\'s (actor "cli:<user>@<host>").',
+    '--json prints the body of POST /v1/queues/{queue}/dlq/replay.',
+  ],
+  arity: [1, 1],
+  async run(api, [queue], flags, io) {
+    if (flags.yes && flags['dry-run']) throw new UsageError('--yes and --dry-run contradict each other', this);
+    const limit = intFlag(this, 'limit', flags.limit, 1000);
+    await queueArg(api, this, queue!);
+    const dryRun = flags.yes !== true;
+    // What the selection holds in all, to say what a limit leaves behind.
+    let selected: number | undefined;
+    if (flags.id) selected = flags.id.length;
+    else {
+      const dlq = await dlqOf(api, this, queue!, 0);
+      selected = flags.fingerprint
+        ? ((dlq.groups as Array<{ fingerprint: string; count: number }>).find(
+            (g) => g.fingerprint === flags.fingerprint,
+          )?.count ?? 0)
+        : dlq.total;
+    }
+    const body: Record<string, unknown> = { dryRun };
+    if (flags.fingerprint) body.fingerprint = flags.fingerprint;
+    if (flags.id) body.ids = flags.id;
+    if (limit !== undefined) body.limit = limit;
+    const res = await api.call('POST /v1/queues/{queue}/dlq/replay', { queue: queue! }, { body });
+    if (res.status !== 200) apiFailure(res, this);
+    const r = res.body;
+    if (flags.json) {
+      printJson(io, r);
+      return EXIT.ok;
+    }
+    const n = dryRun ? r.matched : r.moved;
+    io.out(
+      `${dryRun ? 'Dry run: would replay' : 'Replayed'} ${n} dead job(s) of ${queue} (scanned ${r.scanned}${r.truncated ? ', scan truncated' : ''})`,
+    );
+    const left = selected === undefined ? 0 : Math.max(0, selected - r.matched);
+    if (left > 0)
+      io.out(
+        `${left} more dead job(s) of this selection ${dryRun ? 'would stay' : 'stay'} in the DLQ (--limit ${limit ?? 100}; at most 1000 a call).`,
+      );
+    if (r.permanent > 0)
+      io.out(
+        `Warning: ${r.permanent} of them failed permanently (not retryable, e.g. a 4xx from the target): unless the cause is fixed they will fail again.`,
+      );
+    if (r.jobs.length > 0) {
+      const rows = [['ID', 'FINGERPRINT', 'ATTEMPTS', 'ERROR']];
+      for (const j of r.jobs)
+        rows.push([j.id, j.fingerprint ?? '-', String(j.attempts), String(j.error ?? '').slice(0, 80)]);
+      io.out(table(rows));
+    }
+    if (dryRun && r.matched > 0) io.out('Nothing moved. Run again with --yes to replay them.');
+    return EXIT.ok;
+  },
+};
+
+const purge: Command = {
+  words: ['purge'],
+  synopsis: '[queue] [--dry-run]',
+  summary: 'put expired leases back; remove completed jobs past retention and stale state (every queue by default)',
+  options: [['dry-run', 'count what would be removed, remove nothing']],
+  notes: [
+    '--json prints the purge report of POST /v1/queues/{queue}/purge (with a queue) or of the purge',
+    'function (every queue): {dryRun, queues: {<queue>: {...}}, totals, more}.',
+  ],
+  arity: [0, 1],
+  async run(api, [queue], flags, io) {
+    const dryRun = flags['dry-run'] === true;
+    let report: Json;
+    if (queue) {
+      await queueArg(api, this, queue);
+      const res = await api.call('POST /v1/queues/{queue}/purge', { queue }, { body: { dryRun } });
+      if (res.status !== 200) apiFailure(res, this);
+      report = res.body;
+    } else {
+      const { body } = await api.call('GET /v1/queues');
+      const names = (body.queues as Array<{ queue: string }>).map((q) => q.queue);
+      report = await api.purgeAll(names, dryRun);
+    }
+    if (flags.json) {
+      printJson(io, report);
+      return EXIT.ok;
+    }
+    const entries = Object.entries(report.queues as Record<string, Record<string, number | boolean>>);
+    if (entries.length === 0) {
+      io.out('No queues to purge.');
+      return EXIT.ok;
+    }
+    io.out(dryRun ? 'Dry run: nothing removed; these would be.' : 'Purged:');
+    const cols = ['completed', 'deadPastTtl', 'deadTrimmed', 'idempotencyKeys', 'orphans', 'leaseExpired'] as const;
+    const rows = [
+      ['QUEUE', 'COMPLETED', 'DEAD-PAST-TTL', 'DEAD-TRIMMED', 'IDEMPOTENCY-KEYS', 'ORPHANS', 'LEASE-EXPIRED', 'MORE'],
+    ];
+    for (const [q, r] of entries) rows.push([q, ...cols.map((c) => String(r[c])), r.more ? 'yes' : 'no']);
+    if (entries.length > 1)
+      rows.push(['(total)', ...cols.map((c) => String(report.totals[c])), report.more ? 'yes' : 'no']);
+    io.out(table(rows));
+    return EXIT.ok;
+  },
+};
+
+const health: Command = {
+  words: ['health'],
+  synopsis: '[--once] [--interval S]',
+  summary: 'health status with its reasons, as GET /v1/health judges it',
+  options: [
+    ['once', 'check once and exit with the status'],
+    ['interval', 'seconds between checks without --once (default 10)'],
+  ],
+  notes: [
+    'Exit code (for cron and monitors): 0 healthy, 1 degraded, 2 unhealthy, 3 unknown (Redis unreachable).',
+    '--json prints the body of GET /v1/health; unknown: {"status": "unknown", "at", "error": {...}}.',
+  ],
+  arity: [0, 0],
+  async run(api, _args, flags, io) {
+    const once = async (): Promise<number> => {
+      try {
+        const { body } = await api.call('GET /v1/health');
+        if (flags.json) printJson(io, body);
+        else {
+          const queues = body.queues as Json[];
+          io.out(`${String(body.status).toUpperCase()} (${queues.length} queue${queues.length === 1 ? '' : 's'})`);
+          for (const q of queues) {
+            const reasons = (q.symptoms as Parameters<typeof reasonOf>[0][]).map(reasonOf);
+            io.out(`  ${q.queue}: ${q.status}${reasons.length ? ` — ${reasons.join('; ')}` : ''}`);
+          }
+        }
+        return HEALTH_EXIT[body.status as keyof typeof HEALTH_EXIT];
+      } catch (e) {
+        if (!(e instanceof CliFailure)) throw e;
+        if (flags.json) printJson(io, { status: 'unknown', at: new Date().toISOString(), ...e.body });
+        else io.out(`UNKNOWN — ${e.message}`);
+        return HEALTH_EXIT.unknown;
       }
-      if (dryRun && report.matched > 0) io.out('Run again without --dry-run to replay them.');
-      return 0;
+    };
+    if (flags.once) return once();
+    const seconds = flags.interval === undefined ? 10 : Number(flags.interval);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+      throw new UsageError('--interval must be a number of seconds > 0', this);
+    let stop = false;
+    const onSignal = () => {
+      stop = true;
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let code = 0;
+    while (!stop) {
+      io.out(`--- ${new Date().toISOString()}`);
+      code = await once();
+      for (let waited = 0; waited < seconds * 1000 && !stop; waited += 100)
+        await new Promise((r) => setTimeout(r, 100));
     }
-    default:
-      throw new UsageError('usage: spool dlq ls|show|replay ...');
-  }
+    return code;
+  },
+};
+
+export const COMMANDS: readonly Command[] = [status, jobsGet, jobsLs, dlqLs, dlqShow, dlqReplay, purge, health];
+
+// ---- usage -----------------------------------------------------------------------------------
+
+const OPTION_LABEL: Partial<Record<OptionName, string>> = {
+  interval: '--interval S',
+  fingerprint: '--fingerprint F',
+  id: '--id ID',
+  limit: '--limit N',
+  state: '--state STATE',
+  cursor: '--cursor C',
+  yes: '-y, --yes',
+};
+
+const usageLine = (c: Command) => `spool ${c.words.join(' ')}${c.synopsis ? ` ${c.synopsis}` : ''}`;
+
+/** One command's usage: its line, what it does, its options and notes. */
+export function commandUsage(c: Command): string {
+  const lines = [`Usage: ${usageLine(c)}`, '', `  ${c.summary}`];
+  const opts: Array<[string, string]> = [
+    ...c.options.map(([o, help]): [string, string] => [OPTION_LABEL[o] ?? `--${o}`, help]),
+    ['--json', "print the API's JSON instead of text"],
+    ['-h, --help', 'this help'],
+  ];
+  const w = Math.max(...opts.map(([o]) => o.length));
+  lines.push('', 'Options:', ...opts.map(([o, h]) => `  ${o.padEnd(w)}  ${h}`));
+  if (c.notes?.length) lines.push('', ...c.notes);
+  return `${lines.join('\n')}\n`;
 }
 
-async function purge(ctx: CliContext, args: string[], flags: Flags, io: CliIO): Promise<number> {
-  const [queue] = args;
-  if (args.length > 1) throw new UsageError('usage: spool purge [queue] [--dry-run]');
-  const dryRun = flags['dry-run'] === true;
-  const queues = queue ? [queue] : await ctx.spool.queues();
-  const reports = [];
-  for (const q of queues) reports.push({ queue: q, ...(await ctx.spool.purge(q, { dryRun })) });
-  if (flags.json) {
-    json(io, { dryRun, queues: reports });
-    return 0;
-  }
-  if (reports.length === 0) {
-    io.out('No queues to purge.');
-    return 0;
-  }
-  io.out(dryRun ? 'Dry run: nothing removed; these would be.' : 'Purged:');
-  const rows = [['QUEUE', 'COMPLETED', 'DEAD-PAST-TTL', 'DEAD-TRIMMED', 'IDEMPOTENCY-KEYS', 'ORPHANS', 'MORE']];
-  for (const r of reports)
-    rows.push([
-      r.queue,
-      String(r.completed),
-      String(r.deadPastTtl),
-      String(r.deadTrimmed),
-      String(r.idempotencyKeys),
-      String(r.orphans),
-      r.more ? 'yes' : 'no',
-    ]);
-  io.out(table(rows));
-  return 0;
+const listing = (cs: readonly Command[]) => cs.map((c) => `  ${usageLine(c)}\n      ${c.summary}`).join('\n');
+
+/** The usage of every command under `word` (e.g. `spool dlq`). */
+function groupUsage(word: string): string {
+  const cs = COMMANDS.filter((c) => c.words[0] === word);
+  return `Usage:\n${listing(cs)}\n\nRun spool ${word} <command> --help for one command's options.\n`;
 }
 
-function printHealth(report: HealthReport, flags: Flags, io: CliIO): void {
-  if (flags.json) {
-    json(io, report);
-    return;
-  }
-  io.out(`${report.status.toUpperCase()} (${report.queues.length} queue${report.queues.length === 1 ? '' : 's'})`);
-  for (const q of report.queues) {
-    io.out(`  ${q.queue}: ${q.status}${q.reasons.length ? ` — ${q.reasons.join('; ')}` : ''}`);
-  }
+export const USAGE = `Usage: spool <command> [options]
+
+Commands:
+${listing(COMMANDS)}
+
+Options:
+  --json          print the API's JSON (the same bodies as the HTTP API) instead of text
+  -h, --help      help; spool <command> --help for one command
+  -V, --version   the version
+
+Exit codes:
+  0   done                        4   job, dead job or DLQ group not found
+  1   the API refused it          5   unknown queue (nothing ever enqueued to it)
+  64  bad command line            69  Redis unreachable, or it refused the token
+  78  invalid setting in the environment
+  spool health: 0 healthy, 1 degraded, 2 unhealthy, 3 unknown
+
+Environment:
+  UPSTASH_REDIS_REST_URL    default ${LOCAL_REST_URL} (the endpoint \`npm start\` runs)
+  UPSTASH_REDIS_REST_TOKEN  default ${LOCAL_REST_TOKEN}
+  SPOOL_KEY_PREFIX          default spool; and every other SPOOL_* setting of the README
+`;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
-async function health(ctx: CliContext, flags: Flags, io: CliIO): Promise<number> {
-  const once = async (): Promise<number> => {
-    try {
-      const report = await checkHealth(ctx.spool, ctx.config);
-      printHealth(report, flags, io);
-      return HEALTH_EXIT[report.status];
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      if (flags.json) json(io, { status: 'unknown', error: msg });
-      else io.out(`UNKNOWN — ${msg}`);
-      return HEALTH_EXIT.unknown;
+/** The command the words name, if any; else the first word when it names a group. */
+function resolve(positionals: string[]): { command?: Command; group?: string; rest: string[] } {
+  for (const c of COMMANDS) {
+    if (c.words.every((w, i) => positionals[i] === w)) return { command: c, rest: positionals.slice(c.words.length) };
+  }
+  const group = COMMANDS.some((c) => c.words.length > 1 && c.words[0] === positionals[0]) ? positionals[0] : undefined;
+  return { ...(group ? { group } : {}), rest: positionals.slice(1) };
+}
+
+// ---- run -------------------------------------------------------------------------------------
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  // A loose pass finds the command, whose own options the strict pass then allows.
+  const loose = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false });
+  const looseFlags = loose.values as Flags;
+  let words = loose.positionals;
+  if (looseFlags.version) {
+    io.out(`spool ${version()}`);
+    return EXIT.ok;
+  }
+  let help = looseFlags.help === true;
+  if (words[0] === 'help') {
+    help = true;
+    words = words.slice(1);
+  }
+  const { command, group } = resolve(words);
+  if (!command) {
+    if (group) {
+      if (help) {
+        io.out(groupUsage(group));
+        return EXIT.ok;
+      }
+      io.err(
+        `spool: ${words[1] ? `unknown ${group} command "${words[1]}"` : `${group} needs a command`}\n\n${groupUsage(group)}`,
+      );
+      return EXIT.usage;
     }
-  };
-  if (flags.once) return once();
-  const seconds = flags.interval === undefined ? 10 : Number(flags.interval);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError('--interval must be a number of seconds > 0');
-  let stop = false;
-  const onSignal = () => {
-    stop = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let code = 0;
-  while (!stop) {
-    io.out(`--- ${new Date().toISOString()}`);
-    code = await once();
-    for (let waited = 0; waited < seconds * 1000 && !stop; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    if (help || words.length === 0) {
+      (help ? io.out : io.err)(USAGE);
+      return help ? EXIT.ok : EXIT.usage;
+    }
+    io.err(`spool: unknown command "${words[0]}"\n\n${USAGE}`);
+    return EXIT.usage;
   }
-  return code;
+  if (help) {
+    io.out(commandUsage(command));
+    return EXIT.ok;
+  }
+
+  const allowed = new Set<OptionName>([...GLOBAL_OPTIONS, ...command.options.map(([o]) => o)]);
+  const options = Object.fromEntries(Object.entries(OPTIONS).filter(([k]) => allowed.has(k as OptionName)));
+  let flags: Flags;
+  let args: string[];
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    flags = parsed.values as Flags;
+    args = resolve(parsed.positionals).rest;
+    const [min, max] = command.arity;
+    if (args.length < min) throw new UsageError(`missing argument${min - args.length > 1 ? 's' : ''}`);
+    if (args.length > max) throw new UsageError(`unexpected argument "${args[max]}"`);
+  } catch (e) {
+    io.err(`spool: ${(e as Error).message}\n\n${commandUsage(command)}`);
+    return EXIT.usage;
+  }
+
+  const isHealth = command === health;
+  let config: SpoolConfig;
+  try {
+    config = loadConfig(io.env);
+  } catch (e) {
+    io.err(`spool: configuration: ${(e as Error).message}`);
+    return isHealth ? HEALTH_EXIT.unknown : EXIT.config;
+  }
+
+  try {
+    const api = await cliApi(config, io.env);
+    return await command.run(api, args, flags, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`spool: ${e.message}\n\n${commandUsage(e.command ?? command)}`);
+      return EXIT.usage;
+    }
+    if (e instanceof CliFailure) {
+      if (flags.json) printJson(io, e.body);
+      io.err(`spool: ${e.message}`);
+      return isHealth ? HEALTH_EXIT.unknown : e.exit;
+    }
+    io.err(`spool: ${e instanceof Error ? e.message : String(e)} (Redis at ${endpointOf(io.env).url})`);
+    return isHealth ? HEALTH_EXIT.unknown : EXIT.failure;
+  }
 }

@@ -59,7 +59,16 @@ export interface ReplayRunReport {
   moved: number;
   /** Matched jobs by failure fingerprint. */
   byFingerprint: Record<string, number>;
-  jobs: Array<{ id: string; fingerprint?: string; diedAt?: string; attempts: number; error?: string }>;
+  /** Matched jobs whose last failure was permanent (not retryable): replayed, they will likely fail again. */
+  permanent: number;
+  jobs: Array<{
+    id: string;
+    fingerprint?: string;
+    diedAt?: string;
+    attempts: number;
+    error?: string;
+    retryable?: boolean;
+  }>;
   scanned: number;
   truncated: boolean;
   chunks: number;
@@ -114,6 +123,7 @@ export async function runReplay(
     matched: 0,
     moved: 0,
     byFingerprint: {},
+    permanent: 0,
     jobs: [],
     scanned: 0,
     truncated: false,
@@ -131,6 +141,8 @@ export async function runReplay(
       if (j.fingerprint) shown.fingerprint = j.fingerprint;
       if (j.diedAt !== undefined) shown.diedAt = iso(j.diedAt)!;
       if (j.error) shown.error = redactUrls(j.error);
+      if (j.retryable !== undefined) shown.retryable = j.retryable;
+      if (j.retryable === false) out.permanent++;
       out.jobs.push(shown);
     }
   }

@@ -182,7 +182,15 @@ export interface ReplayReport {
   /** Jobs that matched the selection (moved, or would move). */
   matched: number;
   moved: number;
-  jobs: Array<{ id: string; fingerprint?: string; diedAt?: number; attempts: number; error?: string }>;
+  /** `retryable`: whether the job's last failure was retryable (false: permanent, e.g. a 4xx). */
+  jobs: Array<{
+    id: string;
+    fingerprint?: string;
+    diedAt?: number;
+    attempts: number;
+    error?: string;
+    retryable?: boolean;
+  }>;
   /** Dead jobs examined; the scan is bounded. */
   scanned: number;
   /** True when the bounded scan stopped before the whole selection was examined. */

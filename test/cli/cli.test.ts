@@ -4,6 +4,7 @@
  * same core (class Spool), so the CLI must see exactly them.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Spool } from '../../shared/queue/index.js';
@@ -92,10 +93,10 @@ describe('spool CLI', () => {
     expect(lines.find((l) => l.startsWith('hooks'))).toMatch(/^hooks\s+1\s+0\s+0\s+0\s+3\b/);
     expect(lines.find((l) => l.startsWith('mail'))).toMatch(/^mail\s+0\s+0\s+0\s+1\s+0\b/);
 
+    // --json: the body of GET /v1/queues.
     const j = await spoolCli(['status', '--json']);
-    const parsed = JSON.parse(j.stdout) as { prefix: string; queues: Array<{ queue: string; dead: number }> };
-    expect(parsed.prefix).toBe(prefix);
-    expect(parsed.queues.map((q) => [q.queue, q.dead])).toEqual([
+    const parsed = JSON.parse(j.stdout) as { queues: Array<{ queue: string; counts: { dead: number } }> };
+    expect(parsed.queues.map((q) => [q.queue, q.counts.dead])).toEqual([
       ['hooks', 3],
       ['mail', 0],
     ]);
@@ -114,7 +115,7 @@ describe('spool CLI', () => {
     expect(missing.code).toBe(4);
     expect(missing.stderr).toContain('job nope not found in queue mail');
     expect(usage.code).toBe(64);
-    expect(usage.stderr).toContain('usage: spool jobs get <queue> <id>');
+    expect(usage.stderr).toContain('Usage: spool jobs get <queue> <id>');
   });
 
   it('dlq ls groups the dead jobs by fingerprint; dlq show shows a group and its samples', async () => {
@@ -138,11 +139,17 @@ describe('spool CLI', () => {
     for (const id of deadIds) expect(show.stdout).toContain(id);
   });
 
-  it('dlq replay --dry-run says what would move and moves nothing', async () => {
-    const r = await spoolCli(['dlq', 'replay', 'hooks', '--dry-run']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Dry run: would replay 3 dead job(s) of hooks');
-    for (const id of deadIds) expect(r.stdout).toContain(id);
+  it('dlq replay is a dry run unless --yes: it says what would move and moves nothing', async () => {
+    const [flagged, bare] = await Promise.all([
+      spoolCli(['dlq', 'replay', 'hooks', '--dry-run']),
+      spoolCli(['dlq', 'replay', 'hooks']),
+    ]);
+    for (const r of [flagged, bare]) {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Dry run: would replay 3 dead job(s) of hooks');
+      expect(r.stdout).toContain('Nothing moved. Run again with --yes to replay them.');
+      for (const id of deadIds) expect(r.stdout).toContain(id);
+    }
     const [snap] = await spool.snapshot(['hooks']);
     expect(snap!.dead).toBe(3);
   });
@@ -176,11 +183,22 @@ describe('spool CLI', () => {
     expect(unknown.stdout).toMatch(/^UNKNOWN/);
   });
 
-  it('answers usage errors with 64 and help with 0', async () => {
-    const [bad, help] = await Promise.all([spoolCli(['frobnicate']), spoolCli(['--help'])]);
+  it('answers usage errors with 64, help with 0, --version with the package version', async () => {
+    const [bad, help, version, unreachable] = await Promise.all([
+      spoolCli(['frobnicate']),
+      spoolCli(['--help']),
+      spoolCli(['--version']),
+      spoolCli(['status'], { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' }),
+    ]);
     expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('unknown command "frobnicate"');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: spool <command>');
+    expect(help.stdout).toMatch(/Exit codes:/);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(`spool ${pkg.version}`);
+    expect(unreachable.code).toBe(69);
+    expect(unreachable.stderr).toContain('cannot reach Redis at http://127.0.0.1:9 (UPSTASH_REDIS_REST_URL)');
   });
 });

@@ -65,6 +65,7 @@ export async function replay(core: SpoolCore, queue: string, sel: ReplaySelectio
     if (m.error) {
       j.fingerprint = m.error.fingerprint;
       j.error = m.error.message;
+      j.retryable = m.error.retryable;
     }
     if (m.diedAt !== undefined) j.diedAt = m.diedAt;
     return j;

@@ -1,0 +1,220 @@
+/**
+ * The HTTP API as the CLI calls it: the functions' own route implementations, run in-process on a
+ * Runtime pointed at the same Redis (no HTTP, no SigV4). `--json` prints exactly what the API would
+ * answer because it is the API's own code that answers; the text output is drawn from those bodies.
+ *
+ * A Redis that cannot be reached, or an endpoint that refuses the token, is a `CliFailure` naming
+ * the URL and the variable to set; every other error becomes the API's error answer.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { dlqRoutes } from '../functions/dlq-replay/routes.js';
+import { enqueueRoutes } from '../functions/enqueue/routes.js';
+import { healthRoutes } from '../functions/health/routes.js';
+import { errorResponse, type RouteImpls } from '../functions/lib/http.js';
+import { createRuntime, type Runtime } from '../functions/lib/runtime.js';
+import { purgeRoutes } from '../functions/purge/routes.js';
+import { type PurgeRunReport, runPurge } from '../functions/purge/run.js';
+import type { SpoolConfig } from '../shared/config/index.js';
+import { Logger } from '../shared/log/logger.js';
+import { RedisUnavailableError } from '../shared/queue/errors.js';
+import { globalKey } from '../shared/queue/keys.js';
+import { guard } from '../shared/redis/client.js';
+
+/** Same defaults as `npm start` and `npm run upstash:local`. */
+export const LOCAL_REST_URL = 'http://127.0.0.1:8079';
+export const LOCAL_REST_TOKEN = 'spool-local-token';
+
+/**
+ * Exit codes of every command but `spool health` (whose 0–3 are its status; see HEALTH_EXIT).
+ * Documented in `spool --help` and the README.
+ */
+export const EXIT = {
+  ok: 0,
+  /** The API refused the request (e.g. 409 conflict), or an unexpected error. */
+  failure: 1,
+  /** The job, dead job or DLQ group does not exist. */
+  notFound: 4,
+  /** The queue does not exist under this key prefix (nothing was ever enqueued to it). */
+  unknownQueue: 5,
+  /** Bad command line (sysexits EX_USAGE). */
+  usage: 64,
+  /** Redis or its REST endpoint cannot be reached, or it refused the token (EX_UNAVAILABLE). */
+  unavailable: 69,
+  /** A setting in the environment is invalid (EX_CONFIG). */
+  config: 78,
+} as const;
+
+/** Exit codes of `spool health --once` (Nagios-style, so cron and monitors can read them). */
+export const HEALTH_EXIT = { healthy: 0, degraded: 1, unhealthy: 2, unknown: 3 } as const;
+
+/** An error the CLI reports as is: a message, an exit code, and the API-shaped body for `--json`. */
+export class CliFailure extends Error {
+  constructor(
+    message: string,
+    readonly exit: number,
+    readonly body: { error: { code: string; message: string; details: Record<string, unknown> } },
+  ) {
+    super(message);
+  }
+}
+
+const failure = (exit: number, code: string, message: string, details: Record<string, unknown> = {}) =>
+  new CliFailure(message, exit, { error: { code, message, details } });
+
+const ROUTES: RouteImpls = { ...enqueueRoutes, ...dlqRoutes, ...purgeRoutes, ...healthRoutes };
+
+export interface Endpoint {
+  url: string;
+  token: string;
+  /** Where the URL came from: the variable, or the local default. */
+  fromEnv: boolean;
+}
+
+export function endpointOf(env: Record<string, string | undefined>): Endpoint {
+  return {
+    url: env.UPSTASH_REDIS_REST_URL || LOCAL_REST_URL,
+    token: env.UPSTASH_REDIS_REST_TOKEN || LOCAL_REST_TOKEN,
+    fromEnv: !!env.UPSTASH_REDIS_REST_URL,
+  };
+}
+
+/** Turns a Redis failure into a CliFailure naming what to set; any other error passes through. */
+export function connectionFailure(err: unknown, ep: Endpoint): CliFailure | undefined {
+  if (err instanceof RedisUnavailableError) {
+    const cause = err.cause instanceof Error ? err.cause : undefined;
+    const why = [cause?.message, (cause?.cause as Error | undefined)?.message].filter(Boolean).join(': ');
+    const where = ep.fromEnv ? 'UPSTASH_REDIS_REST_URL' : `the local default; set UPSTASH_REDIS_REST_URL`;
+    return failure(
+      EXIT.unavailable,
+      'redis_unavailable',
+      `cannot reach Redis at ${ep.url} (${where})${why ? `: ${why}` : ''}. Set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN to your Upstash database's REST URL and token, or run \`npm start\` for the local one.`,
+      { url: ep.url, variable: 'UPSTASH_REDIS_REST_URL' },
+    );
+  }
+  if (
+    err instanceof Error &&
+    err.name === 'UpstashError' &&
+    /unauthori[sz]ed|\b401\b|invalid token/i.test(err.message)
+  ) {
+    return failure(
+      EXIT.unavailable,
+      'unauthorized',
+      `the endpoint at ${ep.url} refused the token. Set UPSTASH_REDIS_REST_TOKEN to that database's REST token.`,
+      { url: ep.url, variable: 'UPSTASH_REDIS_REST_TOKEN' },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * An answer of the API. The body is JSON the route code built; the CLI reads it by the field names
+ * the README documents.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: route bodies are untyped JSON (ApiResponse.body is unknown)
+export type Answer = { status: number; body: any };
+
+export interface CallOptions {
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+}
+
+export class CliApi {
+  constructor(
+    readonly rt: Runtime,
+    readonly endpoint: Endpoint,
+    /** Who the replay audit records (the API records the IAM caller). */
+    readonly actor: string,
+  ) {}
+
+  get config(): SpoolConfig {
+    return this.rt.config;
+  }
+
+  /** Run `fn`; an unreachable Redis or a refused token becomes the CliFailure that says what to set. */
+  async redis<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw connectionFailure(err, this.endpoint) ?? err;
+    }
+  }
+
+  /**
+   * Answer `key` (e.g. `GET /v1/queues/{queue}/jobs/{id}`) as the API would: `{status, body}`, with
+   * the API's error body for a 4xx or a 5xx other than Redis being unreachable.
+   */
+  async call(key: string, params: Record<string, string> = {}, opts: CallOptions = {}): Promise<Answer> {
+    const impl = ROUTES[key];
+    if (!impl) throw new Error(`no API route ${key}`);
+    const query: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query[k] = String(v);
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const [method, path] = key.split(' ') as [string, string];
+    try {
+      const res = await impl(
+        {
+          method,
+          path: path.replace(/\{(\w+)\}/g, (_m, n: string) => encodeURIComponent(params[n] ?? '')),
+          params,
+          query,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          body,
+          requestId: `cli-${randomBytes(6).toString('hex')}`,
+          caller: this.actor,
+          log: this.rt.logger,
+        },
+        this.rt,
+      );
+      return { status: res.status, body: res.body };
+    } catch (err) {
+      const c = connectionFailure(err, this.endpoint);
+      if (c) throw c;
+      const res = errorResponse(err, this.rt.logger);
+      return { status: res.status, body: res.body };
+    }
+  }
+
+  /** The purge function's report over these queues (`{dryRun, queues, totals, more}`). */
+  purgeAll(queues: string[], dryRun: boolean): Promise<PurgeRunReport> {
+    return this.redis(() => runPurge(this.rt, this.rt.logger, { queues, dryRun, deadline: this.rt.clock() + 60_000 }));
+  }
+
+  /** True when the queue was ever enqueued to under this prefix. */
+  async queueExists(queue: string): Promise<boolean> {
+    const key = globalKey(this.rt.spool.config.prefix, 'queues');
+    return (await this.redis(() => guard(() => this.rt.spool.redis.sismember(key, queue)))) === 1;
+  }
+
+  /** Fails with EXIT.unknownQueue unless the queue exists. */
+  async requireQueue(queue: string): Promise<void> {
+    if (await this.queueExists(queue)) return;
+    const prefix = this.rt.spool.config.prefix;
+    throw failure(
+      EXIT.unknownQueue,
+      'unknown_queue',
+      `queue "${queue}" does not exist under key prefix "${prefix}" (nothing was ever enqueued to it; \`spool status\` lists the queues; SPOOL_KEY_PREFIX sets the prefix)`,
+      { queue, prefix },
+    );
+  }
+}
+
+/** The API on the Redis the environment names (defaults: the local stack of `npm start`). */
+export async function cliApi(config: SpoolConfig, env: Record<string, string | undefined>): Promise<CliApi> {
+  const endpoint = endpointOf(env);
+  const rt = await createRuntime({
+    fn: 'local',
+    config,
+    credentials: { url: endpoint.url, token: endpoint.token },
+    failFast: true,
+    // The CLI's own output is what the user reads; the functions' log lines would only interleave.
+    logger: new Logger({ logLevel: 'SILENT' }),
+  });
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no user database entry (some containers)
+  }
+  return new CliApi(rt, endpoint, `cli:${user}@${hostname()}`);
+}
