@@ -1,14 +1,90 @@
 /**
- * Deploy-time configuration of the Spool stack, read from CDK context.
+ * Deploy-time configuration of Spool: the props of the `Spool` construct, which are the CDK context
+ * keys of the `Spool` stack under the same names.
  *
  * Context comes from cdk.json ("context"), from `cdk deploy -c key=value` (always a string there)
- * or from `new App({ context })` in tests (any JSON value). Every reader below accepts both the
- * JSON form and the string form, and throws on a value it cannot use instead of guessing.
- * The defaults here are the documented ones (README "Deploy", cdk.json).
+ * or from `new App({ context })` in tests (any JSON value); props come typed from a CDK app. Every
+ * reader below accepts the JSON form and the string form, and throws on a value it cannot use
+ * (naming the key) instead of guessing. The defaults here are the documented ones (README "Deploy",
+ * cdk.json).
  */
 import { DEFAULT_METRIC_NAMESPACE } from '../shared/metrics/names.js';
 
-/** The stack's settings (CDK context); the functions' own settings are shared/config's SpoolConfig (environment). */
+/** A value of healthThresholds / functionEnv. */
+export type EnvValue = string | number | boolean;
+
+/**
+ * Props of the `Spool` construct. Each one is the CDK context key of the same name (README
+ * "Deploy"); every one is optional and defaults as the context key does.
+ */
+export interface SpoolProps {
+  /** Existing Secrets Manager secret holding the Upstash REST URL and token; default: one is created. */
+  readonly secretName?: string;
+  readonly keyPrefix?: string;
+  readonly metricNamespace?: string;
+  /** Queues that get their own alarms, metrics and dashboard rows. */
+  readonly queues?: readonly string[];
+  readonly alarmEmail?: string;
+  readonly pagerUrl?: string;
+  readonly workerTimeoutSeconds?: number;
+  readonly workerReservedConcurrency?: number;
+  readonly workerMemoryMb?: number;
+  readonly functionMemoryMb?: number;
+  readonly targetAllowedHosts?: readonly string[];
+  /** `SPOOL_HEALTH_*` settings of the health function, e.g. `{ deadUnhealthy: 50 }`. */
+  readonly healthThresholds?: Readonly<Record<string, EnvValue>>;
+  /** Other `SPOOL_*` settings of every function, e.g. `{ SPOOL_MAX_ATTEMPTS: 8 }`. */
+  readonly functionEnv?: Readonly<Record<string, EnvValue>>;
+  readonly logLevel?: string;
+  readonly logRetentionDays?: number;
+  readonly apiThrottleRate?: number;
+  readonly apiThrottleBurst?: number;
+  /** `rate(...)`, `cron(...)` or a number of minutes. */
+  readonly workerSchedule?: string | number;
+  readonly healthSchedule?: string | number;
+  readonly purgeSchedule?: string | number;
+  readonly deadJobsCritical?: number;
+  readonly oldestWaitingAgeSeconds?: number;
+  readonly api5xxRatePercent?: number;
+  readonly durationAlarmPercent?: number;
+}
+
+/** The context keys the stack reads: exactly the props of the construct. */
+export const CONTEXT_KEYS = [
+  'secretName',
+  'keyPrefix',
+  'metricNamespace',
+  'queues',
+  'alarmEmail',
+  'pagerUrl',
+  'workerTimeoutSeconds',
+  'workerReservedConcurrency',
+  'workerMemoryMb',
+  'functionMemoryMb',
+  'targetAllowedHosts',
+  'healthThresholds',
+  'functionEnv',
+  'logLevel',
+  'logRetentionDays',
+  'apiThrottleRate',
+  'apiThrottleBurst',
+  'workerSchedule',
+  'healthSchedule',
+  'purgeSchedule',
+  'deadJobsCritical',
+  'oldestWaitingAgeSeconds',
+  'api5xxRatePercent',
+  'durationAlarmPercent',
+] as const satisfies ReadonlyArray<keyof SpoolProps>;
+/** Compiles only while CONTEXT_KEYS names every prop. */
+const contextKeysCoverProps: [Exclude<keyof SpoolProps, (typeof CONTEXT_KEYS)[number]>] extends [never] ? true : never =
+  true;
+void contextKeysCoverProps;
+
+/**
+ * The settings the constructs build from: every key read, checked and defaulted. (The functions' own
+ * settings are shared/config's SpoolConfig, from the environment.)
+ */
 export interface StackConfig {
   /** Existing Secrets Manager secret holding the Upstash REST URL and token; undefined = create one. */
   readonly secretName: string | undefined;

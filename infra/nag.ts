@@ -8,7 +8,7 @@ import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { FUNCTION_NAMES } from '../functions/routes.js';
-import type { SpoolStack } from './stack.js';
+import type { Spool } from './spool.js';
 
 export function addNagChecks(scope: IConstruct): void {
   Validations.of(scope).addPlugins(new AwsSolutionsChecks(scope));
@@ -37,7 +37,7 @@ const REASONS = {
     '(engines, @types/node, esbuild target node22). Move to a newer runtime with a tested upgrade, not implicitly.',
 } as const;
 
-export function acknowledgeNagFindings(stack: SpoolStack): NagAcknowledgement[] {
+export function acknowledgeNagFindings(spool: Spool): NagAcknowledgement[] {
   const made: NagAcknowledgement[] = [];
   const ack = (scope: IConstruct, rule: string, reason: string): void => {
     const id = `AwsSolutions::AwsSolutions-${rule}`;
@@ -45,12 +45,12 @@ export function acknowledgeNagFindings(stack: SpoolStack): NagAcknowledgement[] 
     made.push({ path: scope.node.path, id, reason });
   };
 
-  if (stack.config.secretName === undefined) ack(stack.redisSecret, 'SMG4', REASONS.SMG4);
+  if (spool.config.secretName === undefined) ack(spool.redisSecret, 'SMG4', REASONS.SMG4);
 
   for (const fn of FUNCTION_NAMES) {
-    const role = stack.spoolFunctions.roles[fn];
+    const role = spool.spoolFunctions.roles[fn];
     ack(role, 'IAM5[Resource::*]', fn === 'health' ? REASONS.IAM5_XRAY_METRICS : REASONS.IAM5_XRAY);
-    ack(stack.functions[fn], 'L1', REASONS.L1);
+    ack(spool.functions[fn], 'L1', REASONS.L1);
   }
   return made;
 }

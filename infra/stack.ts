@@ -1,29 +1,13 @@
 /**
- * SpoolStack: functions, HTTP API, schedules, on-call topic, alarms and dashboard.
- * Environment-agnostic (no account/region lookups); configured by CDK context (see infra/config.ts).
+ * The `Spool` stack: a thin wrapper over the `Spool` construct (infra/spool.ts) that reads its props
+ * from CDK context (same names; README "Deploy") and exports the stack outputs.
  */
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ArnFormat, CfnOutput, RemovalPolicy, SecretValue, Stack, type StackProps } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { FunctionName } from '../functions/routes.js';
-import { readConfig, type StackConfig } from './config.js';
-import { SpoolApi } from './constructs/api.js';
-import { SpoolFunctions } from './constructs/functions.js';
-import { SpoolMonitoring } from './constructs/monitoring.js';
-import { SpoolSchedules } from './constructs/schedules.js';
-import { acknowledgeNagFindings, type NagAcknowledgement } from './nag.js';
+import { CONTEXT_KEYS, type SpoolProps } from './config.js';
+import { Spool } from './spool.js';
 
-/** Repository root: holds package-lock.json and functions/<fn>/handler.ts. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Keys of the secret's JSON value, read by the functions at run time. */
-export const REDIS_SECRET_KEYS = ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'] as const;
+export { REDIS_SECRET_KEYS, REPO_ROOT } from './spool.js';
 
 export interface SpoolStackProps extends StackProps {
   /** Where functions/<fn>/handler.ts and package-lock.json are; defaults to the repository root. */
@@ -31,96 +15,27 @@ export interface SpoolStackProps extends StackProps {
 }
 
 export class SpoolStack extends Stack {
-  readonly config: StackConfig;
-  readonly redisSecret: secretsmanager.ISecret;
-  readonly alertTopic: sns.Topic;
-  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
-  readonly spoolFunctions: SpoolFunctions;
-  readonly api: SpoolApi;
-  readonly schedules: SpoolSchedules;
-  readonly monitoring: SpoolMonitoring;
-  readonly nagAcknowledgements: readonly NagAcknowledgement[];
+  readonly spool: Spool;
 
   constructor(scope: Construct, id: string, props: SpoolStackProps = {}) {
     super(scope, id, props);
-    this.config = readConfig((key) => this.node.tryGetContext(key));
-    const config = this.config;
-
-    // ---- Upstash credentials: never in the template, only the secret's ARN reaches the functions ----
-    this.redisSecret =
-      config.secretName !== undefined
-        ? secretsmanager.Secret.fromSecretNameV2(this, 'RedisSecret', config.secretName)
-        : new secretsmanager.Secret(this, 'RedisSecret', {
-            description: `Spool (${this.stackName}): Upstash REST URL and token. Fill in: {"UPSTASH_REDIS_REST_URL": "https://...", "UPSTASH_REDIS_REST_TOKEN": "..."}`,
-            // An empty placeholder of the expected shape, not a secret: the operator fills it in after
-            // the first deploy. CloudFormation does not rewrite it as long as this template value stays the same.
-            secretStringValue: SecretValue.unsafePlainText(
-              JSON.stringify(Object.fromEntries(REDIS_SECRET_KEYS.map((k) => [k, '']))),
-            ),
-            removalPolicy: RemovalPolicy.RETAIN,
-          });
-
-    // ---- On-call topic ----
-    this.alertTopic = new sns.Topic(this, 'AlertTopic', {
-      displayName: 'Spool on-call',
-      enforceSSL: true,
-    });
-    // The topic has a resource policy (enforceSSL), so CloudWatch alarms of this account need an explicit allow.
-    this.alertTopic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowCloudWatchAlarms',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.alertTopic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': this.account },
-          ArnLike: {
-            'aws:SourceArn': this.formatArn({
-              service: 'cloudwatch',
-              resource: 'alarm',
-              resourceName: '*',
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          },
-        },
-      }),
-    );
-    if (config.alarmEmail !== undefined) this.alertTopic.addSubscription(new subs.EmailSubscription(config.alarmEmail));
-    if (config.pagerUrl !== undefined) {
-      this.alertTopic.addSubscription(
-        new subs.UrlSubscription(config.pagerUrl, { protocol: sns.SubscriptionProtocol.HTTPS }),
-      );
-    }
-
-    this.spoolFunctions = new SpoolFunctions(this, 'Functions', {
-      config,
-      projectRoot: props.projectRoot ?? REPO_ROOT,
-      redisSecret: this.redisSecret,
-      alertTopic: this.alertTopic,
-    });
-    this.functions = this.spoolFunctions.functions;
-
-    this.api = new SpoolApi(this, 'Api', { config, functions: this.functions });
-    this.schedules = new SpoolSchedules(this, 'Schedules', { config, functions: this.functions });
-    this.monitoring = new SpoolMonitoring(this, 'Monitoring', {
-      config,
-      alertTopic: this.alertTopic,
-      functions: this.functions,
-      stage: this.api.stage,
-    });
-
-    this.nagAcknowledgements = acknowledgeNagFindings(this);
+    // Context values may be strings (`-c key=value`); the construct's readers accept both forms.
+    const fromContext = Object.fromEntries(CONTEXT_KEYS.map((k) => [k, this.node.tryGetContext(k)])) as SpoolProps;
+    // The id "Default" keeps the construct out of every logical ID: a stack deployed before the
+    // construct existed updates in place instead of replacing its resources.
+    this.spool = new Spool(this, 'Default', { ...fromContext, projectRoot: props.projectRoot });
+    const spool = this.spool;
 
     new CfnOutput(this, 'ApiUrl', {
-      value: this.api.stage.url,
+      value: spool.api.stage.url,
       description: 'Base URL of the Spool HTTP API (SigV4-signed requests)',
     });
-    new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopic.topicArn, description: 'On-call SNS topic' });
+    new CfnOutput(this, 'AlertTopicArn', { value: spool.alertTopic.topicArn, description: 'On-call SNS topic' });
     new CfnOutput(this, 'RedisSecretArn', {
-      value: this.redisSecret.secretArn,
+      value: spool.redisSecret.secretArn,
       description: 'Secret holding the Upstash REST URL and token',
     });
-    new CfnOutput(this, 'WorkerFunctionName', { value: this.spoolFunctions.workerFunctionName });
-    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'WorkerFunctionName', { value: spool.spoolFunctions.workerFunctionName });
+    new CfnOutput(this, 'DashboardName', { value: spool.monitoring.dashboard.dashboardName });
   }
 }

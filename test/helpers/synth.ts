@@ -1,12 +1,13 @@
 /**
- * Test helper: synthesizes SpoolStack in a throwaway App/outdir.
+ * Test helper: synthesizes SpoolStack (or a stack of your own around the Spool construct) in a
+ * throwaway App/outdir.
  * `SPOOL_INFRA_PROJECT_ROOT` points the function entries at another tree (e.g. stubs under /tmp);
  * by default they are the real functions/<fn>/handler.ts of this repository.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, type Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { addNagChecks } from '../../infra/nag.js';
 import { REPO_ROOT, SpoolStack } from '../../infra/stack.js';
@@ -22,9 +23,9 @@ export interface SynthOptions {
   readonly extend?: (stack: SpoolStack) => void;
 }
 
-export interface Synthesized {
+export interface Synthesized<S extends Stack = SpoolStack> {
   readonly app: App;
-  readonly stack: SpoolStack;
+  readonly stack: S;
   readonly template: Template;
   readonly outdir: string;
   cleanup(): void;
@@ -40,7 +41,15 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context ?? {};
 }
 
-export function synthSpool(context: Record<string, unknown> = {}, opts: SynthOptions = {}): Synthesized {
+/**
+ * Synthesizes whatever `build` puts in a throwaway App (context: cdk.json's, then `context`), and
+ * returns the template of the stack it returns.
+ */
+export function synthWith<S extends Stack>(
+  context: Record<string, unknown>,
+  opts: Omit<SynthOptions, 'extend'> & { readonly extend?: (stack: S) => void },
+  build: (app: App) => S,
+): Synthesized<S> {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-infra-'));
   const cleanup = (): void => fs.rmSync(outdir, { recursive: true, force: true });
   try {
@@ -53,7 +62,7 @@ export function synthSpool(context: Record<string, unknown> = {}, opts: SynthOpt
         ...context,
       },
     });
-    const stack = new SpoolStack(app, 'Spool', { projectRoot: projectRootForTests() });
+    const stack = build(app);
     opts.extend?.(stack);
     if (opts.nag) addNagChecks(app);
     app.synth();
@@ -64,3 +73,7 @@ export function synthSpool(context: Record<string, unknown> = {}, opts: SynthOpt
     throw e;
   }
 }
+
+/** The `Spool` stack of infra/app.ts, configured by context. */
+export const synthSpool = (context: Record<string, unknown> = {}, opts: SynthOptions = {}): Synthesized =>
+  synthWith(context, opts, (app) => new SpoolStack(app, 'Spool', { projectRoot: projectRootForTests() }));

@@ -23,7 +23,7 @@ describe('function bundles (real esbuild)', () => {
 
   for (const fn of FUNCTION_NAMES) {
     it(`${fn}: bundle <= 250 KB, ESM exporting handler, @aws-sdk external`, () => {
-      const cfn = s.stack.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnResource;
+      const cfn = s.stack.spool.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnResource;
       const props = s.template.toJSON().Resources[s.stack.getLogicalId(cfn)].Properties as {
         Code: { S3Key: string };
         Handler: string;

@@ -20,7 +20,7 @@ type Json = Record<string, any>;
 const resources = (t: Template, type: string): Array<[string, Json]> =>
   Object.entries(t.findResources(type)) as Array<[string, Json]>;
 const logicalIdOf = (s: SpoolStack, fn: FunctionName): string =>
-  s.getLogicalId(s.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
+  s.getLogicalId(s.spool.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
 const getAttArn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const alarms = (t: Template) => resources(t, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
 const metricAlarms = (t: Template, metricName: string) => alarms(t).filter((a) => a.MetricName === metricName);
@@ -78,7 +78,7 @@ describe('SpoolStack with default context', () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
       AccessLogSettings: {
         DestinationArn: getAttArn(
-          s.stack.getLogicalId(s.stack.api.accessLogs.node.defaultChild as import('aws-cdk-lib').CfnElement),
+          s.stack.getLogicalId(s.stack.spool.api.accessLogs.node.defaultChild as import('aws-cdk-lib').CfnElement),
         ),
         Format: Match.stringLikeRegexp('\\$context\\.requestId'),
       },
@@ -113,7 +113,7 @@ describe('SpoolStack with default context', () => {
 
   it('sends every alarm and its recovery to the on-call topic, with a runbook section that exists', () => {
     const topicRef = {
-      Ref: s.stack.getLogicalId(s.stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnElement),
+      Ref: s.stack.getLogicalId(s.stack.spool.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnElement),
     };
     const all = alarms(s.template);
     expect(all.length).toBeGreaterThan(10);
@@ -207,7 +207,7 @@ describe('SpoolStack with default context', () => {
 
   it('keeps the Upstash URL and token out of every function environment', () => {
     const secretRef = {
-      Ref: s.stack.getLogicalId(s.stack.redisSecret.node.defaultChild as import('aws-cdk-lib').CfnElement),
+      Ref: s.stack.getLogicalId(s.stack.spool.redisSecret.node.defaultChild as import('aws-cdk-lib').CfnElement),
     };
     for (const [id, f] of resources(s.template, 'AWS::Lambda::Function')) {
       const env = f.Properties.Environment.Variables as Json;
@@ -283,7 +283,7 @@ describe('SpoolStack with default context', () => {
 
     const policyOf = (fn: FunctionName): Json[] => {
       const roleId = s.stack.getLogicalId(
-        s.stack.spoolFunctions.roles[fn].node.defaultChild as import('aws-cdk-lib').CfnElement,
+        s.stack.spool.spoolFunctions.roles[fn].node.defaultChild as import('aws-cdk-lib').CfnElement,
       );
       const found = policies.filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === roleId));
       expect(found, fn).toHaveLength(1);
@@ -502,8 +502,8 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
         expect(nag, 'AwsSolutions plugin ran').toBeDefined();
         // No finding from any plugin: cdk-nag, nor the built-in CloudFormation schema validation.
         for (const r of report.pluginReports as Json[]) expect(r.violations, r.pluginName).toEqual([]);
-        expect(s.stack.nagAcknowledgements.length).toBeGreaterThan(0);
-        for (const a of s.stack.nagAcknowledgements) {
+        expect(s.stack.spool.nagAcknowledgements.length).toBeGreaterThan(0);
+        for (const a of s.stack.spool.nagAcknowledgements) {
           expect(a.id).toMatch(/^AwsSolutions::AwsSolutions-[A-Z]+\d+/);
           expect(a.reason.length, a.id).toBeGreaterThan(40);
         }
@@ -520,7 +520,7 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
         {
           nag: true,
           extend: (stack) => {
-            stack.spoolFunctions.roles.purge.addToPolicy(
+            stack.spool.spoolFunctions.roles.purge.addToPolicy(
               new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }),
             );
           },
@@ -536,7 +536,7 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
         {
           validation: true,
           extend: (stack) =>
-            (stack.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnResource).addPropertyOverride(
+            (stack.spool.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnResource).addPropertyOverride(
               'NoSuchProperty',
               1,
             ),
@@ -548,7 +548,7 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
   it('records acknowledgements as construct metadata', () => {
     const s = synthSpool({});
     try {
-      const meta = s.stack.functions.worker.node.metadata.filter(
+      const meta = s.stack.spool.functions.worker.node.metadata.filter(
         (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
       );
       expect(JSON.stringify(meta)).toContain('AwsSolutions-L1');
