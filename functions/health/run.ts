@@ -5,9 +5,10 @@
  * short history in Redis:
  *   <prefix>:health:last     (keys.ts healthLast) STRING JSON { at, status, queues: { <queue>: { status, snapshot } } }
  *   <prefix>:health:history  (keys.ts healthHistory) LIST of JSON { at, status, queues: { <queue>: [status, waiting, dead, oldestWaitingS, leaseExpired] } }, newest first, capped
+ *
+ * The CloudWatch and SNS modules are imported when the run publishes, not when the module loads:
+ * the HTTP routes (and a cold start) never pay for them.
  */
-import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { PublishCommand } from '@aws-sdk/client-sns';
 import {
   alertMessage,
   deltasOf,
@@ -69,6 +70,7 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
   const a = await assess(rt);
   const data = metricData(a.queues, a.at);
   const batches = chunk(data, MAX_DATA_PER_REQUEST);
+  const { PutMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
   for (const b of batches) {
     await rt.aws.cloudwatch.send(
       new PutMetricDataCommand({ Namespace: rt.config.SPOOL_METRIC_NAMESPACE, MetricData: b }),
@@ -84,6 +86,7 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
       const { subject, message } = alertMessage(q, before, `Spool (${rt.spool.config.prefix})`);
       try {
         if (rt.config.SPOOL_ALERT_TOPIC_ARN) {
+          const { PublishCommand } = await import('@aws-sdk/client-sns');
           await rt.aws.sns.send(
             new PublishCommand({
               TopicArn: rt.config.SPOOL_ALERT_TOPIC_ARN,
