@@ -53,13 +53,26 @@ export function checkTarget(url: URL, policy: TargetPolicy): void {
  * A DNS lookup that refuses forbidden addresses: the address checked is the address connected to
  * (no window for DNS rebinding between a check and the connection).
  */
-function guardedLookup(policy: TargetPolicy) {
+function guardedLookup(policy: TargetPolicy, resolve: CallOptions['resolve']) {
   return (
     hostname: string,
     options: { all?: boolean; family?: number | string },
     callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
   ): void => {
-    dnsLookup(hostname, { ...options, all: true } as { all: true }, (err, addresses) => {
+    const lookup = (cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void): void => {
+      if (!resolve) return dnsLookup(hostname, { ...options, all: true } as { all: true }, cb);
+      Promise.resolve()
+        .then(() => resolve(hostname))
+        .then(
+          (list) =>
+            cb(
+              null,
+              list.map((address) => ({ address, family: isIP(address) })),
+            ),
+          (e: unknown) => cb(e as NodeJS.ErrnoException, []),
+        );
+    };
+    lookup((err, addresses) => {
       if (err) return callback(err, '');
       try {
         if (addresses.length === 0) throw new TargetRefusedError(`${hostname} resolved to no address`);
@@ -92,6 +105,8 @@ export interface CallOptions {
   /** Extra request headers (Spool's own); the target's headers win. */
   headers?: Record<string, string>;
   now?: () => number;
+  /** Resolves a host name to its addresses (default: the system's resolver, `dns.lookup`); each is checked. */
+  resolve?: (hostname: string) => string[] | Promise<string[]>;
 }
 
 /** Keep-alive agents shared by every call of the container (sockets are vetted when they connect). */
@@ -149,7 +164,7 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
     const req = mod.request(url, {
       method: target.method,
       headers,
-      lookup: guardedLookup(opts.policy) as never,
+      lookup: guardedLookup(opts.policy, opts.resolve) as never,
       agent: url.protocol === 'https:' ? agents.https : agents.http,
     });
     const timer = setTimeout(() => {
