@@ -49,11 +49,14 @@ export const enqueueRoutes: RouteImpls = {
   },
   'POST /v1/queues/{queue}/jobs': async (req, rt) => {
     const queue = req.params.queue!;
-    const body = readJson(req);
+    // Strings as sent: the engine refuses an idempotency key holding a lone surrogate, repairs the rest.
+    const body = readJson(req, { wellFormed: false });
     const headerKey = req.headers['idempotency-key'];
     let input: unknown;
     let batch = false;
-    if (isObject(body) && 'jobs' in body) {
+    if (Array.isArray(body))
+      throw new ValidationError('(body)', 'must be one job (a JSON object) or a batch {"jobs": [...]}, not an array');
+    if (isObject(body) && Object.hasOwn(body, 'jobs')) {
       batch = true;
       const extra = Object.keys(body).find((k) => k !== 'jobs');
       if (extra) throw new ValidationError(extra, 'is not a known field (a batch is {"jobs": [...]})');

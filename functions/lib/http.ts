@@ -9,6 +9,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '../../shared/log/logger.js';
 import { RedisUnavailableError, SpoolError, ValidationError } from '../../shared/queue/errors.js';
+import { wellFormedDeep } from '../../shared/text/index.js';
 import { type FunctionName, ROUTES, type RouteSpec } from '../routes.js';
 import type { Runtime } from './runtime.js';
 
@@ -175,9 +176,11 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 /**
  * The request body as JSON. Content-Type must be JSON (`application/json` or `+json`): else 415.
- * Malformed JSON: 400 `invalid_json`. An empty body is `{}` when `optional`, else 400.
+ * Malformed JSON: 400 `invalid_json`. An empty body is `{}` when `optional`, else 400. Every string
+ * (keys too) is made well-formed unless `wellFormed: false` (a lone surrogate would make Lua's cjson
+ * refuse the script call). JSON.parse itself does not recurse: any depth parses.
  */
-export function readJson(req: ApiRequest, opts: { optional?: boolean } = {}): unknown {
+export function readJson(req: ApiRequest, opts: { optional?: boolean; wellFormed?: boolean } = {}): unknown {
   const empty = req.body === undefined || req.body.trim() === '';
   if (empty && opts.optional) return {};
   if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
@@ -188,11 +191,13 @@ export function readJson(req: ApiRequest, opts: { optional?: boolean } = {}): un
     );
   }
   if (empty) throw new ValidationError('(body)', 'a JSON body is required');
+  let parsed: unknown;
   try {
-    return JSON.parse(req.body!);
+    parsed = JSON.parse(req.body!);
   } catch (e) {
     throw new SpoolError(`the body is not valid JSON: ${(e as Error).message}`, 'invalid_json', 400);
   }
+  return opts.wellFormed === false ? parsed : wellFormedDeep(parsed);
 }
 
 export { parseWith } from '../../shared/validation/zod.js';

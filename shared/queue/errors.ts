@@ -16,8 +16,23 @@ export class ValidationError extends SpoolError {
   constructor(
     readonly field: string,
     readonly reason: string,
+    more: { message?: string; details?: Record<string, unknown> } = {},
   ) {
-    super(`${field}: ${reason}`, 'invalid_request', 400, { field, reason });
+    super(more.message ?? `${field}: ${reason}`, 'invalid_request', 400, { field, reason, ...more.details });
+  }
+}
+
+/**
+ * A batch with invalid jobs: a 400 naming every one (`details.errors`, by index), the first of them
+ * as `field` / `reason` (as a ValidationError does). Nothing of the batch was written.
+ */
+export class BatchValidationError extends ValidationError {
+  constructor(readonly errors: ReadonlyArray<{ index: number; field: string; reason: string }>) {
+    const listed = errors.map((e) => `${e.field}: ${e.reason}`).join('; ');
+    super(errors[0]!.field, errors[0]!.reason, {
+      message: `${errors.length} of the batch's jobs ${errors.length === 1 ? 'is' : 'are'} invalid (nothing was enqueued): ${listed}`,
+      details: { errors },
+    });
   }
 }
 

@@ -1,7 +1,8 @@
 import * as z from 'zod/mini';
 import type { QueueConfig } from '../config/index.js';
+import { nestingDepth, wellFormedDeep } from '../text/index.js';
 import { firstIssue } from '../validation/zod.js';
-import { PayloadTooLargeError, ValidationError } from './errors.js';
+import { BatchValidationError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type { BackoffPolicy, HttpTarget, JobInput, JobSpec } from './types.js';
 
 export const QUEUE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -13,17 +14,39 @@ export const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
 export const MAX_JOB_TIMEOUT_MS = 900_000;
 export const MAX_BATCH = 1000;
 
+/** Deepest a payload may nest arrays and objects (checked with an explicit stack, before any validator). */
+export const MAX_PAYLOAD_DEPTH = 64;
+
+/** An HTTP token (RFC 9110 `tchar`s): what a header name must be. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
+/** A header value: visible ASCII, space, tab, obs-text. No CR, LF, NUL or other control character. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/**
+ * Headers a job may not set: hop-by-hop and framing headers belong to the connection the worker
+ * makes (a `transfer-encoding` or `content-length` of the job's would smuggle a request on the
+ * worker's shared keep-alive sockets).
+ */
+const RESERVED_HEADER =
+  /^(?:host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect|proxy-.*)$/i;
+
+/** Why a target header (name, value) is refused, or undefined. */
+function headerProblem(name: string, value: string): { on: 'name' | 'value'; reason: string } | undefined {
+  if (!HEADER_NAME.test(name))
+    return { on: 'name', reason: 'is not a valid header name (an HTTP token of 1 to 256 characters)' };
+  if (RESERVED_HEADER.test(name))
+    return { on: 'name', reason: 'is a hop-by-hop or framing header: Spool sets those itself' };
+  if (!HEADER_VALUE.test(value))
+    return {
+      on: 'value',
+      reason: 'must hold no CR, LF, NUL or other control character (visible ASCII, spaces, tabs, Latin-1)',
+    };
+  return undefined;
+}
 
 const targetSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   method: z.optional(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])),
-  headers: z.optional(
-    z.record(
-      z.string().check(z.regex(HEADER_NAME, 'must be a valid header name')),
-      z.string().check(z.maxLength(8192)),
-    ),
-  ),
+  headers: z.optional(z.record(z.string(), z.string().check(z.maxLength(8192)))),
   timeoutMs: z.optional(z.int().check(z.gte(100), z.lte(MAX_JOB_TIMEOUT_MS))),
 });
 
@@ -75,12 +98,31 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ValidationError(base || '(body)', 'must be a JSON object');
   }
-  const parsed = jobInputSchema.safeParse(input);
+  const raw = input as Record<string, unknown>;
+  // Before anything that recurses (the validator, JSON.stringify): an explicit stack.
+  if (nestingDepth(raw.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH)
+    throw new ValidationError(at('payload'), `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+  // A key is compared and stored as is: one holding a lone surrogate is refused, not repaired.
+  if (typeof raw.idempotencyKey === 'string' && !raw.idempotencyKey.isWellFormed())
+    throw new ValidationError(at('idempotencyKey'), 'must be well-formed Unicode (it holds a lone surrogate)');
+  // Every other string is made well-formed (Lua's cjson refuses lone surrogates).
+  const parsed = jobInputSchema.safeParse(wellFormedDeep(raw));
   if (!parsed.success) {
     const { field, reason } = firstIssue(parsed.error, base);
     throw new ValidationError(field, reason);
   }
   const j = parsed.data as JobInput;
+  if (j.target?.headers) {
+    const seen = new Set<string>();
+    for (const [name, value] of Object.entries(j.target.headers)) {
+      const problem = headerProblem(name, value);
+      if (problem) throw new ValidationError(at(`target.headers.${name}`), problem.reason);
+      const lower = name.toLowerCase();
+      if (seen.has(lower))
+        throw new ValidationError(at(`target.headers.${name}`), 'repeats a header name (names are case-insensitive)');
+      seen.add(lower);
+    }
+  }
   if (!!j.target === !!j.handler) {
     throw new ValidationError(at('target'), 'exactly one of "target" or "handler" is required');
   }
@@ -130,4 +172,37 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
     meta.idem = j.idempotencyKey;
   }
   return out;
+}
+
+/**
+ * Validate and normalize every job of a batch (`jobs[i]` fields), or one job (`many` false). A batch
+ * with invalid jobs is refused whole, naming every invalid job (BatchValidationError); one too large
+ * and none invalid is a PayloadTooLargeError. Writes nothing.
+ */
+export function normalizeJobs(
+  items: readonly unknown[],
+  cfg: QueueConfig,
+  now: number,
+  many: boolean,
+): NormalizedJob[] {
+  if (!many) return items.map((j) => normalizeJob(j, cfg, now));
+  const out: NormalizedJob[] = [];
+  const invalid: Array<{ index: number; error: ValidationError | PayloadTooLargeError }> = [];
+  items.forEach((j, index) => {
+    try {
+      out.push(normalizeJob(j, cfg, now, `jobs[${index}]`));
+    } catch (e) {
+      if (!(e instanceof ValidationError || e instanceof PayloadTooLargeError)) throw e;
+      invalid.push({ index, error: e });
+    }
+  });
+  if (invalid.length === 0) return out;
+  if (invalid.every((x) => x.error instanceof PayloadTooLargeError)) throw invalid[0]!.error;
+  throw new BatchValidationError(
+    invalid.map(({ index, error }) => ({
+      index,
+      field: String(error.details?.field),
+      reason: error instanceof ValidationError ? error.reason : error.message.slice(error.message.indexOf(': ') + 2),
+    })),
+  );
 }

@@ -81,7 +81,11 @@ describe('POST /v1/queues/{queue}/jobs', () => {
       error: {
         code: 'invalid_request',
         message: expect.stringContaining('jobs[1].priority'),
-        details: { field: 'jobs[1].priority', reason: expect.any(String) },
+        details: {
+          field: 'jobs[1].priority',
+          reason: expect.any(String),
+          errors: [{ index: 1, field: 'jobs[1].priority', reason: expect.any(String) }],
+        },
       },
     });
     expect((await rt.spool.snapshot(['q2']))[0]!.waiting).toBe(before);

@@ -3,13 +3,14 @@ import { guard } from '../../redis/client.js';
 import { list, type SpoolCore } from '../core.js';
 import { ValidationError } from '../errors.js';
 import { globalKey } from '../keys.js';
-import { assertQueueName, MAX_BATCH, normalizeJob } from '../schema.js';
+import { assertQueueName, MAX_BATCH, normalizeJobs } from '../schema.js';
 import { ENQUEUE } from '../scripts/enqueue.js';
 import type { EnqueueOutcome, JobState } from '../types.js';
 
 /**
- * Enqueue one or many jobs in one call. Every job is validated before anything is written; a bad
- * one throws ValidationError naming it (`jobs[3].priority`) and nothing is enqueued.
+ * Enqueue one or many jobs in one call. Every job is validated before anything is written; bad ones
+ * throw ValidationError naming the field (`priority`), or for a batch BatchValidationError naming
+ * every bad job (`jobs[3].priority`, ...), and nothing is enqueued.
  */
 export async function enqueue(
   core: SpoolCore,
@@ -23,7 +24,7 @@ export async function enqueue(
   if (items.length === 0) throw new ValidationError('jobs', 'must hold at least one job');
   if (items.length > MAX_BATCH) throw new ValidationError('jobs', `must hold at most ${MAX_BATCH} jobs`);
   const now = core.clock();
-  const jobs = items.map((j, i) => normalizeJob(j, core.config, now, many ? `jobs[${i}]` : ''));
+  const jobs = normalizeJobs(items, core.config, now, many);
   const payload = JSON.stringify(jobs.map((j) => [randomUUID(), j.spec, j.meta]));
   const debounce = opts.kick === false ? 0 : core.config.kickDebounceMs;
   const [, res] = await Promise.all([
