@@ -11,7 +11,7 @@ export interface RouteSpec {
   fn: FunctionName;
 }
 
-export const ROUTES: readonly RouteSpec[] = [
+export const ROUTES = [
   { method: 'POST', path: '/v1/queues/{queue}/jobs', fn: 'enqueue' },
   { method: 'GET', path: '/v1/queues/{queue}/jobs', fn: 'enqueue' },
   { method: 'GET', path: '/v1/queues/{queue}/jobs/{id}', fn: 'enqueue' },
@@ -23,7 +23,13 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/v1/queues/{queue}/dlq/replay', fn: 'dlq-replay' },
   { method: 'POST', path: '/v1/queues/{queue}/purge', fn: 'purge' },
   { method: 'POST', path: '/v1/queues/{queue}/drain', fn: 'enqueue' },
-] as const;
+  { method: 'GET', path: '/v1/openapi.json', fn: 'health' },
+  { method: 'GET', path: '/metrics', fn: 'health' },
+] as const satisfies readonly RouteSpec[];
+
+/** `POST /v1/queues/{queue}/jobs`, ...: the API Gateway route key of each route, as a type. */
+type KeyOf<R> = R extends { method: infer M extends string; path: infer P extends string } ? `${M} ${P}` : never;
+export type RouteKey = KeyOf<(typeof ROUTES)[number]>;
 
 /** Catch-all served by the health function so unknown paths get a JSON 404 and known paths with a wrong method a 405. */
 export const FALLBACK_ROUTE = { path: '/{proxy+}', fn: 'health' as FunctionName };

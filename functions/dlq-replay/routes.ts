@@ -1,21 +1,23 @@
 /** The DLQ routes: dead jobs grouped by fingerprint, delete one, replay a selection. */
-import * as z from 'zod/mini';
 import { redactUrls } from '../../shared/log/redact.js';
 import { NotFoundError } from '../../shared/queue/errors.js';
 import { deadGroups, deleteDead } from '../../shared/queue/ops/dead.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { iso, presentJob } from '../lib/present.js';
-import { replayBody, runReplay } from './run.js';
-
-const groupsQuery = z.object({
-  samples: z.optional(z.string().check(z.regex(/^([0-9]|1[0-9]|20)$/, 'must be an integer from 0 to 20'))),
-  scan: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be an integer from 1 to 5000'))),
-});
+import {
+  type Body,
+  type deadGroupsResponse,
+  type deleteDeadResponse,
+  dlqQuery,
+  replayBody,
+  type replayResponse,
+} from '../lib/schemas.js';
+import { runReplay } from './run.js';
 
 export const dlqRoutes: RouteImpls = {
   'GET /v1/queues/{queue}/dlq': async (req, rt) => {
-    const q = parseWith(groupsQuery, req.query);
+    const q = parseWith(dlqQuery, req.query);
     const opts: { samples?: number; scan?: number } = {};
     if (q.samples !== undefined) opts.samples = Number(q.samples);
     if (q.scan !== undefined) opts.scan = Math.max(1, Math.min(5000, Number(q.scan)));
@@ -23,7 +25,7 @@ export const dlqRoutes: RouteImpls = {
     return {
       status: 200,
       body: {
-        queue: req.params.queue,
+        queue: req.params.queue!,
         total,
         groups: groups.map((g) => ({
           fingerprint: g.fingerprint,
@@ -33,7 +35,7 @@ export const dlqRoutes: RouteImpls = {
           lastDiedAt: iso(g.lastDiedAt),
           samples: g.samples.map(presentJob),
         })),
-      },
+      } satisfies Body<typeof deadGroupsResponse>,
     };
   },
   'DELETE /v1/queues/{queue}/dlq/{id}': async (req, rt) => {
@@ -41,7 +43,7 @@ export const dlqRoutes: RouteImpls = {
     const gone = await deleteDead(rt.spool, queue, [id]);
     if (gone.length === 0) throw new NotFoundError(`dead job ${id}`);
     req.log.info('dead job deleted', { queue, jobId: id, actor: req.caller });
-    return { status: 200, body: { queue, id, deleted: true } };
+    return { status: 200, body: { queue, id, deleted: true } satisfies Body<typeof deleteDeadResponse> };
   },
   'POST /v1/queues/{queue}/dlq/replay': async (req, rt) => {
     const queue = req.params.queue!;
@@ -51,6 +53,6 @@ export const dlqRoutes: RouteImpls = {
       actor: req.caller ?? 'anonymous',
       requestId: req.requestId,
     });
-    return { status: 200, body: report };
+    return { status: 200, body: report satisfies Body<typeof replayResponse> };
   },
 };

@@ -18,24 +18,13 @@ import { parseWith } from '../../shared/validation/zod.js';
 import type { Invocation } from '../lib/handler.js';
 import { iso } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
+import { type Body, type replayBody, replayFields, type replayResponse } from '../lib/schemas.js';
 
 export const AUDIT_CAP = 1000;
 /** Jobs moved per engine call, and the rate the chunks go at. */
 export const REPLAY_CHUNK = 50;
 export const REPLAY_RATE_PER_SECOND = 200;
 
-const time = z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })]);
-
-/** The body of `POST /v1/queues/{queue}/dlq/replay`. */
-export const replayFields = {
-  dryRun: z.optional(z.boolean()),
-  ids: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.minLength(1), z.maxLength(1000))),
-  fingerprint: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-  failedAfter: z.optional(time),
-  failedBefore: z.optional(time),
-  limit: z.optional(z.int().check(z.gte(1), z.lte(1000))),
-};
-export const replayBody = z.strictObject(replayFields);
 /** A direct invocation: the same fields plus the queue and who asked. */
 export const replayInvocation = z.strictObject({
   ...replayFields,
@@ -52,27 +41,8 @@ const toMs = (field: string, t: number | string | undefined): number | undefined
   return ms;
 };
 
-export interface ReplayRunReport {
-  queue: string;
-  dryRun: boolean;
-  matched: number;
-  moved: number;
-  /** Matched jobs by failure fingerprint. */
-  byFingerprint: Record<string, number>;
-  /** Matched jobs whose last failure was permanent (not retryable): replayed, they will likely fail again. */
-  permanent: number;
-  jobs: Array<{
-    id: string;
-    fingerprint?: string;
-    diedAt?: string;
-    attempts: number;
-    error?: string;
-    retryable?: boolean;
-  }>;
-  scanned: number;
-  truncated: boolean;
-  chunks: number;
-}
+/** What a replay did, or would do: the body of POST /v1/queues/{queue}/dlq/replay (one schema for both). */
+export type ReplayRunReport = Body<typeof replayResponse>;
 
 export async function runReplay(
   rt: Runtime,

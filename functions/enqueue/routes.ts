@@ -1,17 +1,23 @@
 /** The job routes: enqueue (one or a batch), get, cancel, list. */
-import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/queue/errors.js';
 import { enqueue } from '../../shared/queue/ops/enqueue.js';
 import { cancel, getJob, listJobs } from '../../shared/queue/ops/jobs.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
-import { JOB_STATES, type JobState } from '../../shared/queue/types.js';
+import type { JobState } from '../../shared/queue/types.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { presentJob } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
-
-/** At most this many jobs in one `{"jobs": [...]}` request. */
-export const API_MAX_BATCH = 100;
+import {
+  API_MAX_BATCH,
+  type Body,
+  type cancelResponse,
+  type drainResponse,
+  type enqueueBatchResponse,
+  type enqueueResponse,
+  type jobPageResponse,
+  listJobsQuery,
+} from '../lib/schemas.js';
 
 const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
 
@@ -32,12 +38,6 @@ export async function kickIfNeeded(rt: Runtime, queue: string, kick: boolean, lo
   }
 }
 
-const listQuery = z.object({
-  state: z.optional(z.enum(JOB_STATES)),
-  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000'))),
-  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
-});
-
 export const enqueueRoutes: RouteImpls = {
   /** Run the worker now: an asynchronous kick (a worker may run for minutes; the API answers at once). */
   'POST /v1/queues/{queue}/drain': async (req, rt) => {
@@ -45,7 +45,7 @@ export const enqueueRoutes: RouteImpls = {
     assertQueueName(queue);
     await rt.kickWorker(queue, { reason: 'drain' });
     req.log.info('drain requested', { queue });
-    return { status: 202, body: { queue, accepted: true } };
+    return { status: 202, body: { queue, accepted: true } satisfies Body<typeof drainResponse> };
   },
   'POST /v1/queues/{queue}/jobs': async (req, rt) => {
     const queue = req.params.queue!;
@@ -87,12 +87,12 @@ export const enqueueRoutes: RouteImpls = {
       deduplicated: out.jobs.filter((j) => j.deduplicated).length,
       kick: out.kick,
     });
-    if (batch) return { status, body: { queue, jobs: out.jobs } };
+    if (batch) return { status, body: { queue, jobs: out.jobs } satisfies Body<typeof enqueueBatchResponse> };
     const j = out.jobs[0]!;
     return {
       status,
       headers: { location: `/v1/queues/${encodeURIComponent(queue)}/jobs/${j.id}` },
-      body: { queue, ...j },
+      body: { queue, ...j } satisfies Body<typeof enqueueResponse>,
     };
   },
 
@@ -111,18 +111,20 @@ export const enqueueRoutes: RouteImpls = {
         state: r.state,
       });
     req.log.info('cancelled', { queue, jobId: id, state: r.state });
-    return { status: 200, body: { queue, id, cancelled: true, state: r.state } };
+    // The cancel script cancels only waiting or delayed jobs (anything else is a conflict).
+    const state = r.state as Body<typeof cancelResponse>['state'];
+    return { status: 200, body: { queue, id, cancelled: true, state } satisfies Body<typeof cancelResponse> };
   },
 
   'GET /v1/queues/{queue}/jobs': async (req, rt) => {
-    const q = parseWith(listQuery, req.query);
+    const q = parseWith(listJobsQuery, req.query);
     const state: JobState = q.state ?? 'waiting';
     const opts: { limit?: number; cursor?: string } = {};
     if (q.limit !== undefined) opts.limit = Number(q.limit);
     if (q.cursor !== undefined) opts.cursor = q.cursor;
     const page = await listJobs(rt.spool, req.params.queue!, state, opts);
-    const body: Record<string, unknown> = {
-      queue: req.params.queue,
+    const body: Body<typeof jobPageResponse> = {
+      queue: req.params.queue!,
       state,
       total: page.total,
       jobs: page.jobs.map(presentJob),

@@ -1,6 +1,6 @@
 /**
- * health: `GET /v1/health`, `GET /v1/queues`, the JSON 404/405 of the catch-all route, and the
- * scheduled run (metrics, alerts on status changes, history).
+ * health: `GET /v1/health`, `GET /v1/queues`, `GET /metrics`, `GET /v1/openapi.json`, the JSON
+ * 404/405 of the catch-all route, and the scheduled run (metrics, alerts on status changes, history).
  */
 import { lambdaHandler } from '../lib/handler.js';
 import { httpApi } from '../lib/http.js';

@@ -1,14 +1,21 @@
-/** The health routes: `GET /v1/health` (the assessment, and its history on request) and `GET /v1/queues`. */
-import * as z from 'zod/mini';
+/**
+ * The health routes: `GET /v1/health` (the assessment, and its history on request), `GET /v1/queues`,
+ * `GET /metrics` (Prometheus text) and `GET /v1/openapi.json`.
+ */
 import type { QueueHealth } from '../../shared/health/evaluate.js';
+import { PROMETHEUS_CONTENT_TYPE, queueMetrics } from '../../shared/health/prometheus.js';
 import { snapshot } from '../../shared/queue/ops/snapshot.js';
 import { parseWith, type RouteImpls } from '../lib/http.js';
+import { openApiDocument } from '../lib/openapi.js';
 import { iso } from '../lib/present.js';
+import { type Body, healthQuery, type healthResponse, type queuesResponse } from '../lib/schemas.js';
 import { assess, readHistory } from './run.js';
 
-const presentQueue = (q: QueueHealth) => {
+type QueueBody = Body<typeof healthResponse>['queues'][number];
+
+const presentQueue = (q: QueueHealth): QueueBody => {
   const s = q.snapshot;
-  const out: Record<string, unknown> = {
+  const out: QueueBody = {
     queue: q.queue,
     status: q.status,
     symptoms: q.symptoms,
@@ -21,15 +28,20 @@ const presentQueue = (q: QueueHealth) => {
   return out;
 };
 
-const healthQuery = z.object({
-  history: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be a number of entries'))),
-});
-
 export const healthRoutes: RouteImpls = {
+  'GET /metrics': async (_req, rt) => {
+    const a = await assess(rt);
+    return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, text: queueMetrics(a.queues) };
+  },
+  'GET /v1/openapi.json': async () => ({
+    status: 200,
+    headers: { 'cache-control': 'max-age=300' },
+    body: openApiDocument(),
+  }),
   'GET /v1/health': async (req, rt) => {
     const q = parseWith(healthQuery, req.query);
     const a = await assess(rt);
-    const body: Record<string, unknown> = {
+    const body: Body<typeof healthResponse> = {
       status: a.status,
       at: iso(a.at),
       queues: a.queues.map(presentQueue),
@@ -49,9 +61,9 @@ export const healthRoutes: RouteImpls = {
           leaseExpired: s.leaseExpired,
           oldestWaitingAgeSeconds: Math.floor(s.oldestWaitingAgeMs / 1000),
           /** Cumulative since the queue was first used: every field of QueueCounters. */
-          counters: s.counters,
+          counters: { ...s.counters },
         })),
-      },
+      } satisfies Body<typeof queuesResponse>,
     };
   },
 };

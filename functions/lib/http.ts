@@ -3,7 +3,7 @@
  * Routing follows ROUTES (functions/routes.ts), the table the CDK app creates routes from: a path no
  * route matches is a JSON 404, a path some route matches with another method is a 405 with `Allow`.
  * Hand-written rather than a router library: ROUTES is already the route table, the translation is
- * a few lines, and every function bundle has a 150 KB budget.
+ * a few lines, and every function bundle has a 250 KB budget.
  */
 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -29,7 +29,10 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** A JSON body. */
   body?: unknown;
+  /** A body that is not JSON, sent as is: `headers` give its content-type. */
+  text?: string;
   headers?: Record<string, string>;
 }
 
@@ -105,7 +108,7 @@ export function toResult(res: ApiResponse): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode: res.status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...res.headers },
-    body: res.body === undefined ? '' : JSON.stringify(res.body),
+    body: res.text ?? (res.body === undefined ? '' : JSON.stringify(res.body)),
   };
 }
 

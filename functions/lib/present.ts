@@ -1,9 +1,16 @@
+import type * as z from 'zod/mini';
 import { redactHeaders, redactUrl, redactUrls } from '../../shared/log/redact.js';
 import type { Job, JobError } from '../../shared/queue/types.js';
+import type { jobError, jobResponse } from './schemas.js';
 
-const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
+function iso(t: number): string;
+function iso(t: number | undefined): string | undefined;
+function iso(t: number | undefined): string | undefined {
+  return t === undefined ? undefined : new Date(t).toISOString();
+}
 
-export type ApiJob = Record<string, unknown>;
+/** A job as the API answers it (the schema of functions/lib/schemas.ts). */
+export type ApiJob = z.output<typeof jobResponse>;
 
 /**
  * A job as the API shows it: engine times (epoch ms) as ISO-8601 strings; target header values
@@ -22,15 +29,10 @@ export function presentJob(j: Job): ApiJob {
     backoff: j.backoff,
     createdAt: iso(j.createdAt),
     updatedAt: iso(j.updatedAt),
+    ...(j.handler !== undefined ? { handler: j.handler } : {}),
+    ...(j.target ? { target: presentTarget(j.target) } : {}),
+    payload: j.payload,
   };
-  if (j.handler !== undefined) out.handler = j.handler;
-  if (j.target) {
-    const t: Record<string, unknown> = { url: redactUrl(j.target.url), method: j.target.method };
-    if (j.target.headers) t.headers = redactHeaders(j.target.headers);
-    if (j.target.timeoutMs !== undefined) t.timeoutMs = j.target.timeoutMs;
-    out.target = t;
-  }
-  out.payload = j.payload;
   if (j.runAt !== undefined) out.runAt = iso(j.runAt);
   if (j.leaseUntil !== undefined) out.leaseUntil = iso(j.leaseUntil);
   if (j.idempotencyKey !== undefined) out.idempotencyKey = j.idempotencyKey;
@@ -43,7 +45,14 @@ export function presentJob(j: Job): ApiJob {
   return out;
 }
 
-export function presentError(e: JobError): Record<string, unknown> {
+function presentTarget(target: NonNullable<Job['target']>): NonNullable<ApiJob['target']> {
+  const t: NonNullable<ApiJob['target']> = { url: redactUrl(target.url), method: target.method };
+  if (target.headers) t.headers = redactHeaders(target.headers);
+  if (target.timeoutMs !== undefined) t.timeoutMs = target.timeoutMs;
+  return t;
+}
+
+export function presentError(e: JobError): z.output<typeof jobError> {
   return { ...e, message: redactUrls(e.message), at: iso(e.at) };
 }
 

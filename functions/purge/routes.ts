@@ -1,10 +1,8 @@
 /** The purge route: `POST /v1/queues/{queue}/purge` (`{"dryRun": true (default), "limit"?}`), one queue. */
-import * as z from 'zod/mini';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
-import { purgeFields, runPurge } from './run.js';
-
-const purgeBody = z.strictObject(purgeFields);
+import { type Body, purgeBody, type purgeResponse } from '../lib/schemas.js';
+import { runPurge } from './run.js';
 
 export const purgeRoutes: RouteImpls = {
   'POST /v1/queues/{queue}/purge': async (req, rt) => {
@@ -17,6 +15,6 @@ export const purgeRoutes: RouteImpls = {
       ...(body.limit ? { limit: body.limit } : {}),
       deadline: rt.clock() + 20_000,
     });
-    return { status: 200, body: { queue, ...report } };
+    return { status: 200, body: { queue, ...report } satisfies Body<typeof purgeResponse> };
   },
 };

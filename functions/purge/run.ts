@@ -8,6 +8,7 @@ import type { PurgeReport } from '../../shared/queue/types.js';
 import { parseWith } from '../../shared/validation/zod.js';
 import { type Invocation, isScheduledEvent } from '../lib/handler.js';
 import type { Runtime } from '../lib/runtime.js';
+import { purgeFields } from '../lib/schemas.js';
 
 export interface QueuePurge extends Omit<PurgeReport, 'dryRun'> {
   /** Jobs whose lease expired, put back to waiting (dry run: every job whose lease has expired). */
@@ -96,11 +97,6 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
 /** Time kept back from the invocation's deadline: no purge round starts in it. */
 const RESERVE_MS = 5_000;
 
-/** The fields of the purge route's body; a direct invocation adds `queues`. */
-export const purgeFields = {
-  dryRun: z.optional(z.boolean()),
-  limit: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
-};
 const directInput = z.strictObject({ ...purgeFields, queues: z.optional(z.array(z.string())) });
 
 /**

@@ -4,7 +4,8 @@ import { CHECKS, type Check, type CheckWords, fillStep, runbookUrl, symptomText 
 
 export type { Check };
 
-export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+export const HEALTH_STATUSES = ['healthy', 'degraded', 'unhealthy'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 const RANK: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
 
 export const worst = (statuses: Iterable<HealthStatus>): HealthStatus => {

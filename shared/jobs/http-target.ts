@@ -7,6 +7,7 @@ import type { HttpTarget } from '../queue/types.js';
 import { cutCodePoints } from '../text/index.js';
 import { classifyAddress } from './address.js';
 import { failed, type JobOutcome } from './outcome.js';
+import { parseRetryAfter } from './retry-after.js';
 
 /** Where HTTP targets may go. Hosts: exact names, or `*.example.com` / `.example.com` for subdomains. */
 export interface TargetPolicy {
@@ -85,15 +86,6 @@ function guardedLookup(policy: TargetPolicy, resolve: CallOptions['resolve']) {
       callback(null, first.address, first.family);
     });
   };
-}
-
-/** Retry-After: delta-seconds or an HTTP date; ms from now, or undefined. */
-export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isFinite(t) ? Math.max(0, t - now) : undefined;
 }
 
 export interface CallOptions {

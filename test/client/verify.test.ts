@@ -1,7 +1,8 @@
 /** `spool/verify`: the target's side of signed deliveries, imported as a target would (package self-reference). */
+
+import { signDelivery, verifySignature } from 'spool/verify';
 import { describe, expect, it } from 'vitest';
 import { parseSigningSecrets } from '../../shared/jobs/signature.js';
-import { signDelivery, verifySignature } from 'spool/verify';
 
 const NOW = 1_700_000_000_000;
 const body = '{"hello":"world"}';
@@ -69,7 +70,10 @@ describe('verifySignature', () => {
     expect(without('spool-signature')).toMatchObject({ ok: false, reason: 'missing_signature' });
     expect(without('spool-timestamp')).toMatchObject({ ok: false, reason: 'missing_timestamp' });
     expect(without('spool-job-id')).toMatchObject({ ok: false, reason: 'missing_job_id' });
-    expect(verifySignature({ secret: [], headers: h, body, now: NOW })).toMatchObject({ ok: false, reason: 'no_secret' });
+    expect(verifySignature({ secret: [], headers: h, body, now: NOW })).toMatchObject({
+      ok: false,
+      reason: 'no_secret',
+    });
   });
 
   it('rotation: Spool signs with new and old, so a target that knows either verifies; a target may accept two', () => {

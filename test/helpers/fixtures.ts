@@ -84,6 +84,11 @@ export function json(res: unknown): JsonResult {
   return {
     status: r.statusCode ?? 0,
     headers: (r.headers ?? {}) as Record<string, string>,
-    body: r.body ? JSON.parse(r.body) : undefined,
+    // JSON unless the answer says otherwise (GET /metrics is text).
+    body: r.body
+      ? /json/.test(String(r.headers?.['content-type'] ?? 'application/json'))
+        ? JSON.parse(r.body)
+        : r.body
+      : undefined,
   };
 }

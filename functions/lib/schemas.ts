@@ -1,0 +1,270 @@
+/**
+ * The HTTP API's bodies, once, as zod (mini) schemas: the request schemas are what the route
+ * handlers validate with; the response schemas are what they answer (the handlers' return types
+ * are inferred from them, and the route tests parse every answer with them). The OpenAPI document
+ * (functions/lib/openapi.ts) and the producer client's types (client/) are generated from this
+ * module, so the three cannot drift apart. Only zod here: every function may import it.
+ */
+import * as z from 'zod/mini';
+import { HEALTH_STATUSES } from '../../shared/health/evaluate.js';
+import { jobInputSchema, QUEUE_NAME } from '../../shared/queue/schema.js';
+import { JOB_STATES } from '../../shared/queue/types.js';
+
+/** At most this many jobs in one `{"jobs": [...]}` request. */
+export const API_MAX_BATCH = 100;
+
+// ---- path parameters ----
+
+export const queueParam = z.string().check(z.regex(QUEUE_NAME, 'must match [A-Za-z0-9_-]{1,64}'));
+export const jobIdParam = z.string().check(z.minLength(1), z.maxLength(128));
+
+// ---- request bodies and queries ----
+
+export { jobInputSchema };
+export const enqueueBatchBody = z.strictObject({
+  jobs: z.array(jobInputSchema).check(z.minLength(1), z.maxLength(API_MAX_BATCH)),
+});
+export const enqueueBody = z.union([jobInputSchema, enqueueBatchBody]);
+
+export const listJobsQuery = z.object({
+  state: z.optional(z.enum(JOB_STATES)),
+  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000'))),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
+});
+
+export const healthQuery = z.object({
+  history: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be a number of entries'))),
+});
+
+export const dlqQuery = z.object({
+  samples: z.optional(z.string().check(z.regex(/^([0-9]|1[0-9]|20)$/, 'must be an integer from 0 to 20'))),
+  scan: z.optional(z.string().check(z.regex(/^\d{1,4}$/, 'must be an integer from 1 to 5000'))),
+});
+
+const time = z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })]);
+
+/** The fields of a DLQ replay (the route's body; a direct invocation adds `queue` and `actor`). */
+export const replayFields = {
+  dryRun: z.optional(z.boolean()),
+  ids: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.minLength(1), z.maxLength(1000))),
+  fingerprint: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  failedAfter: z.optional(time),
+  failedBefore: z.optional(time),
+  limit: z.optional(z.int().check(z.gte(1), z.lte(1000))),
+};
+export const replayBody = z.strictObject(replayFields);
+
+export const purgeFields = {
+  dryRun: z.optional(z.boolean()),
+  limit: z.optional(z.int().check(z.gte(1), z.lte(100_000))),
+};
+export const purgeBody = z.strictObject(purgeFields);
+
+// ---- responses ----
+
+const isoTime = z.iso.datetime({ offset: true });
+const count = z.int().check(z.gte(0));
+const state = z.enum(JOB_STATES);
+
+/** Every error the API answers: the code is stable, the message is for people, details name the field. */
+export const errorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  }),
+});
+
+/** What API Gateway itself answers before Spool runs: 403 (SigV4 missing or wrong), 429 (throttled). */
+export const gatewayErrorResponse = z.object({ message: z.string() });
+
+export const jobError = z.object({
+  message: z.string(),
+  class: z.string(),
+  fingerprint: z.string(),
+  requestId: z.optional(z.string()),
+  at: isoTime,
+  attempt: z.int(),
+  retryable: z.boolean(),
+});
+
+/** A job as the API shows it: times as ISO-8601, target header values redacted. */
+export const jobResponse = z.object({
+  id: z.string(),
+  queue: z.string(),
+  state,
+  attempts: count,
+  maxAttempts: z.int(),
+  priority: z.int(),
+  timeoutMs: z.int(),
+  backoff: z.object({ type: z.enum(['exponential', 'fixed']), baseMs: z.int(), maxMs: z.int() }),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  handler: z.optional(z.string()),
+  target: z.optional(
+    z.object({
+      url: z.string(),
+      method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+      /** Names kept, values `[redacted]`. */
+      headers: z.optional(z.record(z.string(), z.string())),
+      timeoutMs: z.optional(z.int()),
+    }),
+  ),
+  payload: z.unknown(),
+  runAt: z.optional(isoTime),
+  leaseUntil: z.optional(isoTime),
+  idempotencyKey: z.optional(z.string()),
+  lastError: z.optional(jobError),
+  firstFailedAt: z.optional(isoTime),
+  lastFailedAt: z.optional(isoTime),
+  completedAt: z.optional(isoTime),
+  diedAt: z.optional(isoTime),
+  replays: z.optional(count),
+});
+
+const enqueued = z.object({ id: z.string(), deduplicated: z.boolean(), state });
+export const enqueueResponse = z.object({ queue: z.string(), ...enqueued.shape });
+export const enqueueBatchResponse = z.object({ queue: z.string(), jobs: z.array(enqueued) });
+/** A single job's answer, or a batch's. */
+export const enqueueAnyResponse = z.union([enqueueResponse, enqueueBatchResponse]);
+
+export const jobPageResponse = z.object({
+  queue: z.string(),
+  state,
+  total: count,
+  jobs: z.array(jobResponse),
+  nextCursor: z.optional(z.string()),
+});
+
+export const cancelResponse = z.object({
+  queue: z.string(),
+  id: z.string(),
+  cancelled: z.literal(true),
+  state: z.enum(['waiting', 'delayed']),
+});
+
+export const drainResponse = z.object({ queue: z.string(), accepted: z.literal(true) });
+
+const counts = z.object({ waiting: count, delayed: count, active: count, completed: count, dead: count });
+
+export const queuesResponse = z.object({
+  queues: z.array(
+    z.object({
+      queue: z.string(),
+      counts,
+      leaseExpired: count,
+      oldestWaitingAgeSeconds: count,
+      /** Cumulative since the queue was first used, by event (enqueued, completed, failed, retried, dead, ...). */
+      counters: z.record(z.string(), count),
+    }),
+  ),
+});
+
+const healthStatus = z.enum(HEALTH_STATUSES);
+
+export const healthResponse = z.object({
+  status: healthStatus,
+  at: isoTime,
+  queues: z.array(
+    z.object({
+      queue: z.string(),
+      status: healthStatus,
+      symptoms: z.array(
+        z.object({
+          check: z.string(),
+          status: z.enum(['degraded', 'unhealthy']),
+          value: z.number(),
+          threshold: z.number(),
+          unit: z.enum(['jobs', 'seconds']),
+          runbook: z.string(),
+          step: z.string(),
+        }),
+      ),
+      counts,
+      leaseExpired: count,
+      oldestWaitingAgeSeconds: count,
+      oldestDeadAgeSeconds: count,
+      nextRunAt: z.optional(isoTime),
+    }),
+  ),
+  lastCheck: z.nullable(z.object({ at: isoTime, status: healthStatus })),
+  /** With `?history=N`: the last N scheduled checks, newest first. */
+  history: z.optional(z.array(z.unknown())),
+});
+
+/** 503 of GET /v1/health: unhealthy (the health body), or Redis unreachable (an error). */
+export const healthUnavailableResponse = z.union([healthResponse, errorResponse]);
+
+export const deadGroupsResponse = z.object({
+  queue: z.string(),
+  total: count,
+  groups: z.array(
+    z.object({
+      fingerprint: z.string(),
+      count,
+      errorClass: z.optional(z.string()),
+      message: z.optional(z.string()),
+      lastDiedAt: z.optional(isoTime),
+      samples: z.array(jobResponse),
+    }),
+  ),
+});
+
+export const deleteDeadResponse = z.object({ queue: z.string(), id: z.string(), deleted: z.literal(true) });
+
+export const replayResponse = z.object({
+  queue: z.string(),
+  dryRun: z.boolean(),
+  matched: count,
+  moved: count,
+  /** Matched jobs by failure fingerprint. */
+  byFingerprint: z.record(z.string(), count),
+  /** Matched jobs whose last failure was permanent (not retryable): replayed, they will likely fail again. */
+  permanent: count,
+  jobs: z.array(
+    z.object({
+      id: z.string(),
+      fingerprint: z.optional(z.string()),
+      diedAt: z.optional(isoTime),
+      attempts: count,
+      error: z.optional(z.string()),
+      retryable: z.optional(z.boolean()),
+    }),
+  ),
+  scanned: count,
+  truncated: z.boolean(),
+  chunks: count,
+});
+
+const purgeCounts = {
+  completed: count,
+  /** Dead jobs past SPOOL_DEAD_TTL_MS. */
+  deadPastTtl: count,
+  /** Dead jobs over SPOOL_DEAD_CAP, oldest first. */
+  deadTrimmed: count,
+  orphans: count,
+  idempotencyKeys: count,
+  /** Jobs whose lease expired, put back to waiting (dry run: every job whose lease has expired). */
+  leaseExpired: count,
+  /** Jobs whose lease expired with their attempts spent, moved to dead. */
+  leaseExpiredDead: count,
+  /** Due delayed jobs promoted to waiting on the way. */
+  promoted: count,
+};
+export const purgeResponse = z.object({
+  queue: z.string(),
+  dryRun: z.boolean(),
+  queues: z.record(z.string(), z.object({ ...purgeCounts, more: z.boolean(), rounds: count })),
+  totals: z.object(purgeCounts),
+  /** Work left for the next call (it resumes where this one stopped). */
+  more: z.boolean(),
+});
+
+/** The OpenAPI document itself (GET /v1/openapi.json). */
+export const openApiResponse = z.looseObject({
+  openapi: z.string(),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+});
+
+/** The body type a response schema describes: what a route handler must answer. */
+export type Body<S extends z.ZodMiniType> = z.output<S>;

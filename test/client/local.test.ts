@@ -1,0 +1,141 @@
+/**
+ * The producer client against the local server (real handlers, real Redis through the local
+ * Upstash endpoint): every method, i.e. every route of ROUTES, and every answer parsed with the
+ * response schema the OpenAPI document is generated from, which must keep every field (a field
+ * the schema does not know would be dropped by the parse and fail the comparison).
+ */
+
+import { SpoolApiError, SpoolClient } from 'spool/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as z from 'zod/mini';
+import { CONTRACT } from '../../functions/lib/contract.js';
+import * as s from '../../functions/lib/schemas.js';
+import { ROUTES } from '../../functions/routes.js';
+import { type LocalServer, startLocal } from '../../local/server.js';
+import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js';
+
+const prefix = uniquePrefix('client');
+let local: LocalServer;
+let client: SpoolClient;
+const called = new Set<string>();
+
+beforeAll(async () => {
+  local = await startLocal({
+    port: 0,
+    upstash: upstashConfig(),
+    env: { SPOOL_KEY_PREFIX: prefix, SPOOL_BACKOFF_BASE_MS: '0', LOG_LEVEL: 'SILENT' },
+    schedules: false,
+    log: () => {},
+  });
+  // Records which route each request was, to prove that the methods cover ROUTES.
+  const recording: typeof fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const path = url.pathname.replace(/\/v1\/queues\/[^/]+/, '/v1/queues/{queue}');
+    const key = `${init?.method} ${path.replace(/\/(jobs|dlq)\/(?!replay)[^/]+$/, '/$1/{id}')}`;
+    called.add(key);
+    return fetch(input, init);
+  };
+  client = new SpoolClient({ baseUrl: local.url, fetch: recording });
+});
+
+afterAll(async () => {
+  await local?.close();
+  await cleanupPrefix(prefix);
+});
+
+/** The body parses with `schema` and nothing is lost in the parse. */
+function expectShape<S extends z.ZodMiniType>(schema: S, body: unknown): z.output<S> {
+  const r = schema.safeParse(body);
+  if (!r.success)
+    throw new Error(`answer does not match its schema: ${JSON.stringify(r.error.issues)}\n${JSON.stringify(body)}`);
+  expect(r.data).toEqual(body);
+  return r.data as z.output<S>;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+describe('SpoolClient against the local server', () => {
+  it('jobs: enqueue (single, duplicate, batch), get, list with paging, cancel, drain', async () => {
+    const target = { url: `${local.url}/demo/echo`, headers: { authorization: 'Bearer x' } };
+    const one = expectShape(s.enqueueResponse, await client.enqueue('c-jobs', { target, payload: { n: 1 } }));
+    expect(one).toMatchObject({ queue: 'c-jobs', deduplicated: false });
+    const again = await client.enqueue('c-jobs', { target, payload: { n: 1 } }, { idempotencyKey: 'k-1' });
+    expect(
+      (await client.enqueue('c-jobs', { target, payload: { n: 1 } }, { idempotencyKey: 'k-1' })).deduplicated,
+    ).toBe(true);
+    expect(again.deduplicated).toBe(false);
+
+    const done = await until('the echo job to complete', async () => {
+      const j = await client.getJob('c-jobs', one.id);
+      return j.state === 'completed' ? j : undefined;
+    });
+    expectShape(s.jobResponse, done);
+    expect(done.target?.headers).toEqual({ authorization: '[redacted]' });
+
+    const later = { handler: 'echo', delayMs: 3_600_000 };
+    const batch = expectShape(s.enqueueBatchResponse, await client.enqueueBatch('c-jobs', [later, later, later]));
+    expect(batch.jobs.map((j) => j.state)).toEqual(['delayed', 'delayed', 'delayed']);
+    const page = expectShape(s.jobPageResponse, await client.listJobs('c-jobs', { state: 'delayed', limit: 2 }));
+    expect(page.jobs).toHaveLength(2);
+    expect(page.nextCursor).toBeTruthy();
+    const all: string[] = [];
+    for await (const j of client.jobs('c-jobs', { state: 'delayed', limit: 2 })) all.push(j.id);
+    expect(all.sort()).toEqual(batch.jobs.map((j) => j.id).sort());
+
+    expectShape(s.cancelResponse, await client.cancelJob('c-jobs', batch.jobs[0]!.id));
+    const conflict = (await client.cancelJob('c-jobs', one.id).catch((e: unknown) => e)) as SpoolApiError;
+    expect([conflict.status, conflict.code]).toEqual([409, 'conflict']);
+    expectShape(s.drainResponse, await client.drain('c-jobs'));
+  });
+
+  it('errors carry the code, message and details of the answer, which match the error schema', async () => {
+    const err = (await client
+      .enqueue('c-jobs', { handler: 'echo', priority: 5000 })
+      .catch((e: unknown) => e)) as SpoolApiError;
+    expect(err).toBeInstanceOf(SpoolApiError);
+    expect([err.status, err.code, err.details.field]).toEqual([400, 'invalid_request', 'priority']);
+    expectShape(s.errorResponse, { error: { code: err.code, message: err.message, details: err.details } });
+    const missing = (await client.getJob('c-jobs', 'nope').catch((e: unknown) => e)) as SpoolApiError;
+    expect([missing.status, missing.code]).toEqual([404, 'not_found']);
+  });
+
+  it('queues, health, DLQ (groups, replay, delete), purge, metrics and the OpenAPI document', async () => {
+    const dead = await client.enqueue('c-dlq', { target: { url: `${local.url}/demo/fail` }, payload: {} });
+    const second = await client.enqueue('c-dlq', { target: { url: `${local.url}/demo/fail` }, payload: {} });
+    await until('both jobs to be dead', async () => {
+      const [a, b] = await Promise.all([client.getJob('c-dlq', dead.id), client.getJob('c-dlq', second.id)]);
+      return a.state === 'dead' && b.state === 'dead' ? true : undefined;
+    });
+    const queues = expectShape(s.queuesResponse, await client.listQueues());
+    expect(queues.queues.map((q) => q.queue)).toEqual(expect.arrayContaining(['c-dlq']));
+    const health = expectShape(s.healthResponse, await client.health({ history: 5 }));
+    expect(health.queues.map((q) => q.queue)).toContain('c-dlq');
+
+    const groups = expectShape(s.deadGroupsResponse, await client.deadGroups('c-dlq', { samples: 2 }));
+    expect(groups.total).toBe(2);
+    const dry = expectShape(s.replayResponse, await client.replay('c-dlq'));
+    expect([dry.dryRun, dry.matched, dry.moved]).toEqual([true, 2, 0]);
+    expectShape(s.deleteDeadResponse, await client.deleteDead('c-dlq', second.id));
+    const moved = expectShape(s.replayResponse, await client.replay('c-dlq', { dryRun: false, ids: [dead.id] }));
+    expect(moved.moved).toBe(1);
+    expectShape(s.purgeResponse, await client.purge('c-dlq', { dryRun: true }));
+
+    const metrics = await client.metrics();
+    expect(metrics).toContain('# TYPE spool_jobs gauge');
+    expect(metrics).toMatch(/^spool_jobs_total\{queue="c-dlq",event="enqueued"\} 2$/m);
+    expectShape(s.openApiResponse, await client.openApi());
+  });
+
+  it('the methods above called every route of ROUTES', () => {
+    // Runs after the tests above (vitest runs a file's tests in order).
+    expect([...called].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    expect(Object.keys(CONTRACT).sort()).toEqual([...called].sort());
+  });
+});
