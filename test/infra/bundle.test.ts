@@ -1,14 +1,18 @@
 /**
  * Really bundles every function with the local esbuild (as `cdk synth` does) and checks each bundle:
- * at most 250 KB minified, ESM exporting `handler`, AWS SDK v3 left external.
+ * at most 250 KB minified, ESM exporting `handler`, AWS SDK v3 left external, and nothing from
+ * local/ (or any folder but functions/ and shared/) or from a package only devDependencies need.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES } from '../../functions/routes.js';
+import { REPO_ROOT } from '../../infra/stack.js';
+import { bundleOrigins, bundleViolations, devOnlyPackages } from '../helpers/bundle.js';
 import { type Synthesized, synthSpool } from '../helpers/synth.js';
 
 const MAX_BUNDLE_BYTES = 250 * 1000;
+const devOnly = devOnlyPackages(path.join(REPO_ROOT, 'package-lock.json'));
 
 describe('function bundles (real esbuild)', () => {
   let s: Synthesized;
@@ -51,6 +55,33 @@ describe('function bundles (real esbuild)', () => {
         expect(before, `${fn}: ${m[0]} must be an import`).toMatch(/(from|import\(?)\s*$/);
       }
       expect(code, `${fn}: AWS SDK middleware bundled`).not.toContain('x-amz-user-agent');
+      // Built from functions/ and shared/ and production packages only (ioredis is a devDependency).
+      const origins = bundleOrigins(path.join(dir, 'index.mjs.map'), REPO_ROOT);
+      expect(origins.files).toContain(`functions/${fn}/handler.ts`);
+      expect(origins.packages).toContain('@upstash/redis');
+      expect(bundleViolations(origins, devOnly), `${fn} bundle`).toEqual([]);
     });
   }
+});
+
+describe('bundleViolations', () => {
+  it('names local/ code, other folders, ioredis and dev-only packages; passes functions/, shared/, deps', () => {
+    const origins = {
+      files: ['functions/worker/run.ts', 'shared/queue/core.ts', 'local/aws.ts', 'infra/stack.ts'],
+      packages: ['@upstash/redis', 'zod', 'ioredis', 'vitest'],
+    };
+    expect(bundleViolations(origins, new Set(['vitest']))).toEqual([
+      'local/aws.ts: outside functions/ and shared/',
+      'infra/stack.ts: outside functions/ and shared/',
+      'ioredis: never bundled',
+      'vitest: needed by devDependencies only',
+    ]);
+  });
+
+  it('the lockfile marks ioredis and its own dependencies dev-only, and @upstash/redis not', () => {
+    expect(devOnly.has('ioredis')).toBe(true);
+    expect(devOnly.has('redis-parser')).toBe(true);
+    expect(devOnly.has('@upstash/redis')).toBe(false);
+    expect(devOnly.has('zod')).toBe(false);
+  });
 });
