@@ -15,15 +15,15 @@ import { errorResponse, type RouteImpls } from '../functions/lib/http.js';
 import { createRuntime, type Runtime } from '../functions/lib/runtime.js';
 import { purgeRoutes } from '../functions/purge/routes.js';
 import { type PurgeRunReport, runPurge } from '../functions/purge/run.js';
+import { LOCAL_REST_TOKEN, LOCAL_REST_URL } from '../local/defaults.js';
 import type { SpoolConfig } from '../shared/config/index.js';
 import { Logger } from '../shared/log/logger.js';
 import { RedisUnavailableError } from '../shared/queue/errors.js';
 import { globalKey } from '../shared/queue/keys.js';
 import { guard } from '../shared/redis/client.js';
 
-/** Same defaults as `npm start` and `npm run upstash:local`. */
-export const LOCAL_REST_URL = 'http://127.0.0.1:8079';
-export const LOCAL_REST_TOKEN = 'spool-local-token';
+/** Same defaults as `npm start` and `npm run upstash:local`: local/defaults.ts. */
+export { LOCAL_REST_TOKEN, LOCAL_REST_URL };
 
 /**
  * Exit codes of every command but `spool health` (whose 0–3 are its status; see HEALTH_EXIT).

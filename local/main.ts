@@ -1,14 +1,16 @@
 /**
  * `npm start`: the whole of Spool on this machine.
- *   1. a Redis at REDIS_URL (default redis://127.0.0.1:6379), or a redis-server started for the run;
- *   2. the local Upstash-compatible endpoint at UPSTASH_REDIS_REST_URL (default http://127.0.0.1:8079,
- *      token UPSTASH_REDIS_REST_TOKEN, default spool-local-token), or the endpoint already there;
- *   3. the functions behind a local API Gateway on PORT (default 3000), schedules on timers,
+ *   1. a Redis at REDIS_URL, or a redis-server started for the run;
+ *   2. the local Upstash-compatible endpoint at UPSTASH_REDIS_REST_URL (token UPSTASH_REDIS_REST_TOKEN),
+ *      or the endpoint already there;
+ *   3. the functions behind a local API Gateway on PORT, schedules on timers,
  *      demo targets under /demo/ and the dashboard at /dashboard.
+ * Defaults (redis://127.0.0.1:6379, http://127.0.0.1:8079, spool-local-token, 3000): local/defaults.ts.
  * Ctrl-C (SIGINT) or SIGTERM stops everything it started.
  */
 
 import { redactUrl } from '../shared/log/redact.js';
+import { LOCAL_API_PORT, localSettings } from './defaults.js';
 import { ensureRedis, type LocalRedis, RedisServerMissingError } from './redis.js';
 import { LOCAL_SCHEDULES } from './schedules.js';
 import { type LocalServer, startLocal } from './server.js';
@@ -16,10 +18,8 @@ import { startUpstashLocal, type UpstashLocal } from './upstash/server.js';
 
 const log = (line: string) => console.log(line);
 
-const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const restUrl = new URL(process.env.UPSTASH_REDIS_REST_URL || 'http://127.0.0.1:8079');
-const token = process.env.UPSTASH_REDIS_REST_TOKEN || 'spool-local-token';
-const port = process.env.PORT === undefined || process.env.PORT === '' ? 3000 : Number(process.env.PORT);
+const { redisUrl, restUrl, token } = localSettings(process.env);
+const port = process.env.PORT === undefined || process.env.PORT === '' ? LOCAL_API_PORT : Number(process.env.PORT);
 const msEnv = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
 
 let redis: LocalRedis | undefined;

@@ -12,14 +12,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionName } from '../functions/routes.js';
 import { fromLambdaResult, matchRoute, toApiGatewayEvent } from './apigw.js';
+import { LOCAL_API_PORT, LOCAL_HOST } from './defaults.js';
 import { createDemo, DEMO_PREFIX } from './demo.js';
 import { createFunctionHost, type FunctionHost } from './functions.js';
 import { type ScheduleIntervals, startSchedules } from './schedules.js';
 
 export interface StartLocalOptions {
-  /** Default 3000; 0 picks a free port. */
+  /** Default LOCAL_API_PORT (3000); 0 picks a free port. */
   port?: number;
-  /** Default 127.0.0.1. */
+  /** Default LOCAL_HOST (127.0.0.1). */
   host?: string;
   /** The Upstash-compatible endpoint the handlers use. */
   upstash: { url: string; token: string };
@@ -189,13 +190,13 @@ export async function startLocal(opts: StartLocalOptions): Promise<LocalServer> 
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', () => {
+    server.listen(opts.port ?? LOCAL_API_PORT, opts.host ?? LOCAL_HOST, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`;
+  const url = `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : LOCAL_HOST}:${port}`;
 
   const schedules = startSchedules(host, opts.schedules === false ? false : (opts.schedules ?? {}), log);
 

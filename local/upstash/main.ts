@@ -1,14 +1,13 @@
 /**
  * `npm run upstash:local` — local Upstash-compatible REST endpoint in front of a real Redis.
- * Env: REDIS_URL (default redis://127.0.0.1:6379), UPSTASH_REDIS_REST_URL (default
- * http://127.0.0.1:8079; port taken from it), UPSTASH_REDIS_REST_TOKEN (default spool-local-token).
+ * Env: REDIS_URL, UPSTASH_REDIS_REST_URL (the port is taken from it) and UPSTASH_REDIS_REST_TOKEN,
+ * defaults in local/defaults.ts (redis://127.0.0.1:6379, http://127.0.0.1:8079, spool-local-token).
  */
 import { redactUrl } from '../../shared/log/redact.js';
+import { localSettings } from '../defaults.js';
 import { startUpstashLocal } from './server.js';
 
-const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const restUrl = new URL(process.env.UPSTASH_REDIS_REST_URL || 'http://127.0.0.1:8079');
-const token = process.env.UPSTASH_REDIS_REST_TOKEN || 'spool-local-token';
+const { redisUrl, restUrl, token } = localSettings(process.env);
 const port = Number(restUrl.port) || (restUrl.protocol === 'https:' ? 443 : 80);
 const host = restUrl.hostname === '[::1]' ? '::1' : restUrl.hostname;
 

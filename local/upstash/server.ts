@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { redactUrl } from '../../shared/log/redact.js';
+import { LOCAL_HOST, LOCAL_REDIS_URL } from '../defaults.js';
 
 export interface UpstashLocalOptions {
   redisUrl?: string;
@@ -197,9 +198,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 
 export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<UpstashLocal> {
   if (!opts.token) throw new Error('startUpstashLocal: a non-empty token is required');
-  const host = opts.host ?? '127.0.0.1';
+  const host = opts.host ?? LOCAL_HOST;
   if (!isLoopback(host)) throw new Error(`startUpstashLocal: refusing to bind non-loopback host ${host}`);
-  const redisUrl = opts.redisUrl ?? 'redis://127.0.0.1:6379';
+  const redisUrl = opts.redisUrl ?? LOCAL_REDIS_URL;
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const expectedAuth = Buffer.from(`Bearer ${opts.token}`);
 

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { LOCAL_REDIS_URL } from '../../local/defaults.js';
 import { redisAnswers } from '../../local/redis.js';
 import { startUpstashLocal, type UpstashLocal } from '../../local/upstash/server.js';
 
@@ -46,7 +47,7 @@ async function ensureRedis(url: string): Promise<void> {
 let endpoint: UpstashLocal | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const redisUrl = process.env.REDIS_URL || LOCAL_REDIS_URL;
   await ensureRedis(redisUrl);
   endpoint = await startUpstashLocal({ redisUrl, port: 0, token: randomBytes(24).toString('hex') });
   const { url, token } = endpoint;
