@@ -8,9 +8,13 @@ import { cleanupPrefix, testRedis, uniquePrefix } from './redis.js';
 /**
  * A runtime on real Redis (the local Upstash endpoint) under its own prefix, keys removed after the
  * file. The kick is a spy unless given; AWS clients are the real defaults (mock them with
- * aws-sdk-client-mock) unless given.
+ * aws-sdk-client-mock) unless given. `random` is the engine's backoff jitter (default Math.random).
  */
-export async function testRuntime(name: string, env: Record<string, string> = {}, o: RuntimeOptions = {}) {
+export async function testRuntime(
+  name: string,
+  env: Record<string, string> = {},
+  { random, ...o }: RuntimeOptions & { random?: () => number } = {},
+) {
   const prefix = uniquePrefix(name);
   const kicks: Array<{ queue: string; reason: string }> = [];
   const kickWorker = vi.fn(async (queue: string, opts: { reason: string }) => {
@@ -21,6 +25,7 @@ export async function testRuntime(name: string, env: Record<string, string> = {}
   const spool = new Spool(o.redis ?? testRedis(), {
     config: queueConfig(config),
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(random ? { random } : {}),
   });
   const rt = (await createRuntime({
     fn: 'local',
