@@ -2,8 +2,8 @@ import type { Redis } from '@upstash/redis';
 import type { QueueConfig } from '../config/index.js';
 import { DEFAULT_QUEUE_CONFIG } from '../config/index.js';
 import { guard } from '../redis/client.js';
-import { type QueueKeyName, queueKey } from './keys.js';
-import type { ScriptDef } from './scripts/define.js';
+import { QUEUE_KEYS, type QueueKeyName, queueKey } from './keys.js';
+import type { ArgKind, ArgSpec, ArgValue, ScriptDef } from './scripts/define.js';
 import type { Job, JobSpec, JobState } from './types.js';
 
 export interface SpoolOptions {
@@ -41,32 +41,46 @@ export class SpoolCore {
   }
 
   /**
-   * Run one script on one queue's keys (its KEYS in the order the script declares them; `override`
-   * substitutes a key). EVALSHA, and EVAL once when Redis does not know the script yet (as
-   * createScript's exec does, but with the hash known up front: createScript hashes asynchronously,
-   * which splits a cold container's first call from the other commands of its tick into a request
-   * of its own). The script's JSON result is decoded.
+   * Run one script on one queue: its KEYS are the queue's keys of the names the script declares
+   * (`keys` gives a key the script names otherwise, or substitutes one), its ARGV the named `args`
+   * encoded as the script binds them. EVALSHA, and EVAL once when Redis does not know the script yet
+   * (as createScript's exec does, but with the hash known up front: createScript hashes
+   * asynchronously, which splits a cold container's first call from the other commands of its tick
+   * into a request of its own). The script's JSON object is decoded.
    */
-  async run<T>(
-    def: ScriptDef,
+  async run<K extends string, A extends Record<string, ArgSpec>, R>(
+    def: ScriptDef<K, A, R>,
     queue: string,
-    args: Array<string | number>,
-    override: Partial<Record<QueueKeyName, string>> = {},
-  ): Promise<T> {
-    const keys = def.keys.map((k) => override[k] ?? queueKey(this.config.prefix, queue, k));
-    const argv = args.map(String);
+    args: ArgValues<A>,
+    keys: Partial<Record<K, string>> = {},
+  ): Promise<R> {
+    const keyList = def.keys.map((k) => {
+      const given = keys[k];
+      if (given !== undefined) return given;
+      if (!Object.hasOwn(QUEUE_KEYS, k)) throw new Error(`spool:${def.name}: key ${k} must be given`);
+      return queueKey(this.config.prefix, queue, k as QueueKeyName);
+    });
+    const argv = Object.entries(def.args).map(([name, spec]) => encodeArg(spec.kind, args[name as keyof A]));
     const raw = await guard(() =>
-      this.redis.evalsha(def.sha1, keys, argv).catch((err: unknown) => {
-        if (err instanceof Error && /noscript/i.test(err.message)) return this.redis.eval(def.source, keys, argv);
+      this.redis.evalsha(def.sha1, keyList, argv).catch((err: unknown) => {
+        if (err instanceof Error && /noscript/i.test(err.message)) return this.redis.eval(def.source, keyList, argv);
         throw err;
       }),
     );
-    return (typeof raw === 'string' ? JSON.parse(raw) : raw) as T;
+    return (typeof raw === 'string' ? JSON.parse(raw) : raw) as R;
   }
 }
 
+export type ArgValues<A extends Record<string, ArgSpec>> = { [N in keyof A]: ArgValue<A[N]['kind']> };
+
+function encodeArg(kind: ArgKind, v: unknown): string {
+  if (kind === 'flag') return v ? '1' : '0';
+  if (kind === 'json') return JSON.stringify(v);
+  return String(v);
+}
+
 /** cjson encodes an empty Lua table as {}; read it as an empty list. */
-export function list<T>(x: unknown): T[] {
+export function list<T>(x: readonly T[]): T[] {
   return Array.isArray(x) ? (x as T[]) : [];
 }
 

@@ -3,30 +3,10 @@ import type { JobState } from './types.js';
 /**
  * Every Redis key Spool uses is built here, and only here.
  *
- * A queue's keys share one {hash tag} so that a queue's scripts work on Redis Cluster.
- * Layout (`<p>` is the prefix, `<q>` the queue); each alias reads like its string:
- *   <p>:{<q>}:waiting            waiting            ZSET id -> priority order (higher priority first, FIFO within one)
- *   <p>:{<q>}:waiting:since      waitingSince       ZSET id -> ms the job became waiting (oldest waiting age)
- *   <p>:{<q>}:delayed            delayed            ZSET id -> run-at ms
- *   <p>:{<q>}:active             active             ZSET id -> lease deadline ms
- *   <p>:{<q>}:completed          completed          ZSET id -> completed-at ms
- *   <p>:{<q>}:dead               dead               ZSET id -> died-at ms
- *   <p>:{<q>}:dead:fingerprints  deadFingerprints   HASH fingerprint -> dead jobs with it
- *   <p>:{<q>}:jobs               jobs               HASH id -> immutable spec JSON (payload, target or handler)
- *   <p>:{<q>}:meta               meta               HASH id -> mutable state JSON (the `Meta` type of core.ts)
- *   <p>:{<q>}:idem               idempotency        HASH idempotency key -> job id
- *   <p>:{<q>}:idem:expiry        idempotencyExpiry  ZSET idempotency key -> window end ms
- *   <p>:{<q>}:counters           counters           HASH the `QueueCounters` of types.ts, plus the engine's own
- *                                                   fields: seq (waiting order), fence (lease tokens),
- *                                                   purge:cursor and purge:jobs-cursor (the orphan scan)
- *   <p>:{<q>}:worker             worker             STRING present while a worker drains the queue
- *   <p>:{<q>}:kick               kick               STRING debounce of worker kicks
- *
- * Keys of no queue (never touched by a script):
- *   <p>:queues                   queues             SET of queue names (written beside enqueue)
- *   <p>:health:last              healthLast         STRING JSON of the last scheduled health run
- *   <p>:health:history           healthHistory      LIST of JSON health entries, newest first, capped
- *   <p>:audit:dlq-replay         auditDlqReplay     LIST of JSON replay audit records, newest first, capped
+ * A queue's keys are `<prefix>:{<queue>}:<string>`: they share one {hash tag} so that a queue's
+ * scripts work on Redis Cluster. Each alias reads like its string (QUEUE_KEYS); QUEUE_KEY_DOCS says
+ * what each holds (the scripts' headers repeat it for the keys they declare). Keys of no queue,
+ * `<prefix>:<string>`, are GLOBAL_KEYS; no script touches them.
  */
 export const QUEUE_KEYS = {
   waiting: 'waiting',
@@ -45,6 +25,24 @@ export const QUEUE_KEYS = {
   kick: 'kick',
 } as const;
 
+export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
+  waiting: 'ZSET id -> priority order (higher priority first, FIFO within one)',
+  waitingSince: 'ZSET id -> ms the job became waiting',
+  delayed: 'ZSET id -> run-at ms',
+  active: 'ZSET id -> lease deadline ms',
+  completed: 'ZSET id -> completed-at ms',
+  dead: 'ZSET id -> died-at ms',
+  deadFingerprints: 'HASH fingerprint -> dead jobs with it',
+  jobs: 'HASH id -> spec JSON (payload, target or handler; never changes)',
+  meta: 'HASH id -> state JSON (the Meta type of core.ts)',
+  idempotency: 'HASH idempotency key -> job id',
+  idempotencyExpiry: 'ZSET idempotency key -> window end ms',
+  counters:
+    "HASH name -> count: QueueCounters (types.ts), and the engine's seq, fence, purge:cursor, purge:jobs-cursor",
+  worker: 'STRING present while a worker drains the queue',
+  kick: 'STRING debounce of worker kicks',
+};
+
 export type QueueKeyName = keyof typeof QUEUE_KEYS;
 
 export function queueKey(prefix: string, queue: string, name: QueueKeyName): string {
@@ -52,9 +50,13 @@ export function queueKey(prefix: string, queue: string, name: QueueKeyName): str
 }
 
 export const GLOBAL_KEYS = {
+  /** SET of queue names (written beside enqueue). */
   queues: 'queues',
+  /** STRING JSON of the last scheduled health run. */
   healthLast: 'health:last',
+  /** LIST of JSON health entries, newest first, capped. */
   healthHistory: 'health:history',
+  /** LIST of JSON replay audit records, newest first, capped. */
   auditDlqReplay: 'audit:dlq-replay',
 } as const;
 

@@ -12,11 +12,11 @@ export async function complete(
 ): Promise<Array<{ id: string; status: AckStatus }>> {
   assertQueueName(queue);
   if (items.length === 0) return [];
-  const res = await core.run<Array<[AckStatus, string?]>>(COMPLETE, queue, [
-    core.clock(),
-    JSON.stringify(items.map((i) => [i.id, i.token])),
-  ]);
-  return list<[AckStatus]>(res).map(([status], i) => ({ id: items[i]!.id, status }));
+  const { results } = await core.run(COMPLETE, queue, {
+    now: core.clock(),
+    items: items.map((i) => [i.id, i.token]),
+  });
+  return list(results).map(({ status }, i) => ({ id: items[i]!.id, status }));
 }
 /** Fail many leased jobs: retry with backoff, or dead with the failure story. Stale tokens are refused. */
 export async function fail(core: SpoolCore, queue: string, items: FailItem[]): Promise<FailResult[]> {
@@ -38,12 +38,8 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
     if (error.requestId) o.requestId = error.requestId;
     return o;
   });
-  const res = await core.run<Array<[AckStatus, string?, number?]>>(FAIL, queue, [
-    core.clock(),
-    core.config.deadCap,
-    JSON.stringify(payload),
-  ]);
-  return list<[AckStatus, string?, number?]>(res).map(([status, state, runAt], i) => {
+  const { results } = await core.run(FAIL, queue, { now: core.clock(), deadCap: core.config.deadCap, items: payload });
+  return list(results).map(({ status, state, runAt }, i) => {
     const r: FailResult = { id: items[i]!.id, status };
     if (status === 'ok') r.state = state as 'delayed' | 'dead';
     if (runAt !== undefined) r.runAt = runAt;
@@ -59,12 +55,12 @@ export async function extend(
 ): Promise<Array<{ id: string; status: AckStatus; leaseUntil?: number }>> {
   assertQueueName(queue);
   if (items.length === 0) return [];
-  const res = await core.run<Array<[AckStatus, unknown?]>>(EXTEND, queue, [
-    core.clock(),
+  const { results } = await core.run(EXTEND, queue, {
+    now: core.clock(),
     leaseUntilMax,
-    JSON.stringify(items.map((i) => [i.id, i.token, i.leaseMs])),
-  ]);
-  return list<[AckStatus, unknown?]>(res).map(([status, lu], i) =>
-    status === 'ok' ? { id: items[i]!.id, status, leaseUntil: Number(lu) } : { id: items[i]!.id, status },
+    items: items.map((i) => [i.id, i.token, i.leaseMs]),
+  });
+  return list(results).map(({ status, leaseUntil }, i) =>
+    status === 'ok' ? { id: items[i]!.id, status, leaseUntil: Number(leaseUntil) } : { id: items[i]!.id, status },
   );
 }

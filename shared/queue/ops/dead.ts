@@ -11,17 +11,15 @@ export async function deadGroups(
   opts: { samples?: number; scan?: number } = {},
 ): Promise<{ total: number; groups: DeadGroup[] }> {
   assertQueueName(queue);
-  const [counts, samples, total] = await core.run<[Array<string | number>, Array<[string, string, string]>, number]>(
-    DEAD_GROUPS,
-    queue,
-    [opts.scan ?? 500, opts.samples ?? 3],
-  );
-  const flat = list<string | number>(counts);
+  const { counts, samples, total } = await core.run(DEAD_GROUPS, queue, {
+    scan: opts.scan ?? 500,
+    samples: opts.samples ?? 3,
+  });
   const groups = new Map<string, DeadGroup>();
-  for (let i = 0; i < flat.length; i += 2) {
-    groups.set(String(flat[i]), { fingerprint: String(flat[i]), count: Number(flat[i + 1]), samples: [] });
+  for (const [fingerprint, count] of Object.entries(counts)) {
+    groups.set(fingerprint, { fingerprint, count: Number(count), samples: [] });
   }
-  for (const [id, spec, meta] of list<[string, string, string]>(samples)) {
+  for (const { id, spec, meta } of list(samples)) {
     const job = toJob(queue, id, spec, meta);
     const fp = job.lastError?.fingerprint ?? 'unknown';
     const g = groups.get(fp) ?? { fingerprint: fp, count: 0, samples: [] };
@@ -49,18 +47,22 @@ export async function replay(core: SpoolCore, queue: string, sel: ReplaySelectio
   if (sel.failedAfter !== undefined && sel.failedBefore !== undefined && sel.failedAfter > sel.failedBefore) {
     throw new ValidationError('failedAfter', 'must not be later than failedBefore');
   }
-  const [rows, scanned, truncated] = await core.run<[Array<[string, string]>, number, boolean]>(REPLAY, queue, [
-    core.clock(),
-    dryRun ? '1' : '0',
-    sel.ids ? JSON.stringify(sel.ids) : '',
-    sel.fingerprint ?? '',
-    sel.failedAfter !== undefined ? Math.floor(sel.failedAfter) : '-inf',
-    sel.failedBefore !== undefined ? Math.floor(sel.failedBefore) : '+inf',
+  const {
+    jobs: rows,
+    scanned,
+    truncated,
+  } = await core.run(REPLAY, queue, {
+    now: core.clock(),
+    dryRun,
+    ids: sel.ids ?? [],
+    fingerprint: sel.fingerprint ?? '',
+    failedAfter: sel.failedAfter !== undefined ? String(Math.floor(sel.failedAfter)) : '-inf',
+    failedBefore: sel.failedBefore !== undefined ? String(Math.floor(sel.failedBefore)) : '+inf',
     limit,
-    Math.max(core.config.deadCap, 1000),
-  ]);
-  const jobs = list<[string, string]>(rows).map(([id, raw]) => {
-    const m = JSON.parse(raw) as Meta;
+    scanMax: Math.max(core.config.deadCap, 1000),
+  });
+  const jobs = list(rows).map(({ id, meta }) => {
+    const m = JSON.parse(meta) as Meta;
     const j: ReplayReport['jobs'][number] = { id, attempts: m.attempts };
     if (m.error) {
       j.fingerprint = m.error.fingerprint;
@@ -76,6 +78,6 @@ export async function replay(core: SpoolCore, queue: string, sel: ReplaySelectio
 export async function deleteDead(core: SpoolCore, queue: string, ids: string[]): Promise<string[]> {
   assertQueueName(queue);
   if (ids.length === 0) return [];
-  const [found] = await core.run<[string[]]>(DELETE_DEAD, queue, [JSON.stringify(ids)]);
-  return list<string>(found);
+  const { deleted } = await core.run(DELETE_DEAD, queue, { ids });
+  return list(deleted);
 }

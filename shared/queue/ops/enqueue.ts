@@ -5,7 +5,7 @@ import { ValidationError } from '../errors.js';
 import { globalKey } from '../keys.js';
 import { assertQueueName, MAX_BATCH, normalizeJobs } from '../schema.js';
 import { ENQUEUE } from '../scripts/enqueue.js';
-import type { EnqueueOutcome, JobState } from '../types.js';
+import type { EnqueueOutcome } from '../types.js';
 
 /**
  * Enqueue one or many jobs in one call. Every job is validated before anything is written; bad ones
@@ -25,24 +25,19 @@ export async function enqueue(
   if (items.length > MAX_BATCH) throw new ValidationError('jobs', `must hold at most ${MAX_BATCH} jobs`);
   const now = core.clock();
   const jobs = normalizeJobs(items, core.config, now, many);
-  const payload = JSON.stringify(jobs.map((j) => [randomUUID(), j.spec, j.meta]));
+  const rows = jobs.map((j) => [randomUUID(), j.spec, j.meta]);
   const debounce = opts.kick === false ? 0 : core.config.kickDebounceMs;
   const [, res] = await Promise.all([
     core.registered.has(queue) ? null : guard(() => core.redis.sadd(globalKey(core.config.prefix, 'queues'), queue)),
-    core.run<[Array<[string, number, string]>, boolean]>(ENQUEUE, queue, [
-      now,
-      core.config.idempotencyWindowMs,
-      debounce,
-      payload,
-    ]),
+    core.run(ENQUEUE, queue, { now, window: core.config.idempotencyWindowMs, debounce, input: rows }),
   ]);
   core.registered.add(queue);
   return {
-    jobs: list<[string, number, string]>(res[0]).map(([id, dup, state]) => ({
+    jobs: list(res.jobs).map(({ id, deduplicated, state }) => ({
       id,
-      deduplicated: dup === 1,
-      state: (dup === 1 ? 'waiting' : state) as JobState,
+      deduplicated,
+      state: deduplicated || !state ? 'waiting' : state,
     })),
-    kick: res[1] === true,
+    kick: res.kick === true,
   };
 }

@@ -11,10 +11,8 @@ export async function getJob(core: SpoolCore, queue: string, id: string): Promis
 export async function getJobs(core: SpoolCore, queue: string, ids: string[]): Promise<Array<Job | null>> {
   assertQueueName(queue);
   if (ids.length === 0) return [];
-  const res = await core.run<Array<[string, string | false, string | false]>>(GET, queue, [JSON.stringify(ids)]);
-  return list<[string, string | false, string | false]>(res).map(([id, spec, meta]) =>
-    spec && meta ? toJob(queue, id, spec, meta) : null,
-  );
+  const { jobs } = await core.run(GET, queue, { ids });
+  return list(jobs).map(({ id, spec, meta }) => (spec && meta ? toJob(queue, id, spec, meta) : null));
 }
 /** A page of one state, in that state's order (waiting: run order; others: by time), from a cursor. */
 export async function listJobs(
@@ -38,20 +36,17 @@ export async function listJobs(
     score = decoded.slice(0, sep);
     after = decoded.slice(sep + 1);
   }
-  const key = queueKey(core.config.prefix, queue, STATE_KEY[state]);
-  const [rows, total] = await core.run<[Array<[string, string | false, string | false, string]>, number]>(
+  const { jobs: rows, total } = await core.run(
     LIST,
     queue,
-    [limit, score, after],
-    {
-      waiting: key,
-    },
+    { limit, cursorScore: score, cursorId: after },
+    { state: queueKey(core.config.prefix, queue, STATE_KEY[state]) },
   );
-  const items = list<[string, string | false, string | false, string]>(rows);
-  const jobs = items.filter(([, s, m]) => s && m).map(([id, s, m]) => toJob(queue, id, s as string, m as string));
+  const items = list(rows);
+  const jobs = items.flatMap(({ id, spec, meta }) => (spec && meta ? [toJob(queue, id, spec, meta)] : []));
   const page: ListPage & { total: number } = { jobs, total };
   const last = items[items.length - 1];
-  if (items.length === limit && last) page.cursor = Buffer.from(`${last[3]}:${last[0]}`).toString('base64url');
+  if (items.length === limit && last) page.cursor = Buffer.from(`${last.score}:${last.id}`).toString('base64url');
   return page;
 }
 /** Cancel a waiting or delayed job (removed for good). Active, completed or dead: 'conflict'. */
@@ -61,6 +56,6 @@ export async function cancel(
   id: string,
 ): Promise<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }> {
   assertQueueName(queue);
-  const [status, state] = await core.run<['ok' | 'conflict' | 'not_found', JobState?]>(CANCEL, queue, [id]);
+  const { status, state } = await core.run(CANCEL, queue, { id });
   return state ? { status, state } : { status };
 }

@@ -11,34 +11,30 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     throw new ValidationError('count', `must be an integer from 0 to ${MAX_BATCH}`);
   }
   const now = core.clock();
-  const res = await core.run<[Array<[string, string, string]>, number, string, number, number, number, number]>(
-    LEASE,
-    queue,
-    [
-      now,
-      opts.count,
-      opts.leaseMs ?? core.config.leaseMs,
-      opts.leaseUntilMax ?? 0,
-      core.config.leaseGraceMs,
-      opts.workerMarkMs ?? 0,
-      core.config.deadCap,
-      1000,
-    ],
-  );
-  const jobs = list<[string, string, string]>(res[0]).map(([id, spec, meta]) => {
+  const res = await core.run(LEASE, queue, {
+    now,
+    count: opts.count,
+    leaseMs: opts.leaseMs ?? core.config.leaseMs,
+    leaseUntilMax: opts.leaseUntilMax ?? 0,
+    graceMs: core.config.leaseGraceMs,
+    workerMarkMs: opts.workerMarkMs ?? 0,
+    deadCap: core.config.deadCap,
+    scanLimit: 1000,
+  });
+  const jobs = list(res.jobs).map(({ id, spec, meta }) => {
     const job = toJob(queue, id, spec, meta) as LeasedJob;
     job.token = (JSON.parse(meta) as Meta).leaseToken!;
     return job;
   });
   const out: LeaseOutcome = {
     jobs,
-    waiting: res[1],
-    promoted: res[3],
-    leaseExpired: res[4],
-    leaseExpiredDead: res[5],
-    workerRunning: res[6] === 1,
+    waiting: res.waiting,
+    promoted: res.promoted,
+    leaseExpired: res.leaseExpired,
+    leaseExpiredDead: res.leaseExpiredDead,
+    workerRunning: res.workerRunning,
   };
-  const next = optNum(res[2]);
+  const next = optNum(res.nextRunAt);
   if (next !== undefined) out.nextRunAt = next;
   return out;
 }

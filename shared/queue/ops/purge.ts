@@ -8,16 +8,14 @@ export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions =
   assertQueueName(queue);
   const dryRun = opts.dryRun ?? false;
   const limit = opts.limit ?? core.config.purgeLimit;
-  const [completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more] = await core.run<
-    [number, number, number, number, number, boolean]
-  >(PURGE, queue, [
-    core.clock(),
-    dryRun ? '1' : '0',
-    core.config.completedRetentionMs,
-    core.config.deadTtlMs,
-    core.config.deadCap,
+  const { completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more } = await core.run(PURGE, queue, {
+    now: core.clock(),
+    dryRun,
+    retentionMs: core.config.completedRetentionMs,
+    deadTtlMs: core.config.deadTtlMs,
+    deadCap: core.config.deadCap,
     limit,
-    Math.min(limit, 500),
-  ]);
+    scanCount: Math.min(limit, 500),
+  });
   return { dryRun, completed, deadPastTtl, deadTrimmed, orphans, idempotencyKeys, more };
 }

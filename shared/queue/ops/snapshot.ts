@@ -1,11 +1,12 @@
 import { guard } from '../../redis/client.js';
-import { list, optNum, type SpoolCore } from '../core.js';
+import { optNum, type SpoolCore } from '../core.js';
 import { globalKey } from '../keys.js';
 import { assertQueueName } from '../schema.js';
 import { SNAPSHOT } from '../scripts/snapshot.js';
 import type { QueueCounters, QueueSnapshot } from '../types.js';
 
-const COUNTER_NAMES: Array<keyof QueueCounters> = [
+/** Every counter the scripts write (test/shared/queue/scripts.test.ts holds the list to them). */
+export const COUNTER_NAMES: ReadonlyArray<keyof QueueCounters> = [
   'enqueued',
   'completed',
   'failed',
@@ -31,31 +32,25 @@ export async function snapshot(core: SpoolCore, only?: string[]): Promise<QueueS
   return Promise.all(
     names.map(async (queue) => {
       assertQueueName(queue);
-      const r = await core.run<
-        [number, number, number, number, number, string, number, string, string, Array<string | number>]
-      >(SNAPSHOT, queue, [now]);
+      const r = await core.run(SNAPSHOT, queue, { now: String(now) });
       const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as unknown as QueueCounters;
-      const flat = list<string | number>(r[9]);
-      for (let i = 0; i < flat.length; i += 2) {
-        const name = String(flat[i]) as keyof QueueCounters;
-        if (COUNTER_NAMES.includes(name)) counters[name] = Number(flat[i + 1]);
-      }
-      const since = optNum(r[5]);
-      const died = optNum(r[7]);
+      for (const name of COUNTER_NAMES) if (r.counters[name] !== undefined) counters[name] = Number(r.counters[name]);
+      const since = optNum(r.oldestWaitingSince);
+      const died = optNum(r.oldestDiedAt);
       const snap: QueueSnapshot = {
         queue,
         at: now,
-        waiting: r[0],
-        delayed: r[1],
-        active: r[2],
-        completed: r[3],
-        dead: r[4],
+        waiting: r.waiting,
+        delayed: r.delayed,
+        active: r.active,
+        completed: r.completed,
+        dead: r.dead,
         oldestWaitingAgeMs: since === undefined ? 0 : Math.max(0, now - since),
-        leaseExpired: r[6],
+        leaseExpired: r.leaseExpired,
         oldestDeadAgeMs: died === undefined ? 0 : Math.max(0, now - died),
         counters,
       };
-      const next = optNum(r[8]);
+      const next = optNum(r.nextRunAt);
       if (next !== undefined) snap.nextRunAt = next;
       return snap;
     }),

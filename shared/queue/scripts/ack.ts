@@ -1,32 +1,50 @@
-import { LUA_BASE, LUA_DEAD } from './common.js';
-import { defineScript } from './define.js';
+import type { AckStatus } from '../types.js';
+import { ARGS, defineScript, luaLibrary, returns } from './define.js';
+import { BASE, DEAD } from './lib.js';
 
-/** Checks an item's lease: sets `m` or records why not. Needs res, metas, seenIds. */
-const LUA_CHECK_LEASE = `
+/** The fencing check shared by complete, fail and extend. */
+const LEASE_CHECK = luaLibrary(
+  'leaseCheck',
+  `
+-- The meta record of item i (id, token) when the caller still holds its lease; otherwise nil, with
+-- res[i] saying why. An id seen before in the same call is stale (it was acknowledged already).
 local function leased(i, id, token, metas, res, seenIds)
   local m = metas[i]
-  if not m then res[i] = { 'not_found' } return nil end
-  if seenIds[id] or m.state ~= 'active' or m.leaseToken ~= token then res[i] = { 'stale', m.state } return nil end
+  if not m then res[i] = { status = 'not_found' } return nil end
+  if seenIds[id] or m.state ~= 'active' or m.leaseToken ~= token then
+    res[i] = { status = 'stale', state = m.state }
+    return nil
+  end
   seenIds[id] = true
   return m
 end
-`;
+`,
+);
 
-/**
- * complete: many jobs. ARGV: now, JSON [[id, token], ...]. A stale token (the lease expired and the
- * job moved on, or another worker holds it) is refused. Returns JSON [[status], ...].
- */
-export const COMPLETE = defineScript(
-  'complete',
-  ['active', 'completed', 'meta', 'counters'],
-  LUA_BASE,
-  LUA_CHECK_LEASE,
-  `
-local now = tonumber(ARGV[1])
-local items = cjson.decode(ARGV[2])
+export const COMPLETE = defineScript({
+  name: 'complete',
+  summary: `
+Complete leased jobs. A stale token (the lease expired and the job moved on, or another worker
+holds it) is refused.`,
+  keys: {
+    active: 'completed jobs leave it',
+    completed: 'completed jobs join it',
+    meta: '',
+    counters: 'writes completed',
+  },
+  args: {
+    now: ARGS.now,
+    items: { kind: 'json', doc: '[[id, token], ...]' },
+  },
+  result: returns<{ results: Array<{ status: AckStatus; state?: string }> }>(
+    '{ results = [{ status = ok|stale|not_found, state? }, ...] } in the order of items',
+  ),
+  uses: [BASE, LEASE_CHECK],
+  body: `
 local ids = {}
 for i, it in ipairs(items) do ids[i] = it[1] end
-local metas = readMetas(ids)
+local metas = readMetas(K.meta, ids)
+local w = newWrites()
 local res, seenIds, done, z = {}, {}, {}, {}
 for i, it in ipairs(items) do
   local m = leased(i, it[1], it[2], metas, res, seenIds)
@@ -36,43 +54,55 @@ for i, it in ipairs(items) do
     m.updatedAt = now
     m.leaseToken = nil
     m.leaseUntil = nil
-    putMeta(it[1], m)
+    putMeta(w, it[1], m)
     done[#done + 1] = it[1]
     z[#z + 1] = num(now)
     z[#z + 1] = it[1]
-    res[i] = { 'ok', 'completed' }
+    res[i] = { status = 'ok', state = 'completed' }
   end
 end
 if #done > 0 then
   bulk('ZREM', K.active, done)
   bulk('ZADD', K.completed, z)
-  flushMeta()
+  writeMetas(K.meta, w)
   redis.call('HINCRBY', K.counters, 'completed', #done)
 end
-return cjson.encode(res)
+return cjson.encode({ results = res })
 `,
-);
+});
 
-/**
- * fail: many jobs. ARGV: now, deadCap, JSON [{id, token, message, class, fingerprint, retryable,
- * retryAfterMs?, requestId?, jitter}, ...]. Retryable with attempts left: delayed by exponential
- * backoff with full jitter (delay = min(max, base * 2^(attempt-1)) * jitter), at least the carried
- * Retry-After, capped at the policy's max. Otherwise dead with the failure story.
- * Returns JSON [[status, state, runAt?], ...].
- */
-export const FAIL = defineScript(
-  'fail',
-  ['active', 'delayed', 'dead', 'deadFingerprints', 'jobs', 'meta', 'counters'],
-  LUA_BASE,
-  LUA_DEAD,
-  LUA_CHECK_LEASE,
-  `
-local now = tonumber(ARGV[1])
-local deadCap = tonumber(ARGV[2])
-local items = cjson.decode(ARGV[3])
+export const FAIL = defineScript({
+  name: 'fail',
+  summary: `
+Fail leased jobs. Retryable with attempts left: delayed by exponential backoff with full jitter
+(delay = min(max, base * 2^(attempt-1)) * jitter), at least the carried Retry-After, capped at the
+policy's max. Otherwise dead with the failure story. A stale token is refused.`,
+  keys: {
+    active: 'failed jobs leave it',
+    delayed: 'retried jobs join it',
+    dead: 'jobs failed for good join it',
+    deadFingerprints: '',
+    jobs: 'dead jobs the cap trims leave it',
+    meta: '',
+    counters: 'writes failed, retried, dead, deadTrimmed',
+  },
+  args: {
+    now: ARGS.now,
+    deadCap: ARGS.deadCap,
+    items: {
+      kind: 'json',
+      doc: '[{ id, token, message, class, fingerprint, retryable, retryAfterMs?, requestId?, jitter }, ...]',
+    },
+  },
+  result: returns<{ results: Array<{ status: AckStatus; state?: string; runAt?: number }> }>(
+    '{ results = [{ status = ok|stale|not_found, state = delayed|dead (or the state of a stale job), runAt? }, ...] }',
+  ),
+  uses: [BASE, DEAD, LEASE_CHECK],
+  body: `
 local ids = {}
 for i, it in ipairs(items) do ids[i] = it.id end
-local metas = readMetas(ids)
+local metas = readMetas(K.meta, ids)
+local w = newWrites()
 local res, seenIds, gone, delayed = {}, {}, {}, {}
 local retried = 0
 for i, it in ipairs(items) do
@@ -98,64 +128,70 @@ for i, it in ipairs(items) do
       if d > b.maxMs then d = b.maxMs end
       m.state = 'delayed'
       m.runAt = now + d
+      putMeta(w, it.id, m)
       delayed[#delayed + 1] = num(m.runAt)
       delayed[#delayed + 1] = it.id
       retried = retried + 1
-      res[i] = { 'ok', 'delayed', m.runAt }
+      res[i] = { status = 'ok', state = 'delayed', runAt = m.runAt }
     else
-      toDead(it.id, m, now)
-      res[i] = { 'ok', 'dead' }
+      toDead(w, it.id, m, now)
+      res[i] = { status = 'ok', state = 'dead' }
     end
-    putMeta(it.id, m)
   end
 end
 if #gone > 0 then
   bulk('ZREM', K.active, gone)
   bulk('ZADD', K.delayed, delayed)
-  flushMeta()
+  writeMetas(K.meta, w)
   redis.call('HINCRBY', K.counters, 'failed', #gone)
   if retried > 0 then redis.call('HINCRBY', K.counters, 'retried', retried) end
-  flushDead(now, deadCap)
+  writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.counters, w, now, deadCap)
 end
-return cjson.encode(res)
+return cjson.encode({ results = res })
 `,
-);
+});
 
-/**
- * extend: heartbeat many leases. ARGV: now, leaseUntilMax (0: none), JSON [[id, token, leaseMs], ...].
- * Returns JSON [[status, state|leaseUntil], ...].
- */
-export const EXTEND = defineScript(
-  'extend',
-  ['active', 'meta'],
-  LUA_BASE,
-  LUA_CHECK_LEASE,
-  `
-local now = tonumber(ARGV[1])
-local untilMax = tonumber(ARGV[2])
-local items = cjson.decode(ARGV[3])
+export const EXTEND = defineScript({
+  name: 'extend',
+  summary: `
+Heartbeat: extend leases (never shortened, capped by leaseUntilMax). A stale token is refused.`,
+  keys: {
+    active: 'extended leases move later',
+    meta: '',
+  },
+  args: {
+    now: ARGS.now,
+    leaseUntilMax: ARGS.leaseUntilMax,
+    items: { kind: 'json', doc: '[[id, token, leaseMs], ...]' },
+  },
+  result: returns<{ results: Array<{ status: AckStatus; state?: string; leaseUntil?: number }> }>(
+    '{ results = [{ status = ok|stale|not_found, leaseUntil? (ok), state? (stale) }, ...] }',
+  ),
+  uses: [BASE, LEASE_CHECK],
+  body: `
 local ids = {}
 for i, it in ipairs(items) do ids[i] = it[1] end
-local metas = readMetas(ids)
+local metas = readMetas(K.meta, ids)
+local w = newWrites()
 local res, seenIds, z = {}, {}, {}
 for i, it in ipairs(items) do
   local m = leased(i, it[1], it[2], metas, res, seenIds)
   if m then
     local lu = now + it[3]
-    if untilMax > 0 and lu > untilMax then lu = untilMax end
+    if leaseUntilMax > 0 and lu > leaseUntilMax then lu = leaseUntilMax end
     if lu < m.leaseUntil then lu = m.leaseUntil end
     m.leaseUntil = lu
     m.updatedAt = now
-    putMeta(it[1], m)
+    putMeta(w, it[1], m)
     z[#z + 1] = num(lu)
     z[#z + 1] = it[1]
-    res[i] = { 'ok', lu }
+    res[i] = { status = 'ok', leaseUntil = lu }
   end
 end
 if #z > 0 then
   bulk('ZADD', K.active, z)
-  flushMeta()
+  writeMetas(K.meta, w)
 end
-return cjson.encode(res)
+return cjson.encode({ results = res })
 `,
-);
+});

@@ -1,21 +1,32 @@
-import { LUA_BASE, LUA_DEAD, LUA_WAITING } from './common.js';
-import { defineScript } from './define.js';
+import { ARGS, defineScript, returns } from './define.js';
+import { BASE, DEAD, WAITING } from './lib.js';
 
-/**
- * deadGroups: the DLQ grouped by fingerprint. Counts are exact (kept in dead:fingerprints); samples
- * come from the newest `scan` dead jobs. ARGV: scan, samples per group.
- * Returns JSON [[fp, count, ...flat], [[id, spec, meta], ...samples newest first], total].
- */
-export const DEAD_GROUPS = defineScript(
-  'deadGroups',
-  ['dead', 'deadFingerprints', 'jobs', 'meta'],
-  LUA_BASE,
-  `
-local scan = tonumber(ARGV[1])
-local per = tonumber(ARGV[2])
-local counts = redis.call('HGETALL', K.deadFingerprints)
+export const DEAD_GROUPS = defineScript({
+  name: 'deadGroups',
+  summary: `
+The DLQ grouped by fingerprint. Counts are exact (kept in deadFingerprints); samples come from the
+newest \`scan\` dead jobs, at most \`samples\` per fingerprint.`,
+  keys: {
+    dead: 'read',
+    deadFingerprints: 'read',
+    jobs: 'read',
+    meta: 'read',
+  },
+  args: {
+    scan: { kind: 'number', doc: 'newest dead jobs to take samples from' },
+    samples: { kind: 'number', doc: 'samples per fingerprint' },
+  },
+  result: returns<{
+    counts: Record<string, number>;
+    samples: Array<{ id: string; spec: string; meta: string }>;
+    total: number;
+  }>('{ counts = { [fingerprint] = n }, samples = [{ id, spec, meta }, ...] newest first, total }'),
+  body: `
+local flat = redis.call('HGETALL', K.deadFingerprints)
+local counts = {}
+for i = 1, #flat, 2 do counts[flat[i]] = tonumber(flat[i + 1]) end
 local ids = redis.call('ZREVRANGE', K.dead, 0, scan - 1)
-local samples, taken = {}, {}
+local out, taken = {}, {}
 if #ids > 0 then
   local metas = redis.call('HMGET', K.meta, unpack(ids))
   for i, id in ipairs(ids) do
@@ -23,50 +34,59 @@ if #ids > 0 then
     if raw then
       local m = cjson.decode(raw)
       local fp = (m.error and m.error.fingerprint) or 'unknown'
-      if (taken[fp] or 0) < per then
+      if (taken[fp] or 0) < samples then
         taken[fp] = (taken[fp] or 0) + 1
-        samples[#samples + 1] = { id, redis.call('HGET', K.jobs, id), raw }
+        out[#out + 1] = { id = id, spec = redis.call('HGET', K.jobs, id), meta = raw }
       end
     end
   end
 end
-return cjson.encode({ counts, samples, redis.call('ZCARD', K.dead) })
+return cjson.encode({ counts = counts, samples = out, total = redis.call('ZCARD', K.dead) })
 `,
-);
+});
 
-/**
- * replay: move a selection of dead jobs back to waiting with attempts reset; with dryRun, report
- * exactly what would move and write nothing. ARGV: now, dryRun (1|0), JSON ids ('' for none),
- * fingerprint ('' for any), failedAfter ('-inf' or ms), failedBefore ('+inf' or ms), limit, scanMax.
- * Returns JSON [[[id, metaJson], ...matched], scanned, truncated].
- */
-export const REPLAY = defineScript(
-  'replay',
-  ['dead', 'deadFingerprints', 'jobs', 'meta', 'waiting', 'waitingSince', 'counters'],
-  LUA_BASE,
-  LUA_WAITING,
-  LUA_DEAD,
-  `
-local now = tonumber(ARGV[1])
-local dry = ARGV[2] == '1'
-local fp = ARGV[4]
-local after, before = ARGV[5], ARGV[6]
-local limit = tonumber(ARGV[7])
-local scanMax = tonumber(ARGV[8])
-local lo = after == '-inf' and -math.huge or tonumber(after)
-local hi = before == '+inf' and math.huge or tonumber(before)
+export const REPLAY = defineScript({
+  name: 'replay',
+  summary: `
+Move a selection of dead jobs back to waiting with attempts reset (counted in replayed); with
+dryRun, report exactly what would move and write nothing. The selection: the given ids, or a scan of
+the dead set by died-at, bounded by scanMax; and the fingerprint when given.`,
+  keys: {
+    dead: 'replayed jobs leave it',
+    deadFingerprints: '',
+    meta: '',
+    waiting: 'replayed jobs join it',
+    waitingSince: 'replayed jobs join it',
+    counters: 'writes replayed (and seq)',
+  },
+  args: {
+    now: ARGS.now,
+    dryRun: { kind: 'flag', doc: 'report only' },
+    ids: { kind: 'json', doc: '[id, ...], or [] to scan the dead set' },
+    fingerprint: { kind: 'string', doc: "only jobs with this fingerprint ('' for any)" },
+    failedAfter: { kind: 'string', doc: "died at or after ('-inf' or ms)" },
+    failedBefore: { kind: 'string', doc: "died at or before ('+inf' or ms)" },
+    limit: { kind: 'number', doc: 'jobs matched at most' },
+    scanMax: { kind: 'number', doc: 'dead jobs examined at most' },
+  },
+  result: returns<{ jobs: Array<{ id: string; meta: string }>; scanned: number; truncated: boolean }>(
+    '{ jobs = [{ id, meta (as it was dead) }, ...], scanned, truncated }',
+  ),
+  uses: [BASE, WAITING, DEAD],
+  body: `
+local lo = failedAfter == '-inf' and -math.huge or tonumber(failedAfter)
+local hi = failedBefore == '+inf' and math.huge or tonumber(failedBefore)
 local matched, metasOf = {}, {}
 local scanned, truncated = 0, false
 local function consider(id, m)
   if #matched >= limit then return end
-  if m and m.state == 'dead' and (fp == '' or (m.error and m.error.fingerprint == fp)) then
+  if m and m.state == 'dead' and (fingerprint == '' or (m.error and m.error.fingerprint == fingerprint)) then
     matched[#matched + 1] = id
     metasOf[#matched] = m
   end
 end
-if ARGV[3] ~= '' then
-  local ids = cjson.decode(ARGV[3])
-  local metas = readMetas(ids)
+if #ids > 0 then
+  local metas = readMetas(K.meta, ids)
   for i, id in ipairs(ids) do
     scanned = scanned + 1
     local score = tonumber(redis.call('ZSCORE', K.dead, id))
@@ -75,58 +95,65 @@ if ARGV[3] ~= '' then
 else
   local offset = 0
   while #matched < limit and scanned < scanMax do
-    local chunk = redis.call('ZRANGEBYSCORE', K.dead, after, before, 'LIMIT', offset, math.min(200, scanMax - scanned))
+    local chunk = redis.call('ZRANGEBYSCORE', K.dead, failedAfter, failedBefore, 'LIMIT', offset, math.min(200, scanMax - scanned))
     if #chunk == 0 then break end
     offset = offset + #chunk
-    local metas = readMetas(chunk)
+    local metas = readMetas(K.meta, chunk)
     for i, id in ipairs(chunk) do
       scanned = scanned + 1
       consider(id, metas[i])
     end
   end
   if #matched < limit and scanned >= scanMax then
-    truncated = #redis.call('ZRANGEBYSCORE', K.dead, after, before, 'LIMIT', offset, 1) > 0
+    truncated = #redis.call('ZRANGEBYSCORE', K.dead, failedAfter, failedBefore, 'LIMIT', offset, 1) > 0
   end
 end
 local report = {}
-for i, id in ipairs(matched) do report[i] = { id, cjson.encode(metasOf[i]) } end
-if not dry and #matched > 0 then
+for i, id in ipairs(matched) do report[i] = { id = id, meta = cjson.encode(metasOf[i]) } end
+if not dryRun and #matched > 0 then
+  local w = newWrites()
   local delta = {}
   for i, id in ipairs(matched) do
     local m = metasOf[i]
-    local f = (m.error and m.error.fingerprint) or 'unknown'
+    local f = fingerprintOf(m)
     delta[f] = (delta[f] or 0) - 1
     m.attempts = 0
     m.replays = (m.replays or 0) + 1
     m.replayedAt = now
     m.diedAt = nil
     m.updatedAt = now
-    toWaiting(id, m, now)
-    putMeta(id, m)
+    toWaiting(w, id, m, now)
   end
-  adjustFingerprints(delta)
+  adjustFingerprints(K.deadFingerprints, delta)
   bulk('ZREM', K.dead, matched)
-  flushMeta()
-  flushWaiting()
+  writeMetas(K.meta, w)
+  writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   redis.call('HINCRBY', K.counters, 'replayed', #matched)
 end
-return cjson.encode({ report, scanned, truncated })
+return cjson.encode({ jobs = report, scanned = scanned, truncated = truncated })
 `,
-);
+});
 
-/** deleteDead: remove dead jobs for good. ARGV: JSON [id, ...]. Returns JSON [deleted ids]. */
-export const DELETE_DEAD = defineScript(
-  'deleteDead',
-  ['dead', 'deadFingerprints', 'jobs', 'meta', 'counters'],
-  LUA_BASE,
-  LUA_DEAD,
-  `
-local ids = cjson.decode(ARGV[1])
+export const DELETE_DEAD = defineScript({
+  name: 'deleteDead',
+  summary: 'Remove dead jobs for good (ids that are not dead are left alone).',
+  keys: {
+    dead: 'deleted jobs leave it',
+    deadFingerprints: '',
+    jobs: 'deleted jobs leave it',
+    meta: 'deleted jobs leave it',
+  },
+  args: {
+    ids: { kind: 'json', doc: '[id, ...]' },
+  },
+  result: returns<{ deleted: string[] }>('{ deleted = [id, ...] the ids that were dead }'),
+  uses: [BASE, DEAD],
+  body: `
 local found = {}
 for _, id in ipairs(ids) do
   if redis.call('ZSCORE', K.dead, id) then found[#found + 1] = id end
 end
-removeDead(found)
-return cjson.encode({ found })
+removeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, found)
+return cjson.encode({ deleted = found })
 `,
-);
+});

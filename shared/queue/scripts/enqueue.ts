@@ -1,33 +1,37 @@
-import { LUA_BASE, LUA_WAITING } from './common.js';
-import { defineScript } from './define.js';
+import type { JobState } from '../types.js';
+import { ARGS, defineScript, returns } from './define.js';
+import { BASE, WAITING } from './lib.js';
 
-/**
- * enqueue: one or many jobs. ARGV: now, idempotency window ms, kick debounce ms (0: never kick),
- * JSON [[id, specJson, meta], ...]. A job whose idempotency key is inside its window returns the
- * existing id and writes nothing. Returns JSON [[id, deduplicated(0|1), state], ...], kick].
- * Kick: true when new waiting work exists, no worker is marked running, and this call won the debounce.
- */
-export const ENQUEUE = defineScript(
-  'enqueue',
-  [
-    'waiting',
-    'waitingSince',
-    'delayed',
-    'jobs',
-    'meta',
-    'idempotency',
-    'idempotencyExpiry',
-    'counters',
-    'worker',
-    'kick',
-  ],
-  LUA_BASE,
-  LUA_WAITING,
-  `
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local debounce = tonumber(ARGV[3])
-local input = cjson.decode(ARGV[4])
+export const ENQUEUE = defineScript({
+  name: 'enqueue',
+  summary: `
+Enqueue jobs. A job whose idempotency key is inside its window returns the existing id and writes
+nothing. Kick: true when new waiting work exists, no worker is marked running, and this call won
+the debounce.`,
+  keys: {
+    waiting: 'new jobs due now join it',
+    waitingSince: 'new jobs due now join it',
+    delayed: 'new jobs due later join it',
+    jobs: 'new jobs join it',
+    meta: 'new jobs join it',
+    idempotency: 'read, and new keys join it',
+    idempotencyExpiry: 'read, and new keys join it',
+    counters: 'writes enqueued (and seq)',
+    worker: 'read',
+    kick: 'SET NX PX by the call that kicks',
+  },
+  args: {
+    now: ARGS.now,
+    window: { kind: 'number', doc: 'idempotency window ms' },
+    debounce: { kind: 'number', doc: 'kick debounce ms (0: never kick)' },
+    input: { kind: 'json', doc: '[[id, specJson, meta], ...]' },
+  },
+  result: returns<{ jobs: Array<{ id: string; deduplicated: boolean; state?: JobState }>; kick: boolean }>(
+    '{ jobs = [{ id, deduplicated, state? (new jobs) }, ...] in the order of input, kick }',
+  ),
+  uses: [BASE, WAITING],
+  body: `
+local w = newWrites()
 local out, specs, delayed, idems, idexp, seen = {}, {}, {}, {}, {}, {}
 local created, waiting = 0, 0
 for i, j in ipairs(input) do
@@ -44,7 +48,7 @@ for i, j in ipairs(input) do
     end
   end
   if existing then
-    out[i] = { existing, 1, '' }
+    out[i] = { id = existing, deduplicated = true }
   else
     created = created + 1
     m.createdAt = now
@@ -54,13 +58,13 @@ for i, j in ipairs(input) do
     specs[#specs + 1] = spec
     if m.runAt and m.runAt > now then
       m.state = 'delayed'
+      putMeta(w, id, m)
       delayed[#delayed + 1] = num(m.runAt)
       delayed[#delayed + 1] = id
     else
       waiting = waiting + 1
-      toWaiting(id, m, now)
+      toWaiting(w, id, m, now)
     end
-    putMeta(id, m)
     if m.idem then
       seen[m.idem] = id
       idems[#idems + 1] = m.idem
@@ -68,13 +72,13 @@ for i, j in ipairs(input) do
       idexp[#idexp + 1] = num(now + window)
       idexp[#idexp + 1] = m.idem
     end
-    out[i] = { id, 0, m.state }
+    out[i] = { id = id, deduplicated = false, state = m.state }
   end
 end
 if created > 0 then
   bulk('HSET', K.jobs, specs)
-  flushMeta()
-  flushWaiting()
+  writeMetas(K.meta, w)
+  writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   bulk('ZADD', K.delayed, delayed)
   bulk('HSET', K.idempotency, idems)
   bulk('ZADD', K.idempotencyExpiry, idexp)
@@ -84,6 +88,6 @@ local kick = false
 if debounce > 0 and waiting > 0 and redis.call('EXISTS', K.worker) == 0 then
   kick = redis.call('SET', K.kick, '1', 'NX', 'PX', debounce) ~= false
 end
-return cjson.encode({ out, kick })
+return cjson.encode({ jobs = out, kick = kick })
 `,
-);
+});

@@ -1,66 +1,97 @@
-import { LUA_BASE } from './common.js';
-import { defineScript } from './define.js';
+import type { JobState } from '../types.js';
+import { defineScript, returns } from './define.js';
 
-/** get: many jobs by id. ARGV: JSON [id, ...]. Returns JSON [[id, spec|false, metaJson|false], ...]. */
-export const GET = defineScript(
-  'get',
-  ['jobs', 'meta'],
-  `
-local ids = cjson.decode(ARGV[1])
+/** A job's two records as stored: spec JSON and meta JSON (false when missing). */
+export interface StoredJob {
+  id: string;
+  spec: string | false;
+  meta: string | false;
+}
+
+export const GET = defineScript({
+  name: 'get',
+  summary: 'Many jobs by id, as stored.',
+  keys: {
+    jobs: '',
+    meta: '',
+  },
+  args: {
+    ids: { kind: 'json', doc: '[id, ...] (at least one)' },
+  },
+  result: returns<{ jobs: StoredJob[] }>('{ jobs = [{ id, spec|false, meta|false }, ...] } in the order of ids'),
+  body: `
 local out = {}
 if #ids > 0 then
   local specs = redis.call('HMGET', K.jobs, unpack(ids))
   local metas = redis.call('HMGET', K.meta, unpack(ids))
-  for i, id in ipairs(ids) do out[i] = { id, specs[i], metas[i] } end
+  for i, id in ipairs(ids) do out[i] = { id = id, spec = specs[i], meta = metas[i] } end
 end
-return cjson.encode(out)
+return cjson.encode({ jobs = out })
 `,
-);
+});
 
-/**
- * list: one state's sorted set, in its order, from a cursor (score, id). KEYS: the state's set, jobs, meta.
- * ARGV: limit, cursor score ('' for the start), cursor id. Returns JSON [[[id, spec, meta, score], ...], total].
- */
-export const LIST = defineScript(
-  'list',
-  ['waiting', 'jobs', 'meta'],
-  `
-local limit = tonumber(ARGV[1])
+export const LIST = defineScript({
+  name: 'list',
+  summary: `
+A page of one state's sorted set, in its order, from a cursor (score, id): the page starts after
+the cursor's id, or (when that job left the set) after every member scored up to the cursor's score.`,
+  keys: {
+    state: 'ZSET of the listed state: waiting, delayed, active, completed or dead',
+    jobs: '',
+    meta: '',
+  },
+  args: {
+    limit: { kind: 'number', doc: 'jobs per page' },
+    cursorScore: { kind: 'string', doc: "the cursor's score ('' for the first page)" },
+    cursorId: { kind: 'string', doc: "the cursor's id ('' for the first page)" },
+  },
+  result: returns<{ jobs: Array<StoredJob & { score: string }>; total: number }>(
+    '{ jobs = [{ id, spec|false, meta|false, score }, ...], total = members of the set }',
+  ),
+  body: `
 local start = 0
-if ARGV[3] ~= '' then
-  local r = redis.call('ZRANK', K.waiting, ARGV[3])
-  if r then start = r + 1 else start = redis.call('ZCOUNT', K.waiting, '-inf', ARGV[2]) end
+if cursorId ~= '' then
+  local r = redis.call('ZRANK', K.state, cursorId)
+  if r then start = r + 1 else start = redis.call('ZCOUNT', K.state, '-inf', cursorScore) end
 end
-local page = redis.call('ZRANGE', K.waiting, start, start + limit - 1, 'WITHSCORES')
+local page = redis.call('ZRANGE', K.state, start, start + limit - 1, 'WITHSCORES')
 local out = {}
 for i = 1, #page, 2 do
   local id = page[i]
-  out[#out + 1] = { id, redis.call('HGET', K.jobs, id), redis.call('HGET', K.meta, id), page[i + 1] }
+  out[#out + 1] = { id = id, spec = redis.call('HGET', K.jobs, id), meta = redis.call('HGET', K.meta, id), score = page[i + 1] }
 end
-return cjson.encode({ out, redis.call('ZCARD', K.waiting) })
+return cjson.encode({ jobs = out, total = redis.call('ZCARD', K.state) })
 `,
-);
+});
 
-/**
- * cancel: a waiting or delayed job is removed with its records. ARGV: id.
- * Returns JSON [status ('ok'|'conflict'|'not_found'), state].
- */
-export const CANCEL = defineScript(
-  'cancel',
-  ['waiting', 'waitingSince', 'delayed', 'jobs', 'meta', 'counters'],
-  LUA_BASE,
-  `
-local id = ARGV[1]
+export const CANCEL = defineScript({
+  name: 'cancel',
+  summary: 'Cancel a waiting or delayed job: removed with its records, counted in cancelled.',
+  keys: {
+    waiting: 'a cancelled job leaves it',
+    waitingSince: 'a cancelled job leaves it',
+    delayed: 'a cancelled job leaves it',
+    jobs: 'a cancelled job leaves it',
+    meta: 'a cancelled job leaves it',
+    counters: 'writes cancelled',
+  },
+  args: {
+    id: { kind: 'string', doc: 'the job' },
+  },
+  result: returns<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }>(
+    '{ status = ok|conflict|not_found, state? (the state it was in) }',
+  ),
+  body: `
 local raw = redis.call('HGET', K.meta, id)
-if not raw then return cjson.encode({ 'not_found' }) end
+if not raw then return cjson.encode({ status = 'not_found' }) end
 local m = cjson.decode(raw)
-if m.state ~= 'waiting' and m.state ~= 'delayed' then return cjson.encode({ 'conflict', m.state }) end
+if m.state ~= 'waiting' and m.state ~= 'delayed' then return cjson.encode({ status = 'conflict', state = m.state }) end
 redis.call('ZREM', K.waiting, id)
 redis.call('ZREM', K.waitingSince, id)
 redis.call('ZREM', K.delayed, id)
 redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.meta, id)
 redis.call('HINCRBY', K.counters, 'cancelled', 1)
-return cjson.encode({ 'ok', m.state })
+return cjson.encode({ status = 'ok', state = m.state })
 `,
-);
+});

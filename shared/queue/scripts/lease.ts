@@ -1,30 +1,37 @@
-import { LUA_BASE, LUA_DEAD, LUA_WAITING } from './common.js';
-import { defineScript } from './define.js';
+import { ARGS, defineScript, luaLibrary, returns } from './define.js';
+import { BASE, DEAD, WAITING } from './lib.js';
 
-/**
- * Promote due delayed jobs and reclaim expired leases (jobs back to waiting, or to dead when
- * their attempts are spent). Needs ARGV-derived locals now, scanLimit, deadCap.
- */
-export const LUA_RECLAIM = `
-local promoted, leaseExpired, leaseExpiredDead = 0, 0, 0
-local due = redis.call('ZRANGEBYSCORE', K.delayed, '-inf', now, 'LIMIT', 0, scanLimit)
-if #due > 0 then
-  local metas = readMetas(due)
+/** What lease does before leasing: due delayed jobs to waiting, expired leases to waiting or dead. */
+const RECLAIM = luaLibrary(
+  'reclaim',
+  `
+-- Queue the move to waiting of up to \`limit\` delayed jobs due by \`now\` (waiting since their run-at)
+-- and take them out of delayedKey. Returns how many.
+local function promoteDue(delayedKey, metaKey, w, now, limit)
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, limit)
+  if #due == 0 then return 0 end
+  local metas = readMetas(metaKey, due)
+  local promoted = 0
   for i, id in ipairs(due) do
     local m = metas[i]
     if m then
-      local since = m.runAt or now
       m.updatedAt = now
-      toWaiting(id, m, since)
-      putMeta(id, m)
+      toWaiting(w, id, m, m.runAt or now)
       promoted = promoted + 1
     end
   end
-  bulk('ZREM', K.delayed, due)
+  bulk('ZREM', delayedKey, due)
+  return promoted
 end
-local expired = redis.call('ZRANGEBYSCORE', K.active, '-inf', now, 'LIMIT', 0, scanLimit)
-if #expired > 0 then
-  local metas = readMetas(expired)
+
+-- Up to \`limit\` active jobs whose lease expired by \`now\`: each fails with LeaseExpired and is queued
+-- back to waiting, or to dead when its attempts are spent; they leave activeKey. The ones back to
+-- waiting are counted in leaseExpired. Returns how many went back to waiting, and how many to dead.
+local function expireLeases(activeKey, metaKey, countersKey, w, now, limit)
+  local expired = redis.call('ZRANGEBYSCORE', activeKey, '-inf', now, 'LIMIT', 0, limit)
+  if #expired == 0 then return 0, 0 end
+  local metas = readMetas(metaKey, expired)
+  local toWaitingCount, toDeadCount = 0, 0
   for i, id in ipairs(expired) do
     local m = metas[i]
     if m then
@@ -35,65 +42,76 @@ if #expired > 0 then
       m.lastFailedAt = now
       m.updatedAt = now
       if spent then
-        toDead(id, m, now)
-        leaseExpiredDead = leaseExpiredDead + 1
+        toDead(w, id, m, now)
+        toDeadCount = toDeadCount + 1
       else
-        toWaiting(id, m, now)
-        leaseExpired = leaseExpired + 1
+        toWaiting(w, id, m, now)
+        toWaitingCount = toWaitingCount + 1
       end
-      putMeta(id, m)
     end
   end
-  bulk('ZREM', K.active, expired)
-  if leaseExpired > 0 then redis.call('HINCRBY', K.counters, 'leaseExpired', leaseExpired) end
+  bulk('ZREM', activeKey, expired)
+  if toWaitingCount > 0 then redis.call('HINCRBY', countersKey, 'leaseExpired', toWaitingCount) end
+  return toWaitingCount, toDeadCount
 end
-flushMeta()
-flushWaiting()
-flushDead(now, deadCap)
-`;
-
-/**
- * lease: up to N jobs, after promotion and reclaim. ARGV: now, count, leaseMs, leaseUntilMax (0: none),
- * graceMs, workerMarkMs (0: leave the worker mark alone), deadCap, scanLimit.
- * Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by leaseUntilMax,
- * and a fencing token. Returns JSON [[[id, spec, metaJson], ...], waitingLeft, nextRunAt|'', promoted,
- * leaseExpired, leaseExpiredDead, workerRunning (0|1)]. With count 0 it only promotes and reclaims.
- */
-export const LEASE = defineScript(
-  'lease',
-  [
-    'waiting',
-    'waitingSince',
-    'delayed',
-    'active',
-    'dead',
-    'deadFingerprints',
-    'jobs',
-    'meta',
-    'counters',
-    'worker',
-    'kick',
-  ],
-  LUA_BASE,
-  LUA_WAITING,
-  LUA_DEAD,
-  `
-local now = tonumber(ARGV[1])
-local count = tonumber(ARGV[2])
-local leaseMs = tonumber(ARGV[3])
-local untilMax = tonumber(ARGV[4])
-local grace = tonumber(ARGV[5])
-local markMs = tonumber(ARGV[6])
-local deadCap = tonumber(ARGV[7])
-local scanLimit = tonumber(ARGV[8])
 `,
-  LUA_RECLAIM,
-  `
+  [BASE, WAITING, DEAD],
+);
+
+export const LEASE = defineScript({
+  name: 'lease',
+  summary: `
+Lease up to \`count\` jobs by priority, after promoting due delayed jobs and reclaiming expired
+leases. Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by
+leaseUntilMax, and a fencing token. With count 0 it only promotes and reclaims.`,
+  keys: {
+    waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
+    waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
+    delayed: 'due jobs leave it',
+    active: 'leased jobs join it, jobs whose lease expired leave it',
+    dead: 'jobs whose lease expired with their attempts spent join it',
+    deadFingerprints: '',
+    jobs: 'read (and dead jobs the cap trims leave it)',
+    meta: '',
+    counters: 'writes leaseExpired, dead, deadTrimmed (and seq, fence)',
+    worker: 'set while jobs are leased, cleared when none are left',
+    kick: 'cleared with the worker mark',
+  },
+  args: {
+    now: ARGS.now,
+    count: { kind: 'number', doc: 'jobs to lease at most (0: only promote and reclaim)' },
+    leaseMs: { kind: 'number', doc: 'minimum lease ms' },
+    leaseUntilMax: ARGS.leaseUntilMax,
+    graceMs: { kind: 'number', doc: "added to a job's timeout to make its lease" },
+    workerMarkMs: { kind: 'number', doc: 'mark a worker running this long (0: leave the mark alone)' },
+    deadCap: ARGS.deadCap,
+    scanLimit: { kind: 'number', doc: 'due delayed jobs and expired leases handled at most, each' },
+  },
+  result: returns<{
+    jobs: Array<{ id: string; spec: string; meta: string }>;
+    waiting: number;
+    nextRunAt?: string;
+    promoted: number;
+    leaseExpired: number;
+    leaseExpiredDead: number;
+    workerRunning: boolean;
+  }>(
+    '{ jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning }',
+  ),
+  uses: [BASE, WAITING, DEAD, RECLAIM],
+  body: `
+local w = newWrites()
+local promoted = promoteDue(K.delayed, K.meta, w, now, scanLimit)
+local leaseExpired, leaseExpiredDead = expireLeases(K.active, K.meta, K.counters, w, now, scanLimit)
+writeMetas(K.meta, w)
+writeWaiting(K.waiting, K.waitingSince, K.counters, w)
+writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.counters, w, now, deadCap)
+
 local jobs = {}
 if count > 0 then
   local ids = redis.call('ZRANGE', K.waiting, 0, count - 1)
   if #ids > 0 then
-    local metas = readMetas(ids)
+    local metas = readMetas(K.meta, ids)
     local specs = redis.call('HMGET', K.jobs, unpack(ids))
     local fence = redis.call('HINCRBY', K.counters, 'fence', #ids)
     local act = {}
@@ -104,31 +122,32 @@ if count > 0 then
         m.state = 'active'
         m.updatedAt = now
         m.leasedAt = now
-        local lu = now + math.max(leaseMs, (m.timeoutMs or 0) + grace)
-        if untilMax > 0 and lu > untilMax then lu = untilMax end
+        local lu = now + math.max(leaseMs, (m.timeoutMs or 0) + graceMs)
+        if leaseUntilMax > 0 and lu > leaseUntilMax then lu = leaseUntilMax end
         m.leaseUntil = lu
         m.leaseToken = num(fence - #ids + i)
-        putMeta(id, m)
+        putMeta(w, id, m)
         act[#act + 1] = num(lu)
         act[#act + 1] = id
-        jobs[#jobs + 1] = { id, specs[i], cjson.encode(m) }
+        jobs[#jobs + 1] = { id = id, spec = specs[i], meta = cjson.encode(m) }
       end
     end
     bulk('ZREM', K.waiting, ids)
     bulk('ZREM', K.waitingSince, ids)
     bulk('ZADD', K.active, act)
-    flushMeta()
+    writeMetas(K.meta, w)
   end
 end
 local waitingLeft = redis.call('ZCARD', K.waiting)
-if markMs > 0 then
+if workerMarkMs > 0 then
   if #jobs > 0 then
-    redis.call('SET', K.worker, '1', 'PX', markMs)
+    redis.call('SET', K.worker, '1', 'PX', workerMarkMs)
   else
     redis.call('DEL', K.worker, K.kick)
   end
 end
-local nextRun = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2] or ''
-return cjson.encode({ jobs, waitingLeft, nextRun, promoted, leaseExpired, leaseExpiredDead, redis.call('EXISTS', K.worker) })
+local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
+return cjson.encode({ jobs = jobs, waiting = waitingLeft, nextRunAt = nextRunAt, promoted = promoted,
+  leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = redis.call('EXISTS', K.worker) == 1 })
 `,
-);
+});

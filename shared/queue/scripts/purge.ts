@@ -1,81 +1,95 @@
-import { LUA_BASE, LUA_DEAD } from './common.js';
-import { defineScript } from './define.js';
+import { ARGS, defineScript, returns } from './define.js';
+import { BASE, DEAD } from './lib.js';
 
-/**
- * purge: bounded and resumable clean-up. ARGV: now, dryRun (1|0), completed retention ms, dead TTL ms,
- * dead cap, limit per category, orphan scan count. Removes completed past retention, dead past TTL
- * (counters.deadPastTtl) and over the cap (counters.deadTrimmed), idempotency keys past their window, and orphans: records
- * whose id is in no state set, found by an HSCAN of meta (and of jobs when the two hashes differ in
- * size) whose cursor is kept in counters so the next call resumes. A dry run counts the same work and
- * writes nothing. Returns JSON [completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more].
- */
-export const PURGE = defineScript(
-  'purge',
-  [
-    'completed',
-    'dead',
-    'deadFingerprints',
-    'jobs',
-    'meta',
-    'idempotency',
-    'idempotencyExpiry',
-    'counters',
-    'waiting',
-    'delayed',
-    'active',
-  ],
-  LUA_BASE,
-  LUA_DEAD,
-  `
-local now = tonumber(ARGV[1])
-local dry = ARGV[2] == '1'
-local retention = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-local cap = tonumber(ARGV[5])
-local limit = tonumber(ARGV[6])
-local scanCount = tonumber(ARGV[7])
+export const PURGE = defineScript({
+  name: 'purge',
+  summary: `
+Bounded and resumable clean-up: completed jobs past retention, dead jobs past their TTL (counted in
+deadPastTtl) and over the cap (deadTrimmed), idempotency keys past their window, and orphans
+(records whose id is in no state set, or that lack their spec or meta; counted in orphans), found by
+an HSCAN of meta (and of jobs when the two hashes differ in size) whose cursors are kept in counters
+so the next call resumes. A dry run counts the same work and writes nothing.`,
+  keys: {
+    completed: 'completed jobs past retention and orphans leave it',
+    dead: 'dead jobs past their TTL or over the cap, and orphans, leave it',
+    deadFingerprints: '',
+    jobs: 'removed jobs leave it',
+    meta: 'removed jobs leave it (and is scanned for orphans)',
+    idempotency: 'keys past their window leave it',
+    idempotencyExpiry: 'keys past their window leave it',
+    counters: 'writes deadPastTtl, deadTrimmed, orphans, purge:cursor, purge:jobs-cursor',
+    waiting: 'orphans leave it',
+    delayed: 'orphans leave it',
+    active: 'orphans leave it',
+  },
+  args: {
+    now: ARGS.now,
+    dryRun: { kind: 'flag', doc: 'count only' },
+    retentionMs: { kind: 'number', doc: 'completed jobs kept this long' },
+    deadTtlMs: { kind: 'number', doc: 'dead jobs kept this long' },
+    deadCap: ARGS.deadCap,
+    limit: { kind: 'number', doc: 'records removed per category at most' },
+    scanCount: { kind: 'number', doc: 'HSCAN COUNT of the orphan scan' },
+  },
+  result: returns<{
+    completed: number;
+    deadPastTtl: number;
+    deadTrimmed: number;
+    idempotencyKeys: number;
+    orphans: number;
+    more: boolean;
+  }>('{ completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more (call again) }'),
+  uses: [BASE, DEAD],
+  body: `
 local more = false
 
-local done = redis.call('ZRANGEBYSCORE', K.completed, '-inf', now - retention, 'LIMIT', 0, limit)
+local done = redis.call('ZRANGEBYSCORE', K.completed, '-inf', now - retentionMs, 'LIMIT', 0, limit)
 if #done == limit then more = true end
-if not dry and #done > 0 then
+if not dryRun and #done > 0 then
   bulk('ZREM', K.completed, done)
   bulk('HDEL', K.jobs, done)
   bulk('HDEL', K.meta, done)
 end
 
-local pastTtl = redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - ttl, 'LIMIT', 0, limit)
+local pastTtl = redis.call('ZRANGEBYSCORE', K.dead, '-inf', now - deadTtlMs, 'LIMIT', 0, limit)
 if #pastTtl == limit then more = true end
 local trimmed = 0
-if dry then
-  local over = redis.call('ZCARD', K.dead) - #pastTtl - cap
+if dryRun then
+  local over = redis.call('ZCARD', K.dead) - #pastTtl - deadCap
   if over > 0 then trimmed = math.min(over, limit) end
   if over > limit then more = true end
 else
   if #pastTtl > 0 then
-    removeDead(pastTtl)
+    removeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, pastTtl)
     redis.call('HINCRBY', K.counters, 'deadPastTtl', #pastTtl)
   end
-  trimmed = trimDead(cap, limit)
-  if redis.call('ZCARD', K.dead) > cap then more = true end
+  trimmed = trimDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.counters, deadCap, limit)
+  if redis.call('ZCARD', K.dead) > deadCap then more = true end
 end
 
 local keys = redis.call('ZRANGEBYSCORE', K.idempotencyExpiry, '-inf', now, 'LIMIT', 0, limit)
 if #keys == limit then more = true end
-if not dry and #keys > 0 then
+if not dryRun and #keys > 0 then
   bulk('HDEL', K.idempotency, keys)
   bulk('ZREM', K.idempotencyExpiry, keys)
 end
 
-local SETS = { waiting = K.waiting, delayed = K.delayed, active = K.active, completed = K.completed, dead = K.dead }
+-- Whether id is in the set of the state its record names.
+local function inItsSet(id, state)
+  if state == 'waiting' then return redis.call('ZSCORE', K.waiting, id) end
+  if state == 'delayed' then return redis.call('ZSCORE', K.delayed, id) end
+  if state == 'active' then return redis.call('ZSCORE', K.active, id) end
+  if state == 'completed' then return redis.call('ZSCORE', K.completed, id) end
+  if state == 'dead' then return redis.call('ZSCORE', K.dead, id) end
+  return false
+end
 local orphans = {}
 local cursor = redis.call('HGET', K.counters, 'purge:cursor') or '0'
 local r = redis.call('HSCAN', K.meta, cursor, 'COUNT', scanCount)
 for i = 1, #r[2], 2 do
   local id = r[2][i]
   local m = cjson.decode(r[2][i + 1])
-  local set = SETS[m.state]
-  if not set or not redis.call('ZSCORE', set, id) or redis.call('HEXISTS', K.jobs, id) == 0 then orphans[#orphans + 1] = id end
+  if not inItsSet(id, m.state) or redis.call('HEXISTS', K.jobs, id) == 0 then orphans[#orphans + 1] = id end
 end
 local nextCursor = r[1]
 local jobsCursor = '0'
@@ -88,15 +102,20 @@ if redis.call('HLEN', K.jobs) ~= redis.call('HLEN', K.meta) + 0 then
   jobsCursor = rj[1]
 end
 if nextCursor ~= '0' or jobsCursor ~= '0' then more = true end
-if not dry then
+if not dryRun then
   if #orphans > 0 then
-    for _, set in pairs(SETS) do bulk('ZREM', set, orphans) end
+    bulk('ZREM', K.waiting, orphans)
+    bulk('ZREM', K.delayed, orphans)
+    bulk('ZREM', K.active, orphans)
+    bulk('ZREM', K.completed, orphans)
+    bulk('ZREM', K.dead, orphans)
     bulk('HDEL', K.jobs, orphans)
     bulk('HDEL', K.meta, orphans)
     redis.call('HINCRBY', K.counters, 'orphans', #orphans)
   end
   redis.call('HSET', K.counters, 'purge:cursor', nextCursor, 'purge:jobs-cursor', jobsCursor)
 end
-return cjson.encode({ #done, #pastTtl, trimmed, #keys, #orphans, more })
+return cjson.encode({ completed = #done, deadPastTtl = #pastTtl, deadTrimmed = trimmed, idempotencyKeys = #keys,
+  orphans = #orphans, more = more })
 `,
-);
+});

@@ -1,20 +1,50 @@
-import { defineScript } from './define.js';
+import { defineScript, returns } from './define.js';
 
-/**
- * snapshot: a queue's health figures without scanning it. ARGV: now.
- * Returns JSON [waiting, delayed, active, completed, dead, oldestWaitingSince|'', leaseExpired,
- * oldestDiedAt|'', nextRunAt|'', [counter, value, ...]].
- */
-export const SNAPSHOT = defineScript(
-  'snapshot',
-  ['waiting', 'waitingSince', 'delayed', 'active', 'completed', 'dead', 'counters'],
-  `
-local now = ARGV[1]
-local function first(key) return redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] or '' end
+export const SNAPSHOT = defineScript({
+  name: 'snapshot',
+  summary: "A queue's health figures without scanning it: set sizes, the oldest members, every counter.",
+  keys: {
+    waiting: 'counted',
+    waitingSince: 'its first member is the oldest waiting job',
+    delayed: 'counted; its first member is the next run',
+    active: 'counted; members scored up to now are leases expired',
+    completed: 'counted',
+    dead: 'counted; its first member is the oldest dead job',
+    counters: 'read whole',
+  },
+  args: {
+    now: { kind: 'string', doc: 'epoch ms' },
+  },
+  result: returns<{
+    waiting: number;
+    delayed: number;
+    active: number;
+    completed: number;
+    dead: number;
+    oldestWaitingSince?: string;
+    leaseExpired: number;
+    oldestDiedAt?: string;
+    nextRunAt?: string;
+    counters: Record<string, string>;
+  }>(
+    '{ waiting, delayed, active, completed, dead, oldestWaitingSince?, leaseExpired, oldestDiedAt?, nextRunAt?, counters = { [name] = value } }',
+  ),
+  body: `
+local function firstScore(key) return redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] end
+local flat = redis.call('HGETALL', K.counters)
+local counters = {}
+for i = 1, #flat, 2 do counters[flat[i]] = flat[i + 1] end
 return cjson.encode({
-  redis.call('ZCARD', K.waiting), redis.call('ZCARD', K.delayed), redis.call('ZCARD', K.active),
-  redis.call('ZCARD', K.completed), redis.call('ZCARD', K.dead),
-  first(K.waitingSince), redis.call('ZCOUNT', K.active, '-inf', now), first(K.dead), first(K.delayed),
-  redis.call('HGETALL', K.counters) })
+  waiting = redis.call('ZCARD', K.waiting),
+  delayed = redis.call('ZCARD', K.delayed),
+  active = redis.call('ZCARD', K.active),
+  completed = redis.call('ZCARD', K.completed),
+  dead = redis.call('ZCARD', K.dead),
+  oldestWaitingSince = firstScore(K.waitingSince),
+  leaseExpired = redis.call('ZCOUNT', K.active, '-inf', now),
+  oldestDiedAt = firstScore(K.dead),
+  nextRunAt = firstScore(K.delayed),
+  counters = counters,
+})
 `,
-);
+});

@@ -65,17 +65,21 @@ describe('Redis unreachable', () => {
 
 describe('script loading', () => {
   it('runs a script Redis has never seen (EVALSHA answers NOSCRIPT, then EVAL), then by hash', async () => {
-    const { defineScript } = await import('../../../shared/queue/scripts/define.js');
+    const { defineScript, returns } = await import('../../../shared/queue/scripts/define.js');
     const { testRedis } = await import('../../helpers/redis.js');
     const redis = testRedis();
-    const def = defineScript('probe', ['counters'], `-- ${Math.random()}\nreturn cjson.encode({ ARGV[1], KEYS[1] })`);
+    const def = defineScript({
+      name: 'probe',
+      summary: `A script no Redis has seen: ${Math.random()}`,
+      keys: { counters: 'HASH (only its name is returned)' },
+      args: { word: { kind: 'string', doc: 'echoed' } },
+      result: returns<{ word: string; key: string }>('{ word, key }'),
+      body: 'return cjson.encode({ word = word, key = K.counters })',
+    });
     expect(await redis.scriptExists(def.sha1)).toEqual([0]);
     const spool = new Spool(redis, { config: { prefix: 'test:probe' } });
-    const run = (spool as unknown as { run: (d: typeof def, q: string, a: string[]) => Promise<unknown> }).run.bind(
-      spool,
-    );
-    expect(await run(def, 'q', ['hello'])).toEqual(['hello', 'test:probe:{q}:counters']);
+    expect(await spool.run(def, 'q', { word: 'hello' })).toEqual({ word: 'hello', key: 'test:probe:{q}:counters' });
     expect(await redis.scriptExists(def.sha1)).toEqual([1]);
-    expect(await run(def, 'q', ['again'])).toEqual(['again', 'test:probe:{q}:counters']);
+    expect(await spool.run(def, 'q', { word: 'again' })).toEqual({ word: 'again', key: 'test:probe:{q}:counters' });
   });
 });

@@ -1,0 +1,178 @@
+import { luaLibrary } from './define.js';
+
+/**
+ * Lua libraries shared by the scripts. Each function takes what it needs (keys, the script's pending
+ * writes, times) as parameters; a script owns its pending writes (`newWrites()`) and applies them
+ * with the write functions, which keep the one ordering that matters themselves (see writeDead).
+ */
+
+/** Exact integers, chunked variadic calls, meta reads, and a script's pending writes. */
+export const BASE = luaLibrary(
+  'base',
+  `
+-- Waiting order: (1000 - priority) * PRIORITY_SPAN + sequence, so higher priority first, FIFO within one.
+local PRIORITY_SPAN = 1099511627776
+
+-- An integer as a string, exactly (cjson and tostring would round past 14 digits).
+local function num(x) return string.format('%.0f', x) end
+
+-- Calls fn(i, j) over 1..n in chunks small enough for unpack().
+local function chunked(n, fn)
+  local i = 1
+  while i <= n do
+    local j = math.min(i + 3999, n)
+    fn(i, j)
+    i = j + 1
+  end
+end
+
+-- One variadic command on key with a flat list of arguments, chunked; nothing when the list is empty.
+local function bulk(cmd, key, args)
+  chunked(#args, function(i, j) redis.call(cmd, key, unpack(args, i, j)) end)
+end
+
+-- The decoded meta records of ids, in order (false for a missing one).
+local function readMetas(metaKey, ids)
+  local out = {}
+  chunked(#ids, function(i, j)
+    local raw = redis.call('HMGET', metaKey, unpack(ids, i, j))
+    for x = 1, #raw do
+      if raw[x] then out[i + x - 1] = cjson.decode(raw[x]) else out[i + x - 1] = false end
+    end
+  end)
+  return out
+end
+
+-- A script's pending writes: meta records, moves to waiting, moves to dead (see putMeta, toWaiting,
+-- toDead), applied by writeMetas, writeWaiting and writeDead.
+local function newWrites()
+  return { meta = {}, waiting = {}, dead = {} }
+end
+
+-- Queue m as id's meta record (encoded now: call it after the last change to m).
+local function putMeta(w, id, m)
+  w.meta[#w.meta + 1] = id
+  w.meta[#w.meta + 1] = cjson.encode(m)
+end
+
+-- Write the queued meta records (one HSET per 4000 fields) and forget them.
+local function writeMetas(metaKey, w)
+  bulk('HSET', metaKey, w.meta)
+  w.meta = {}
+end
+`,
+);
+
+/** Moves to waiting: one HINCRBY for the sequence and one ZADD per index, however many jobs move. */
+export const WAITING = luaLibrary(
+  'waiting',
+  `
+-- Make m waiting since \`since\` (ms) and queue its meta record and its move.
+local function toWaiting(w, id, m, since)
+  m.state = 'waiting'
+  m.runAt = nil
+  m.leaseToken = nil
+  m.leaseUntil = nil
+  putMeta(w, id, m)
+  w.waiting[#w.waiting + 1] = { id, m.priority or 0, since }
+end
+
+-- Add the queued moves to waiting (in the order queued) and waitingSince, and forget them.
+local function writeWaiting(waitingKey, waitingSinceKey, countersKey, w)
+  local n = #w.waiting
+  if n == 0 then return end
+  local last = redis.call('HINCRBY', countersKey, 'seq', n)
+  local z, s = {}, {}
+  for i, e in ipairs(w.waiting) do
+    z[#z + 1] = num((1000 - e[2]) * PRIORITY_SPAN + (last - n + i))
+    z[#z + 1] = e[1]
+    s[#s + 1] = num(e[3])
+    s[#s + 1] = e[1]
+  end
+  bulk('ZADD', waitingKey, z)
+  bulk('ZADD', waitingSinceKey, s)
+  w.waiting = {}
+end
+`,
+  [BASE],
+);
+
+/** Moves to dead, the DLQ cap, and removal of dead jobs with their fingerprint counts. */
+export const DEAD = luaLibrary(
+  'dead',
+  `
+-- The fingerprint a dead job is grouped by.
+local function fingerprintOf(m)
+  return (m and m.error and m.error.fingerprint) or 'unknown'
+end
+
+-- Make m dead at \`now\` and queue its meta record and its move.
+local function toDead(w, id, m, now)
+  m.state = 'dead'
+  m.diedAt = now
+  m.leaseToken = nil
+  m.leaseUntil = nil
+  m.runAt = nil
+  putMeta(w, id, m)
+  w.dead[#w.dead + 1] = { id, fingerprintOf(m) }
+end
+
+-- Add delta[fp] to each fingerprint's count; a count that reaches 0 is removed.
+local function adjustFingerprints(deadFingerprintsKey, delta)
+  for fp, d in pairs(delta) do
+    if d ~= 0 then
+      local left = redis.call('HINCRBY', deadFingerprintsKey, fp, d)
+      if left <= 0 then redis.call('HDEL', deadFingerprintsKey, fp) end
+    end
+  end
+end
+
+-- Remove dead jobs (members of deadKey) with their records. Returns how many.
+local function removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, ids)
+  if #ids == 0 then return 0 end
+  local metas = readMetas(metaKey, ids)
+  local delta = {}
+  for i = 1, #ids do
+    local fp = fingerprintOf(metas[i])
+    delta[fp] = (delta[fp] or 0) - 1
+  end
+  adjustFingerprints(deadFingerprintsKey, delta)
+  bulk('ZREM', deadKey, ids)
+  bulk('HDEL', jobsKey, ids)
+  bulk('HDEL', metaKey, ids)
+  return #ids
+end
+
+-- Trim the DLQ to \`cap\`, oldest first, at most \`limit\` (nil: all), counted in deadTrimmed. Returns how many.
+local function trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, countersKey, cap, limit)
+  local over = redis.call('ZCARD', deadKey) - cap
+  if over <= 0 then return 0 end
+  if limit and over > limit then over = limit end
+  local ids = redis.call('ZRANGE', deadKey, 0, over - 1)
+  removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, ids)
+  redis.call('HINCRBY', countersKey, 'deadTrimmed', #ids)
+  return #ids
+end
+
+-- Apply the queued moves to dead, then trim the DLQ to \`cap\`. The pending meta records are written
+-- first, here, because trimming reads and deletes records (the newest dead may be trimmed at once).
+-- Returns how many were trimmed.
+local function writeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, countersKey, w, now, cap)
+  writeMetas(metaKey, w)
+  local n = #w.dead
+  if n == 0 then return 0 end
+  local z, delta = {}, {}
+  for _, d in ipairs(w.dead) do
+    z[#z + 1] = num(now)
+    z[#z + 1] = d[1]
+    delta[d[2]] = (delta[d[2]] or 0) + 1
+  end
+  bulk('ZADD', deadKey, z)
+  adjustFingerprints(deadFingerprintsKey, delta)
+  redis.call('HINCRBY', countersKey, 'dead', n)
+  w.dead = {}
+  return trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, countersKey, cap)
+end
+`,
+  [BASE],
+);

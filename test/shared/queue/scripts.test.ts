@@ -1,0 +1,216 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { COUNTER_NAMES } from '../../../shared/queue/ops/snapshot.js';
+import {
+  defineScript,
+  type LuaLibrary,
+  luaLibrary,
+  returns,
+  type ScriptDef,
+} from '../../../shared/queue/scripts/define.js';
+import { BASE } from '../../../shared/queue/scripts/lib.js';
+import { analyzeKeys, fieldWrites, freeNames, LUA_BUILTINS, libraryShapeProblems } from '../../helpers/lua.js';
+import { testRedis } from '../../helpers/redis.js';
+
+const ROOT = join(import.meta.dirname, '../../..');
+const SCRIPTS_DIR = join(ROOT, 'shared/queue/scripts');
+
+/** Every script of the engine: each ScriptDef exported by a module of shared/queue/scripts. */
+const modules = readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith('.ts'));
+const SCRIPTS: ScriptDef[] = (
+  await Promise.all(modules.map((f) => import(join(SCRIPTS_DIR, f)) as Promise<Record<string, unknown>>))
+).flatMap((m) =>
+  Object.values(m).filter((v): v is ScriptDef => typeof v === 'object' && v !== null && 'sha1' in v && 'source' in v),
+);
+const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
+
+/**
+ * The digest of every script. A change to a script (or to a library it carries) changes its digest:
+ * update it here, so the change shows in the diff and in review. A deployment keeps running the old
+ * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
+ */
+const DIGESTS: Record<string, string> = {
+  complete: '4223301461b3451c27025d18e2f29d6388b269d3',
+  fail: '274ba555ce58e48b7468fd88557221c432d82ffe',
+  extend: '3b85f9b175a6d0be04a765eb8b6d1696c185bf8a',
+  deadGroups: '45b1484503ae68657597a8e995c2501ccddc675f',
+  replay: '45cccd19ec114c3e60e86460cbfe1c174f2e747f',
+  deleteDead: 'ffe50d2c192a448092704451421c76c8898b8339',
+  enqueue: 'f914c4f78548a592c5605fd9da5799429a8899e3',
+  get: '57027bec60c207562eab64d5d562e45548f8c7de',
+  list: 'd3b23eb88acd49063f3821c954503e6ffe2ed6dd',
+  cancel: '07b94520a4e9deac2b555aec311ecabdeff39e4c',
+  lease: 'b6edef7b007c9b7f6b5420b15322854a7f5ccd42',
+  purge: 'cd840b51a8099650c6d16b3f08c828d908f7ccd9',
+  snapshot: 'ac842b9c12899bfcee114876cf83af7a01d21c49',
+};
+
+/** Fields of the counters hash that are the engine's own, not counters (keys.ts). */
+const ENGINE_FIELDS = ['seq', 'fence', 'purge:cursor', 'purge:jobs-cursor'];
+
+/** The members of an interface of a TypeScript file, read with the compiler. */
+function interfaceMembers(file: string, name: string): string[] {
+  const src = ts.createSourceFile(file, readFileSync(join(ROOT, file), 'utf8'), ts.ScriptTarget.ES2022);
+  for (const s of src.statements) {
+    if (ts.isInterfaceDeclaration(s) && s.name.text === name)
+      return s.members.flatMap((m) => (m.name && ts.isIdentifier(m.name) ? [m.name.text] : []));
+  }
+  throw new Error(`no interface ${name} in ${file}`);
+}
+
+/** A script made for these tests only (its body is what is checked). */
+const fixture = (body: string, uses: LuaLibrary[] = [], keys: Record<string, string> = { a: 'ZSET', b: 'HASH' }) =>
+  defineScript({ name: 'fixture', summary: 'test fixture', keys, args: {}, result: returns('{}'), uses, body });
+
+describe('the scripts found', () => {
+  it('are every script of shared/queue/scripts, each with a distinct name', () => {
+    expect(SCRIPTS.map((s) => s.name).sort()).toEqual(Object.keys(DIGESTS).sort());
+    expect(LIBRARIES.map((l) => l.name).sort()).toEqual(['base', 'dead', 'leaseCheck', 'reclaim', 'waiting']);
+  });
+});
+
+describe('keys: a redis.call names only the keys its script declares', () => {
+  for (const s of SCRIPTS) {
+    it(s.name, () => {
+      const a = analyzeKeys(s.source, s.keys);
+      expect(a.problems).toEqual([]);
+      expect(a.calls).toBeGreaterThan(0);
+      // and every declared key is used: KEYS is exactly what the script touches
+      expect([...a.used].sort()).toEqual([...s.keys].sort());
+    });
+  }
+
+  it('the check finds an undeclared key, however it reaches redis.call', () => {
+    const problems = (body: string, uses: LuaLibrary[] = []) =>
+      analyzeKeys(fixture(body, uses).source, ['a', 'b']).problems;
+    expect(problems("return redis.call('ZCARD', K.a)")).toEqual([]);
+    expect(problems("return redis.call('ZCARD', K.c)")).toEqual([
+      expect.stringMatching(/K\.c is not a declared key \(declared: a, b\)/),
+    ]);
+    expect(problems("return redis.call('GET', KEYS[1] .. ':x')")).toEqual([
+      expect.stringMatching(/a key built by an expression/),
+    ]);
+    expect(problems("return redis.call('GET', 'spool:{q}:meta')")).toEqual([
+      expect.stringMatching(/a key built by an expression \(StringLiteral\)/),
+    ]);
+    // through a helper's parameter: each call of the helper is checked
+    expect(
+      problems("local function card(key) return redis.call('ZCARD', key) end\nreturn card(K.a) + card(K.meta)"),
+    ).toEqual([expect.stringMatching(/K\.meta is not a declared key/)]);
+    // through a library function, as the scripts call them
+    expect(problems("bulk('ZREM', K.a, { 'x' })\nbulk('ZREM', K.nope, { 'x' })", [BASE])).toEqual([
+      expect.stringMatching(/K\.nope is not a declared key/),
+    ]);
+    expect(problems("local set = K.a\nreturn redis.call('ZCARD', set)")).toEqual([
+      expect.stringMatching(/key set is neither K\.<name> nor a parameter/),
+    ]);
+    expect(problems("local sets = { K.a }\nreturn redis.call('ZCARD', sets[1])")).toEqual([
+      expect.stringMatching(/a key built by an expression \(IndexExpression\)/),
+    ]);
+    // every argument of a multi-key command is a key
+    expect(problems("return redis.call('DEL', K.a, K.zz)")).toEqual([expect.stringMatching(/K\.zz is not/)]);
+    expect(problems("local rcall = redis.call\nreturn rcall('GET', 'x')")).toEqual([
+      expect.stringMatching(/redis\.call is used other than by calling it/),
+    ]);
+    expect(problems("local cmd = 'GET'\nreturn redis.call(cmd, K.a)")).toEqual([
+      expect.stringMatching(/the command is not a string literal/),
+    ]);
+    expect(problems("K.a = 'elsewhere'\nreturn redis.call('ZCARD', K.a)")).toEqual([
+      expect.stringMatching(/K\.a is assigned/),
+    ]);
+  });
+});
+
+describe('libraries: functions that take what they need', () => {
+  for (const lib of LIBRARIES) {
+    it(`${lib.name}: local functions and literal constants only, reading no name of the including script`, () => {
+      expect(libraryShapeProblems(lib.source)).toEqual([]);
+      // With what it requires before it, a library reads only builtins: no K, no KEYS, no ARGV, no local
+      // of a script.
+      const own = [
+        ...new Set(
+          lib.requires.flatMap(function deps(r: LuaLibrary): LuaLibrary[] {
+            return [...r.requires.flatMap(deps), r];
+          }),
+        ),
+      ];
+      const names = freeNames([...own.map((r) => r.source), lib.source].join('\n'));
+      expect(names.filter((n) => !LUA_BUILTINS.has(n))).toEqual([]);
+    });
+  }
+
+  it('the checks find a shared buffer and a name borrowed from the script', () => {
+    const buffer = luaLibrary('buffer', 'local MW = {}\nlocal function put(x) MW[#MW + 1] = x end');
+    expect(libraryShapeProblems(buffer.source)).toEqual([expect.stringMatching(/LocalStatement at the top level/)]);
+    const borrowing = luaLibrary(
+      'borrowing',
+      "local function due() return redis.call('ZRANGEBYSCORE', K.delayed, 0, now) end",
+    );
+    expect(freeNames(borrowing.source).filter((n) => !LUA_BUILTINS.has(n))).toEqual(['K', 'now']);
+    const counted = luaLibrary('counted', 'local LIMIT = 1000\nlocal function f(n) return math.min(n, LIMIT) end');
+    expect(libraryShapeProblems(counted.source)).toEqual([]);
+  });
+
+  for (const s of SCRIPTS) {
+    it(`${s.name}: reads only builtins, KEYS and ARGV from outside itself`, () => {
+      expect(freeNames(s.source).filter((n) => !LUA_BUILTINS.has(n) && n !== 'KEYS' && n !== 'ARGV')).toEqual([]);
+    });
+  }
+
+  it('the check finds a script relying on a local it does not define', () => {
+    const s = fixture("return redis.call('ZRANGEBYSCORE', K.a, '-inf', now, 'LIMIT', 0, scanLimit)");
+    expect(freeNames(s.source).filter((n) => !LUA_BUILTINS.has(n) && n !== 'KEYS' && n !== 'ARGV')).toEqual([
+      'now',
+      'scanLimit',
+    ]);
+  });
+});
+
+describe('what the scripts write is in the types', () => {
+  const writes = SCRIPTS.map((s) => fieldWrites(s.source, s.keys));
+
+  it('every counter a script writes is a QueueCounters field the snapshot reports, and each is written', () => {
+    const written = new Set(writes.flatMap((w) => [...w.counters]));
+    expect([...written].filter((f) => !ENGINE_FIELDS.includes(f)).sort()).toEqual([...COUNTER_NAMES].sort());
+    expect([...COUNTER_NAMES].sort()).toEqual(interfaceMembers('shared/queue/types.ts', 'QueueCounters').sort());
+  });
+
+  it('every field a script writes into a meta record is in the Meta type', () => {
+    const written = new Set(writes.flatMap((w) => [...w.meta]));
+    expect(written.size).toBeGreaterThan(10);
+    const meta = new Set(interfaceMembers('shared/queue/core.ts', 'Meta'));
+    expect([...written].filter((f) => !meta.has(f))).toEqual([]);
+  });
+
+  it('the checks read counter and meta writes through helpers', () => {
+    const w = fieldWrites(
+      fixture(
+        "local function bump(countersKey, n) redis.call('HINCRBY', countersKey, 'madeUp', n) end\nbump(K.counters, 1)\nlocal m = {}\nm.colour = 'red'",
+        [],
+        { counters: 'HASH' },
+      ).source,
+      ['counters'],
+    );
+    expect([...w.counters]).toEqual(['madeUp']);
+    expect([...w.meta]).toEqual(['colour']);
+  });
+});
+
+describe('digests', () => {
+  const redis = testRedis();
+
+  for (const s of SCRIPTS) {
+    it(`${s.name} is pinned, and Redis computes the same SHA-1 (the EVALSHA the engine sends)`, async () => {
+      expect(s.sha1, `spool:${s.name} changed: its digest is now ${s.sha1}`).toBe(DIGESTS[s.name]);
+      expect(await redis.scriptLoad(s.source)).toBe(s.sha1);
+    });
+  }
+
+  it('any change to a script changes its digest', () => {
+    const a = fixture("return redis.call('ZCARD', K.a)");
+    const b = fixture("return redis.call('ZCARD', K.b)");
+    expect(a.sha1).not.toBe(b.sha1);
+  });
+});
