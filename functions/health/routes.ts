@@ -4,6 +4,7 @@
  */
 import type { QueueHealth } from '../../shared/health/evaluate.js';
 import { PROMETHEUS_CONTENT_TYPE, queueMetrics } from '../../shared/health/prometheus.js';
+import { symptomText } from '../../shared/health/runbook.js';
 import { snapshot } from '../../shared/queue/ops/snapshot.js';
 import { parseWith, type RouteImpls } from '../lib/http.js';
 import { openApiDocument } from '../lib/openapi.js';
@@ -18,7 +19,8 @@ const presentQueue = (q: QueueHealth): QueueBody => {
   const out: QueueBody = {
     queue: q.queue,
     status: q.status,
-    symptoms: q.symptoms,
+    // Each symptom with its sentence (`dead jobs = 12 jobs (above 10 jobs)`), so readers need no wording of their own.
+    symptoms: q.symptoms.map((s) => ({ ...s, text: symptomText(s.check, s.value, s.threshold) })),
     counts: { waiting: s.waiting, delayed: s.delayed, active: s.active, completed: s.completed, dead: s.dead },
     leaseExpired: s.leaseExpired,
     oldestWaitingAgeSeconds: Math.floor(s.oldestWaitingAgeMs / 1000),
