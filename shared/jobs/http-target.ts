@@ -61,7 +61,10 @@ function guardedLookup(policy: TargetPolicy, resolve: CallOptions['resolve']) {
     callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
   ): void => {
     const lookup = (cb: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void): void => {
-      if (!resolve) return dnsLookup(hostname, { ...options, all: true } as { all: true }, cb);
+      if (!resolve) {
+        dnsLookup(hostname, { ...options, all: true } as { all: true }, cb);
+        return;
+      }
       Promise.resolve()
         .then(() => resolve(hostname))
         .then(
