@@ -60,6 +60,7 @@ export class SpoolCore {
       if (!Object.hasOwn(QUEUE_KEYS, k)) throw new Error(`spool:${def.name}: key ${k} must be given`);
       return queueKey(this.config.prefix, queue, k as QueueKeyName);
     });
+    for (let i = 0; i < keyList.length; i++) keyList[i] = keyList[i]!.toWellFormed();
     const argv = Object.entries(def.args).map(([name, spec]) => encodeArg(spec.kind, args[name as keyof A]));
     const raw = await guard(() =>
       this.redis.evalsha(def.sha1, keyList, argv).catch((err: unknown) => {
@@ -73,11 +74,17 @@ export class SpoolCore {
 
 export type ArgValues<A extends Record<string, ArgSpec>> = { [N in keyof A]: ArgValue<A[N]['kind']> };
 
+/**
+ * An argument as the script binds it, well-formed: cjson refuses a lone UTF-16 surrogate (JSON.stringify
+ * writes one as an escape), and the whole call fails, so every string is repaired (U+FFFD) on its way.
+ */
 function encodeArg(kind: ArgKind, v: unknown): string {
   if (kind === 'flag') return v ? '1' : '0';
-  if (kind === 'json') return JSON.stringify(v);
-  return String(v);
+  if (kind === 'json') return JSON.stringify(v, wellFormedValue);
+  return String(v).toWellFormed();
 }
+
+const wellFormedValue = (_key: string, x: unknown): unknown => (typeof x === 'string' ? x.toWellFormed() : x);
 
 /** cjson encodes an empty Lua table as {}; read it as an empty list. */
 export function list<T>(x: readonly T[]): T[] {

@@ -1,8 +1,12 @@
+import { cutCodePoints } from '../../text/index.js';
 import { list, type SpoolCore } from '../core.js';
 import { fingerprint } from '../fingerprint.js';
 import { assertQueueName } from '../schema.js';
 import { COMPLETE, EXTEND, FAIL } from '../scripts/ack.js';
 import type { AckStatus, CompleteItem, ExtendItem, FailItem, FailResult } from '../types.js';
+
+/** A failure message is kept to this many code points (never half a surrogate pair). */
+export const MAX_MESSAGE_CODE_POINTS = 4000;
 
 /** Complete many leased jobs; each is refused ('stale') unless its lease token is current. */
 export async function complete(
@@ -24,7 +28,7 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
   if (items.length === 0) return [];
   const payload = items.map(({ id, token, error }) => {
     const cls = error.class || 'Error';
-    const message = String(error.message ?? '').slice(0, 4000);
+    const message = cutCodePoints(String(error.message ?? ''), MAX_MESSAGE_CODE_POINTS);
     const o: Record<string, unknown> = {
       id,
       token,
