@@ -72,3 +72,22 @@ export class RedisUnavailableError extends SpoolError {
     this.cause = cause;
   }
 }
+
+/**
+ * An idempotency key already names a different job inside its window (another payload, target or
+ * handler): a 409 naming the field (`idempotencyKey`, or `jobs[3].idempotencyKey` in a batch) and the
+ * job the key holds. Nothing of the call was written.
+ */
+export class IdempotencyConflictError extends SpoolError {
+  constructor(
+    readonly field: string,
+    readonly id: string | undefined,
+  ) {
+    super(
+      `${field}: the key already names ${id ? `job ${id}` : 'another job of this batch'}, with another payload, target or handler; use a new key for a new job`,
+      'idempotency_conflict',
+      409,
+      id ? { field, id } : { field },
+    );
+  }
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { guard } from '../../redis/client.js';
 import { list, type SpoolCore } from '../core.js';
-import { ValidationError } from '../errors.js';
+import { IdempotencyConflictError, ValidationError } from '../errors.js';
 import { globalKey } from '../keys.js';
 import { assertQueueName, MAX_BATCH, normalizeJobs } from '../schema.js';
 import { ENQUEUE } from '../scripts/enqueue.js';
@@ -32,12 +32,13 @@ export async function enqueue(
     core.run(ENQUEUE, queue, { now, window: core.config.idempotencyWindowMs, debounce, input: rows }),
   ]);
   core.registered.add(queue);
+  const [conflict] = list(res.conflicts ?? []);
+  if (conflict) {
+    const field = many ? `jobs[${conflict.index}].idempotencyKey` : 'idempotencyKey';
+    throw new IdempotencyConflictError(field, conflict.id ?? undefined);
+  }
   return {
-    jobs: list(res.jobs).map(({ id, deduplicated, state }) => ({
-      id,
-      deduplicated,
-      state: deduplicated || !state ? 'waiting' : state,
-    })),
+    jobs: list(res.jobs).map(({ id, deduplicated, state }) => ({ id, deduplicated, state })),
     kick: res.kick === true,
   };
 }

@@ -84,6 +84,8 @@ policy's max. Otherwise dead with the failure story. A stale token is refused.`,
     deadFingerprints: '',
     jobs: 'dead jobs the cap trims leave it',
     meta: '',
+    idempotency: 'keys of dead jobs the cap trims leave it',
+    idempotencyExpiry: 'keys of dead jobs the cap trims leave it',
     counters: 'writes failed, retried, dead, deadTrimmed',
   },
   args: {
@@ -145,7 +147,8 @@ if #gone > 0 then
   writeMetas(K.meta, w)
   redis.call('HINCRBY', K.counters, 'failed', #gone)
   if retried > 0 then redis.call('HINCRBY', K.counters, 'retried', retried) end
-  writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.counters, w, now, deadCap)
+  writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
+    deadCap)
 end
 return cjson.encode({ results = res })
 `,

@@ -49,8 +49,8 @@ export const REPLAY = defineScript({
   name: 'replay',
   summary: `
 Move a selection of dead jobs back to waiting with attempts reset (counted in replayed); with
-dryRun, report exactly what would move and write nothing. The selection: the given ids, or a scan of
-the dead set by died-at, bounded by scanMax; and the fingerprint when given.`,
+dryRun, report exactly what would move and write nothing. The selection: the given ids (each
+once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerprint when given.`,
   keys: {
     dead: 'replayed jobs leave it',
     deadFingerprints: '',
@@ -86,6 +86,15 @@ local function consider(id, m)
   end
 end
 if #ids > 0 then
+  -- each id once, in the order first given
+  local given, once = ids, {}
+  ids = {}
+  for _, id in ipairs(given) do
+    if not once[id] then
+      once[id] = true
+      ids[#ids + 1] = id
+    end
+  end
   local metas = readMetas(K.meta, ids)
   for i, id in ipairs(ids) do
     scanned = scanned + 1
@@ -136,12 +145,15 @@ return cjson.encode({ jobs = report, scanned = scanned, truncated = truncated })
 
 export const DELETE_DEAD = defineScript({
   name: 'deleteDead',
-  summary: 'Remove dead jobs for good (ids that are not dead are left alone).',
+  summary:
+    'Remove dead jobs for good, with the idempotency keys that name them (ids that are not dead are left alone).',
   keys: {
     dead: 'deleted jobs leave it',
     deadFingerprints: '',
     jobs: 'deleted jobs leave it',
     meta: 'deleted jobs leave it',
+    idempotency: 'keys of deleted jobs leave it',
+    idempotencyExpiry: 'keys of deleted jobs leave it',
   },
   args: {
     ids: { kind: 'json', doc: '[id, ...]' },
@@ -153,7 +165,7 @@ local found = {}
 for _, id in ipairs(ids) do
   if redis.call('ZSCORE', K.dead, id) then found[#found + 1] = id end
 end
-removeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, found)
+removeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, found)
 return cjson.encode({ deleted = found })
 `,
 });

@@ -5,15 +5,18 @@ import { BASE, WAITING } from './lib.js';
 export const ENQUEUE = defineScript({
   name: 'enqueue',
   summary: `
-Enqueue jobs. A job whose idempotency key is inside its window returns the existing id and writes
-nothing. Kick: true when new waiting work exists, no worker is marked running, and this call won
-the debounce.`,
+Enqueue jobs. A job whose idempotency key names a live job inside the key's window is a duplicate:
+it answers that job's id and state and writes nothing; with another spec (payload, target or
+handler) it is a conflict, and then nothing of the call is written. A key whose job is gone is
+absent. Safe to run twice: a job whose id exists already (a retried call) is not written again and
+answers its state. Kick: true when new waiting work exists, no worker is marked running, and this
+call won the debounce.`,
   keys: {
     waiting: 'new jobs due now join it',
     waitingSince: 'new jobs due now join it',
     delayed: 'new jobs due later join it',
-    jobs: 'new jobs join it',
-    meta: 'new jobs join it',
+    jobs: 'new jobs join it (and the specs of jobs keys name are read)',
+    meta: 'new jobs join it (and jobs keys name are read)',
     idempotency: 'read, and new keys join it',
     idempotencyExpiry: 'read, and new keys join it',
     counters: 'writes enqueued (and seq)',
@@ -26,36 +29,96 @@ the debounce.`,
     debounce: { kind: 'number', doc: 'kick debounce ms (0: never kick)' },
     input: { kind: 'json', doc: '[[id, specJson, meta], ...]' },
   },
-  result: returns<{ jobs: Array<{ id: string; deduplicated: boolean; state?: JobState }>; kick: boolean }>(
-    '{ jobs = [{ id, deduplicated, state? (new jobs) }, ...] in the order of input, kick }',
+  result: returns<{
+    jobs: Array<{ id: string; deduplicated: boolean; state: JobState }>;
+    conflicts?: Array<{ index: number; id?: string | null }>;
+    kick: boolean;
+  }>(
+    '{ jobs = [{ id, deduplicated, state }, ...] in the order of input, conflicts? = [{ index (0-based), id? }, ...] (then nothing was written), kick }',
   ),
   uses: [BASE, WAITING],
   body: `
-local w = newWrites()
-local out, specs, delayed, idems, idexp, seen = {}, {}, {}, {}, {}, {}
-local created, waiting = 0, 0
-for i, j in ipairs(input) do
-  local id, spec, m = j[1], j[2], j[3]
-  local existing = false
-  if m.idem then
-    existing = seen[m.idem] or false
-    if not existing then
-      local prev = redis.call('HGET', K.idempotency, m.idem)
-      if prev then
-        local exp = tonumber(redis.call('ZSCORE', K.idempotencyExpiry, m.idem))
-        if exp and exp > now then existing = prev end
-      end
+-- The live jobs the input's idempotency keys name inside their windows: key -> { id, spec, state }.
+local held = {}
+local keyList, listed = {}, {}
+for _, j in ipairs(input) do
+  local k = j[3].idem
+  if k and not listed[k] then
+    listed[k] = true
+    keyList[#keyList + 1] = k
+  end
+end
+if #keyList > 0 then
+  local named, namedKeys = {}, {}
+  local ids = redis.call('HMGET', K.idempotency, unpack(keyList))
+  for i, id in ipairs(keyList) do
+    if ids[i] then
+      named[#named + 1] = ids[i]
+      namedKeys[#namedKeys + 1] = id
     end
   end
-  if existing then
-    out[i] = { id = existing, deduplicated = true }
+  if #named > 0 then
+    local ends = redis.call('ZMSCORE', K.idempotencyExpiry, unpack(namedKeys))
+    local metas = readMetas(K.meta, named)
+    local specs = redis.call('HMGET', K.jobs, unpack(named))
+    for i, id in ipairs(named) do
+      local m, until_ = metas[i], ends[i] and tonumber(ends[i])
+      if m and specs[i] and until_ and until_ > now then held[namedKeys[i]] = { id = id, spec = specs[i], state = m.state } end
+    end
+  end
+end
+
+local out, fresh, conflicts, seen = {}, {}, {}, {}
+for i, j in ipairs(input) do
+  local id, spec, m = j[1], j[2], j[3]
+  local h = m.idem and (seen[m.idem] or held[m.idem])
+  if h and h.id == id then
+    -- this very job, written by an earlier run of this call
+    out[i] = { id = id, deduplicated = false, state = h.state }
+    seen[m.idem] = h
+  elseif h then
+    if h.spec == spec then out[i] = { id = h.id, deduplicated = true, state = h.state }
+    else conflicts[#conflicts + 1] = { index = i - 1, id = h.new and cjson.null or h.id } end
+  else
+    fresh[#fresh + 1] = i
+    if m.idem then
+      seen[m.idem] = { id = id, spec = spec, new = true, state = (m.runAt and m.runAt > now) and 'delayed' or 'waiting' }
+    end
+  end
+end
+if #conflicts > 0 then return cjson.encode({ jobs = {}, conflicts = conflicts, kick = false }) end
+
+-- HSET answers how many fields are new: fewer than the jobs means an earlier run of this call wrote
+-- some (same ids, same specs); those are read and left as they are.
+local specs = {}
+for _, i in ipairs(fresh) do
+  specs[#specs + 1] = input[i][1]
+  specs[#specs + 1] = input[i][2]
+end
+local added = 0
+chunked(#specs, function(a, b) added = added + redis.call('HSET', K.jobs, unpack(specs, a, b)) end)
+local existing = {}
+if added < #fresh then
+  local ids = {}
+  for x, i in ipairs(fresh) do ids[x] = input[i][1] end
+  local metas = readMetas(K.meta, ids)
+  for x, i in ipairs(fresh) do
+    if metas[x] then existing[i] = metas[x].state end
+  end
+end
+
+local w = newWrites()
+local delayed, idems, idexp = {}, {}, {}
+local created, waiting = 0, 0
+for _, i in ipairs(fresh) do
+  local id, m = input[i][1], input[i][3]
+  if existing[i] then
+    out[i] = { id = id, deduplicated = false, state = existing[i] }
   else
     created = created + 1
     m.createdAt = now
     m.updatedAt = now
     m.attempts = 0
-    specs[#specs + 1] = id
-    specs[#specs + 1] = spec
     if m.runAt and m.runAt > now then
       m.state = 'delayed'
       putMeta(w, id, m)
@@ -66,7 +129,6 @@ for i, j in ipairs(input) do
       toWaiting(w, id, m, now)
     end
     if m.idem then
-      seen[m.idem] = id
       idems[#idems + 1] = m.idem
       idems[#idems + 1] = id
       idexp[#idexp + 1] = num(now + window)
@@ -76,7 +138,6 @@ for i, j in ipairs(input) do
   end
 end
 if created > 0 then
-  bulk('HSET', K.jobs, specs)
   writeMetas(K.meta, w)
   writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   bulk('ZADD', K.delayed, delayed)

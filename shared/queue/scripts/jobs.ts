@@ -1,5 +1,6 @@
 import type { JobState } from '../types.js';
 import { defineScript, returns } from './define.js';
+import { BASE, IDEMPOTENCY } from './lib.js';
 
 /** A job's two records as stored: spec JSON and meta JSON (false when missing). */
 export interface StoredJob {
@@ -66,13 +67,17 @@ return cjson.encode({ jobs = out, total = redis.call('ZCARD', K.state) })
 
 export const CANCEL = defineScript({
   name: 'cancel',
-  summary: 'Cancel a waiting or delayed job: removed with its records, counted in cancelled.',
+  summary: `
+Cancel a waiting or delayed job: removed with its records, counted in cancelled; its idempotency
+key is given up (when it still names the job).`,
   keys: {
     waiting: 'a cancelled job leaves it',
     waitingSince: 'a cancelled job leaves it',
     delayed: 'a cancelled job leaves it',
     jobs: 'a cancelled job leaves it',
     meta: 'a cancelled job leaves it',
+    idempotency: "a cancelled job's key leaves it",
+    idempotencyExpiry: "a cancelled job's key leaves it",
     counters: 'writes cancelled',
   },
   args: {
@@ -81,6 +86,7 @@ export const CANCEL = defineScript({
   result: returns<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }>(
     '{ status = ok|conflict|not_found, state? (the state it was in) }',
   ),
+  uses: [BASE, IDEMPOTENCY],
   body: `
 local raw = redis.call('HGET', K.meta, id)
 if not raw then return cjson.encode({ status = 'not_found' }) end
@@ -91,6 +97,7 @@ redis.call('ZREM', K.waitingSince, id)
 redis.call('ZREM', K.delayed, id)
 redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.meta, id)
+forgetKeys(K.idempotency, K.idempotencyExpiry, { id }, { m })
 redis.call('HINCRBY', K.counters, 'cancelled', 1)
 return cjson.encode({ status = 'ok', state = m.state })
 `,

@@ -73,6 +73,8 @@ leaseUntilMax, and a fencing token. With count 0 it only promotes and reclaims.`
     deadFingerprints: '',
     jobs: 'read (and dead jobs the cap trims leave it)',
     meta: '',
+    idempotency: 'keys of dead jobs the cap trims leave it',
+    idempotencyExpiry: 'keys of dead jobs the cap trims leave it',
     counters: 'writes leaseExpired, dead, deadTrimmed (and seq, fence)',
     worker: 'set while jobs are leased, cleared when none are left',
     kick: 'cleared with the worker mark',
@@ -105,7 +107,8 @@ local promoted = promoteDue(K.delayed, K.meta, w, now, scanLimit)
 local leaseExpired, leaseExpiredDead = expireLeases(K.active, K.meta, K.counters, w, now, scanLimit)
 writeMetas(K.meta, w)
 writeWaiting(K.waiting, K.waitingSince, K.counters, w)
-writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.counters, w, now, deadCap)
+writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
+  deadCap)
 
 local jobs = {}
 if count > 0 then

@@ -97,6 +97,37 @@ end
   [BASE],
 );
 
+/** Idempotency keys name live jobs only: a job that leaves for good gives its key up. */
+export const IDEMPOTENCY = luaLibrary(
+  'idempotency',
+  `
+-- Drop the idempotency keys of removed jobs (ids, with their decoded meta records in metas) that
+-- still name them; a key that names another job by now is left alone. Returns how many were dropped.
+local function forgetKeys(idempotencyKey, idempotencyExpiryKey, ids, metas)
+  local keys, owners = {}, {}
+  for i = 1, #ids do
+    local m = metas[i]
+    if m and m.idem then
+      keys[#keys + 1] = m.idem
+      owners[#owners + 1] = ids[i]
+    end
+  end
+  if #keys == 0 then return 0 end
+  local drop = {}
+  chunked(#keys, function(i, j)
+    local named = redis.call('HMGET', idempotencyKey, unpack(keys, i, j))
+    for x = 1, #named do
+      if named[x] == owners[i + x - 1] then drop[#drop + 1] = keys[i + x - 1] end
+    end
+  end)
+  bulk('HDEL', idempotencyKey, drop)
+  bulk('ZREM', idempotencyExpiryKey, drop)
+  return #drop
+end
+`,
+  [BASE],
+);
+
 /** Moves to dead, the DLQ cap, and removal of dead jobs with their fingerprint counts. */
 export const DEAD = luaLibrary(
   'dead',
@@ -127,10 +158,12 @@ local function adjustFingerprints(deadFingerprintsKey, delta)
   end
 end
 
--- Remove dead jobs (members of deadKey) with their records. Returns how many.
-local function removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, ids)
+-- Remove dead jobs (members of deadKey) with their records and the idempotency keys that name them.
+-- Returns how many.
+local function removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey, ids)
   if #ids == 0 then return 0 end
   local metas = readMetas(metaKey, ids)
+  forgetKeys(idempotencyKey, idempotencyExpiryKey, ids, metas)
   local delta = {}
   for i = 1, #ids do
     local fp = fingerprintOf(metas[i])
@@ -144,12 +177,13 @@ local function removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, ids)
 end
 
 -- Trim the DLQ to \`cap\`, oldest first, at most \`limit\` (nil: all), counted in deadTrimmed. Returns how many.
-local function trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, countersKey, cap, limit)
+local function trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey,
+    countersKey, cap, limit)
   local over = redis.call('ZCARD', deadKey) - cap
   if over <= 0 then return 0 end
   if limit and over > limit then over = limit end
   local ids = redis.call('ZRANGE', deadKey, 0, over - 1)
-  removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, ids)
+  removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey, ids)
   redis.call('HINCRBY', countersKey, 'deadTrimmed', #ids)
   return #ids
 end
@@ -157,7 +191,8 @@ end
 -- Apply the queued moves to dead, then trim the DLQ to \`cap\`. The pending meta records are written
 -- first, here, because trimming reads and deletes records (the newest dead may be trimmed at once).
 -- Returns how many were trimmed.
-local function writeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, countersKey, w, now, cap)
+local function writeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey,
+    countersKey, w, now, cap)
   writeMetas(metaKey, w)
   local n = #w.dead
   if n == 0 then return 0 end
@@ -171,8 +206,9 @@ local function writeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, counter
   adjustFingerprints(deadFingerprintsKey, delta)
   redis.call('HINCRBY', countersKey, 'dead', n)
   w.dead = {}
-  return trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, countersKey, cap)
+  return trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey, countersKey,
+    cap)
 end
 `,
-  [BASE],
+  [BASE, IDEMPOTENCY],
 );

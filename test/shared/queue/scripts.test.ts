@@ -33,17 +33,17 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  */
 const DIGESTS: Record<string, string> = {
   complete: '4223301461b3451c27025d18e2f29d6388b269d3',
-  fail: '274ba555ce58e48b7468fd88557221c432d82ffe',
+  fail: 'c641ad8d5000f7ddb9915d74f28700ec0703fada',
   extend: '3b85f9b175a6d0be04a765eb8b6d1696c185bf8a',
   deadGroups: '45b1484503ae68657597a8e995c2501ccddc675f',
-  replay: '45cccd19ec114c3e60e86460cbfe1c174f2e747f',
-  deleteDead: 'ffe50d2c192a448092704451421c76c8898b8339',
-  enqueue: 'f914c4f78548a592c5605fd9da5799429a8899e3',
+  replay: '17bdbac262632892c4dbb0b0fbfd18517c7f3977',
+  deleteDead: '7f0cd536bac1f85fda52d209bb3845f55a4be096',
+  enqueue: '3e7f94363839141f63330835b98f79a4c679957e',
   get: '57027bec60c207562eab64d5d562e45548f8c7de',
   list: 'd3b23eb88acd49063f3821c954503e6ffe2ed6dd',
-  cancel: '07b94520a4e9deac2b555aec311ecabdeff39e4c',
-  lease: 'b6edef7b007c9b7f6b5420b15322854a7f5ccd42',
-  purge: 'cd840b51a8099650c6d16b3f08c828d908f7ccd9',
+  cancel: 'dee8d73f7654180afacd7f875910ce1e36abc044',
+  lease: 'e6bebe00d473982b799cf546b6dbf603c68f6f4f',
+  purge: 'a6893b54f03b0d6487dfc665dd38ae340a16b7a5',
   snapshot: 'ac842b9c12899bfcee114876cf83af7a01d21c49',
 };
 
@@ -67,7 +67,14 @@ const fixture = (body: string, uses: LuaLibrary[] = [], keys: Record<string, str
 describe('the scripts found', () => {
   it('are every script of shared/queue/scripts, each with a distinct name', () => {
     expect(SCRIPTS.map((s) => s.name).sort()).toEqual(Object.keys(DIGESTS).sort());
-    expect(LIBRARIES.map((l) => l.name).sort()).toEqual(['base', 'dead', 'leaseCheck', 'reclaim', 'waiting']);
+    expect(LIBRARIES.map((l) => l.name).sort()).toEqual([
+      'base',
+      'dead',
+      'idempotency',
+      'leaseCheck',
+      'reclaim',
+      'waiting',
+    ]);
   });
 });
 
