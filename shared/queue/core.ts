@@ -8,7 +8,11 @@ import type { Job, JobSpec, JobState } from './types.js';
 
 export interface SpoolOptions {
   config?: Partial<QueueConfig>;
-  /** Epoch ms; injectable for tests. */
+  /**
+   * A clock for tests (epoch ms). When given, the scripts use it instead of the Redis server's clock;
+   * by default every due time, lease deadline and expiry is Redis's own (TIME inside the script), so
+   * producers and workers whose clocks disagree still agree on what is due and what expired.
+   */
   clock?: () => number;
   /** [0, 1); the jitter of retry backoff. Injectable for tests. */
   random?: () => number;
@@ -22,7 +26,8 @@ export interface SpoolOptions {
  */
 export class SpoolCore {
   readonly config: QueueConfig;
-  readonly clock: () => number;
+  /** The test clock the scripts use instead of Redis's, if any. */
+  readonly clock: (() => number) | undefined;
   readonly random: () => number;
   /** Queues this instance has registered in `<prefix>:queues` (the set is never trimmed, so once is enough). */
   readonly registered = new Set<string>();
@@ -32,12 +37,23 @@ export class SpoolCore {
     opts: SpoolOptions = {},
   ) {
     this.config = { ...DEFAULT_QUEUE_CONFIG, ...opts.config };
-    this.clock = opts.clock ?? Date.now;
+    this.clock = opts.clock;
     this.random = opts.random ?? Math.random;
   }
 
+  /** This process's idea of now (the test clock, if any): for checking input, never for state. */
   now(): number {
-    return this.clock();
+    return this.clock ? this.clock() : Date.now();
+  }
+
+  /** The `clock` argument of a script: the test clock, or 0 for the Redis server's own (TIME). */
+  scriptClock(): number {
+    return this.clock ? this.clock() : 0;
+  }
+
+  /** An absolute deadline of this process's clock as ms from now (0 stays 0: no deadline). */
+  msUntil(deadline: number): number {
+    return deadline > 0 ? Math.max(1, deadline - this.now()) : 0;
   }
 
   /**

@@ -87,6 +87,8 @@ export interface NormalizedJob {
     idem?: string;
   };
   idempotencyKey?: string;
+  /** Due this long after the enqueue script runs (by the Redis server's clock), when given as delayMs. */
+  delayMs?: number;
 }
 
 /**
@@ -136,8 +138,6 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
     if (runAt < now - RUN_AT_PAST_TOLERANCE_MS)
       throw new ValidationError(at('runAt'), 'is more than 1 hour in the past');
     if (runAt > now + MAX_DELAY_MS) throw new ValidationError(at('runAt'), 'is more than 365 days in the future');
-  } else if (j.delayMs !== undefined && j.delayMs > 0) {
-    runAt = now + j.delayMs;
   }
   const spec: JobSpec = { payload: j.payload ?? null };
   if (j.target) {
@@ -167,6 +167,7 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
   };
   if (runAt !== undefined) meta.runAt = runAt;
   const out: NormalizedJob = { spec: specJson, meta };
+  if (j.delayMs !== undefined && j.delayMs > 0) out.delayMs = j.delayMs;
   if (j.idempotencyKey !== undefined) {
     out.idempotencyKey = j.idempotencyKey;
     meta.idem = j.idempotencyKey;

@@ -46,6 +46,8 @@ export const LUA_BUILTINS = new Set([
 
 /** Commands whose every argument is a key. Any other command's key is its first argument. */
 const MULTI_KEY = new Set(['DEL', 'EXISTS', 'UNLINK', 'TOUCH', 'MGET', 'WATCH']);
+/** Commands that name no key (the server's clock). */
+const KEYLESS = new Set(['TIME']);
 
 export function parseLua(source: string): Chunk {
   return luaparse.parse(source, { scope: true, locations: true, luaVersion: '5.1', encodingMode: 'pseudo-latin1' });
@@ -184,7 +186,9 @@ export function analyzeKeys(source: string, declared: readonly string[]): Analys
     if (cmds.some((c) => c === undefined))
       problems.push(`line ${line(call)}: the command is not a string literal (nor a parameter always given one)`);
     const multi = cmds.some((c) => c !== undefined && MULTI_KEY.has(c));
-    const keyArgs = multi ? call.arguments.slice(1) : [call.arguments[1]];
+    const keyless = cmds.every((c) => c !== undefined && KEYLESS.has(c));
+    if (keyless && call.arguments.length > 1) problems.push(`line ${line(call)}: ${cmds[0]} takes no argument`);
+    const keyArgs = keyless ? [] : multi ? call.arguments.slice(1) : [call.arguments[1]];
     const keys = new Set<string>();
     for (const a of keyArgs) for (const k of resolve(a, fns, call)) keys.add(k);
     if (multi && keyArgs.length === 0) problems.push(`line ${line(call)}: a redis.call without a key`);

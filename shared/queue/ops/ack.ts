@@ -17,7 +17,7 @@ export async function complete(
   assertQueueName(queue);
   if (items.length === 0) return [];
   const { results } = await core.run(COMPLETE, queue, {
-    now: core.clock(),
+    clock: core.scriptClock(),
     items: items.map((i) => [i.id, i.token]),
   });
   return list(results).map(({ status }, i) => ({ id: items[i]!.id, status }));
@@ -42,7 +42,11 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
     if (error.requestId) o.requestId = error.requestId;
     return o;
   });
-  const { results } = await core.run(FAIL, queue, { now: core.clock(), deadCap: core.config.deadCap, items: payload });
+  const { results } = await core.run(FAIL, queue, {
+    clock: core.scriptClock(),
+    deadCap: core.config.deadCap,
+    items: payload,
+  });
   return list(results).map(({ status, state, runAt }, i) => {
     const r: FailResult = { id: items[i]!.id, status };
     if (status === 'ok') r.state = state as 'delayed' | 'dead';
@@ -50,7 +54,7 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
     return r;
   });
 }
-/** Extend many leases (heartbeat). `leaseUntilMax` caps them (the end of the invocation). */
+/** Extend many leases (heartbeat). `leaseUntilMax` (epoch ms of this process's clock) caps them: the end of the invocation. */
 export async function extend(
   core: SpoolCore,
   queue: string,
@@ -60,8 +64,8 @@ export async function extend(
   assertQueueName(queue);
   if (items.length === 0) return [];
   const { results } = await core.run(EXTEND, queue, {
-    now: core.clock(),
-    leaseUntilMax,
+    clock: core.scriptClock(),
+    leaseForMax: core.msUntil(leaseUntilMax),
     items: items.map((i) => [i.id, i.token, i.leaseMs]),
   });
   return list(results).map(({ status, leaseUntil }, i) =>

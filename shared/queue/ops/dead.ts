@@ -52,7 +52,7 @@ export async function replay(core: SpoolCore, queue: string, sel: ReplaySelectio
     scanned,
     truncated,
   } = await core.run(REPLAY, queue, {
-    now: core.clock(),
+    clock: core.scriptClock(),
     dryRun,
     ids: sel.ids ?? [],
     fingerprint: sel.fingerprint ?? '',

@@ -23,13 +23,20 @@ export async function enqueue(
   const items = many ? (input as unknown[]) : [input];
   if (items.length === 0) throw new ValidationError('jobs', 'must hold at least one job');
   if (items.length > MAX_BATCH) throw new ValidationError('jobs', `must hold at most ${MAX_BATCH} jobs`);
-  const now = core.clock();
-  const jobs = normalizeJobs(items, core.config, now, many);
-  const rows = jobs.map((j) => [randomUUID(), j.spec, j.meta]);
+  const jobs = normalizeJobs(items, core.config, core.now(), many);
+  // A delay counts from the server's clock (the script's now); a runAt is the producer's own time.
+  const rows = jobs.map((j) =>
+    j.delayMs ? [randomUUID(), j.spec, j.meta, j.delayMs] : [randomUUID(), j.spec, j.meta],
+  );
   const debounce = opts.kick === false ? 0 : core.config.kickDebounceMs;
   const [, res] = await Promise.all([
     core.registered.has(queue) ? null : guard(() => core.redis.sadd(globalKey(core.config.prefix, 'queues'), queue)),
-    core.run(ENQUEUE, queue, { now, window: core.config.idempotencyWindowMs, debounce, input: rows }),
+    core.run(ENQUEUE, queue, {
+      clock: core.scriptClock(),
+      window: core.config.idempotencyWindowMs,
+      debounce,
+      input: rows,
+    }),
   ]);
   core.registered.add(queue);
   const [conflict] = list(res.conflicts ?? []);

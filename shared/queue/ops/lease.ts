@@ -10,12 +10,11 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
   if (!Number.isInteger(opts.count) || opts.count < 0 || opts.count > MAX_BATCH) {
     throw new ValidationError('count', `must be an integer from 0 to ${MAX_BATCH}`);
   }
-  const now = core.clock();
   const res = await core.run(LEASE, queue, {
-    now,
+    clock: core.scriptClock(),
     count: opts.count,
     leaseMs: opts.leaseMs ?? core.config.leaseMs,
-    leaseUntilMax: opts.leaseUntilMax ?? 0,
+    leaseForMax: core.msUntil(opts.leaseUntilMax ?? 0),
     graceMs: core.config.leaseGraceMs,
     workerMarkMs: opts.workerMarkMs ?? 0,
     deadCap: core.config.deadCap,

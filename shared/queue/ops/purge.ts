@@ -9,7 +9,7 @@ export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions =
   const dryRun = opts.dryRun ?? false;
   const limit = opts.limit ?? core.config.purgeLimit;
   const { completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more } = await core.run(PURGE, queue, {
-    now: core.clock(),
+    clock: core.scriptClock(),
     dryRun,
     retentionMs: core.config.completedRetentionMs,
     deadTtlMs: core.config.deadTtlMs,

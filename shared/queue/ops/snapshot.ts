@@ -28,11 +28,12 @@ export async function queues(core: SpoolCore): Promise<string[]> {
 /** Health figures of the given queues (default: all), one script each, one HTTP request. */
 export async function snapshot(core: SpoolCore, only?: string[]): Promise<QueueSnapshot[]> {
   const names = only ?? (await queues(core));
-  const now = core.clock();
+  const clock = core.scriptClock();
   return Promise.all(
     names.map(async (queue) => {
       assertQueueName(queue);
-      const r = await core.run(SNAPSHOT, queue, { now: String(now) });
+      const r = await core.run(SNAPSHOT, queue, { clock });
+      const now = Number(r.now);
       const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, 0])) as unknown as QueueCounters;
       for (const name of COUNTER_NAMES) if (r.counters[name] !== undefined) counters[name] = Number(r.counters[name]);
       const since = optNum(r.oldestWaitingSince);

@@ -33,7 +33,7 @@ holds it) is refused.`,
     counters: 'writes completed',
   },
   args: {
-    now: ARGS.now,
+    clock: ARGS.clock,
     items: { kind: 'json', doc: '[[id, token], ...]' },
   },
   result: returns<{ results: Array<{ status: AckStatus; state?: string }> }>(
@@ -41,6 +41,7 @@ holds it) is refused.`,
   ),
   uses: [BASE, LEASE_CHECK],
   body: `
+local now = serverNow(clock)
 local ids = {}
 for i, it in ipairs(items) do ids[i] = it[1] end
 local metas = readMetas(K.meta, ids)
@@ -89,7 +90,7 @@ policy's max. Otherwise dead with the failure story. A stale token is refused.`,
     counters: 'writes failed, retried, dead, deadTrimmed',
   },
   args: {
-    now: ARGS.now,
+    clock: ARGS.clock,
     deadCap: ARGS.deadCap,
     items: {
       kind: 'json',
@@ -101,6 +102,7 @@ policy's max. Otherwise dead with the failure story. A stale token is refused.`,
   ),
   uses: [BASE, DEAD, LEASE_CHECK],
   body: `
+local now = serverNow(clock)
 local ids = {}
 for i, it in ipairs(items) do ids[i] = it.id end
 local metas = readMetas(K.meta, ids)
@@ -157,14 +159,14 @@ return cjson.encode({ results = res })
 export const EXTEND = defineScript({
   name: 'extend',
   summary: `
-Heartbeat: extend leases (never shortened, capped by leaseUntilMax). A stale token is refused.`,
+Heartbeat: extend leases (never shortened, capped by leaseForMax). A stale token is refused.`,
   keys: {
     active: 'extended leases move later',
     meta: '',
   },
   args: {
-    now: ARGS.now,
-    leaseUntilMax: ARGS.leaseUntilMax,
+    clock: ARGS.clock,
+    leaseForMax: ARGS.leaseForMax,
     items: { kind: 'json', doc: '[[id, token, leaseMs], ...]' },
   },
   result: returns<{ results: Array<{ status: AckStatus; state?: string; leaseUntil?: number }> }>(
@@ -172,6 +174,7 @@ Heartbeat: extend leases (never shortened, capped by leaseUntilMax). A stale tok
   ),
   uses: [BASE, LEASE_CHECK],
   body: `
+local now = serverNow(clock)
 local ids = {}
 for i, it in ipairs(items) do ids[i] = it[1] end
 local metas = readMetas(K.meta, ids)
@@ -181,7 +184,7 @@ for i, it in ipairs(items) do
   local m = leased(i, it[1], it[2], metas, res, seenIds)
   if m then
     local lu = now + it[3]
-    if leaseUntilMax > 0 and lu > leaseUntilMax then lu = leaseUntilMax end
+    if leaseForMax > 0 and lu > now + leaseForMax then lu = now + leaseForMax end
     if lu < m.leaseUntil then lu = m.leaseUntil end
     m.leaseUntil = lu
     m.updatedAt = now

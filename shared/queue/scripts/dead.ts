@@ -60,7 +60,7 @@ once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerp
     counters: 'writes replayed (and seq)',
   },
   args: {
-    now: ARGS.now,
+    clock: ARGS.clock,
     dryRun: { kind: 'flag', doc: 'report only' },
     ids: { kind: 'json', doc: '[id, ...], or [] to scan the dead set' },
     fingerprint: { kind: 'string', doc: "only jobs with this fingerprint ('' for any)" },
@@ -74,6 +74,7 @@ once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerp
   ),
   uses: [BASE, WAITING, DEAD],
   body: `
+local now = serverNow(clock)
 local lo = failedAfter == '-inf' and -math.huge or tonumber(failedAfter)
 local hi = failedBefore == '+inf' and math.huge or tonumber(failedBefore)
 local matched, metasOf = {}, {}

@@ -35,9 +35,9 @@ export interface ArgSpec {
 
 /** Arguments several scripts take, described once. */
 export const ARGS = {
-  now: { kind: 'number', doc: 'epoch ms' },
+  clock: { kind: 'number', doc: "epoch ms standing in for the server's clock (a test's); 0: Redis TIME" },
   deadCap: { kind: 'number', doc: 'most dead jobs kept (SPOOL_DEAD_CAP)' },
-  leaseUntilMax: { kind: 'number', doc: 'epoch ms no lease may outlive (0: none)' },
+  leaseForMax: { kind: 'number', doc: 'ms from now no lease may outlive (0: none)' },
 } as const satisfies Record<string, ArgSpec>;
 
 export type ArgValue<T extends ArgKind> = T extends 'number'

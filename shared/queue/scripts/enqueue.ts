@@ -24,10 +24,10 @@ call won the debounce.`,
     kick: 'SET NX PX by the call that kicks',
   },
   args: {
-    now: ARGS.now,
+    clock: ARGS.clock,
     window: { kind: 'number', doc: 'idempotency window ms' },
     debounce: { kind: 'number', doc: 'kick debounce ms (0: never kick)' },
-    input: { kind: 'json', doc: '[[id, specJson, meta], ...]' },
+    input: { kind: 'json', doc: '[[id, specJson, meta, delayMs?], ...] (due at now + delayMs when given)' },
   },
   result: returns<{
     jobs: Array<{ id: string; deduplicated: boolean; state: JobState }>;
@@ -38,10 +38,12 @@ call won the debounce.`,
   ),
   uses: [BASE, WAITING],
   body: `
+local now = serverNow(clock)
 -- The live jobs the input's idempotency keys name inside their windows: key -> { id, spec, state }.
 local held = {}
 local keyList, listed = {}, {}
 for _, j in ipairs(input) do
+  if j[4] and j[4] > 0 then j[3].runAt = now + j[4] end
   local k = j[3].idem
   if k and not listed[k] then
     listed[k] = true

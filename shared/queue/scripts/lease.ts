@@ -63,7 +63,7 @@ export const LEASE = defineScript({
   summary: `
 Lease up to \`count\` jobs by priority, after promoting due delayed jobs and reclaiming expired
 leases. Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by
-leaseUntilMax, and a fencing token. With count 0 it only promotes and reclaims.`,
+leaseForMax, and a fencing token. With count 0 it only promotes and reclaims.`,
   keys: {
     waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
     waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
@@ -80,10 +80,10 @@ leaseUntilMax, and a fencing token. With count 0 it only promotes and reclaims.`
     kick: 'cleared with the worker mark',
   },
   args: {
-    now: ARGS.now,
+    clock: ARGS.clock,
     count: { kind: 'number', doc: 'jobs to lease at most (0: only promote and reclaim)' },
     leaseMs: { kind: 'number', doc: 'minimum lease ms' },
-    leaseUntilMax: ARGS.leaseUntilMax,
+    leaseForMax: ARGS.leaseForMax,
     graceMs: { kind: 'number', doc: "added to a job's timeout to make its lease" },
     workerMarkMs: { kind: 'number', doc: 'mark a worker running this long (0: leave the mark alone)' },
     deadCap: ARGS.deadCap,
@@ -102,6 +102,7 @@ leaseUntilMax, and a fencing token. With count 0 it only promotes and reclaims.`
   ),
   uses: [BASE, WAITING, DEAD, RECLAIM],
   body: `
+local now = serverNow(clock)
 local w = newWrites()
 local promoted = promoteDue(K.delayed, K.meta, w, now, scanLimit)
 local leaseExpired, leaseExpiredDead = expireLeases(K.active, K.meta, K.counters, w, now, scanLimit)
@@ -126,7 +127,7 @@ if count > 0 then
         m.updatedAt = now
         m.leasedAt = now
         local lu = now + math.max(leaseMs, (m.timeoutMs or 0) + graceMs)
-        if leaseUntilMax > 0 and lu > leaseUntilMax then lu = leaseUntilMax end
+        if leaseForMax > 0 and lu > now + leaseForMax then lu = now + leaseForMax end
         m.leaseUntil = lu
         m.leaseToken = num(fence - #ids + i)
         putMeta(w, id, m)

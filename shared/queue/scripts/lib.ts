@@ -13,6 +13,14 @@ export const BASE = luaLibrary(
 -- Waiting order: (1000 - priority) * PRIORITY_SPAN + sequence, so higher priority first, FIFO within one.
 local PRIORITY_SPAN = 1099511627776
 
+-- Epoch ms: \`clock\` when the caller gave one (a test's clock), else the Redis server's (TIME), so that
+-- every worker and producer reads one clock, whatever their own say.
+local function serverNow(clock)
+  if clock > 0 then return clock end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- An integer as a string, exactly (cjson and tostring would round past 14 digits).
 local function num(x) return string.format('%.0f', x) end
 

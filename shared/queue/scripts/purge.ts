@@ -25,7 +25,7 @@ idempotency key that names it. A dry run counts the same work and writes nothing
     active: 'orphans leave it',
   },
   args: {
-    now: ARGS.now,
+    clock: ARGS.clock,
     dryRun: { kind: 'flag', doc: 'count only' },
     retentionMs: { kind: 'number', doc: 'completed jobs kept this long' },
     deadTtlMs: { kind: 'number', doc: 'dead jobs kept this long' },
@@ -43,6 +43,7 @@ idempotency key that names it. A dry run counts the same work and writes nothing
   }>('{ completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more (call again) }'),
   uses: [BASE, IDEMPOTENCY, DEAD],
   body: `
+local now = serverNow(clock)
 local more = false
 
 -- Keys past their window first; the jobs removed below give up the keys still inside theirs.

@@ -1,4 +1,5 @@
-import { defineScript, returns } from './define.js';
+import { ARGS, defineScript, returns } from './define.js';
+import { BASE } from './lib.js';
 
 export const SNAPSHOT = defineScript({
   name: 'snapshot',
@@ -13,9 +14,10 @@ export const SNAPSHOT = defineScript({
     counters: 'read whole',
   },
   args: {
-    now: { kind: 'string', doc: 'epoch ms' },
+    clock: ARGS.clock,
   },
   result: returns<{
+    now: number;
     waiting: number;
     delayed: number;
     active: number;
@@ -27,21 +29,24 @@ export const SNAPSHOT = defineScript({
     nextRunAt?: string;
     counters: Record<string, string>;
   }>(
-    '{ waiting, delayed, active, completed, dead, oldestWaitingSince?, leaseExpired, oldestDiedAt?, nextRunAt?, counters = { [name] = value } }',
+    '{ now, waiting, delayed, active, completed, dead, oldestWaitingSince?, leaseExpired, oldestDiedAt?, nextRunAt?, counters = { [name] = value } }',
   ),
+  uses: [BASE],
   body: `
+local now = serverNow(clock)
 local function firstScore(key) return redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2] end
 local flat = redis.call('HGETALL', K.counters)
 local counters = {}
 for i = 1, #flat, 2 do counters[flat[i]] = flat[i + 1] end
 return cjson.encode({
+  now = now,
   waiting = redis.call('ZCARD', K.waiting),
   delayed = redis.call('ZCARD', K.delayed),
   active = redis.call('ZCARD', K.active),
   completed = redis.call('ZCARD', K.completed),
   dead = redis.call('ZCARD', K.dead),
   oldestWaitingSince = firstScore(K.waitingSince),
-  leaseExpired = redis.call('ZCOUNT', K.active, '-inf', now),
+  leaseExpired = redis.call('ZCOUNT', K.active, '-inf', num(now)),
   oldestDiedAt = firstScore(K.dead),
   nextRunAt = firstScore(K.delayed),
   counters = counters,

@@ -22,7 +22,7 @@ describe('a script run twice changes nothing more', () => {
       const n = normalizeJob(k ? { ...(j as object), idempotencyKey: k } : j, spool.config, now);
       return [id, n.spec, n.meta];
     });
-    const args = { now, window: 60_000, debounce: 0, input: rows };
+    const args = { clock: now, window: 60_000, debounce: 0, input: rows };
     const first = await spool.run(ENQUEUE, q, args);
     expect(first.jobs.map((j) => [j.deduplicated, j.state])).toEqual([
       [false, 'waiting'],
