@@ -9,6 +9,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '../../shared/log/logger.js';
 import { RedisUnavailableError, SpoolError, ValidationError } from '../../shared/queue/errors.js';
+import { describeRedisError } from '../../shared/redis/client.js';
 import { wellFormedDeep } from '../../shared/text/index.js';
 import { type FunctionName, ROUTES, type RouteSpec } from '../routes.js';
 import type { Runtime } from './runtime.js';
@@ -95,8 +96,12 @@ export function errorResponse(err: unknown, log?: Logger): ApiResponse {
   if (err instanceof SpoolError) {
     const headers: Record<string, string> = {};
     if (err instanceof RedisUnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
+    // The cause's Redis reply, never its message whole: @upstash/redis appends the command (jobs, headers).
     if (err.status >= 500)
-      log?.error(err.message, { code: err.code, error: err.cause instanceof Error ? err.cause.message : undefined });
+      log?.error(err.message, {
+        code: err.code,
+        error: err.cause === undefined ? undefined : describeRedisError(err.cause),
+      });
     return { status: err.status, headers, body: errorBody(err.code, err.message, err.details) };
   }
   if (err instanceof Error) log?.error('unhandled error', err);

@@ -197,6 +197,7 @@ export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
       o.redis ??
       createRedis(o.credentials ?? (await redisCredentials(config, o.readSecret)), {
         failFast: o.failFast ?? fn !== 'worker',
+        timeoutMs: config.SPOOL_REDIS_TIMEOUT_MS,
       });
     spool = new SpoolCore(redis, { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
   }

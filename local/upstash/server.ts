@@ -211,6 +211,9 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
     autoResendUnfulfilledCommands: false, // never run a command twice after a reconnect
     connectTimeout: 3000,
     connectionName: 'upstash-local',
+    // Pass Redis's own answers on, as Upstash does: a Redis still loading answers LOADING (a 503 for
+    // Spool) instead of the endpoint holding every request until the load ends.
+    enableReadyCheck: false,
   };
 
   let lastErrorLog = 0;

@@ -53,6 +53,9 @@ export const ENV_SCHEMA = z.object({
   SPOOL_ALERT_TOPIC_ARN: z.optional(z.string()),
   SPOOL_WORKER_FUNCTION_NAME: z.optional(z.string()),
   SPOOL_REDIS_SECRET_ARN: z.optional(z.string()),
+  // Each Redis call (one HTTP request, retries included) is aborted after this: a 503, well within
+  // the API functions' 30 s.
+  SPOOL_REDIS_TIMEOUT_MS: int(5_000, 10, 25_000),
   UPSTASH_REDIS_REST_URL: z.optional(z.url()),
   UPSTASH_REDIS_REST_TOKEN: z.optional(z.string()),
   // Health thresholds: a queue is degraded / unhealthy when a figure is strictly ABOVE the threshold.

@@ -1,7 +1,7 @@
 import type { Redis } from '@upstash/redis';
 import type { QueueConfig } from '../config/index.js';
 import { DEFAULT_QUEUE_CONFIG } from '../config/index.js';
-import { guard } from '../redis/client.js';
+import { guard, redisErrorCode } from '../redis/client.js';
 import { QUEUE_KEYS, type QueueKeyName, queueKey } from './keys.js';
 import type { ArgKind, ArgSpec, ArgValue, ScriptDef } from './scripts/define.js';
 import type { Job, JobSpec, JobState } from './types.js';
@@ -80,7 +80,7 @@ export class SpoolCore {
     const argv = Object.entries(def.args).map(([name, spec]) => encodeArg(spec.kind, args[name as keyof A]));
     const raw = await guard(() =>
       this.redis.evalsha(def.sha1, keyList, argv).catch((err: unknown) => {
-        if (err instanceof Error && /noscript/i.test(err.message)) return this.redis.eval(def.source, keyList, argv);
+        if (redisErrorCode(err) === 'NOSCRIPT') return this.redis.eval(def.source, keyList, argv);
         throw err;
       }),
     );

@@ -62,13 +62,22 @@ export class ConflictError extends SpoolError {
   }
 }
 
-/** Redis (or the Upstash endpoint) cannot be reached; callers should retry later. Nothing was written. */
+/**
+ * Redis (or the Upstash endpoint) cannot serve the call now: unreachable, stalled past the timeout,
+ * out of memory, busy, loading, read-only. Callers should retry later. A write may or may not have
+ * happened (a stalled call can still land): an idempotency key makes the retry safe.
+ */
 export class RedisUnavailableError extends SpoolError {
   constructor(
     cause: unknown,
     readonly retryAfterSeconds = 5,
   ) {
-    super('Redis is unavailable; retry later', 'redis_unavailable', 503, { retryAfterSeconds });
+    super(
+      'Redis is unavailable; retry later (a write may or may not have happened: retry with the same Idempotency-Key)',
+      'redis_unavailable',
+      503,
+      { retryAfterSeconds },
+    );
     this.cause = cause;
   }
 }
