@@ -31,7 +31,12 @@ afterAll(() => new Promise((r) => server.close(r)));
 
 const policy = { allowedHosts: [] as string[], allowPrivate: true };
 const signal = new AbortController().signal;
-const { rt } = await testRuntime('http-target', { SPOOL_WORKER_TIME_MARGIN_MS: '500', SPOOL_JOB_TIMEOUT_MS: '2000' });
+// A retried job waits its whole backoff (no jitter, 60 s base): none comes due again inside the run.
+const { rt } = await testRuntime(
+  'http-target',
+  { SPOOL_WORKER_TIME_MARGIN_MS: '500', SPOOL_JOB_TIMEOUT_MS: '2000', SPOOL_BACKOFF_BASE_MS: '60000' },
+  { random: () => 1 },
+);
 
 describe('failure messages from a target', () => {
   it('are cut on code points and well-formed', async () => {
