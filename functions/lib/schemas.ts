@@ -178,6 +178,8 @@ export const healthResponse = z.object({
           unit: z.enum(['jobs', 'seconds']),
           runbook: z.string(),
           step: z.string(),
+          /** The symptom as a sentence: `dead jobs = 12 jobs (above 10 jobs)`. */
+          text: z.string(),
         }),
       ),
       counts,
