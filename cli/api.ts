@@ -15,69 +15,18 @@ import { errorResponse, type RouteImpls } from '../functions/lib/http.js';
 import { createRuntime, type Runtime } from '../functions/lib/runtime.js';
 import { purgeRoutes } from '../functions/purge/routes.js';
 import { type PurgeRunReport, runPurge } from '../functions/purge/run.js';
-import { LOCAL_REST_TOKEN, LOCAL_REST_URL } from '../local/defaults.js';
-import type { SpoolConfig } from '../shared/config/index.js';
+import { loadConfig, type SpoolConfig } from '../shared/config/index.js';
 import { Logger } from '../shared/log/logger.js';
 import { RedisUnavailableError } from '../shared/queue/errors.js';
 import { globalKey } from '../shared/queue/keys.js';
+import { QUEUE_NAME } from '../shared/queue/schema.js';
 import { guard } from '../shared/redis/client.js';
-
-/** Same defaults as `npm start` and `npm run upstash:local`: local/defaults.ts. */
-export { LOCAL_REST_TOKEN, LOCAL_REST_URL };
-
-/**
- * Exit codes of every command but `spool health` (whose 0–3 are its status; see HEALTH_EXIT).
- * Documented in `spool --help` and the README.
- */
-export const EXIT = {
-  ok: 0,
-  /** The API refused the request (e.g. 409 conflict), or an unexpected error. */
-  failure: 1,
-  /** The job, dead job or DLQ group does not exist. */
-  notFound: 4,
-  /** The queue does not exist under this key prefix (nothing was ever enqueued to it). */
-  unknownQueue: 5,
-  /** Bad command line (sysexits EX_USAGE). */
-  usage: 64,
-  /** Redis or its REST endpoint cannot be reached, or it refused the token (EX_UNAVAILABLE). */
-  unavailable: 69,
-  /** A setting in the environment is invalid (EX_CONFIG). */
-  config: 78,
-} as const;
-
-/** Exit codes of `spool health --once` (Nagios-style, so cron and monitors can read them). */
-export const HEALTH_EXIT = { healthy: 0, degraded: 1, unhealthy: 2, unknown: 3 } as const;
-
-/** An error the CLI reports as is: a message, an exit code, and the API-shaped body for `--json`. */
-export class CliFailure extends Error {
-  constructor(
-    message: string,
-    readonly exit: number,
-    readonly body: { error: { code: string; message: string; details: Record<string, unknown> } },
-  ) {
-    super(message);
-  }
-}
+import { CliFailure, type Endpoint, EXIT, endpointOf } from './codes.js';
 
 const failure = (exit: number, code: string, message: string, details: Record<string, unknown> = {}) =>
   new CliFailure(message, exit, { error: { code, message, details } });
 
 const ROUTES: RouteImpls = { ...enqueueRoutes, ...dlqRoutes, ...purgeRoutes, ...healthRoutes };
-
-export interface Endpoint {
-  url: string;
-  token: string;
-  /** Where the URL came from: the variable, or the local default. */
-  fromEnv: boolean;
-}
-
-export function endpointOf(env: Record<string, string | undefined>): Endpoint {
-  return {
-    url: env.UPSTASH_REDIS_REST_URL || LOCAL_REST_URL,
-    token: env.UPSTASH_REDIS_REST_TOKEN || LOCAL_REST_TOKEN,
-    fromEnv: !!env.UPSTASH_REDIS_REST_URL,
-  };
-}
 
 /** Turns a Redis failure into a CliFailure naming what to set; any other error passes through. */
 export function connectionFailure(err: unknown, ep: Endpoint): CliFailure | undefined {
@@ -180,6 +129,10 @@ export class CliApi {
     return this.redis(() => runPurge(this.rt, this.rt.logger, { queues, dryRun, deadline: this.rt.clock() + 60_000 }));
   }
 
+  isQueueName(queue: string): boolean {
+    return QUEUE_NAME.test(queue);
+  }
+
   /** True when the queue was ever enqueued to under this prefix. */
   async queueExists(queue: string): Promise<boolean> {
     const key = globalKey(this.rt.spool.config.prefix, 'queues');
@@ -200,7 +153,14 @@ export class CliApi {
 }
 
 /** The API on the Redis the environment names (defaults: the local stack of `npm start`). */
-export async function cliApi(config: SpoolConfig, env: Record<string, string | undefined>): Promise<CliApi> {
+export async function cliApi(env: Record<string, string | undefined>): Promise<CliApi> {
+  let config: SpoolConfig;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    const message = `configuration: ${(e as Error).message}`;
+    throw new CliFailure(message, EXIT.config, { error: { code: 'config_error', message, details: {} } });
+  }
   const endpoint = endpointOf(env);
   const rt = await createRuntime({
     fn: 'local',

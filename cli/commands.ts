@@ -5,20 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { loadConfig, type SpoolConfig } from '../shared/config/index.js';
-import { QUEUE_NAME } from '../shared/queue/schema.js';
 import { JOB_STATES } from '../shared/queue/types.js';
-import {
-  type Answer,
-  type CliApi,
-  CliFailure,
-  cliApi,
-  EXIT,
-  endpointOf,
-  HEALTH_EXIT,
-  LOCAL_REST_TOKEN,
-  LOCAL_REST_URL,
-} from './api.js';
+import type { Answer, CliApi } from './api.js';
+import { CliFailure, EXIT, endpointOf, HEALTH_EXIT, LOCAL_REST_TOKEN, LOCAL_REST_URL } from './codes.js';
 import { reasonOf } from './health.js';
 import { describeJob, type Json, jobRow } from './present.js';
 
@@ -133,7 +122,7 @@ function apiFailure(res: Answer, cmd: Command, notFound?: string): never {
 }
 
 async function queueArg(api: CliApi, cmd: Command, queue: string): Promise<string> {
-  if (!QUEUE_NAME.test(queue)) throw new UsageError(`queue "${queue}" is not a queue name ([A-Za-z0-9_-]{1,64})`, cmd);
+  if (!api.isQueueName(queue)) throw new UsageError(`queue "${queue}" is not a queue name ([A-Za-z0-9_-]{1,64})`, cmd);
   await api.requireQueue(queue);
   return queue;
 }
@@ -622,16 +611,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 
   const isHealth = command === health;
-  let config: SpoolConfig;
   try {
-    config = loadConfig(io.env);
-  } catch (e) {
-    io.err(`spool: configuration: ${(e as Error).message}`);
-    return isHealth ? HEALTH_EXIT.unknown : EXIT.config;
-  }
-
-  try {
-    const api = await cliApi(config, io.env);
+    // The engine loads only for a command that runs (not for --version or --help).
+    const { cliApi } = await import('./api.js');
+    const api = await cliApi(io.env);
     return await command.run(api, args, flags, io);
   } catch (e) {
     if (e instanceof UsageError) {
