@@ -1,0 +1,107 @@
+/**
+ * The layout holds: each layer imports only what it may (test/helpers/imports.ts says what), every
+ * function folder has the one shape, and the test tree mirrors the source tree.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FUNCTION_NAMES } from '../functions/routes.js';
+import { REPO_ROOT } from '../infra/stack.js';
+import { boundaryViolations, FORBIDDEN, importsOf, sourceFiles } from './helpers/imports.js';
+
+const files = sourceFiles(REPO_ROOT);
+
+describe('layer boundaries', () => {
+  it('reads the source of every layer', () => {
+    const layers = new Set(files.map((f) => f.path.split('/')[0]));
+    for (const layer of ['shared', 'functions', 'infra', 'local', 'cli']) expect(layers).toContain(layer);
+    expect(files.find((f) => f.path === 'shared/queue/core.ts')).toBeDefined();
+    expect(files.length).toBeGreaterThan(80);
+  });
+
+  it('shared/ imports nothing from functions/, infra/, local/ or cli/; functions/ nothing from infra/ or local/', () => {
+    expect(boundaryViolations(files)).toEqual([]);
+  });
+
+  it('finds every kind of import statement', () => {
+    const source = [
+      "import { a } from '../functions/lib/http.js';",
+      "import type { B } from '../../local/aws.js';",
+      "export * from './keys.js';",
+      "export { c } from '../infra/stack.js';",
+      "import '../cli/main.js';",
+      "const d = await import('../local/defaults.js');",
+      "import { z } from 'zod';",
+    ].join('\n');
+    expect(importsOf(source)).toEqual([
+      '../functions/lib/http.js',
+      '../../local/aws.js',
+      './keys.js',
+      '../infra/stack.js',
+      '../cli/main.js',
+      '../local/defaults.js',
+    ]);
+  });
+
+  it('fails on a file that crosses a boundary, and passes one that does not', () => {
+    const violations = boundaryViolations([
+      { path: 'shared/queue/x.ts', source: "import { httpApi } from '../../functions/lib/http.js';" },
+      { path: 'shared/log/y.ts', source: "export const z = () => import('../../local/aws.js');" },
+      { path: 'functions/worker/z.ts', source: "import type { SpoolStack } from '../../infra/stack.js';" },
+      { path: 'functions/worker/ok.ts', source: "import { lease } from '../../shared/queue/ops/lease.js';" },
+      { path: 'local/ok.ts', source: "import { ROUTES } from '../functions/routes.js';" },
+    ]);
+    expect(violations).toEqual([
+      'shared/queue/x.ts -> functions/lib/http.js (shared/ may not import functions/)',
+      'shared/log/y.ts -> local/aws.js (shared/ may not import local/)',
+      'functions/worker/z.ts -> infra/stack.js (functions/ may not import infra/)',
+    ]);
+  });
+});
+
+describe('function folders', () => {
+  const fnDirs = fs
+    .readdirSync(path.join(REPO_ROOT, 'functions'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== 'lib')
+    .map((e) => e.name)
+    .sort();
+
+  it('one folder per function of routes.ts, besides lib/', () => {
+    expect(fnDirs).toEqual([...FUNCTION_NAMES].sort());
+  });
+
+  it('each is handler.ts (the entry, a few lines) plus routes.ts and/or run.ts', () => {
+    for (const fn of fnDirs) {
+      const names = fs.readdirSync(path.join(REPO_ROOT, 'functions', fn)).sort();
+      expect(names, fn).toContain('handler.ts');
+      expect(
+        names.filter((n) => !['handler.ts', 'routes.ts', 'run.ts'].includes(n)),
+        fn,
+      ).toEqual([]);
+      const handler = fs.readFileSync(path.join(REPO_ROOT, 'functions', fn, 'handler.ts'), 'utf8');
+      const code = handler
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !l.startsWith('import '));
+      expect(code.length, `functions/${fn}/handler.ts: ${code.length} lines of code`).toBeLessThanOrEqual(10);
+      expect(handler, fn).not.toMatch(/RouteImpls|z\.object|strictObject/);
+    }
+  });
+});
+
+it('the test tree mirrors the source tree: test/<layer>/... and test/helpers/ only', () => {
+  const dirs = fs
+    .readdirSync(path.join(REPO_ROOT, 'test'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== 'artifacts')
+    .map((e) => e.name);
+  expect(dirs.filter((d) => d !== 'helpers' && !(d in FORBIDDEN) && !fs.existsSync(path.join(REPO_ROOT, d)))).toEqual(
+    [],
+  );
+  const stray = (dir: string): string[] =>
+    fs
+      .readdirSync(path.join(REPO_ROOT, 'test', dir), { withFileTypes: true })
+      .flatMap((e) =>
+        e.isDirectory() ? stray(`${dir}/${e.name}`) : e.name.endsWith('.test.ts') ? [] : [`test/${dir}/${e.name}`],
+      );
+  expect(dirs.filter((d) => d !== 'helpers').flatMap(stray), 'helpers belong in test/helpers/').toEqual([]);
+});
