@@ -105,3 +105,18 @@ it('the test tree mirrors the source tree: test/<layer>/... and test/helpers/ on
       );
   expect(dirs.filter((d) => d !== 'helpers').flatMap(stray), 'helpers belong in test/helpers/').toEqual([]);
 });
+
+it('tsc checks every top-level folder that holds code (tsconfig include)', () => {
+  const tsconfig = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] };
+  const ignored = ['node_modules', 'cdk.out', 'coverage', '.git'];
+  const holdsCode = (dir: string): boolean =>
+    fs
+      .readdirSync(path.join(REPO_ROOT, dir), { withFileTypes: true })
+      .some((e) => (e.isDirectory() ? holdsCode(`${dir}/${e.name}`) : /\.(ts|mts|mjs|js)$/.test(e.name)));
+  const folders = fs
+    .readdirSync(REPO_ROOT, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !ignored.includes(e.name) && holdsCode(e.name))
+    .map((e) => e.name);
+  expect(folders).toContain('cli');
+  expect(folders.filter((f) => !tsconfig.include.includes(f))).toEqual([]);
+});
