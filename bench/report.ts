@@ -244,7 +244,7 @@ ${closing}
   measured call pays the first \`EVALSHA\` → \`NOSCRIPT\` → \`EVAL\` round trip (that costs one extra HTTP request per
   script per Redis server for Spool).
 - **Spool goes through HTTP; BullMQ talks TCP.** Spool's calls go \`@upstash/redis\` → HTTP → the local
-  Upstash-compatible endpoint (shared/dev/upstash-local, running in the benchmark's own Node process) → Redis,
+  Upstash-compatible endpoint (local/upstash, running in the benchmark's own Node process) → Redis,
   as they would to Upstash. Each HTTP request has a real cost (JSON, base64, a round trip); BullMQ's ioredis
   pipelines commands over a socket. In production the Upstash round trip is milliseconds, not the sub-millisecond
   loopback here, so fewer requests per job matter more there than this run shows.
