@@ -120,3 +120,58 @@ it('tsc checks every top-level folder that holds code (tsconfig include)', () =>
   expect(folders).toContain('cli');
   expect(folders.filter((f) => !tsconfig.include.includes(f))).toEqual([]);
 });
+
+describe('the docs name the tree as it is', () => {
+  const read = (p: string) => fs.readFileSync(path.join(REPO_ROOT, p), 'utf8');
+  const docs = ['README.md', 'CONTRIBUTING.md', ...fs.readdirSync(path.join(REPO_ROOT, 'docs')).map((f) => `docs/${f}`)]
+    .filter((p) => p.endsWith('.md'))
+    .map((p) => ({ path: p, text: read(p) }));
+
+  it("the README's code map names every top-level folder", () => {
+    const readme = read('README.md');
+    const map = readme.slice(readme.indexOf('## Code map'), readme.indexOf('\n## ', readme.indexOf('## Code map') + 1));
+    const ignored = ['node_modules', 'cdk.out', 'coverage', '.git'];
+    const folders = fs
+      .readdirSync(REPO_ROOT, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !ignored.includes(e.name))
+      .map((e) => e.name);
+    expect(folders).toContain('.ci');
+    expect(folders.filter((f) => !map.includes(`- \`${f}/\``))).toEqual([]);
+  });
+
+  it('every repository path the docs name in backticks exists', () => {
+    const stale: string[] = [];
+    for (const d of docs)
+      for (const p of repoPathsIn(d.text)) if (!fs.existsSync(path.join(REPO_ROOT, p))) stale.push(`${d.path}: ${p}`);
+    expect(stale).toEqual([]);
+  });
+
+  it('finds the paths in backticks, and passes over placeholders', () => {
+    expect(
+      repoPathsIn(
+        'see `shared/dev/upstash-local`, `npx vitest run test/infra.test.ts` and `functions/<fn>/handler.ts`, `docs/x.{md,json}`',
+      ),
+    ).toEqual(['shared/dev/upstash-local', 'test/infra.test.ts']);
+  });
+});
+
+/** Top-level folders of the repository (what a doc's path may start with). */
+const ROOTS = fs
+  .readdirSync(REPO_ROOT, { withFileTypes: true })
+  .filter((e) => e.isDirectory() && !['node_modules', 'cdk.out', 'coverage', '.git'].includes(e.name))
+  .map((e) => e.name);
+
+/**
+ * Repository paths in backticks (`shared/...`, `npx vitest run test/...`), each word of a span on
+ * its own; placeholders (`<fn>`, `{a,b}`, `*`, `$VAR`) are left out.
+ */
+function repoPathsIn(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/`([^`\n]+)`/g))
+    for (const word of m[1]!.split(/\s+/)) {
+      const p = word.replace(/^\(/, '').replace(/[.,:;)]+$/, '');
+      if (!p.includes('/') || !ROOTS.includes(p.split('/')[0]!) || /[<>{}*$]/.test(p)) continue;
+      out.push(p);
+    }
+  return out;
+}
