@@ -6,7 +6,8 @@
  *   POST /pipeline    body [["cmd", ...], ...]       -> [{"result"} | {"error"}, ...]
  *   POST /multi-exec  body [["cmd", ...], ...]       -> same, executed in MULTI/EXEC
  * Replies keep their RESP2 shape. With `Upstash-Encoding: base64`, bulk and simple strings are
- * base64 of the raw bytes; errors are never encoded.
+ * base64 of the raw bytes; errors are never encoded. Scripts may carry Upstash's
+ * `allow-key-locking` flag, which Redis 7 refuses: see ./scripts.ts.
  */
 
 import { timingSafeEqual } from 'node:crypto';
@@ -14,6 +15,7 @@ import http from 'node:http';
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
 import { redactUrl } from '../../shared/log/redact.js';
 import { LOCAL_HOST, LOCAL_REDIS_URL } from '../defaults.js';
+import { ScriptFlags } from './scripts.js';
 
 export interface UpstashLocalOptions {
   redisUrl?: string;
@@ -290,10 +292,16 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
   }
 
   type Entry = { result: unknown } | { error: string };
+  const scripts = new ScriptFlags();
+  /** Each command as Redis must see it, with its reply's translation (./scripts.ts). */
+  const translateAll = (cmds: Cmd[]) => cmds.map((c) => scripts.translate(c));
+  const replyOf = (t: { reply?: (v: unknown) => unknown } | undefined, v: unknown): unknown =>
+    t?.reply ? t.reply(v) : v;
 
   async function runPipeline(conn: Redis, cmds: Cmd[], b64: boolean): Promise<{ entries: Entry[]; down?: string }> {
     const p = conn.pipeline();
-    for (const cmd of cmds) p.callBuffer(cmd[0], ...cmd.slice(1));
+    const ts = translateAll(cmds);
+    for (const { cmd } of ts) p.callBuffer(cmd[0], ...cmd.slice(1));
     const replies = await p.exec();
     if (!replies) throw new Error('ERR pipeline produced no result');
     const entries: Entry[] = new Array(cmds.length);
@@ -305,7 +313,7 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
         if (!isReplyError(err)) down ??= message;
         entries[i] = { error: message };
       } else {
-        entries[i] = { result: encodeReply(value, b64) };
+        entries[i] = { result: encodeReply(replyOf(ts[i], value), b64) };
       }
     }
     return { entries, down };
@@ -315,7 +323,8 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
     // ioredis writes MULTI ... EXEC as one block on the shared connection, so no other
     // caller's command can land inside the transaction.
     const m = shared.multi();
-    for (const cmd of cmds) m.callBuffer(cmd[0], ...cmd.slice(1));
+    const ts = translateAll(cmds);
+    for (const { cmd } of ts) m.callBuffer(cmd[0], ...cmd.slice(1));
     let replies: [Error | null, unknown][] | null;
     try {
       replies = await m.exec();
@@ -327,7 +336,9 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
       throw e;
     }
     if (!replies) throw new HttpError(400, 'ERR transaction aborted');
-    return replies.map(([err, value]) => (err ? { error: err.message } : { result: encodeReply(value, b64) }));
+    return replies.map(([err, value], i) =>
+      err ? { error: err.message } : { result: encodeReply(replyOf(ts[i], value), b64) },
+    );
   }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -372,10 +383,12 @@ export async function startUpstashLocal(opts: UpstashLocalOptions): Promise<Upst
       const refused = refusal(cmd);
       if (refused) throw new HttpError(400, refused);
       try {
+        const t = scripts.translate(cmd);
+        const run = t.cmd;
         const value = isBlocking(cmd)
-          ? await withDedicated(res, (c) => c.callBuffer(cmd[0], ...cmd.slice(1)))
-          : await shared.callBuffer(cmd[0], ...cmd.slice(1));
-        sendJson(res, 200, { result: encodeReply(value, b64) });
+          ? await withDedicated(res, (c) => c.callBuffer(run[0], ...run.slice(1)))
+          : await shared.callBuffer(run[0], ...run.slice(1));
+        sendJson(res, 200, { result: encodeReply(replyOf(t, value), b64) });
       } catch (e) {
         if (isReplyError(e)) throw new HttpError(400, e.message);
         throw e;

@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from '@upstash/redis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LOCAL_REDIS_URL } from '../../local/defaults.js';
+import { forRedis } from '../../local/upstash/scripts.js';
 import { startUpstashLocal } from '../../local/upstash/server.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
@@ -172,6 +174,70 @@ describe('scripts', () => {
     const res = await raw('/', ['eval', "return redis.error_reply('spool boom')", 0]);
     expect(res.status).toBe(400);
     expect(res.json.error).toMatch(/spool boom/);
+  });
+});
+
+describe("Upstash's script flags (Redis 7 refuses allow-key-locking)", () => {
+  const sha = (s: string) => createHash('sha1').update(s).digest('hex');
+  const body = (flags: string, lua: string) => `#!lua flags=${flags}\n-- ${randomBytes(8).toString('hex')}\n${lua}`;
+
+  it('forRedis drops only allow-key-locking; a shebang left without flags is blanked, lines kept', () => {
+    expect(forRedis('#!lua flags=allow-key-locking\nreturn 1')).toBe('\nreturn 1');
+    expect(forRedis('#!lua flags=no-writes,allow-key-locking\nreturn 1')).toBe('#!lua flags=no-writes\nreturn 1');
+    expect(forRedis('#!lua flags=allow-key-locking,no-writes\nreturn 1')).toBe('#!lua flags=no-writes\nreturn 1');
+    expect(forRedis('#!lua flags=no-writes\nreturn 1')).toBe('#!lua flags=no-writes\nreturn 1');
+    expect(forRedis('return 1')).toBe('return 1');
+  });
+
+  it('EVAL runs a flagged body; EVALSHA, SCRIPT LOAD and SCRIPT EXISTS speak the digest the client computed', async () => {
+    const text = body('allow-key-locking', "return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    const digest = sha(text);
+    expect(await redis.scriptExists(digest)).toEqual([0]);
+    // createScript: EVALSHA (NOSCRIPT), then EVAL with the body, then EVALSHA by the client's digest
+    const script = redis.createScript<number>(text);
+    expect(await script.exec([key('flag:n')], ['2'])).toBe(2);
+    expect(await redis.scriptExists(digest)).toEqual([1]);
+    expect(await redis.evalsha(digest, [key('flag:n')], ['3'])).toBe(5);
+    const p = redis.pipeline();
+    p.evalsha(digest, [key('flag:n')], ['1']);
+    p.eval(text, [key('flag:n')], ['1']);
+    expect(await p.exec()).toEqual([6, 7]);
+    const loaded = body('allow-key-locking', 'return 42');
+    expect(await redis.scriptLoad(loaded)).toBe(sha(loaded));
+    expect(await redis.evalsha(sha(loaded), [], [])).toBe(42);
+    expect(await redis.scriptExists(sha(loaded), digest, sha('never sent'))).toEqual([1, 1, 0]);
+  });
+
+  it('keeps no-writes, which Redis enforces', async () => {
+    const read = body('no-writes,allow-key-locking', "return redis.call('GET', KEYS[1])");
+    await redis.set(key('flag:ro'), 'v');
+    expect(await redis.eval(read, [key('flag:ro')], [])).toBe('v');
+    const write = body('no-writes,allow-key-locking', "return redis.call('SET', KEYS[1], 'w')");
+    await expect(redis.eval(write, [key('flag:ro')], [])).rejects.toThrow(/write command.*not allowed|no-writes/i);
+    expect(await redis.get(key('flag:ro'))).toBe('v');
+  });
+
+  it('reports errors on the line of the body the client sent', async () => {
+    const bad = body('allow-key-locking', "error('boom on line 3')");
+    await expect(redis.eval(bad, [], [])).rejects.toThrow(/:3: boom on line 3/);
+  });
+
+  it('a restarted endpoint does not know the digest: NOSCRIPT, and the client resends the body', async () => {
+    const text = body('allow-key-locking', "return 'again'");
+    expect(await redis.eval(text, [], [])).toBe('again');
+    const fresh = await startUpstashLocal({
+      redisUrl: process.env.REDIS_URL || LOCAL_REDIS_URL,
+      port: 0,
+      token: 'fresh',
+    });
+    try {
+      const other = new Redis({ url: fresh.url, token: 'fresh' });
+      await expect(other.evalsha(sha(text), [], [])).rejects.toThrow(/NOSCRIPT/);
+      expect(await other.createScript<string>(text).exec([], [])).toBe('again');
+      expect(await other.evalsha(sha(text), [], [])).toBe('again');
+    } finally {
+      await fresh.close();
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { BASE, DEAD, WAITING } from './lib.js';
 
 export const DEAD_GROUPS = defineScript({
   name: 'deadGroups',
+  readOnly: true,
   summary: `
 The DLQ grouped by fingerprint. Counts are exact (kept in deadFingerprints); samples come from the
 newest \`scan\` dead jobs, at most \`samples\` per fingerprint.`,

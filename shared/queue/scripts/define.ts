@@ -71,8 +71,19 @@ export interface ScriptSpec<K extends string, A extends Record<string, ArgSpec>,
   args: A;
   result: Returns<R>;
   uses?: readonly LuaLibrary[];
+  /** The script only reads: it carries Upstash's (and Redis's) `no-writes` flag, and Redis refuses any write in it. */
+  readOnly?: boolean;
   body: string;
 }
+
+/**
+ * The first line of every script. Upstash runs a script under a database-wide lock unless its body
+ * starts with `allow-key-locking`; then it locks only the keys passed in KEYS (every key a script
+ * touches is declared: test/shared/queue/scripts.test.ts), so scripts of different queues run in
+ * parallel. Redis 7 refuses that flag; the local endpoint (local/upstash) removes it before Redis
+ * sees the script and maps the digests.
+ */
+export const shebang = (readOnly: boolean): string => `#!lua flags=${readOnly ? 'no-writes,' : ''}allow-key-locking`;
 
 /**
  * A Lua script of the engine: its name, its KEYS (bound to `K.<name>`), its ARGV (bound to locals of
@@ -89,6 +100,8 @@ export interface ScriptDef<
   /** The libraries the source carries, in its order. */
   readonly libraries: readonly LuaLibrary[];
   readonly source: string;
+  /** Only reads (flag no-writes). */
+  readonly readOnly: boolean;
   /** SHA-1 of the source, computed here so the first EVALSHA can share an HTTP request with other calls. */
   readonly sha1: string;
   readonly result: Returns<R>;
@@ -167,6 +180,7 @@ export function defineScript<const K extends string, const A extends Record<stri
   ];
   const bindArgs = args.map(([a, s], i) => `local ${pad(`${a} = ${BIND[s.kind](i + 1)}`, aw + 26)}-- ${s.doc}`);
   const source = [
+    shebang(spec.readOnly ?? false),
     ...header,
     ...bindKeys,
     ...bindArgs,
@@ -181,6 +195,7 @@ export function defineScript<const K extends string, const A extends Record<stri
     args: spec.args,
     libraries: libs,
     source,
+    readOnly: spec.readOnly ?? false,
     sha1: createHash('sha1').update(source).digest('hex'),
     result: spec.result,
   };

@@ -11,6 +11,7 @@ export interface StoredJob {
 
 export const GET = defineScript({
   name: 'get',
+  readOnly: true,
   summary: 'Many jobs by id, as stored.',
   keys: {
     jobs: '',
@@ -33,6 +34,7 @@ return cjson.encode({ jobs = out })
 
 export const LIST = defineScript({
   name: 'list',
+  readOnly: true,
   summary: `
 A page of one state's sorted set, in its order, from a cursor (score, id): the page starts after
 the cursor's id, or (when that job left the set) after every member scored up to the cursor's score.`,

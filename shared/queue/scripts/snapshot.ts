@@ -3,6 +3,7 @@ import { BASE } from './lib.js';
 
 export const SNAPSHOT = defineScript({
   name: 'snapshot',
+  readOnly: true,
   summary: "A queue's health figures without scanning it: set sizes, the oldest members, every counter.",
   keys: {
     waiting: 'counted',

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { Spool } from '../../../shared/queue/engine.js';
 import { COUNTER_NAMES } from '../../../shared/queue/ops/snapshot.js';
 import {
   defineScript,
@@ -32,19 +33,19 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
-  complete: '63d75453efb9c955e26f4ba987ef2a9406fbe1ea',
-  fail: '9c990c169e993b1ffcb6351b3da8362e5882b46f',
-  extend: '0d1d3b9acfe33a18eacddc08bb418a16e3403cb6',
-  deadGroups: '45b1484503ae68657597a8e995c2501ccddc675f',
-  replay: 'aa19fb2a0f1c742d767e3e0538831216af489a0b',
-  deleteDead: '054ef59859a23a6cc1322c77d5fd96f97bf58b3f',
-  enqueue: 'c005d85c63348a86c42770e1310be1372d16d001',
-  get: '57027bec60c207562eab64d5d562e45548f8c7de',
-  list: 'd3b23eb88acd49063f3821c954503e6ffe2ed6dd',
-  cancel: 'cd5e9a16179ea5b6f626857415b11ebb08ee006d',
-  lease: 'c0e1bf2b90f02853b4c79a120fd01ba95456004a',
-  purge: 'aa7492b231b6757455741f246f24c16481c549b2',
-  snapshot: '13089f06b50bcf2e095d063c1d36f2bc72dae30d',
+  complete: 'a5cfbb2b97d396a60635e63690fabced830b09ab',
+  extend: '7a4115feb5505a3dfcf0f2036632c53c7f47a8eb',
+  fail: 'ccc125d203b706c2d56ea3fcf8ad8e5ba1198850',
+  deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
+  deleteDead: 'a5d5db86ced1220cc59ff1891aea354d25f0a966',
+  replay: '08512dee7b8fd54e5af55e5bd9ebb0527a9e40f9',
+  enqueue: '929aa9c6e6fae07673b3396522df5a3088b56bae',
+  cancel: '91e7a0dd24365bdf48223fd139a8b8de6d744ce2',
+  get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
+  list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
+  lease: '277c969e6ec0929c45e02f0c3420147623e307e0',
+  purge: '8290076bc7ee625f0c789b6c2ca8a524cd11a7a4',
+  snapshot: '5dba24e940edba5d74e0fbfd186aec206d87aa69',
 };
 
 /** Fields of the counters hash that are the engine's own, not counters (keys.ts). */
@@ -75,6 +76,32 @@ describe('the scripts found', () => {
       'reclaim',
       'waiting',
     ]);
+  });
+});
+
+describe("Upstash's key-level locking", () => {
+  it('every script starts with allow-key-locking, and with no-writes exactly when it only reads', () => {
+    const readOnly = SCRIPTS.filter((s) => s.readOnly).map((s) => s.name);
+    expect(readOnly.sort()).toEqual(['deadGroups', 'get', 'list', 'snapshot']);
+    for (const s of SCRIPTS) {
+      expect(s.source.split('\n')[0], s.name).toBe(
+        s.readOnly ? '#!lua flags=no-writes,allow-key-locking' : '#!lua flags=allow-key-locking',
+      );
+    }
+  });
+
+  it('a read-only script that writes is refused by Redis (the flag is kept on the way to Redis 7)', async () => {
+    const spool = new Spool(testRedis(), { config: { prefix: 'test:no-writes' } });
+    const def = defineScript({
+      name: 'writesAnyway',
+      summary: `declared read-only, writes anyway ${Math.random()}`,
+      keys: { counters: '' },
+      args: {},
+      result: returns('{}'),
+      readOnly: true,
+      body: "redis.call('HINCRBY', K.counters, 'x', 1)\nreturn '{}'",
+    });
+    await expect(spool.run(def, 'q', {})).rejects.toThrow(/write command.*not allowed|no-writes/i);
   });
 });
 
