@@ -25,6 +25,10 @@ const REASONS = {
   SMG4:
     'The secret holds an Upstash REST URL and token that only Upstash can issue; Secrets Manager cannot rotate them. ' +
     'Rotation is an operator procedure (docs/runbook.md#rotate-the-upstash-token).',
+  SMG4_SIGNING:
+    'The signing secret is shared with every target, which must learn a new value before Spool drops the old one; ' +
+    'an automatic rotation would break their verification. Rotation is the two-step procedure of the README ' +
+    '(Signed deliveries: "new,old", then "new").',
   IAM5_XRAY:
     'Resource::* comes only from xray:PutTraceSegments and xray:PutTelemetryRecords (Tracing.ACTIVE), ' +
     'which support no resource-level permissions.',
@@ -46,6 +50,7 @@ export function acknowledgeNagFindings(spool: Spool): NagAcknowledgement[] {
   };
 
   if (spool.config.secretName === undefined) ack(spool.redisSecret, 'SMG4', REASONS.SMG4);
+  ack(spool.signingSecret, 'SMG4', REASONS.SMG4_SIGNING);
 
   for (const fn of FUNCTION_NAMES) {
     const role = spool.spoolFunctions.roles[fn];

@@ -37,6 +37,8 @@ export interface SpoolConstructProps extends SpoolProps {
 export class Spool extends Construct {
   readonly config: StackConfig;
   readonly redisSecret: secretsmanager.ISecret;
+  /** The worker signs every delivery with it (spool-signature); targets verify with the same value. */
+  readonly signingSecret: secretsmanager.Secret;
   readonly alertTopic: sns.Topic;
   readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
   readonly spoolFunctions: SpoolFunctions;
@@ -65,6 +67,13 @@ export class Spool extends Construct {
             ),
             removalPolicy: RemovalPolicy.RETAIN,
           });
+
+    // ---- Delivery signing secret: generated here, read by the worker, given to targets by the operator ----
+    this.signingSecret = new secretsmanager.Secret(this, 'SigningSecret', {
+      description: `Spool (${stack.stackName}): HMAC secret of the spool-signature header on every delivery (one secret, or "new,old" during a rotation)`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
 
     // ---- On-call topic ----
     this.alertTopic = new sns.Topic(this, 'AlertTopic', {
@@ -102,6 +111,7 @@ export class Spool extends Construct {
       config,
       projectRoot: projectRoot ?? REPO_ROOT,
       redisSecret: this.redisSecret,
+      signingSecret: this.signingSecret,
       alertTopic: this.alertTopic,
     });
     this.functions = this.spoolFunctions.functions;

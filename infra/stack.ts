@@ -35,6 +35,10 @@ export class SpoolStack extends Stack {
       value: spool.redisSecret.secretArn,
       description: 'Secret holding the Upstash REST URL and token',
     });
+    new CfnOutput(this, 'SigningSecretArn', {
+      value: spool.signingSecret.secretArn,
+      description: 'Secret whose value targets verify spool-signature with',
+    });
     new CfnOutput(this, 'WorkerFunctionName', { value: spool.spoolFunctions.workerFunctionName });
     new CfnOutput(this, 'DashboardName', { value: spool.monitoring.dashboard.dashboardName });
   }

@@ -12,6 +12,8 @@ export const LOCAL_REDIS_URL = `redis://${LOCAL_HOST}:6379`;
 export const LOCAL_REST_URL = `http://${LOCAL_HOST}:8079`;
 /** The endpoint's token (`UPSTASH_REDIS_REST_TOKEN`). Local only: it guards nothing of value. */
 export const LOCAL_REST_TOKEN = 'spool-local-token';
+/** The worker's delivery signing secret (`SPOOL_SIGNING_SECRET`); the demo targets verify with it. Local only. */
+export const LOCAL_SIGNING_SECRET = 'spool-local-signing-secret';
 /** The local API Gateway's port (`PORT`). */
 export const LOCAL_API_PORT = 3000;
 

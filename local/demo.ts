@@ -1,11 +1,13 @@
 /**
  * Demo HTTP targets, served by the local server only (never part of the deployed API), so that
  * jobs can be seen to complete, retry and land in the DLQ:
- *   POST /demo/echo        200, echoes the request
+ *   POST /demo/echo        200, echoes the request, and whether its Spool signature verified
  *   POST /demo/flaky       500 about half the time, else 200
  *   POST /demo/fail        400 always (a permanent failure: straight to the DLQ)
  *   POST /demo/slow?ms=N   200 after N ms (at most 10 minutes)
  */
+import { verifySignatures as verifySignature } from '../shared/jobs/signature.js';
+
 export const DEMO_PREFIX = '/demo/';
 const MAX_SLOW_MS = 600_000;
 
@@ -27,6 +29,8 @@ export interface DemoOptions {
   random?: () => number;
   /** Aborts pending slow answers when the server closes. */
   signal?: AbortSignal;
+  /** The worker's signing secret: echo says whether a request's signature verifies with it. */
+  signingSecret?: string | undefined;
 }
 
 export interface DemoStats {
@@ -56,9 +60,12 @@ export function createDemo(opts: DemoOptions = {}) {
     const received = {
       method: req.method,
       path: req.path,
-      jobId: req.headers['x-spool-job-id'],
-      attempt: req.headers['x-spool-attempt'],
+      jobId: req.headers['spool-job-id'],
+      attempt: req.headers['spool-attempt'],
       body: parsedBody(req.body),
+      ...(opts.signingSecret
+        ? { signature: verifySignature({ secret: opts.signingSecret, headers: req.headers, body: req.body }) }
+        : {}),
     };
     switch (name) {
       case 'echo':

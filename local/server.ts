@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionName } from '../functions/routes.js';
 import { fromLambdaResult, matchRoute, toApiGatewayEvent } from './apigw.js';
-import { LOCAL_API_PORT, LOCAL_HOST } from './defaults.js';
+import { LOCAL_API_PORT, LOCAL_HOST, LOCAL_SIGNING_SECRET } from './defaults.js';
 import { createDemo, DEMO_PREFIX } from './demo.js';
 import { createFunctionHost, type FunctionHost } from './functions.js';
 import { type ScheduleIntervals, startSchedules } from './schedules.js';
@@ -94,8 +94,11 @@ export function localEnv(
   env.SPOOL_TARGET_ALLOW_PRIVATE ||= 'true';
   // SNS pages go to the log (the local SNS client writes them there); they need a topic to be sent to.
   env.SPOOL_ALERT_TOPIC_ARN ||= 'arn:aws:sns:local:000000000000:spool-local-alerts';
+  // Deliveries are signed as deployed ones are; the demo targets verify with the same secret.
+  env.SPOOL_SIGNING_SECRET ||= LOCAL_SIGNING_SECRET;
   // No AWS here: the functions must not look for a secret; the worker kick runs in-process.
   delete env.SPOOL_REDIS_SECRET_ARN;
+  delete env.SPOOL_SIGNING_SECRET_ARN;
   return env;
 }
 
@@ -103,7 +106,7 @@ export async function startLocal(opts: StartLocalOptions): Promise<LocalServer> 
   const log = opts.log ?? ((line: string) => console.log(line));
   const env = localEnv({ ...process.env, ...opts.env }, opts.upstash);
   const abort = new AbortController();
-  const demo = createDemo({ random: opts.random, signal: abort.signal });
+  const demo = createDemo({ random: opts.random, signal: abort.signal, signingSecret: env.SPOOL_SIGNING_SECRET });
   const host = await createFunctionHost({ env, log });
 
   const server = http.createServer(async (req, res) => {

@@ -5,6 +5,7 @@ import { enqueue } from '../../shared/queue/ops/enqueue.js';
 import { cancel, getJob, listJobs } from '../../shared/queue/ops/jobs.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { JobState } from '../../shared/queue/types.js';
+import { requestTrace, toTraceparent, xrayTraceId } from '../../shared/trace/context.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { presentJob } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
@@ -77,7 +78,9 @@ export const enqueueRoutes: RouteImpls = {
     } else {
       input = body;
     }
-    const out = await enqueue(rt.spool, queue, input);
+    // The request's trace goes with the jobs, to be sent on with their deliveries.
+    const trace = requestTrace(req.headers, rt.invocationTrace());
+    const out = await enqueue(rt.spool, queue, input, trace ? { trace: toTraceparent(trace) } : {});
     await kickIfNeeded(rt, queue, out.kick, req.log);
     const created = out.jobs.some((j) => !j.deduplicated);
     const status = created ? 201 : 200;
@@ -86,6 +89,8 @@ export const enqueueRoutes: RouteImpls = {
       jobs: out.jobs.length,
       deduplicated: out.jobs.filter((j) => j.deduplicated).length,
       kick: out.kick,
+      ids: out.jobs.map((j) => j.id),
+      ...(trace ? { traceId: xrayTraceId(trace) } : {}),
     });
     if (batch) return { status, body: { queue, jobs: out.jobs } satisfies Body<typeof enqueueBatchResponse> };
     const j = out.jobs[0]!;

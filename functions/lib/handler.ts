@@ -31,6 +31,13 @@ export interface Invocation {
 /** Remaining time when there is no Lambda context (a direct call from a test or the local server). */
 export const DEFAULT_REMAINING_MS = 60_000;
 
+/** True until the first invocation of this container has started. */
+let coldStart = true;
+const sampleRate = (): number => {
+  const r = Number(process.env.POWERTOOLS_LOGGER_SAMPLE_RATE ?? 0);
+  return Number.isFinite(r) ? Math.min(1, Math.max(0, r)) : 0;
+};
+
 export type LambdaHandler = (event: unknown, context?: Partial<Context>) => Promise<unknown>;
 
 /**
@@ -55,7 +62,19 @@ export function lambdaHandler(
     const requestId = http
       ? (event as APIGatewayProxyEventV2).requestContext.requestId
       : (context?.awsRequestId ?? `local-${rt.clock()}`);
-    const log = rt.logger.createChild({ persistentKeys: { requestId, function: fn } });
+    // As Powertools Logger does: cold_start on every line of a container's first invocation, and
+    // DEBUG for a sampled fraction of invocations (POWERTOOLS_LOGGER_SAMPLE_RATE, 0 to 1).
+    const sampled = sampleRate() > 0 && Math.random() < sampleRate();
+    const log = rt.logger.createChild({
+      persistentKeys: {
+        requestId,
+        function: fn,
+        cold_start: coldStart,
+        ...(sampled ? { sampling_rate: sampleRate() } : {}),
+      },
+      ...(sampled ? { logLevel: 'DEBUG' as const } : {}),
+    });
+    coldStart = false;
     if (context?.awsRequestId && context.functionName) log.addContext(context as Context);
     const remaining =
       typeof context?.getRemainingTimeInMillis === 'function'

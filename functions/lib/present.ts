@@ -1,6 +1,7 @@
 import type * as z from 'zod/mini';
 import { redactHeaders, redactUrl, redactUrls } from '../../shared/log/redact.js';
 import type { Job, JobError } from '../../shared/queue/types.js';
+import { parseTraceparent, xrayTraceId } from '../../shared/trace/context.js';
 import type { jobError, jobResponse } from './schemas.js';
 
 function iso(t: number): string;
@@ -42,6 +43,8 @@ export function presentJob(j: Job): ApiJob {
   if (j.completedAt !== undefined) out.completedAt = iso(j.completedAt);
   if (j.diedAt !== undefined) out.diedAt = iso(j.diedAt);
   if (j.replays !== undefined) out.replays = j.replays;
+  const trace = parseTraceparent(j.trace);
+  if (trace) out.traceId = xrayTraceId(trace);
   return out;
 }
 

@@ -19,7 +19,10 @@ import { Logger } from '../../shared/log/logger.js';
 import { SpoolCore } from '../../shared/queue/core.js';
 import { SpoolError } from '../../shared/queue/errors.js';
 import { createRedis, type RedisCredentials } from '../../shared/redis/client.js';
+import { parseXRayHeader, type TraceContext } from '../../shared/trace/context.js';
+import { daemonSink, traceFetches, type XRaySink, XRayTracer } from '../../shared/trace/xray.js';
 import type { FunctionName } from '../routes.js';
+import { type SigningSecrets, signingSecrets } from './signing.js';
 
 /** The slice of an AWS SDK v3 client Spool uses: `send`. A stand-in may log the command's `input`. */
 export interface Sender<C> {
@@ -62,6 +65,12 @@ export interface Runtime {
   readonly aws: AwsClients;
   readonly handlers: HandlerRegistry;
   readonly targetPolicy: TargetPolicy;
+  /** The delivery signing secrets (functions/lib/signing.ts). */
+  readonly signingSecrets: SigningSecrets;
+  /** X-Ray subsegments (sent only where the X-Ray daemon runs: Lambda with active tracing). */
+  readonly tracer: XRayTracer;
+  /** The trace of the current invocation (Lambda's `_X_AMZN_TRACE_ID`), if any. */
+  readonly invocationTrace: () => TraceContext | undefined;
   kickWorker: KickWorker;
 }
 
@@ -85,6 +94,10 @@ export interface RuntimeOptions {
   readSecret?: (arn: string) => Promise<string>;
   kickWorker?: KickWorker;
   handlers?: HandlerRegistry;
+  /** Where X-Ray subsegments go (default: the daemon at AWS_XRAY_DAEMON_ADDRESS, if set). */
+  xray?: XRaySink;
+  /** The invocation's X-Ray trace header (default: process.env._X_AMZN_TRACE_ID). */
+  lambdaTrace?: () => string | undefined;
 }
 
 /** A client created on first `send`, from a module loaded on first `send`. */
@@ -191,14 +204,18 @@ export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   const logger =
     o.logger ??
     new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'spool', persistentKeys: { function: fn } });
+  const tracer = new XRayTracer(o.xray ?? daemonSink(), o.clock);
+  const lambdaTrace = o.lambdaTrace ?? (() => process.env._X_AMZN_TRACE_ID);
+  const invocationTrace = () => parseXRayHeader(lambdaTrace());
   let spool = o.spool;
   if (!spool) {
-    const redis =
-      o.redis ??
-      createRedis(o.credentials ?? (await redisCredentials(config, o.readSecret)), {
-        failFast: o.failFast ?? fn !== 'worker',
-        timeoutMs: config.SPOOL_REDIS_TIMEOUT_MS,
-      });
+    let redis = o.redis;
+    if (!redis) {
+      const creds = o.credentials ?? (await redisCredentials(config, o.readSecret));
+      redis = createRedis(creds, { failFast: o.failFast ?? fn !== 'worker', timeoutMs: config.SPOOL_REDIS_TIMEOUT_MS });
+      // One subsegment per Upstash HTTP request, under the invocation's trace.
+      traceFetches(tracer, creds.url, invocationTrace);
+    }
     spool = new SpoolCore(redis, { config: queueConfig(config), ...(o.clock ? { clock: o.clock } : {}) });
   }
   const aws = { ...defaultAwsClients(), ...o.aws };
@@ -212,6 +229,9 @@ export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     aws,
     handlers: o.handlers ?? new HandlerRegistry(BUILTIN_HANDLERS),
     targetPolicy: { allowedHosts: config.SPOOL_TARGET_ALLOWED_HOSTS, allowPrivate: config.SPOOL_TARGET_ALLOW_PRIVATE },
+    signingSecrets: signingSecrets(config, o.readSecret ?? readSecretFromAws, logger, o.clock),
+    tracer,
+    invocationTrace,
     kickWorker: o.kickWorker ?? lambdaKick(config, aws.lambda, logger),
   };
   return rt;

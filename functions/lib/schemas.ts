@@ -120,6 +120,8 @@ export const jobResponse = z.object({
   completedAt: z.optional(isoTime),
   diedAt: z.optional(isoTime),
   replays: z.optional(count),
+  /** The X-Ray form of the trace the job was enqueued in (sent on to the target as traceparent and X-Amzn-Trace-Id). */
+  traceId: z.optional(z.string()),
 });
 
 const enqueued = z.object({ id: z.string(), deduplicated: z.boolean(), state });

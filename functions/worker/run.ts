@@ -11,12 +11,21 @@ import * as z from 'zod/mini';
 import { callTarget } from '../../shared/jobs/http-target.js';
 import type { JobOutcome } from '../../shared/jobs/outcome.js';
 import { runHandler } from '../../shared/jobs/registry.js';
+import { JOB_ID_HEADER, signDelivery } from '../../shared/jobs/signature.js';
 import type { Logger } from '../../shared/log/logger.js';
+import { redactUrl } from '../../shared/log/redact.js';
 import { complete as completeJobs, extend, fail as failJobs } from '../../shared/queue/ops/ack.js';
 import { lease as leaseJobs, reclaim } from '../../shared/queue/ops/lease.js';
 import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
+import {
+  newSpanId,
+  parseTraceparent,
+  type TraceContext,
+  traceHeaders,
+  xrayTraceId,
+} from '../../shared/trace/context.js';
 import { parseWith } from '../../shared/validation/zod.js';
 import { type Invocation, isScheduledEvent } from '../lib/handler.js';
 import { KICK_REASONS, type KickReason, type Runtime } from '../lib/runtime.js';
@@ -72,24 +81,51 @@ export interface DrainReport {
 export const scaleOutCount = (waiting: number, o: Pick<WorkerOptions, 'maxScaleOut' | 'jobsPerWorker'>): number =>
   Math.max(0, Math.min(o.maxScaleOut, Math.floor(waiting / o.jobsPerWorker)));
 
+/** The job's trace (kept from its enqueue request), else the worker invocation's. */
+const traceOf = (rt: Runtime, job: LeasedJob): TraceContext | undefined =>
+  parseTraceparent(job.trace) ?? rt.invocationTrace();
+
 async function runJob(rt: Runtime, job: LeasedJob, signal: AbortSignal): Promise<JobOutcome> {
   // The job's own timeout. The lease covers it (timeout + grace) unless capped by the end of the
   // invocation: then `signal` aborts the job first and it is abandoned, not failed.
   const own = job.target?.timeoutMs ?? job.timeoutMs;
-  if (job.target) {
-    return callTarget(job.target, job.payload, {
-      policy: rt.targetPolicy,
-      timeoutMs: Math.max(1, own),
-      signal,
-      headers: {
-        'spool-job-id': job.id,
-        'spool-queue': job.queue,
-        'spool-attempt': String(job.attempts),
-        'idempotency-key': job.id,
+  if (!job.target) return runHandler(rt.handlers, job, { timeoutMs: Math.max(1, own), signal });
+  const secrets = await rt.signingSecrets();
+  const trace = traceOf(rt, job);
+  // The call's span: the parent the target sees, and the id of its X-Ray subsegment.
+  const span = newSpanId();
+  const start = rt.tracer.now();
+  const outcome = await callTarget(job.target, job.payload, {
+    policy: rt.targetPolicy,
+    timeoutMs: Math.max(1, own),
+    signal,
+    headers: {
+      'spool-queue': job.queue,
+      'spool-attempt': String(job.attempts),
+      'idempotency-key': job.id,
+      ...(trace ? traceHeaders(trace, span) : {}),
+    },
+    sign: (body) => ({
+      [JOB_ID_HEADER]: job.id,
+      ...(secrets ? signDelivery(secrets, job.id, body, rt.clock()) : {}),
+    }),
+  });
+  if (outcome.kind !== 'abandoned') {
+    const url = new URL(redactUrl(job.target.url));
+    rt.tracer.record(trace, {
+      name: url.host,
+      id: span,
+      start,
+      end: rt.tracer.now(),
+      http: {
+        method: job.target.method,
+        url: `${url.origin}${url.pathname}`,
+        ...(outcome.status !== undefined ? { status: outcome.status } : {}),
       },
+      ...(outcome.kind === 'failed' && outcome.status === undefined ? { error: outcome.error.message } : {}),
     });
   }
-  return runHandler(rt.handlers, job, { timeoutMs: Math.max(1, own), signal });
+  return outcome;
 }
 
 /** Runs `items` through `fn` with at most `limit` at once. */
@@ -237,9 +273,12 @@ async function runBatch(
         running.delete(job.id);
       }
       const ms = rt.clock() - started;
+      // Every line about a job carries its trace id (X-Ray form) when it has one.
+      const jobTrace = parseTraceparent(job.trace);
+      const traceId = jobTrace ? { traceId: xrayTraceId(jobTrace) } : {};
       if (outcome.kind === 'ok') {
         complete.push({ id: job.id, token: job.token });
-        log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms });
+        log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms, ...traceId });
       } else if (outcome.kind === 'failed') {
         fail.push({
           id: job.id,
@@ -254,6 +293,7 @@ async function runBatch(
           errorClass: outcome.error.class,
           error: outcome.error.message,
           retryable: outcome.error.retryable,
+          ...traceId,
         });
       } else {
         abandoned++;
@@ -262,6 +302,7 @@ async function runBatch(
           jobId: job.id,
           attempt: job.attempts,
           ms,
+          ...traceId,
         });
       }
     });

@@ -75,6 +75,8 @@ export interface SpoolFunctionsProps {
   /** Directory holding package-lock.json and functions/<fn>/handler.ts. */
   readonly projectRoot: string;
   readonly redisSecret: ISecret;
+  /** The delivery signing secret: the worker reads it (SPOOL_SIGNING_SECRET_ARN). */
+  readonly signingSecret: ISecret;
   readonly alertTopic: ITopic;
 }
 
@@ -157,7 +159,11 @@ export class SpoolFunctions extends Construct {
         );
       }
       if (fn === 'health') Object.assign(environment, config.healthEnv);
-      if (isWorker) environment.SPOOL_TARGET_ALLOWED_HOSTS = config.targetAllowedHosts.join(',');
+      if (isWorker) {
+        environment.SPOOL_TARGET_ALLOWED_HOSTS = config.targetAllowedHosts.join(',');
+        environment.SPOOL_SIGNING_SECRET_ARN = props.signingSecret.secretArn;
+        props.signingSecret.grantRead(role);
+      }
 
       const f = new NodejsFunction(this, cid, {
         entry: path.join(props.projectRoot, functionEntry(fn)),

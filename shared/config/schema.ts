@@ -56,6 +56,11 @@ export const ENV_SCHEMA = z.object({
   // Each Redis call (one HTTP request, retries included) is aborted after this: a 503, well within
   // the API functions' 30 s.
   SPOOL_REDIS_TIMEOUT_MS: int(5_000, 10, 25_000),
+  // Delivery signing: one secret, or `new,old` during a rotation (shared/jobs/signature.ts).
+  SPOOL_SIGNING_SECRET: z.optional(
+    z.string().check(z.regex(/^[^,]*[^,\s][^,]*(,[^,]*[^,\s][^,]*)?$/, 'one secret, or two separated by a comma')),
+  ),
+  SPOOL_SIGNING_SECRET_ARN: z.optional(z.string()),
   UPSTASH_REDIS_REST_URL: z.optional(z.url()),
   UPSTASH_REDIS_REST_TOKEN: z.optional(z.string()),
   // Health thresholds: a queue is degraded / unhealthy when a figure is strictly ABOVE the threshold.

@@ -99,6 +99,11 @@ export interface CallOptions {
   signal: AbortSignal;
   /** Extra request headers (Spool's own); the target's headers win. */
   headers?: Record<string, string>;
+  /**
+   * Headers made from the exact body sent ('' for GET): the delivery signature. They win over the
+   * target's headers, so a job cannot carry a signature of its own making.
+   */
+  sign?: (body: string) => Record<string, string>;
   now?: () => number;
   /** Resolves a host name to its addresses (default: the system's resolver, `dns.lookup`); each is checked. */
   resolve?: (hostname: string) => string[] | Promise<string[]>;
@@ -107,7 +112,8 @@ export interface CallOptions {
 /** Keep-alive agents shared by every call of the container (sockets are vetted when they connect). */
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
-const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
+/** 408 Request Timeout, 425 Too Early, 429 Too Many Requests and every 5xx are worth another try. */
+const RETRYABLE_STATUS = (s: number) => s === 408 || s === 425 || s === 429 || s >= 500;
 /** Code points of a target's error body kept in the failure message. */
 export const MAX_ERROR_TEXT = 512;
 /**
@@ -117,7 +123,7 @@ export const MAX_ERROR_TEXT = 512;
 const MAX_ERROR_BODY = MAX_ERROR_TEXT * 4 + 2 * 8192;
 
 /**
- * Calls an HTTP target with the job's payload as JSON (no body for GET). 2xx: ok. 408, 429, 5xx,
+ * Calls an HTTP target with the job's payload as JSON (no body for GET). 2xx: ok. 408, 425, 429, 5xx,
  * network errors and timeouts: retryable, honouring Retry-After. Other statuses (3xx: redirects are
  * not followed, 4xx): permanent. Never throws; never logs headers. A failure message never holds the
  * job's own header values (masked by value: a target may echo its Authorization) and is cut on code
@@ -145,6 +151,7 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
   };
   for (const [k, v] of Object.entries(target.headers ?? {})) headers[k.toLowerCase()] = v;
   if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  if (opts.sign) Object.assign(headers, opts.sign(body ?? ''));
 
   return new Promise<JobOutcome>((resolve) => {
     let settled = false;
@@ -181,8 +188,8 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) {
         res.resume();
-        res.on('end', () => done({ kind: 'ok' }));
-        res.on('error', () => done({ kind: 'ok' }));
+        res.on('end', () => done({ kind: 'ok', status }));
+        res.on('error', () => done({ kind: 'ok', status }));
         return;
       }
       const chunks: Buffer[] = [];
@@ -197,7 +204,10 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
         const message = `${where}: HTTP ${status}${text ? `: ${text}` : ''}`;
         const retryable = RETRYABLE_STATUS(status);
         const ra = header(res.headers['retry-after']);
-        done(failed(message, 'HttpError', retryable, retryable ? parseRetryAfter(ra, now()) : undefined));
+        done({
+          ...failed(message, 'HttpError', retryable, retryable ? parseRetryAfter(ra, now()) : undefined),
+          status,
+        });
       };
       res.on('end', finish);
       res.on('error', finish);

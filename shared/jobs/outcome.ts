@@ -2,9 +2,13 @@ import type { FailureInput } from '../queue/types.js';
 
 /**
  * What running one job came to. `abandoned`: the invocation ran out of time before the job ended;
- * the worker leaves it leased and it runs again once the lease expires.
+ * the worker leaves it leased and it runs again once the lease expires. `status`: the HTTP status a
+ * target answered, when it answered.
  */
-export type JobOutcome = { kind: 'ok' } | { kind: 'failed'; error: FailureInput } | { kind: 'abandoned' };
+export type JobOutcome =
+  | { kind: 'ok'; status?: number }
+  | { kind: 'failed'; error: FailureInput; status?: number }
+  | { kind: 'abandoned' };
 
 /** Throw from a registered handler to send the job straight to dead (no retry). */
 export class PermanentError extends Error {
@@ -22,7 +26,12 @@ export class RetryableError extends Error {
   }
 }
 
-export const failed = (message: string, cls: string, retryable: boolean, retryAfterMs?: number): JobOutcome => {
+export const failed = (
+  message: string,
+  cls: string,
+  retryable: boolean,
+  retryAfterMs?: number,
+): Extract<JobOutcome, { kind: 'failed' }> => {
   const error: FailureInput = { message, class: cls, retryable };
   if (retryAfterMs !== undefined && retryAfterMs > 0) error.retryAfterMs = retryAfterMs;
   return { kind: 'failed', error };

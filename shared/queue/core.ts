@@ -155,6 +155,7 @@ export function toJob(queue: string, id: string, specRaw: string, metaRaw: strin
   };
   if (spec.target) job.target = spec.target;
   if (spec.handler) job.handler = spec.handler;
+  if (spec.trace) job.trace = spec.trace;
   if (m.runAt !== undefined) job.runAt = m.runAt;
   if (m.leaseUntil !== undefined) job.leaseUntil = m.leaseUntil;
   if (m.idem !== undefined) job.idempotencyKey = m.idem;

@@ -95,7 +95,7 @@ export interface NormalizedJob {
  * Validate and normalize one job. Throws ValidationError naming the field (prefixed with `base`),
  * or PayloadTooLargeError; writes nothing.
  */
-export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base = ''): NormalizedJob {
+export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base = '', trace?: string): NormalizedJob {
   const at = (f: string) => [base, f].filter(Boolean).join('.');
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ValidationError(base || '(body)', 'must be a JSON object');
@@ -148,6 +148,7 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
   } else {
     spec.handler = j.handler!;
   }
+  if (trace !== undefined) spec.trace = trace;
   const specJson = JSON.stringify(spec);
   const payloadBytes = Buffer.byteLength(JSON.stringify(spec.payload));
   if (payloadBytes > cfg.payloadMaxBytes)
@@ -185,13 +186,14 @@ export function normalizeJobs(
   cfg: QueueConfig,
   now: number,
   many: boolean,
+  trace?: string,
 ): NormalizedJob[] {
-  if (!many) return items.map((j) => normalizeJob(j, cfg, now));
+  if (!many) return items.map((j) => normalizeJob(j, cfg, now, '', trace));
   const out: NormalizedJob[] = [];
   const invalid: Array<{ index: number; error: ValidationError | PayloadTooLargeError }> = [];
   items.forEach((j, index) => {
     try {
-      out.push(normalizeJob(j, cfg, now, `jobs[${index}]`));
+      out.push(normalizeJob(j, cfg, now, `jobs[${index}]`, trace));
     } catch (e) {
       if (!(e instanceof ValidationError || e instanceof PayloadTooLargeError)) throw e;
       invalid.push({ index, error: e });

@@ -35,6 +35,8 @@ export interface JobSpec {
   payload: unknown;
   target?: HttpTarget;
   handler?: string;
+  /** The enqueue request's trace, as a W3C traceparent (shared/trace/context.ts). */
+  trace?: string;
 }
 
 export interface JobError {

@@ -214,8 +214,8 @@ describe('SpoolStack with default context', () => {
       for (const [k, v] of Object.entries(env)) {
         expect(k, id).not.toMatch(/UPSTASH|REDIS_REST|TOKEN|PASSWORD|API_KEY/);
         if (/SECRET/.test(k)) {
-          expect(k).toBe('SPOOL_REDIS_SECRET_ARN');
-          expect(v).toEqual(secretRef);
+          expect(['SPOOL_REDIS_SECRET_ARN', 'SPOOL_SIGNING_SECRET_ARN']).toContain(k);
+          if (k === 'SPOOL_REDIS_SECRET_ARN') expect(v).toEqual(secretRef);
         }
         if (typeof v === 'string') {
           expect(v, `${id}.${k}`).not.toMatch(/upstash\.io|^https?:\/\/|[A-Za-z0-9+/=_-]{32,}/);
@@ -223,8 +223,10 @@ describe('SpoolStack with default context', () => {
       }
       expect(env.SPOOL_REDIS_SECRET_ARN, id).toEqual(secretRef);
     }
-    // The created secret is an empty placeholder, never a value.
-    const secret = resources(s.template, 'AWS::SecretsManager::Secret');
+    // The created Redis secret is an empty placeholder, never a value; the signing secret is generated.
+    const secrets = resources(s.template, 'AWS::SecretsManager::Secret');
+    expect(secrets).toHaveLength(2);
+    const secret = secrets.filter(([, r]) => r.Properties.SecretString !== undefined);
     expect(secret).toHaveLength(1);
     expect(JSON.parse(secret[0]![1].Properties.SecretString)).toEqual({
       UPSTASH_REDIS_REST_URL: '',
@@ -250,6 +252,26 @@ describe('SpoolStack with default context', () => {
       else expect(e.SPOOL_ALERT_TOPIC_ARN, fn).toBeUndefined();
     }
     expect(env('worker').SPOOL_TARGET_ALLOWED_HOSTS).toBe('');
+    // Only the worker signs deliveries, with the generated secret; it may read that secret and no other function may.
+    const signing = s.stack.getLogicalId(
+      s.stack.spool.signingSecret.node.defaultChild as import('aws-cdk-lib').CfnElement,
+    );
+    expect(env('worker').SPOOL_SIGNING_SECRET_ARN).toEqual({ Ref: signing });
+    for (const fn of FUNCTION_NAMES) if (fn !== 'worker') expect(env(fn).SPOOL_SIGNING_SECRET_ARN, fn).toBeUndefined();
+    const generated = s.template.toJSON().Resources[signing].Properties.GenerateSecretString;
+    expect(generated).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
+    const readers = resources(s.template, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(`"Ref":"${signing}"`))
+      .map(([, p]) => JSON.stringify(p.Properties.Roles));
+    expect(readers).toEqual([
+      JSON.stringify([
+        {
+          Ref: s.stack.getLogicalId(
+            s.stack.spool.spoolFunctions.roles.worker.node.defaultChild as import('aws-cdk-lib').CfnElement,
+          ),
+        },
+      ]),
+    ]);
     expect(Object.keys(env('health')).filter((k) => k.startsWith('SPOOL_HEALTH_'))).toEqual([]);
   });
 
@@ -386,7 +408,8 @@ describe('SpoolStack with context', () => {
   afterAll(() => s?.cleanup());
 
   it('uses the named secret instead of creating one, and grants read on it', () => {
-    s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    // Only the generated signing secret is created.
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 1);
     const json = JSON.stringify(s.template.toJSON());
     expect(json).toContain(':secret:prod/spool/upstash');
     for (const [, f] of resources(s.template, 'AWS::Lambda::Function')) {
@@ -510,7 +533,7 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
       } finally {
         s.cleanup();
       }
-    });
+    }, 120_000); // nag + CloudFormation validation: about 20 s on a loaded 2-core machine, 40 s seen
   }
 
   it('fails the synth on a finding nobody acknowledged', () => {

@@ -16,14 +16,15 @@ export async function enqueue(
   core: SpoolCore,
   queue: string,
   input: unknown | unknown[],
-  opts: { kick?: boolean } = {},
+  /** `trace`: the request's traceparent, kept with every job (sent on with its deliveries). */
+  opts: { kick?: boolean; trace?: string } = {},
 ): Promise<EnqueueOutcome> {
   assertQueueName(queue);
   const many = Array.isArray(input);
   const items = many ? (input as unknown[]) : [input];
   if (items.length === 0) throw new ValidationError('jobs', 'must hold at least one job');
   if (items.length > MAX_BATCH) throw new ValidationError('jobs', `must hold at most ${MAX_BATCH} jobs`);
-  const jobs = normalizeJobs(items, core.config, core.now(), many);
+  const jobs = normalizeJobs(items, core.config, core.now(), many, opts.trace);
   // A delay counts from the server's clock (the script's now); a runAt is the producer's own time.
   const rows = jobs.map((j) =>
     j.delayMs ? [randomUUID(), j.spec, j.meta, j.delayMs] : [randomUUID(), j.spec, j.meta],

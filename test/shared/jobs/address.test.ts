@@ -125,8 +125,8 @@ describe('targets refused before any connection', () => {
     expect(await call(`http://private.test:${port}/`, false, () => ['::ffff:127.0.0.1'])).toMatchObject(refused);
     // The real resolver: localhost is loopback, refused unless private addresses are allowed.
     expect(await call(`http://localhost:${port}/`, false)).toMatchObject(refused);
-    expect(await call(`http://localhost:${port}/`, true)).toEqual({ kind: 'ok' });
+    expect(await call(`http://localhost:${port}/`, true)).toEqual({ kind: 'ok', status: 200 });
     // A stand-in answer that is allowed is connected to.
-    expect(await call(`http://loop.test:${port}/`, true, () => ['127.0.0.1'])).toEqual({ kind: 'ok' });
+    expect(await call(`http://loop.test:${port}/`, true, () => ['127.0.0.1'])).toEqual({ kind: 'ok', status: 200 });
   });
 });
