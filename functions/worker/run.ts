@@ -17,7 +17,7 @@ import { redactUrl } from '../../shared/log/redact.js';
 import { complete as completeJobs, extend, fail as failJobs } from '../../shared/queue/ops/ack.js';
 import { lease as leaseJobs, reclaim } from '../../shared/queue/ops/lease.js';
 import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
-import { assertQueueName } from '../../shared/queue/schema.js';
+import { assertQueueName, QUEUE_NAME } from '../../shared/queue/schema.js';
 import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
 import {
   newSpanId,
@@ -415,8 +415,33 @@ export async function runInvocation(
   inv: Invocation,
   over: Partial<WorkerOptions> = {},
 ): Promise<DrainReport | ScheduleReport> {
-  if (event && typeof event === 'object' && 'kick' in event) return runKick(event, inv, over);
+  if (event && typeof event === 'object' && 'kick' in event)
+    return clearingMark(event, inv, () => runKick(event, inv, over));
   if (isScheduledEvent(event) || (event && typeof event === 'object' && Object.keys(event).length === 0))
     return runSchedule(inv);
   throw new Error('worker: expected a kick {"kick": {"queue": ...}} or a scheduled event');
+}
+
+/**
+ * A kick that throws still clears its queue's worker mark (finally, on the way out): a mark left set
+ * stops enqueues from kicking a worker, and the schedule from kicking one, until it expires. A lease
+ * of no job clears it (and promotes and reclaims, as the schedule would); best effort: Redis may be
+ * what failed.
+ */
+async function clearingMark<T>(event: object, inv: Invocation, run: () => Promise<T>): Promise<T> {
+  let failed = false;
+  try {
+    return await run();
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    const queue = (event as { kick?: { queue?: unknown } }).kick?.queue;
+    if (failed && typeof queue === 'string' && QUEUE_NAME.test(queue))
+      await leaseJobs(inv.rt.spool, queue, { count: 0, workerMarkMs: 1 }).then(
+        () => inv.log.info('worker mark cleared after a failed run', { queue }),
+        (e: unknown) =>
+          inv.log.warn('worker mark not cleared', { queue, error: e instanceof Error ? e.message : String(e) }),
+      );
+  }
 }
