@@ -1,15 +1,17 @@
 /**
  * DLQ replay, the same for the API route and a direct invocation: dry run by default, a selection
  * (ids, fingerprint, failure time window), a limit (default 100, at most 1000), replayed in chunks
- * at a bounded rate, and an audit record for every call (who, when, selection, counts):
- *   <prefix>:audit:dlq-replay  (keys.ts auditDlqReplay) LIST of JSON records, newest first, capped at AUDIT_CAP.
+ * at a bounded rate, and an audit record for every engine call (who, when, selection, chunk, counts),
+ * written by the replay script itself, so no job moves without its record:
+ *   <prefix>:{<queue>}:audit:dlq-replay  (keys.ts auditDlqReplay) LIST of JSON records, newest first,
+ *   capped at AUDIT_CAP. A replay of several chunks writes one record per chunk (same requestId).
  */
 
 import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
 import { redactUrls } from '../../shared/log/redact.js';
 import { ValidationError } from '../../shared/queue/errors.js';
-import { globalKey } from '../../shared/queue/keys.js';
+import { queueKey } from '../../shared/queue/keys.js';
 import { replay } from '../../shared/queue/ops/dead.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
@@ -61,9 +63,23 @@ export async function runReplay(
   if (after !== undefined) sel.failedAfter = after;
   if (before !== undefined) sel.failedBefore = before;
 
+  const record = (chunk: number) => ({
+    audit: {
+      record: {
+        at: iso(rt.clock()),
+        actor: who.actor,
+        requestId: who.requestId,
+        queue,
+        dryRun,
+        selection: { ...input, dryRun, limit },
+        chunk,
+      },
+      cap: AUDIT_CAP,
+    },
+  });
   const reports: ReplayReport[] = [];
   if (dryRun) {
-    reports.push(await replay(rt.spool, queue, { ...sel, limit }));
+    reports.push(await replay(rt.spool, queue, { ...sel, limit }, record(0)));
   } else {
     // Chunks at a bounded rate, so a large replay does not land on the targets all at once.
     let left = limit;
@@ -80,7 +96,7 @@ export async function runReplay(
         if (i >= idChunks.length) break;
         part.ids = idChunks[i]!;
       }
-      const r = await replay(rt.spool, queue, part);
+      const r = await replay(rt.spool, queue, part, record(i));
       reports.push(r);
       left -= r.moved;
       if (!idChunks && r.matched < want) break;
@@ -128,22 +144,17 @@ export async function runReplay(
     }
   }
 
-  const audit = {
-    at: iso(rt.clock()),
+  log.info('dlq replay', {
     actor: who.actor,
     requestId: who.requestId,
     queue,
     dryRun,
-    selection: { ...input, dryRun, limit },
     matched: out.matched,
     moved: out.moved,
     byFingerprint: out.byFingerprint,
-  };
-  const key = globalKey(rt.spool.config.prefix, 'auditDlqReplay');
-  await guard(() =>
-    Promise.all([rt.spool.redis.lpush(key, JSON.stringify(audit)), rt.spool.redis.ltrim(key, 0, AUDIT_CAP - 1)]),
-  );
-  log.info('dlq replay', { ...audit, selection: undefined, ids: input.ids?.length });
+    chunks: out.chunks,
+    ids: input.ids?.length,
+  });
   return out;
 }
 
@@ -154,9 +165,10 @@ export async function runInvocation(event: unknown, inv: Invocation): Promise<Re
   return runReplay(inv.rt, inv.log, queue, input, { actor: actor ?? 'direct-invoke', requestId: inv.requestId });
 }
 
-export async function readAudit(rt: Runtime, n = 50): Promise<unknown[]> {
+/** The newest `n` audit records of a queue's replays. */
+export async function readAudit(rt: Runtime, queue: string, n = 50): Promise<unknown[]> {
   const rows = await guard(() =>
-    rt.spool.redis.lrange<unknown>(globalKey(rt.spool.config.prefix, 'auditDlqReplay'), 0, n - 1),
+    rt.spool.redis.lrange<unknown>(queueKey(rt.spool.config.prefix, queue, 'auditDlqReplay'), 0, n - 1),
   );
   return rows.map((r) => (typeof r === 'string' ? JSON.parse(r) : r));
 }

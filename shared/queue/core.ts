@@ -125,6 +125,8 @@ export interface Meta {
   leasedAt?: number;
   leaseUntil?: number;
   leaseToken?: string;
+  /** The token of the lease whose complete or fail put the job where it is (a repeat of that call answers ok). */
+  ackToken?: string;
   idem?: string;
   error?: Job['lastError'];
   firstFailedAt?: number;

@@ -99,9 +99,16 @@ export interface LeaseOptions {
   leaseUntilMax?: number;
   /** Mark a worker as running for this long (ms) while it leases; cleared when it finds the queue empty. */
   workerMarkMs?: number;
+  /**
+   * This call's nonce: a call retried with it (the client resends a request whose reply was lost)
+   * answers the jobs its first run leased and leases no more. Default: a new one per call.
+   */
+  nonce?: string;
 }
 
 export interface LeaseOutcome {
+  /** The Redis server's clock (epoch ms) when the lease ran: what leaseUntil and nextRunAt are read against. */
+  now: number;
   jobs: LeasedJob[];
   /** Jobs still waiting after this lease. */
   waiting: number;

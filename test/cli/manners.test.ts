@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS, EXIT, run } from '../../cli/commands.js';
 import { type LocalServer, startLocal } from '../../local/server.js';
 import { Spool } from '../../shared/queue/index.js';
-import { globalKey } from '../../shared/queue/keys.js';
+import { queueKey } from '../../shared/queue/keys.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('cli-manners');
@@ -281,7 +281,9 @@ describe('dlq replay', () => {
     const [snap] = await spool.snapshot(['hooks']);
     expect(snap!.dead).toBe(2);
 
-    const audit = (await testRedis().lrange<Record<string, unknown>>(globalKey(prefix, 'auditDlqReplay'), 0, 0))[0]!;
+    const audit = (
+      await testRedis().lrange<Record<string, unknown>>(queueKey(prefix, 'hooks', 'auditDlqReplay'), 0, 0)
+    )[0]!;
     expect(audit).toMatchObject({ queue: 'hooks', dryRun: false, moved: 2 });
     expect(String(audit.actor)).toMatch(/^cli:/);
   });

@@ -7,7 +7,7 @@ import { createPurgeHandler } from '../../functions/purge/handler.js';
 import { ROUTES } from '../../functions/routes.js';
 import { createWorkerHandler } from '../../functions/worker/handler.js';
 import { loadConfig } from '../../shared/config/index.js';
-import { globalKey } from '../../shared/queue/keys.js';
+import { queueKey } from '../../shared/queue/keys.js';
 import { createRedis } from '../../shared/redis/client.js';
 import { apiEvent, json, lambdaContext } from '../helpers/fixtures.js';
 import { testRuntime } from '../helpers/runtime.js';
@@ -343,7 +343,7 @@ describe('queues, health, drain, purge and DLQ routes', () => {
     expect((await rt.spool.snapshot(['dq']))[0]).toMatchObject({ waiting: 2, dead: 1 });
     expect(kicks.at(-1)).toEqual({ queue: 'dq', reason: 'replay' });
     const audit = (
-      (await rt.spool.redis.lrange(globalKey(prefix, 'auditDlqReplay'), 0, -1)) as unknown as Array<
+      (await rt.spool.redis.lrange(queueKey(prefix, 'dq', 'auditDlqReplay'), 0, -1)) as unknown as Array<
         Record<string, unknown>
       >
     ).filter((a) => a.queue === 'dq');

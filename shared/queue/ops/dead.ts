@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { list, type Meta, type SpoolCore, toJob } from '../core.js';
 import { ValidationError } from '../errors.js';
+import { REQUEST_TTL_MS, requestKey } from '../keys.js';
 import { assertQueueName } from '../schema.js';
 import { DEAD_GROUPS, DELETE_DEAD, REPLAY } from '../scripts/dead.js';
 import type { DeadGroup, ReplayReport, ReplaySelection } from '../types.js';
@@ -35,8 +37,18 @@ export async function deadGroups(
   }
   return { total, groups: [...groups.values()].sort((a, b) => b.count - a.count) };
 }
-/** Replay dead jobs to waiting with attempts reset. `dryRun` reports exactly what would move. */
-export async function replay(core: SpoolCore, queue: string, sel: ReplaySelection = {}): Promise<ReplayReport> {
+/**
+ * Replay dead jobs to waiting with attempts reset. `dryRun` reports exactly what would move. With
+ * `audit`, the script that moves the jobs also writes the call's audit record (the record given, plus
+ * matched, moved and byFingerprint) to the queue's audit list, capped at `cap`: no move without its
+ * record. A call retried after its reply was lost answers the first run's report and moves nothing more.
+ */
+export async function replay(
+  core: SpoolCore,
+  queue: string,
+  sel: ReplaySelection = {},
+  opts: { audit?: { record: Record<string, unknown>; cap: number } } = {},
+): Promise<ReplayReport> {
   assertQueueName(queue);
   const dryRun = sel.dryRun ?? true;
   const limit = sel.limit ?? 100;
@@ -51,16 +63,23 @@ export async function replay(core: SpoolCore, queue: string, sel: ReplaySelectio
     jobs: rows,
     scanned,
     truncated,
-  } = await core.run(REPLAY, queue, {
-    clock: core.scriptClock(),
-    dryRun,
-    ids: sel.ids ?? [],
-    fingerprint: sel.fingerprint ?? '',
-    failedAfter: sel.failedAfter !== undefined ? String(Math.floor(sel.failedAfter)) : '-inf',
-    failedBefore: sel.failedBefore !== undefined ? String(Math.floor(sel.failedBefore)) : '+inf',
-    limit,
-    scanMax: Math.max(core.config.deadCap, 1000),
-  });
+  } = await core.run(
+    REPLAY,
+    queue,
+    {
+      clock: core.scriptClock(),
+      dryRun,
+      ids: sel.ids ?? [],
+      fingerprint: sel.fingerprint ?? '',
+      failedAfter: sel.failedAfter !== undefined ? String(Math.floor(sel.failedAfter)) : '-inf',
+      failedBefore: sel.failedBefore !== undefined ? String(Math.floor(sel.failedBefore)) : '+inf',
+      limit,
+      scanMax: Math.max(core.config.deadCap, 1000),
+      audit: opts.audit ?? {},
+      requestTtlMs: REQUEST_TTL_MS,
+    },
+    { request: requestKey(core.config.prefix, queue, randomUUID()) },
+  );
   const jobs = list(rows).map(({ id, meta }) => {
     const m = JSON.parse(meta) as Meta;
     const j: ReplayReport['jobs'][number] = { id, attempts: m.attempts };

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { list, type Meta, optNum, type SpoolCore, toJob } from '../core.js';
 import { ValidationError } from '../errors.js';
+import { REQUEST_TTL_MS, requestKey } from '../keys.js';
 import { assertQueueName, MAX_BATCH } from '../schema.js';
 import { LEASE } from '../scripts/lease.js';
 import type { LeasedJob, LeaseOptions, LeaseOutcome } from '../types.js';
@@ -10,22 +12,31 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
   if (!Number.isInteger(opts.count) || opts.count < 0 || opts.count > MAX_BATCH) {
     throw new ValidationError('count', `must be an integer from 0 to ${MAX_BATCH}`);
   }
-  const res = await core.run(LEASE, queue, {
-    clock: core.scriptClock(),
-    count: opts.count,
-    leaseMs: opts.leaseMs ?? core.config.leaseMs,
-    leaseForMax: core.msUntil(opts.leaseUntilMax ?? 0),
-    graceMs: core.config.leaseGraceMs,
-    workerMarkMs: opts.workerMarkMs ?? 0,
-    deadCap: core.config.deadCap,
-    scanLimit: 1000,
-  });
+  // A lease that leases gets a nonce: run twice (a retried request), it answers what it leased once.
+  const nonce = opts.nonce ?? (opts.count > 0 ? randomUUID() : '');
+  const res = await core.run(
+    LEASE,
+    queue,
+    {
+      clock: core.scriptClock(),
+      count: opts.count,
+      leaseMs: opts.leaseMs ?? core.config.leaseMs,
+      leaseForMax: core.msUntil(opts.leaseUntilMax ?? 0),
+      graceMs: core.config.leaseGraceMs,
+      workerMarkMs: opts.workerMarkMs ?? 0,
+      deadCap: core.config.deadCap,
+      scanLimit: 1000,
+      requestTtlMs: nonce ? REQUEST_TTL_MS : 0,
+    },
+    { request: requestKey(core.config.prefix, queue, nonce || 'none') },
+  );
   const jobs = list(res.jobs).map(({ id, spec, meta }) => {
     const job = toJob(queue, id, spec, meta) as LeasedJob;
     job.token = (JSON.parse(meta) as Meta).leaseToken!;
     return job;
   });
   const out: LeaseOutcome = {
+    now: Number(res.now),
     jobs,
     waiting: res.waiting,
     promoted: res.promoted,

@@ -7,10 +7,17 @@ const LEASE_CHECK = luaLibrary(
   'leaseCheck',
   `
 -- The meta record of item i (id, token) when the caller still holds its lease; otherwise nil, with
--- res[i] saying why. An id seen before in the same call is stale (it was acknowledged already).
-local function leased(i, id, token, metas, res, seenIds)
+-- res[i] saying why. An id seen before in the same call is stale (it was acknowledged already). A job
+-- this very token already acknowledged into one of \`acked\` (a state -> true table; the same call
+-- run again) answers ok with where it went, and is left as it is.
+local function leased(i, id, token, metas, res, seenIds, acked)
   local m = metas[i]
   if not m then res[i] = { status = 'not_found' } return nil end
+  if not seenIds[id] and acked and acked[m.state] and m.ackToken == token then
+    seenIds[id] = true
+    res[i] = { status = 'ok', state = m.state, runAt = m.runAt }
+    return nil
+  end
   if seenIds[id] or m.state ~= 'active' or m.leaseToken ~= token then
     res[i] = { status = 'stale', state = m.state }
     return nil
@@ -25,7 +32,7 @@ export const COMPLETE = defineScript({
   name: 'complete',
   summary: `
 Complete leased jobs. A stale token (the lease expired and the job moved on, or another worker
-holds it) is refused.`,
+holds it) is refused. Safe to run twice: a job this token completed already answers ok, unchanged.`,
   keys: {
     active: 'completed jobs leave it',
     completed: 'completed jobs join it',
@@ -48,9 +55,10 @@ local metas = readMetas(K.meta, ids)
 local w = newWrites()
 local res, seenIds, done, z = {}, {}, {}, {}
 for i, it in ipairs(items) do
-  local m = leased(i, it[1], it[2], metas, res, seenIds)
+  local m = leased(i, it[1], it[2], metas, res, seenIds, { completed = true })
   if m then
     m.state = 'completed'
+    m.ackToken = m.leaseToken
     m.completedAt = now
     m.updatedAt = now
     m.leaseToken = nil
@@ -77,7 +85,8 @@ export const FAIL = defineScript({
   summary: `
 Fail leased jobs. Retryable with attempts left: delayed by exponential backoff with full jitter
 (delay = min(max, base * 2^(attempt-1)) * jitter), at least the carried Retry-After, capped at the
-policy's max. Otherwise dead with the failure story. A stale token is refused.`,
+policy's max. Otherwise dead with the failure story. A stale token is refused. Safe to run twice: a
+job this token failed already answers ok with where it went (delayed, runAt; or dead), unchanged.`,
   keys: {
     active: 'failed jobs leave it',
     delayed: 'retried jobs join it',
@@ -110,8 +119,9 @@ local w = newWrites()
 local res, seenIds, gone, delayed = {}, {}, {}, {}
 local retried = 0
 for i, it in ipairs(items) do
-  local m = leased(i, it.id, it.token, metas, res, seenIds)
+  local m = leased(i, it.id, it.token, metas, res, seenIds, { delayed = true, dead = true })
   if m then
+    m.ackToken = m.leaseToken
     m.error = { message = it.message, class = it.class, fingerprint = it.fingerprint, requestId = it.requestId,
       at = now, attempt = m.attempts, retryable = it.retryable }
     m.firstFailedAt = m.firstFailedAt or now

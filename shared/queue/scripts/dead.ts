@@ -1,4 +1,4 @@
-import { ARGS, defineScript, returns } from './define.js';
+import { ARGS, defineScript, REQUEST_KEY, returns } from './define.js';
 import { BASE, DEAD, WAITING } from './lib.js';
 
 export const DEAD_GROUPS = defineScript({
@@ -51,7 +51,10 @@ export const REPLAY = defineScript({
   summary: `
 Move a selection of dead jobs back to waiting with attempts reset (counted in replayed); with
 dryRun, report exactly what would move and write nothing. The selection: the given ids (each
-once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerprint when given.`,
+once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerprint when given.
+With an audit record, writes it (with matched, moved and byFingerprint) in the same script, dry
+runs included. Safe to run twice: the answer is kept under the request nonce, and a run that finds
+it answers it and does nothing more.`,
   keys: {
     dead: 'replayed jobs leave it',
     deadFingerprints: '',
@@ -59,6 +62,8 @@ once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerp
     waiting: 'replayed jobs join it',
     waitingSince: 'replayed jobs join it',
     counters: 'writes replayed (and seq)',
+    auditDlqReplay: "this call's audit record joins it",
+    request: REQUEST_KEY,
   },
   args: {
     clock: ARGS.clock,
@@ -69,12 +74,16 @@ once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerp
     failedBefore: { kind: 'string', doc: "died at or before ('+inf' or ms)" },
     limit: { kind: 'number', doc: 'jobs matched at most' },
     scanMax: { kind: 'number', doc: 'dead jobs examined at most' },
+    audit: { kind: 'json', doc: "{ record, cap }: this call's audit record and the list's cap ({} for none)" },
+    requestTtlMs: ARGS.requestTtlMs,
   },
   result: returns<{ jobs: Array<{ id: string; meta: string }>; scanned: number; truncated: boolean }>(
     '{ jobs = [{ id, meta (as it was dead) }, ...], scanned, truncated }',
   ),
   uses: [BASE, WAITING, DEAD],
   body: `
+local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
+if earlier then return earlier end
 local now = serverNow(clock)
 local lo = failedAfter == '-inf' and -math.huge or tonumber(failedAfter)
 local hi = failedBefore == '+inf' and math.huge or tonumber(failedBefore)
@@ -141,7 +150,21 @@ if not dryRun and #matched > 0 then
   writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   redis.call('HINCRBY', K.counters, 'replayed', #matched)
 end
-return cjson.encode({ jobs = report, scanned = scanned, truncated = truncated })
+if audit.record then
+  local r, by = audit.record, {}
+  for _, m in ipairs(metasOf) do
+    local f = fingerprintOf(m)
+    by[f] = (by[f] or 0) + 1
+  end
+  r.matched = #matched
+  r.moved = dryRun and 0 or #matched
+  r.byFingerprint = by
+  redis.call('LPUSH', K.auditDlqReplay, cjson.encode(r))
+  redis.call('LTRIM', K.auditDlqReplay, 0, audit.cap - 1)
+end
+local out = cjson.encode({ jobs = report, scanned = scanned, truncated = truncated })
+if requestTtlMs > 0 then redis.call('SET', K.request, out, 'PX', requestTtlMs) end
+return out
 `,
 });
 

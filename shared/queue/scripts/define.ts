@@ -33,11 +33,16 @@ export interface ArgSpec {
   readonly doc: string;
 }
 
+/** The KEYS entry of a script that keeps its answer for a retried call (keys.ts requestKey). */
+export const REQUEST_KEY =
+  "STRING this call's answer under its nonce, kept briefly so that the call retried answers the same";
+
 /** Arguments several scripts take, described once. */
 export const ARGS = {
   clock: { kind: 'number', doc: "epoch ms standing in for the server's clock (a test's); 0: Redis TIME" },
   deadCap: { kind: 'number', doc: 'most dead jobs kept (SPOOL_DEAD_CAP)' },
   leaseForMax: { kind: 'number', doc: 'ms from now no lease may outlive (0: none)' },
+  requestTtlMs: { kind: 'number', doc: 'ms the answer is kept under the request nonce (0: not kept, not looked for)' },
 } as const satisfies Record<string, ArgSpec>;
 
 export type ArgValue<T extends ArgKind> = T extends 'number'

@@ -1,4 +1,4 @@
-import { ARGS, defineScript, luaLibrary, returns } from './define.js';
+import { ARGS, defineScript, luaLibrary, REQUEST_KEY, returns } from './define.js';
 import { BASE, DEAD, WAITING } from './lib.js';
 
 /** What lease does before leasing: due delayed jobs to waiting, expired leases to waiting or dead. */
@@ -63,7 +63,9 @@ export const LEASE = defineScript({
   summary: `
 Lease up to \`count\` jobs by priority, after promoting due delayed jobs and reclaiming expired
 leases. Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by
-leaseForMax, and a fencing token. With count 0 it only promotes and reclaims.`,
+leaseForMax, and a fencing token. With count 0 it only promotes and reclaims. Safe to run twice:
+the first run keeps the ids and tokens it leased under the request nonce, and a run that finds them
+answers those jobs (the ones still held under those tokens) and changes nothing.`,
   keys: {
     waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
     waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
@@ -78,6 +80,7 @@ leaseForMax, and a fencing token. With count 0 it only promotes and reclaims.`,
     counters: 'writes leaseExpired, dead, deadTrimmed (and seq, fence)',
     worker: 'set while jobs are leased, cleared when none are left',
     kick: 'cleared with the worker mark',
+    request: REQUEST_KEY,
   },
   args: {
     clock: ARGS.clock,
@@ -88,8 +91,10 @@ leaseForMax, and a fencing token. With count 0 it only promotes and reclaims.`,
     workerMarkMs: { kind: 'number', doc: 'mark a worker running this long (0: leave the mark alone)' },
     deadCap: ARGS.deadCap,
     scanLimit: { kind: 'number', doc: 'due delayed jobs and expired leases handled at most, each' },
+    requestTtlMs: ARGS.requestTtlMs,
   },
   result: returns<{
+    now: number;
     jobs: Array<{ id: string; spec: string; meta: string }>;
     waiting: number;
     nextRunAt?: string;
@@ -98,11 +103,38 @@ leaseForMax, and a fencing token. With count 0 it only promotes and reclaims.`,
     leaseExpiredDead: number;
     workerRunning: boolean;
   }>(
-    '{ jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning }',
+    '{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning }',
   ),
   uses: [BASE, WAITING, DEAD, RECLAIM],
   body: `
 local now = serverNow(clock)
+
+-- The answer: the jobs leased and the reclaim's counts, with what is left.
+local function answer(jobs, promoted, leaseExpired, leaseExpiredDead)
+  return cjson.encode({ now = now, jobs = jobs, waiting = redis.call('ZCARD', K.waiting),
+    nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2], promoted = promoted,
+    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead,
+    workerRunning = redis.call('EXISTS', K.worker) == 1 })
+end
+
+local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
+if earlier then
+  -- This call ran before (its reply was lost): the jobs it leased that are still held under its tokens.
+  local e = cjson.decode(earlier)
+  local jobs = {}
+  if #e.ids > 0 then
+    local metas = readMetas(K.meta, e.ids)
+    local specs = redis.call('HMGET', K.jobs, unpack(e.ids))
+    for i, id in ipairs(e.ids) do
+      local m = metas[i]
+      if m and specs[i] and m.state == 'active' and m.leaseToken == e.tokens[i] then
+        jobs[#jobs + 1] = { id = id, spec = specs[i], meta = cjson.encode(m) }
+      end
+    end
+  end
+  return answer(jobs, e.promoted, e.leaseExpired, e.leaseExpiredDead)
+end
+
 local w = newWrites()
 local promoted = promoteDue(K.delayed, K.meta, w, now, scanLimit)
 local leaseExpired, leaseExpiredDead = expireLeases(K.active, K.meta, K.counters, w, now, scanLimit)
@@ -111,7 +143,7 @@ writeWaiting(K.waiting, K.waitingSince, K.counters, w)
 writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
   deadCap)
 
-local jobs = {}
+local jobs, leasedIds, tokens = {}, {}, {}
 if count > 0 then
   local ids = redis.call('ZRANGE', K.waiting, 0, count - 1)
   if #ids > 0 then
@@ -134,6 +166,8 @@ if count > 0 then
         act[#act + 1] = num(lu)
         act[#act + 1] = id
         jobs[#jobs + 1] = { id = id, spec = specs[i], meta = cjson.encode(m) }
+        leasedIds[#leasedIds + 1] = id
+        tokens[#tokens + 1] = m.leaseToken
       end
     end
     bulk('ZREM', K.waiting, ids)
@@ -142,7 +176,6 @@ if count > 0 then
     writeMetas(K.meta, w)
   end
 end
-local waitingLeft = redis.call('ZCARD', K.waiting)
 if workerMarkMs > 0 then
   if #jobs > 0 then
     redis.call('SET', K.worker, '1', 'PX', workerMarkMs)
@@ -150,8 +183,10 @@ if workerMarkMs > 0 then
     redis.call('DEL', K.worker, K.kick)
   end
 end
-local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
-return cjson.encode({ jobs = jobs, waiting = waitingLeft, nextRunAt = nextRunAt, promoted = promoted,
-  leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = redis.call('EXISTS', K.worker) == 1 })
+if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseExpiredDead > 0) then
+  redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,
+    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead }), 'PX', requestTtlMs)
+end
+return answer(jobs, promoted, leaseExpired, leaseExpiredDead)
 `,
 });

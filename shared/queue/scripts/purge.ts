@@ -1,4 +1,4 @@
-import { ARGS, defineScript, returns } from './define.js';
+import { ARGS, defineScript, REQUEST_KEY, returns } from './define.js';
 import { BASE, DEAD, IDEMPOTENCY } from './lib.js';
 
 export const PURGE = defineScript({
@@ -9,7 +9,9 @@ deadPastTtl) and over the cap (deadTrimmed), idempotency keys past their window,
 (records whose id is in no state set, or that lack their spec or meta; counted in orphans), found by
 an HSCAN of meta (and of jobs when the two hashes differ in size) whose cursors are kept in counters
 so the next call resumes. A removed job leaves every set (waitingSince too) and gives up the
-idempotency key that names it. A dry run counts the same work and writes nothing.`,
+idempotency key that names it. A dry run counts the same work and writes nothing. Safe to run
+twice: a call that removed anything keeps its answer under the request nonce, and a run that finds
+it answers it and removes nothing more.`,
   keys: {
     completed: 'completed jobs past retention and orphans leave it',
     dead: 'dead jobs past their TTL or over the cap, and orphans, leave it',
@@ -23,6 +25,7 @@ idempotency key that names it. A dry run counts the same work and writes nothing
     waitingSince: 'orphans leave it',
     delayed: 'orphans leave it',
     active: 'orphans leave it',
+    request: REQUEST_KEY,
   },
   args: {
     clock: ARGS.clock,
@@ -32,6 +35,7 @@ idempotency key that names it. A dry run counts the same work and writes nothing
     deadCap: ARGS.deadCap,
     limit: { kind: 'number', doc: 'records removed per category at most' },
     scanCount: { kind: 'number', doc: 'HSCAN COUNT of the orphan scan' },
+    requestTtlMs: ARGS.requestTtlMs,
   },
   result: returns<{
     completed: number;
@@ -43,6 +47,8 @@ idempotency key that names it. A dry run counts the same work and writes nothing
   }>('{ completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more (call again) }'),
   uses: [BASE, IDEMPOTENCY, DEAD],
   body: `
+local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
+if earlier then return earlier end
 local now = serverNow(clock)
 local more = false
 
@@ -129,7 +135,11 @@ if not dryRun then
   end
   redis.call('HSET', K.counters, 'purge:cursor', nextCursor, 'purge:jobs-cursor', jobsCursor)
 end
-return cjson.encode({ completed = #done, deadPastTtl = #pastTtl, deadTrimmed = trimmed, idempotencyKeys = #keys,
-  orphans = #orphans, more = more })
+local out = cjson.encode({ completed = #done, deadPastTtl = #pastTtl, deadTrimmed = trimmed,
+  idempotencyKeys = #keys, orphans = #orphans, more = more })
+if requestTtlMs > 0 and not dryRun and #done + #pastTtl + trimmed + #keys + #orphans > 0 then
+  redis.call('SET', K.request, out, 'PX', requestTtlMs)
+end
+return out
 `,
 });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GLOBAL_KEYS, globalKey, QUEUE_KEYS, queueKey } from '../../../shared/queue/keys.js';
+import { GLOBAL_KEYS, globalKey, QUEUE_KEYS, queueKey, requestKey } from '../../../shared/queue/keys.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 
@@ -42,13 +42,14 @@ describe('Redis keys', () => {
       counters: 'p:{q}:counters',
       worker: 'p:{q}:worker',
       kick: 'p:{q}:kick',
+      auditDlqReplay: 'p:{q}:audit:dlq-replay',
     });
     expect(Object.fromEntries(Object.keys(GLOBAL_KEYS).map((k) => [k, globalKey('p', k as never)]))).toEqual({
       queues: 'p:queues',
       healthLast: 'p:health:last',
       healthHistory: 'p:health:history',
-      auditDlqReplay: 'p:audit:dlq-replay',
     });
+    expect(requestKey('p', 'q', 'n-1')).toBe('p:{q}:request:n-1');
   });
 
   it('are built in shared/queue/keys.ts only', () => {

@@ -59,6 +59,7 @@ describe('enqueue and lease', () => {
   it('an idle queue answers one lease call with nothing', async () => {
     const r = await spool.lease('idle-never-used', { count: 100 });
     expect(r).toEqual({
+      now: clock.now(),
       jobs: [],
       waiting: 0,
       promoted: 0,

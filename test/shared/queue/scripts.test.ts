@@ -33,18 +33,18 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
-  complete: 'a5cfbb2b97d396a60635e63690fabced830b09ab',
-  extend: '7a4115feb5505a3dfcf0f2036632c53c7f47a8eb',
-  fail: 'ccc125d203b706c2d56ea3fcf8ad8e5ba1198850',
+  complete: '3bc7cd2fb99aec9e6c674631fb67713cf068407a',
+  fail: '8a74421a0bbaec0dc8fee68a8b931cfa66c45776',
+  extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
+  replay: '1ac87424ff901f6695b9026d602546ac9acaff14',
   deleteDead: 'a5d5db86ced1220cc59ff1891aea354d25f0a966',
-  replay: '08512dee7b8fd54e5af55e5bd9ebb0527a9e40f9',
   enqueue: '929aa9c6e6fae07673b3396522df5a3088b56bae',
-  cancel: '91e7a0dd24365bdf48223fd139a8b8de6d744ce2',
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
-  lease: '277c969e6ec0929c45e02f0c3420147623e307e0',
-  purge: '8290076bc7ee625f0c789b6c2ca8a524cd11a7a4',
+  cancel: '91e7a0dd24365bdf48223fd139a8b8de6d744ce2',
+  lease: '25184b641a585e44183d6f223b9367af65a19d0a',
+  purge: 'f8d70a76b0ecee0ffd42deb154cd6dd710f6a1db',
   snapshot: '5dba24e940edba5d74e0fbfd186aec206d87aa69',
 };
 
