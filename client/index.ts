@@ -37,6 +37,7 @@ export type EnqueuedBatch = Out<typeof s.enqueueBatchResponse>;
 export type JobPage = Out<typeof s.jobPageResponse>;
 export type Cancelled = Out<typeof s.cancelResponse>;
 export type DrainAccepted = Out<typeof s.drainResponse>;
+export type RanNow = Out<typeof s.runResponse>;
 export type Queues = Out<typeof s.queuesResponse>;
 export type Health = Out<typeof s.healthResponse>;
 export type DeadGroups = Out<typeof s.deadGroupsResponse>;
@@ -178,6 +179,11 @@ export class SpoolClient {
 
   cancelJob(queue: string, id: string): Promise<Cancelled> {
     return this.call({ method: 'DELETE', path: `v1/queues/${seg(queue)}/jobs/${seg(id)}`, resendable: false });
+  }
+
+  /** Run a delayed job now (409 when it is not delayed). */
+  runJob(queue: string, id: string): Promise<RanNow> {
+    return this.call({ method: 'POST', path: `v1/queues/${seg(queue)}/jobs/${seg(id)}/run`, resendable: false });
   }
 
   drain(queue: string): Promise<DrainAccepted> {

@@ -2,13 +2,13 @@
 import type { Logger } from '../../shared/log/logger.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/queue/errors.js';
 import { enqueue } from '../../shared/queue/ops/enqueue.js';
-import { cancel, getJob, listJobs } from '../../shared/queue/ops/jobs.js';
+import { cancel, getJob, listJobs, runNow } from '../../shared/queue/ops/jobs.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { JobState } from '../../shared/queue/types.js';
 import { requestTrace, toTraceparent, xrayTraceId } from '../../shared/trace/context.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { presentJob } from '../lib/present.js';
-import type { Runtime } from '../lib/runtime.js';
+import type { KickReason, Runtime } from '../lib/runtime.js';
 import {
   API_MAX_BATCH,
   type Body,
@@ -18,6 +18,7 @@ import {
   type enqueueResponse,
   type jobPageResponse,
   listJobsQuery,
+  type runResponse,
 } from '../lib/schemas.js';
 
 const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
@@ -26,10 +27,16 @@ const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x =
  * Wakes a worker when the engine says so (new waiting work, no worker running, debounce won).
  * A failed kick does not fail the enqueue: the jobs are stored and the worker schedule runs them.
  */
-export async function kickIfNeeded(rt: Runtime, queue: string, kick: boolean, log: Logger): Promise<void> {
+export async function kickIfNeeded(
+  rt: Runtime,
+  queue: string,
+  kick: boolean,
+  log: Logger,
+  reason: KickReason = 'enqueue',
+): Promise<void> {
   if (!kick) return;
   try {
-    await rt.kickWorker(queue, { reason: 'enqueue' });
+    await rt.kickWorker(queue, { reason });
     log.debug('worker kicked', { queue });
   } catch (err) {
     log.warn('worker kick failed; the schedule will run the queue', {
@@ -119,6 +126,17 @@ export const enqueueRoutes: RouteImpls = {
     // The cancel script cancels only waiting or delayed jobs (anything else is a conflict).
     const state = r.state as Body<typeof cancelResponse>['state'];
     return { status: 200, body: { queue, id, cancelled: true, state } satisfies Body<typeof cancelResponse> };
+  },
+
+  'POST /v1/queues/{queue}/jobs/{id}/run': async (req, rt) => {
+    const { queue, id } = req.params as { queue: string; id: string };
+    const r = await runNow(rt.spool, queue, id);
+    if (r.status === 'not_found') throw new NotFoundError(`job ${id}`);
+    if (r.status === 'conflict')
+      throw new ConflictError(`job ${id} is ${r.state}: only a delayed job can be run now`, { state: r.state });
+    req.log.info('run now', { queue, jobId: id });
+    await kickIfNeeded(rt, queue, true, req.log, 'run');
+    return { status: 200, body: { queue, id, state: 'waiting' } satisfies Body<typeof runResponse> };
   },
 
   'GET /v1/queues/{queue}/jobs': async (req, rt) => {

@@ -108,6 +108,15 @@ export const CONTRACT = {
       409: error('conflict: the job is active, completed or dead (`details.state`).'),
     },
   },
+  'POST /v1/queues/{queue}/jobs/{id}/run': {
+    operationId: 'runJob',
+    summary: 'Run a delayed job now: it moves to waiting and a worker is asked to run',
+    responses: {
+      200: { description: 'Waiting.', schema: s.runResponse },
+      404: notFound('job'),
+      409: error('conflict: the job is not delayed (`details.state`).'),
+    },
+  },
   'POST /v1/queues/{queue}/drain': {
     operationId: 'drain',
     summary: 'Start a worker for the queue now (asynchronous)',
@@ -198,6 +207,7 @@ export const COMPONENTS: ReadonlyArray<[string, z.ZodMiniType]> = [
   ['JobError', s.jobError],
   ['JobPage', s.jobPageResponse],
   ['Cancelled', s.cancelResponse],
+  ['RanNow', s.runResponse],
   ['DrainAccepted', s.drainResponse],
   ['Queues', s.queuesResponse],
   ['Health', s.healthResponse],

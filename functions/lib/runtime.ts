@@ -38,9 +38,10 @@ export interface AwsClients {
 /**
  * Why a worker is started: 'enqueue' (debounced kick), 'drain' (API), 'continue' (out of time, work
  * left), 'scale-out' (a worker with a deep backlog; such workers start no more), 'schedule' (safety
- * net), 'replay' (DLQ). The one list: the kick event's schema and the type are both read from it.
+ * net), 'replay' (DLQ), 'run' (a delayed job run now). The one list: the kick event's schema and the
+ * type are both read from it.
  */
-export const KICK_REASONS = ['enqueue', 'drain', 'continue', 'scale-out', 'schedule', 'replay'] as const;
+export const KICK_REASONS = ['enqueue', 'drain', 'continue', 'scale-out', 'schedule', 'replay', 'run'] as const;
 export type KickReason = (typeof KICK_REASONS)[number];
 
 export interface KickOptions {

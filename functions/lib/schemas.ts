@@ -145,6 +145,9 @@ export const cancelResponse = z.object({
   state: z.enum(['waiting', 'delayed']),
 });
 
+/** A delayed job run now: it is waiting, and a worker was asked to run. */
+export const runResponse = z.object({ queue: z.string(), id: z.string(), state: z.literal('waiting') });
+
 export const drainResponse = z.object({ queue: z.string(), accepted: z.literal(true) });
 
 const counts = z.object({ waiting: count, delayed: count, active: count, completed: count, dead: count });

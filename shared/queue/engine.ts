@@ -2,7 +2,7 @@ import { SpoolCore } from './core.js';
 import { complete, extend, fail } from './ops/ack.js';
 import { deadGroups, deleteDead, replay } from './ops/dead.js';
 import { enqueue } from './ops/enqueue.js';
-import { cancel, getJob, getJobs, listJobs } from './ops/jobs.js';
+import { cancel, getJob, getJobs, listJobs, runNow } from './ops/jobs.js';
 import { lease, reclaim } from './ops/lease.js';
 import { purge } from './ops/purge.js';
 import { queues, snapshot } from './ops/snapshot.js';
@@ -26,6 +26,7 @@ export class Spool extends SpoolCore {
   getMany: Rest<typeof getJobs> = (...a) => getJobs(this, ...a);
   list: Rest<typeof listJobs> = (...a) => listJobs(this, ...a);
   cancel: Rest<typeof cancel> = (...a) => cancel(this, ...a);
+  runNow: Rest<typeof runNow> = (...a) => runNow(this, ...a);
   deadGroups: Rest<typeof deadGroups> = (...a) => deadGroups(this, ...a);
   replay: Rest<typeof replay> = (...a) => replay(this, ...a);
   deleteDead: Rest<typeof deleteDead> = (...a) => deleteDead(this, ...a);

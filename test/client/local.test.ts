@@ -31,7 +31,7 @@ beforeAll(async () => {
   const recording: typeof fetch = async (input, init) => {
     const url = new URL(String(input));
     const path = url.pathname.replace(/\/v1\/queues\/[^/]+/, '/v1/queues/{queue}');
-    const key = `${init?.method} ${path.replace(/\/(jobs|dlq)\/(?!replay)[^/]+$/, '/$1/{id}')}`;
+    const key = `${init?.method} ${path.replace(/\/(jobs|dlq)\/(?!replay)[^/]+(\/run)?$/, '/$1/{id}$2')}`;
     called.add(key);
     return fetch(input, init);
   };
@@ -62,7 +62,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise
 }
 
 describe('SpoolClient against the local server', () => {
-  it('jobs: enqueue (single, duplicate, batch), get, list with paging, cancel, drain', async () => {
+  it('jobs: enqueue (single, duplicate, batch), get, list with paging, cancel, run now, drain', async () => {
     const target = { url: `${local.url}/demo/echo`, headers: { authorization: 'Bearer x' } };
     const one = expectShape(s.enqueueResponse, await client.enqueue('c-jobs', { target, payload: { n: 1 } }));
     expect(one).toMatchObject({ queue: 'c-jobs', deduplicated: false });
@@ -92,6 +92,10 @@ describe('SpoolClient against the local server', () => {
     expectShape(s.cancelResponse, await client.cancelJob('c-jobs', batch.jobs[0]!.id));
     const conflict = (await client.cancelJob('c-jobs', one.id).catch((e: unknown) => e)) as SpoolApiError;
     expect([conflict.status, conflict.code]).toEqual([409, 'conflict']);
+    const ran = expectShape(s.runResponse, await client.runJob('c-jobs', batch.jobs[1]!.id));
+    expect(ran).toEqual({ queue: 'c-jobs', id: batch.jobs[1]!.id, state: 'waiting' });
+    const notDelayed = (await client.runJob('c-jobs', one.id).catch((e: unknown) => e)) as SpoolApiError;
+    expect([notDelayed.status, notDelayed.details.state]).toEqual([409, 'completed']);
     expectShape(s.drainResponse, await client.drain('c-jobs'));
   });
 

@@ -2,7 +2,7 @@ import { list, type SpoolCore, toJob } from '../core.js';
 import { ValidationError } from '../errors.js';
 import { queueKey, STATE_KEY } from '../keys.js';
 import { assertQueueName } from '../schema.js';
-import { CANCEL, GET, LIST } from '../scripts/jobs.js';
+import { CANCEL, GET, LIST, RUN_NOW } from '../scripts/jobs.js';
 import { JOB_STATES, type Job, type JobState, type ListPage } from '../types.js';
 
 export async function getJob(core: SpoolCore, queue: string, id: string): Promise<Job | null> {
@@ -57,5 +57,15 @@ export async function cancel(
 ): Promise<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }> {
   assertQueueName(queue);
   const { status, state } = await core.run(CANCEL, queue, { id });
+  return state ? { status, state } : { status };
+}
+/** Run a delayed job now: it moves to waiting. Any other state: 'conflict' (with the state). */
+export async function runNow(
+  core: SpoolCore,
+  queue: string,
+  id: string,
+): Promise<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }> {
+  assertQueueName(queue);
+  const { status, state } = await core.run(RUN_NOW, queue, { clock: core.scriptClock(), id });
   return state ? { status, state } : { status };
 }

@@ -1,6 +1,6 @@
 import type { JobState } from '../types.js';
-import { defineScript, returns } from './define.js';
-import { BASE, IDEMPOTENCY } from './lib.js';
+import { ARGS, defineScript, returns } from './define.js';
+import { BASE, IDEMPOTENCY, WAITING } from './lib.js';
 
 /** A job's two records as stored: spec JSON and meta JSON (false when missing). */
 export interface StoredJob {
@@ -102,5 +102,41 @@ redis.call('HDEL', K.meta, id)
 forgetKeys(K.idempotency, K.idempotencyExpiry, { id }, { m })
 redis.call('HINCRBY', K.counters, 'cancelled', 1)
 return cjson.encode({ status = 'ok', state = m.state })
+`,
+});
+
+export const RUN_NOW = defineScript({
+  name: 'runNow',
+  summary: `
+Run a delayed job now: it joins waiting (waiting since now) in its priority order and runs when a
+worker next leases. A job in any other state is refused (run twice: the second call finds it waiting).`,
+  keys: {
+    delayed: 'the job leaves it',
+    waiting: 'the job joins it',
+    waitingSince: 'the job joins it',
+    meta: '',
+    counters: 'writes seq',
+  },
+  args: {
+    clock: ARGS.clock,
+    id: { kind: 'string', doc: 'the job' },
+  },
+  result: returns<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }>(
+    '{ status = ok|conflict|not_found, state? (the state it was in) }',
+  ),
+  uses: [BASE, WAITING],
+  body: `
+local raw = redis.call('HGET', K.meta, id)
+if not raw then return cjson.encode({ status = 'not_found' }) end
+local m = cjson.decode(raw)
+if m.state ~= 'delayed' then return cjson.encode({ status = 'conflict', state = m.state }) end
+local now = serverNow(clock)
+local w = newWrites()
+m.updatedAt = now
+toWaiting(w, id, m, now)
+redis.call('ZREM', K.delayed, id)
+writeMetas(K.meta, w)
+writeWaiting(K.waiting, K.waitingSince, K.counters, w)
+return cjson.encode({ status = 'ok', state = 'delayed' })
 `,
 });

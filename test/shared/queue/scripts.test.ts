@@ -43,6 +43,7 @@ const DIGESTS: Record<string, string> = {
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: '91e7a0dd24365bdf48223fd139a8b8de6d744ce2',
+  runNow: '88d32c2a32e9177609f20dc1e901d1a3e73c6099',
   lease: '25184b641a585e44183d6f223b9367af65a19d0a',
   purge: 'f8d70a76b0ecee0ffd42deb154cd6dd710f6a1db',
   snapshot: '5dba24e940edba5d74e0fbfd186aec206d87aa69',
