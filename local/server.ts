@@ -92,8 +92,11 @@ export function localEnv(
   env.SPOOL_TARGET_ALLOWED_HOSTS = hosts.join(',');
   // Loopback is a private address: the demo targets need it.
   env.SPOOL_TARGET_ALLOW_PRIVATE ||= 'true';
-  // SNS pages go to the log (the local SNS client writes them there); they need a topic to be sent to.
+  // SNS pages and tickets go to the log (the local SNS client writes them there); they need a topic to be sent to.
   env.SPOOL_ALERT_TOPIC_ARN ||= 'arn:aws:sns:local:000000000000:spool-local-alerts';
+  env.SPOOL_TICKET_TOPIC_ARN ||= 'arn:aws:sns:local:000000000000:spool-local-tickets';
+  // Metrics only go to the log here: every queue gets its per-queue figures (deployed: the named queues).
+  env.SPOOL_METRIC_QUEUES ||= '*';
   // Deliveries are signed as deployed ones are; the demo targets verify with the same secret.
   env.SPOOL_SIGNING_SECRET ||= LOCAL_SIGNING_SECRET;
   // No AWS here: the functions must not look for a secret; the worker kick runs in-process.

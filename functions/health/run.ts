@@ -1,16 +1,16 @@
 /**
  * Health: a snapshot of every queue judged against the thresholds. The API (`GET /v1/health`) and the
- * scheduled run share `assess`; the scheduled run also publishes the metrics (every figure per queue
- * and fleet-wide, plus the heartbeat), alerts on status changes only, and keeps the last run and a
- * short history in Redis:
- *   <prefix>:health:last     (keys.ts healthLast) STRING JSON { at, status, queues: { <queue>: { status, snapshot } } }
+ * scheduled run share `assess`; the scheduled run also publishes the metrics (every figure fleet-wide,
+ * per queue for the named queues of SPOOL_METRIC_QUEUES, plus the heartbeat), sends its own pages and
+ * tickets once a status has held (shared/health/notify.ts), and keeps the last run and a short
+ * history in Redis:
+ *   <prefix>:health:last     (keys.ts healthLast) STRING JSON { at, status, queues: { <queue>: { snapshot, ...QueueMemory } } }
  *   <prefix>:health:history  (keys.ts healthHistory) LIST of JSON { at, status, queues: { <queue>: [status, waiting, dead, oldestWaitingS, leaseExpired] } }, newest first, capped
  *
  * The CloudWatch and SNS modules are imported when the run publishes, not when the module loads:
  * the HTTP routes (and a cold start) never pay for them.
  */
 import {
-  alertMessage,
   deltasOf,
   evaluateQueue,
   type HealthStatus,
@@ -18,7 +18,8 @@ import {
   thresholdsFrom,
   worst,
 } from '../../shared/health/evaluate.js';
-import { chunk, MAX_DATA_PER_REQUEST, metricData } from '../../shared/health/metrics.js';
+import { chunk, MAX_DATA_PER_REQUEST, metricData, metricQueues } from '../../shared/health/metrics.js';
+import { decide, type QueueMemory, type Route, remember, renderMessage } from '../../shared/health/notify.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { globalKey } from '../../shared/queue/keys.js';
 import { snapshot } from '../../shared/queue/ops/snapshot.js';
@@ -29,7 +30,8 @@ import type { Runtime } from '../lib/runtime.js';
 export interface LastRun {
   at: number;
   status: HealthStatus;
-  queues: Record<string, { status: HealthStatus; snapshot: QueueSnapshot }>;
+  /** Per queue: its snapshot (for deltas) and what the notifier remembers (older records lack the latter). */
+  queues: Record<string, Partial<QueueMemory> & { status: HealthStatus; snapshot: QueueSnapshot }>;
 }
 
 export interface Assessment {
@@ -53,7 +55,10 @@ export async function readLast(rt: Runtime): Promise<LastRun | null> {
 export async function assess(rt: Runtime): Promise<Assessment> {
   const [snaps, last] = await Promise.all([snapshot(rt.spool), readLast(rt)]);
   const t = thresholdsFrom(rt.config);
-  const queues = snaps.map((s) => evaluateQueue(s, deltasOf(s, last?.queues[s.queue]?.snapshot, last !== null), t));
+  const base = rt.config.SPOOL_RUNBOOK_BASE_URL;
+  const queues = snaps.map((s) =>
+    evaluateQueue(s, deltasOf(s, last?.queues[s.queue]?.snapshot, last !== null), t, base),
+  );
   return { at: rt.clock(), status: worst(queues.map((q) => q.status)), queues, last };
 }
 
@@ -62,13 +67,26 @@ export interface HealthRunReport {
   queues: number;
   metrics: number;
   metricRequests: number;
-  alerts: Array<{ queue: string; from: HealthStatus; to: HealthStatus }>;
+  /** Statuses announced (or dropped) by this run. */
+  messages: Array<{ queue: string; from: HealthStatus; to: HealthStatus; route: Route }>;
 }
 
-/** The scheduled run: assess, publish metrics, alert on changes, remember. */
+/** A record written before the notifier existed: its status counts as announced, since then. */
+function memoryOf(prev: LastRun['queues'][string] | undefined, lastAt: number): QueueMemory | undefined {
+  if (!prev) return undefined;
+  return {
+    status: prev.status,
+    since: prev.since ?? lastAt,
+    runs: prev.runs ?? 1,
+    notified: prev.notified ?? prev.status,
+    announced: prev.announced ?? prev.status !== 'healthy',
+  };
+}
+
+/** The scheduled run: assess, publish metrics, send the pages and tickets that are due, remember. */
 export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunReport> {
   const a = await assess(rt);
-  const data = metricData(a.queues, a.at);
+  const data = metricData(a.queues, a.at, metricQueues(rt.config.SPOOL_METRIC_QUEUES));
   const batches = chunk(data, MAX_DATA_PER_REQUEST);
   const { PutMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
   for (const b of batches) {
@@ -77,44 +95,67 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
     );
   }
 
-  const alerts: HealthRunReport['alerts'] = [];
+  const c = rt.config;
+  const ctx = {
+    deployment: c.SPOOL_DEPLOYMENT_NAME ?? `Spool (key prefix ${rt.spool.config.prefix})`,
+    runbookBase: c.SPOOL_RUNBOOK_BASE_URL,
+    at: a.at,
+  };
+  const topics = { page: c.SPOOL_ALERT_TOPIC_ARN, ticket: c.SPOOL_TICKET_TOPIC_ARN };
+  const messages: HealthRunReport['messages'] = [];
   const remembered: LastRun['queues'] = {};
   for (const q of a.queues) {
-    const before: HealthStatus = a.last?.queues[q.queue]?.status ?? 'healthy';
-    let kept: HealthStatus = q.status;
-    if (before !== q.status) {
-      const { subject, message } = alertMessage(q, before, `Spool (${rt.spool.config.prefix})`);
-      try {
-        if (rt.config.SPOOL_ALERT_TOPIC_ARN) {
-          const { PublishCommand } = await import('@aws-sdk/client-sns');
-          await rt.aws.sns.send(
-            new PublishCommand({
-              TopicArn: rt.config.SPOOL_ALERT_TOPIC_ARN,
-              Subject: subject,
-              Message: message,
-              MessageAttributes: {
-                queue: { DataType: 'String', StringValue: q.queue },
-                status: { DataType: 'String', StringValue: q.status },
+    const mem = remember(memoryOf(a.last?.queues[q.queue], a.last?.at ?? a.at), q.status, a.at);
+    const d = decide(q, mem, c.SPOOL_HEALTH_NOTIFY_AFTER_RUNS);
+    if (d) {
+      const entry = { queue: q.queue, from: mem.notified, to: q.status, route: d.route };
+      if (d.route === 'dropped') {
+        log.info('status not announced', { ...entry, why: d.why });
+        mem.notified = q.status;
+        mem.announced = false;
+        messages.push(entry);
+      } else {
+        const { subject, message } = renderMessage(q, mem, d.route, ctx);
+        try {
+          const topic = topics[d.route];
+          if (topic) {
+            const { PublishCommand } = await import('@aws-sdk/client-sns');
+            await rt.aws.sns.send(
+              new PublishCommand({
+                TopicArn: topic,
+                Subject: subject,
+                Message: message,
+                MessageAttributes: {
+                  queue: { DataType: 'String', StringValue: q.queue },
+                  status: { DataType: 'String', StringValue: q.status },
+                  severity: { DataType: 'String', StringValue: d.route },
+                },
+              }),
+            );
+          } else {
+            log.warn(
+              `no topic for ${d.route}s (SPOOL_${d.route === 'page' ? 'ALERT' : 'TICKET'}_TOPIC_ARN): not sent`,
+              {
+                queue: q.queue,
+                subject,
               },
-            }),
-          );
-        } else {
-          log.warn('no SPOOL_ALERT_TOPIC_ARN: alert not sent', { queue: q.queue, subject });
+            );
+          }
+          mem.notified = q.status;
+          mem.announced = q.status !== 'healthy';
+          messages.push(entry);
+          log.info('status announced', { ...entry, why: d.why, symptoms: q.symptoms.map((s) => s.check) });
+        } catch (err) {
+          // Remember nothing as announced: the next run sends it again.
+          log.error('health message publish failed', {
+            queue: q.queue,
+            route: d.route,
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
-        alerts.push({ queue: q.queue, from: before, to: q.status });
-        log.info('status changed', {
-          queue: q.queue,
-          from: before,
-          to: q.status,
-          symptoms: q.symptoms.map((s) => s.check),
-        });
-      } catch (err) {
-        // Keep the old status so the next run alerts again.
-        kept = before;
-        log.error('alert publish failed', { queue: q.queue, error: err instanceof Error ? err.message : String(err) });
       }
     }
-    remembered[q.queue] = { status: kept, snapshot: q.snapshot };
+    remembered[q.queue] = { ...mem, snapshot: q.snapshot };
   }
 
   const lastKey = globalKey(rt.spool.config.prefix, 'healthLast');
@@ -149,7 +190,7 @@ export async function runHealth(rt: Runtime, log: Logger): Promise<HealthRunRepo
     queues: a.queues.length,
     metrics: data.length,
     metricRequests: batches.length,
-    alerts,
+    messages,
   };
   log.info('health run done', { ...report });
   return report;

@@ -132,11 +132,11 @@ export const CONTRACT = {
     summary: 'Health of every queue, with the reasons',
     query: s.healthQuery,
     responses: {
-      200: { description: 'Healthy or degraded.', schema: s.healthResponse },
+      200: { description: 'The verdict (healthy, degraded or unhealthy) and its reasons.', schema: s.healthResponse },
       400: badRequest,
       503: {
-        description: 'Unhealthy (the same body as 200), or Redis unreachable (an error body with Retry-After).',
-        schema: s.healthUnavailableResponse,
+        description: 'Redis unreachable: no verdict (an error body with Retry-After).',
+        schema: s.errorResponse,
         headers: { 'Retry-After': `When Redis is unreachable: ${retryAfter}` },
       },
     },
@@ -211,7 +211,6 @@ export const COMPONENTS: ReadonlyArray<[string, z.ZodMiniType]> = [
   ['DrainAccepted', s.drainResponse],
   ['Queues', s.queuesResponse],
   ['Health', s.healthResponse],
-  ['HealthUnavailable', s.healthUnavailableResponse],
   ['DeadGroups', s.deadGroupsResponse],
   ['DeadDeleted', s.deleteDeadResponse],
   ['ReplayRequest', s.replayBody],

@@ -199,8 +199,6 @@ export const healthResponse = z.object({
   history: z.optional(z.array(z.unknown())),
 });
 
-/** 503 of GET /v1/health: unhealthy (the health body), or Redis unreachable (an error). */
-export const healthUnavailableResponse = z.union([healthResponse, errorResponse]);
 
 export const deadGroupsResponse = z.object({
   queue: z.string(),

@@ -51,6 +51,15 @@ export const ENV_SCHEMA = z.object({
   SPOOL_TARGET_ALLOW_PRIVATE: bool(false),
   SPOOL_METRIC_NAMESPACE: z._default(z.string().check(z.minLength(1), z.maxLength(255)), 'Spool'),
   SPOOL_ALERT_TOPIC_ARN: z.optional(z.string()),
+  // Where the health function's tickets go (set by the stack; its pages go to SPOOL_ALERT_TOPIC_ARN).
+  SPOOL_TICKET_TOPIC_ARN: z.optional(z.string()),
+  // What the health function's messages name: `<stack> (account <id>, <region>)`, set by the stack.
+  SPOOL_DEPLOYMENT_NAME: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  // The runbook's URL; messages link to `<it>#<section>` (context runbookBaseUrl).
+  SPOOL_RUNBOOK_BASE_URL: z.optional(z.url()),
+  // Queues that get per-queue metrics: comma-separated names (set by the stack to context queues),
+  // or * for every queue. Unset or empty: none. Fleet-wide metrics always cover every queue.
+  SPOOL_METRIC_QUEUES: z.optional(z.string()),
   SPOOL_WORKER_FUNCTION_NAME: z.optional(z.string()),
   SPOOL_REDIS_SECRET_ARN: z.optional(z.string()),
   // Each Redis call (one HTTP request, retries included) is aborted after this: a 503, well within
@@ -73,6 +82,8 @@ export const ENV_SCHEMA = z.object({
   SPOOL_HEALTH_STUCK_DEGRADED: int(0),
   SPOOL_HEALTH_STUCK_UNHEALTHY: int(10),
   SPOOL_HEALTH_HISTORY: int(60, 1, 10_000),
+  // The health function announces a status only once it has held for this many consecutive runs.
+  SPOOL_HEALTH_NOTIFY_AFTER_RUNS: int(3, 1, 1_000),
 });
 
 export type Env = z.infer<typeof ENV_SCHEMA>;

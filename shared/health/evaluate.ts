@@ -1,6 +1,6 @@
 import type { SpoolConfig } from '../config/index.js';
 import type { QueueCounters, QueueSnapshot } from '../queue/types.js';
-import { CHECKS, type Check, type CheckWords, fillStep, runbookUrl, symptomText } from './runbook.js';
+import { CHECKS, type Check, type CheckWords, fillStep, runbookUrl } from './runbook.js';
 
 export type { Check };
 
@@ -92,7 +92,8 @@ export function deltasOf(snap: QueueSnapshot, prev: QueueSnapshot | undefined, h
   return out;
 }
 
-export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds): QueueHealth {
+/** `runbookBase`: the runbook's URL (SPOOL_RUNBOOK_BASE_URL); symptoms link to `<it>#<section>`. */
+export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds, runbookBase?: string): QueueHealth {
   const symptoms: Symptom[] = [];
   const add = (check: Check, value: number, level: Level, scale = 1) => {
     const trips = (th: number) => value > th;
@@ -105,7 +106,7 @@ export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds
       value: Math.round((value / scale) * 10) / 10,
       threshold: threshold / scale,
       unit: CHECKS[check].unit,
-      runbook: runbookUrl(CHECKS[check].runbook),
+      runbook: runbookUrl(CHECKS[check].runbook, runbookBase),
       step: fillStep(CHECKS[check].step, { queue: snap.queue }),
     });
   };
@@ -120,38 +121,9 @@ export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds
       value: deltas.deadTrimmed,
       threshold: 0,
       unit: CHECKS.deadTrimmed.unit,
-      runbook: runbookUrl(CHECKS.deadTrimmed.runbook),
+      runbook: runbookUrl(CHECKS.deadTrimmed.runbook, runbookBase),
       step: fillStep(CHECKS.deadTrimmed.step, { queue: snap.queue }),
     });
   }
   return { queue: snap.queue, status: worst(symptoms.map((s) => s.status)), symptoms, snapshot: snap, deltas };
-}
-
-/** The SNS message of a status change: queue, each symptom with value, threshold and runbook step. */
-export function alertMessage(
-  h: QueueHealth,
-  previous: HealthStatus,
-  stack = 'Spool',
-): { subject: string; message: string } {
-  const recovered = RANK[h.status] < RANK[previous];
-  const subject = `${stack}: queue ${h.queue} is ${h.status.toUpperCase()} (was ${previous})`.slice(0, 99);
-  const lines = [
-    `Queue: ${h.queue}`,
-    `Status: ${h.status} (was ${previous})${recovered ? ' - recovered' : ''}`,
-    `At: ${new Date(h.snapshot.at).toISOString()}`,
-    '',
-  ];
-  if (h.symptoms.length === 0) lines.push('No symptom remains: every figure is within its threshold.');
-  for (const s of h.symptoms) {
-    lines.push(
-      `- ${s.status.toUpperCase()}: ${symptomText(s.check, s.value, s.threshold)}`,
-      `  Runbook: ${s.runbook}`,
-      `  Next step: ${s.step}`,
-    );
-  }
-  lines.push(
-    '',
-    `Figures: waiting ${h.snapshot.waiting}, delayed ${h.snapshot.delayed}, active ${h.snapshot.active}, dead ${h.snapshot.dead}, lease expired ${h.snapshot.leaseExpired}, oldest waiting ${Math.round(h.snapshot.oldestWaitingAgeMs / 1000)} s`,
-  );
-  return { subject, message: lines.join('\n') };
 }

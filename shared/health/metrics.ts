@@ -58,10 +58,12 @@ function figuresOf(h: QueueHealth): Figures {
 const MAX_KEYS = new Set<keyof Figures>(['oldestWaitingAge', 'oldestDeadAge']);
 
 /**
- * Every figure per queue (`Queue` dimension) and fleet-wide (no dimension: the worst status, sums,
- * the largest ages), plus HealthHeartbeat = 1. With no queue at all the fleet figures are zeros.
+ * Every figure fleet-wide (no dimension: the worst status, sums, the largest ages) over every queue,
+ * per queue (`Queue` dimension) for the queues in `perQueue` only (every queue when `'*'`), plus
+ * HealthHeartbeat = 1. With no queue at all the fleet figures are zeros. Each per-queue figure is a
+ * custom metric CloudWatch bills monthly, so per-queue metrics are for the queues with alarms.
  */
-export function metricData(queues: QueueHealth[], at: number): Datum[] {
+export function metricData(queues: QueueHealth[], at: number, perQueue: ReadonlySet<string> | '*'): Datum[] {
   const Timestamp = new Date(at);
   const data: Datum[] = [];
   const fleet = {} as Figures;
@@ -69,14 +71,16 @@ export function metricData(queues: QueueHealth[], at: number): Datum[] {
   for (const k of keys) fleet[k] = 0;
   for (const h of queues) {
     const f = figuresOf(h);
+    const own = perQueue === '*' || perQueue.has(h.queue);
     for (const k of keys) {
-      data.push({
-        MetricName: METRICS[k],
-        Dimensions: [{ Name: QUEUE_DIMENSION, Value: h.queue }],
-        Value: f[k],
-        Unit: UNIT[k],
-        Timestamp,
-      });
+      if (own)
+        data.push({
+          MetricName: METRICS[k],
+          Dimensions: [{ Name: QUEUE_DIMENSION, Value: h.queue }],
+          Value: f[k],
+          Unit: UNIT[k],
+          Timestamp,
+        });
       fleet[k] = MAX_KEYS.has(k) ? Math.max(fleet[k], f[k]) : fleet[k] + f[k];
     }
   }
@@ -84,6 +88,20 @@ export function metricData(queues: QueueHealth[], at: number): Datum[] {
   for (const k of keys) data.push({ MetricName: METRICS[k], Value: fleet[k], Unit: UNIT[k], Timestamp });
   data.push({ MetricName: METRICS.heartbeat, Value: 1, Unit: UNIT.heartbeat, Timestamp });
   return data;
+}
+
+/**
+ * SPOOL_METRIC_QUEUES → the queues with per-queue metrics: `*` every queue; unset or empty none (each
+ * per-queue figure is a billed custom metric; the stack names its context queues).
+ */
+export function metricQueues(setting: string | undefined): ReadonlySet<string> | '*' {
+  if (setting?.trim() === '*') return '*';
+  return new Set(
+    (setting ?? '')
+      .split(',')
+      .map((q) => q.trim())
+      .filter(Boolean),
+  );
 }
 
 export function chunk<T>(items: T[], size: number): T[][] {

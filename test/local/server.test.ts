@@ -144,8 +144,9 @@ describe("the README's curl examples", () => {
     expect(job.lastError).toBeDefined();
   });
 
-  it('the health schedule writes its CloudWatch metrics and SNS pages to the log in the shape they would be sent', async () => {
-    await local.runSchedule('health');
+  it('the health schedule writes its CloudWatch metrics and SNS tickets to the log in the shape they would be sent', async () => {
+    // A status is announced once it has held for SPOOL_HEALTH_NOTIFY_AFTER_RUNS (3) runs.
+    for (let i = 0; i < 3; i++) await local.runSchedule('health');
     const metric = lines.find((l) => l.startsWith('[cloudwatch] PutMetricData '));
     expect(metric).toBeDefined();
     const input = JSON.parse(metric!.slice('[cloudwatch] PutMetricData '.length));
@@ -156,12 +157,12 @@ describe("the README's curl examples", () => {
         (d: any) => d.Dimensions?.[0]?.Value === 'demo-fail' && d.MetricName === 'DeadJobs' && d.Value === 1,
       ),
     ).toBe(true);
-    // One dead job is over SPOOL_HEALTH_DEAD_DEGRADED=0: demo-fail went from healthy to degraded, a page.
-    const page = lines.find((l) => l.startsWith('[sns] Publish ') && l.includes('demo-fail'));
-    expect(page).toBeDefined();
-    const publish = JSON.parse(page!.slice('[sns] Publish '.length));
-    expect(publish.TopicArn).toMatch(/^arn:aws:sns:/);
-    expect(publish.Subject).toContain('queue demo-fail is DEGRADED');
+    // One dead job is over SPOOL_HEALTH_DEAD_DEGRADED=0: demo-fail is degraded, which is a ticket.
+    const ticket = lines.find((l) => l.startsWith('[sns] Publish ') && l.includes('demo-fail'));
+    expect(ticket).toBeDefined();
+    const publish = JSON.parse(ticket!.slice('[sns] Publish '.length));
+    expect(publish.TopicArn).toBe('arn:aws:sns:local:000000000000:spool-local-tickets');
+    expect(publish.Subject).toContain('TICKET queue demo-fail is degraded');
     expect(publish.Message).toContain('dead jobs');
   });
 });
