@@ -8,6 +8,9 @@
  * (naming the key) instead of guessing. The defaults here are the documented ones (README "Deploy",
  * cdk.json).
  */
+import { minLeaseWindowMs } from '../functions/worker/run.js';
+import { loadConfig, type SpoolConfig } from '../shared/config/index.js';
+import { RUNBOOK_FILE } from '../shared/health/runbook.js';
 import { DEFAULT_METRIC_NAMESPACE } from '../shared/metrics/names.js';
 
 /** A value of healthThresholds / functionEnv. */
@@ -24,8 +27,20 @@ export interface SpoolProps {
   readonly metricNamespace?: string;
   /** Queues that get their own alarms, metrics and dashboard rows. */
   readonly queues?: readonly string[];
+  /** Page destination: an email address subscribed to the page topic. */
   readonly alarmEmail?: string;
+  /** Page destination: an HTTPS endpoint (pager integration) subscribed to the page topic. */
   readonly pagerUrl?: string;
+  /** Page destination: an existing SNS topic that alarms and the health function page to. */
+  readonly alarmTopicArn?: string;
+  /** Ticket destination: an email address (default: alarmEmail). */
+  readonly ticketEmail?: string;
+  /** Ticket destination: an existing SNS topic. */
+  readonly ticketTopicArn?: string;
+  /** `'none'`: deploy without any page destination, on purpose (otherwise synth refuses). */
+  readonly pages?: 'none';
+  /** URL of the runbook (docs/runbook.md as published); pages link to `<runbookBaseUrl>#<section>`. */
+  readonly runbookBaseUrl?: string;
   readonly workerTimeoutSeconds?: number;
   readonly workerReservedConcurrency?: number;
   readonly workerMemoryMb?: number;
@@ -43,9 +58,17 @@ export interface SpoolProps {
   readonly workerSchedule?: string | number;
   readonly healthSchedule?: string | number;
   readonly purgeSchedule?: string | number;
+  /** No longer alarms (dead stock is a ticket at any count; new dead letters page): accepted, with a warning. */
   readonly deadJobsCritical?: number;
+  /** Page when more than this many jobs went dead within newDeadJobsWindowMinutes. */
+  readonly newDeadJobsThreshold?: number;
+  readonly newDeadJobsWindowMinutes?: number;
   readonly oldestWaitingAgeSeconds?: number;
   readonly api5xxRatePercent?: number;
+  /** The API 5xx page needs at least this many requests (GET /v1/health not counted) in 5 minutes. */
+  readonly api5xxMinRequests?: number;
+  /** Page when more than this percentage of worker invocations fail, in 2 of 3 periods of 5 minutes. */
+  readonly workerErrorRatePercent?: number;
   readonly durationAlarmPercent?: number;
 }
 
@@ -57,6 +80,11 @@ export const CONTEXT_KEYS = [
   'queues',
   'alarmEmail',
   'pagerUrl',
+  'alarmTopicArn',
+  'ticketEmail',
+  'ticketTopicArn',
+  'pages',
+  'runbookBaseUrl',
   'workerTimeoutSeconds',
   'workerReservedConcurrency',
   'workerMemoryMb',
@@ -72,8 +100,12 @@ export const CONTEXT_KEYS = [
   'healthSchedule',
   'purgeSchedule',
   'deadJobsCritical',
+  'newDeadJobsThreshold',
+  'newDeadJobsWindowMinutes',
   'oldestWaitingAgeSeconds',
   'api5xxRatePercent',
+  'api5xxMinRequests',
+  'workerErrorRatePercent',
   'durationAlarmPercent',
 ] as const satisfies ReadonlyArray<keyof SpoolProps>;
 /** Compiles only while CONTEXT_KEYS names every prop. */
@@ -94,6 +126,12 @@ export interface StackConfig {
   readonly queues: readonly string[];
   readonly alarmEmail: string | undefined;
   readonly pagerUrl: string | undefined;
+  readonly alarmTopicArn: string | undefined;
+  readonly ticketEmail: string | undefined;
+  readonly ticketTopicArn: string | undefined;
+  /** True only with `pages=none`: no page destination, on purpose. */
+  readonly pagesOff: boolean;
+  readonly runbookBaseUrl: string | undefined;
   readonly workerTimeoutSeconds: number;
   readonly workerReservedConcurrency: number | undefined;
   readonly workerMemoryMb: number;
@@ -109,16 +147,22 @@ export interface StackConfig {
   readonly apiThrottleRate: number;
   readonly apiThrottleBurst: number;
   readonly workerSchedule: ScheduleSpec;
-  readonly healthSchedule: ScheduleSpec;
+  /** The health schedule, always with its interval (a cron that has none is refused). */
+  readonly healthSchedule: ScheduleSpec & { readonly intervalMinutes: number };
   readonly purgeSchedule: ScheduleSpec;
-  /** DeadJobs above this is critical (above 0 is a warning). */
-  readonly deadJobsCritical: number;
-  /** Alarm when the oldest waiting job has waited longer than this. */
+  /** Page when more than this many jobs went dead within newDeadJobsWindowMinutes. */
+  readonly newDeadJobsThreshold: number;
+  readonly newDeadJobsWindowMinutes: number;
+  /** Page when the oldest waiting job has waited longer than this. */
   readonly oldestWaitingAgeSeconds: number;
-  /** Alarm when the API answers more than this percentage of 5xx over 5 minutes. */
+  /** Page when the API answers more than this percentage of 5xx, two periods of 5 minutes in a row. */
   readonly api5xxRatePercent: number;
-  /** Duration alarm fires at this percentage of the function timeout (p99). */
+  readonly api5xxMinRequests: number;
+  readonly workerErrorRatePercent: number;
+  /** Duration ticket at this percentage of the function timeout (p99). */
   readonly durationAlarmPercent: number;
+  /** Things synth should say without refusing (each names its key). */
+  readonly warnings: readonly string[];
 }
 
 /** A schedule: an EventBridge `rate(...)` / `cron(...)` expression, and its interval when it is a rate. */
@@ -141,11 +185,23 @@ export const CONTEXT_DEFAULTS = {
   workerSchedule: 'rate(1 minute)',
   healthSchedule: 'rate(1 minute)',
   purgeSchedule: 'rate(1 hour)',
-  deadJobsCritical: 100,
+  newDeadJobsThreshold: 10,
+  newDeadJobsWindowMinutes: 15,
   oldestWaitingAgeSeconds: 900,
   api5xxRatePercent: 5,
+  api5xxMinRequests: 20,
+  workerErrorRatePercent: 10,
   durationAlarmPercent: 80,
 } as const;
+
+/**
+ * The longest health interval the alarms can watch: the heartbeat alarm needs a period at least as
+ * long as the interval, and two such periods, and CloudWatch evaluates at most one day.
+ */
+export const MAX_HEALTH_INTERVAL_MINUTES = 720;
+
+/** Keys that name a page destination; synth refuses when none is given (unless pages=none). */
+export const PAGE_DESTINATION_KEYS = ['pagerUrl', 'alarmEmail', 'alarmTopicArn'] as const;
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 const VALID_RETENTION_DAYS = [
@@ -155,9 +211,12 @@ const VALID_RETENTION_DAYS = [
 export type ContextReader = (key: string) => unknown;
 
 export class ConfigError extends Error {
+  /** The context key (= construct prop) at fault. */
+  readonly key: string;
   constructor(key: string, message: string) {
     super(`context "${key}": ${message}`);
     this.name = 'ConfigError';
+    this.key = key;
   }
 }
 
@@ -238,6 +297,15 @@ function jsonObject(key: string, raw: unknown): Record<string, unknown> {
   return obj as Record<string, unknown>;
 }
 
+/** The functions' environment config for these settings (defaults filled), or a refusal naming `key`. */
+function envConfig(key: string, env: Record<string, string>): SpoolConfig {
+  try {
+    return loadConfig(env);
+  } catch (e) {
+    throw new ConfigError(key, e instanceof Error ? e.message : String(e));
+  }
+}
+
 /** Variables the stack sets itself; `functionEnv` may not override them. */
 export const MANAGED_ENV = new Set([
   'SPOOL_REDIS_SECRET_ARN',
@@ -246,6 +314,10 @@ export const MANAGED_ENV = new Set([
   'SPOOL_ALERT_TOPIC_ARN',
   'SPOOL_WORKER_FUNCTION_NAME',
   'SPOOL_TARGET_ALLOWED_HOSTS',
+  'SPOOL_TICKET_TOPIC_ARN',
+  'SPOOL_DEPLOYMENT_NAME',
+  'SPOOL_RUNBOOK_BASE_URL',
+  'SPOOL_METRIC_QUEUES',
 ]);
 
 /**
@@ -311,6 +383,71 @@ export function parseSchedule(key: string, raw: unknown, dflt: string): Schedule
   throw new ConfigError(key, `expected minutes, rate(N unit) or cron(6 fields), got ${JSON.stringify(v)}`);
 }
 
+/**
+ * The fixed interval of a cron expression, in minutes, or undefined when it has none (specific
+ * days, lists, ranges, steps that do not divide the hour or the day evenly).
+ * Handles every N minutes (`0/N` or star-slash-N in the minutes field, any hour), every minute
+ * (star, star), hourly (`cron(M * * * ? *)`) and every N hours (`cron(M 0/N * * ? *)`).
+ */
+export function cronIntervalMinutes(expression: string): number | undefined {
+  const m = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(expression.trim());
+  if (!m) return undefined;
+  const [, min, hour, dom, month, dow, year] = m as unknown as [string, string, string, string, string, string, string];
+  if (!['*', '?'].includes(dom) || month !== '*' || !['*', '?'].includes(dow) || year !== '*') return undefined;
+  const step = (field: string, size: number): number | undefined => {
+    const s = /^(?:\*|0)\/(\d+)$/.exec(field);
+    if (!s) return undefined;
+    const n = Number(s[1]);
+    return n >= 1 && size % n === 0 ? n : undefined;
+  };
+  const fixed = (field: string, max: number) => /^\d+$/.test(field) && Number(field) <= max;
+  if (hour === '*') {
+    if (min === '*') return 1;
+    if (fixed(min, 59)) return 60;
+    return step(min, 60);
+  }
+  const everyHours = step(hour, 24);
+  if (everyHours !== undefined && fixed(min, 59)) return everyHours * 60;
+  return undefined;
+}
+
+function urlOf(get: ContextReader, key: string, protocols: readonly string[]): string | undefined {
+  const raw = optionalString(get, key);
+  if (raw === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(key, 'not a URL');
+  }
+  if (!protocols.includes(u.protocol)) throw new ConfigError(key, `must be a ${protocols.join(' or ')}// URL`);
+  return raw;
+}
+
+function emailOf(get: ContextReader, key: string): string | undefined {
+  const v = optionalString(get, key);
+  if (v !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v))
+    throw new ConfigError(key, `not an email address: ${JSON.stringify(v)}`);
+  return v;
+}
+
+function topicArnOf(get: ContextReader, key: string): string | undefined {
+  const v = optionalString(get, key);
+  if (v !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/.test(v))
+    throw new ConfigError(key, `not an SNS topic ARN: ${JSON.stringify(v)}`);
+  if (v?.endsWith('.fifo')) throw new ConfigError(key, 'CloudWatch alarms cannot publish to a FIFO topic');
+  return v;
+}
+
+/**
+ * The minimum time a worker invocation needs beyond its margin before it leases anything
+ * (functions/worker/run.ts: min(SPOOL_JOB_TIMEOUT_MS, 30 s)).
+ */
+const workerNeedsMs = (env: SpoolConfig): { marginMs: number; windowMs: number } => ({
+  marginMs: env.SPOOL_WORKER_TIME_MARGIN_MS,
+  windowMs: minLeaseWindowMs(env),
+});
+
 export function readConfig(get: ContextReader): StackConfig {
   const d = CONTEXT_DEFAULTS;
 
@@ -322,20 +459,43 @@ export function readConfig(get: ContextReader): StackConfig {
   for (const h of targetAllowedHosts)
     if (!HOST_NAME.test(h)) throw new ConfigError('targetAllowedHosts', `invalid host ${JSON.stringify(h)}`);
 
-  const alarmEmail = optionalString(get, 'alarmEmail');
-  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
-    throw new ConfigError('alarmEmail', `not an email address: ${JSON.stringify(alarmEmail)}`);
-  }
-  const pagerUrl = optionalString(get, 'pagerUrl');
-  if (pagerUrl !== undefined) {
-    let u: URL;
-    try {
-      u = new URL(pagerUrl);
-    } catch {
-      throw new ConfigError('pagerUrl', 'not a URL');
-    }
-    if (u.protocol !== 'https:') throw new ConfigError('pagerUrl', 'must be an https:// URL');
-  }
+  const warnings: string[] = [];
+
+  // ---- Where pages and tickets go ----
+  const alarmEmail = emailOf(get, 'alarmEmail');
+  const pagerUrl = urlOf(get, 'pagerUrl', ['https:']);
+  const alarmTopicArn = topicArnOf(get, 'alarmTopicArn');
+  const ticketEmail = emailOf(get, 'ticketEmail');
+  const ticketTopicArn = topicArnOf(get, 'ticketTopicArn');
+  const pages = optionalString(get, 'pages');
+  if (pages !== undefined && pages !== 'none')
+    throw new ConfigError(
+      'pages',
+      `the only value is "none" (deploy without paging anyone), got ${JSON.stringify(pages)}`,
+    );
+  const pagesOff = pages === 'none';
+  const pageKeys = PAGE_DESTINATION_KEYS.filter((k) => ({ pagerUrl, alarmEmail, alarmTopicArn })[k] !== undefined);
+  if (pagesOff && pageKeys.length > 0)
+    throw new ConfigError('pages', `"none" contradicts ${pageKeys.join(', ')}: drop one or the other`);
+  if (!pagesOff && pageKeys.length === 0)
+    throw new ConfigError(
+      PAGE_DESTINATION_KEYS.join('" / "'),
+      'no page destination: nobody would be paged. Set pagerUrl (an HTTPS pager integration), alarmEmail ' +
+        'or alarmTopicArn (an existing SNS topic), or -c pages=none to deploy without paging on purpose',
+    );
+  if (ticketEmail !== undefined && ticketTopicArn !== undefined)
+    throw new ConfigError('ticketEmail', 'give ticketEmail or ticketTopicArn, not both');
+  if (ticketEmail === undefined && ticketTopicArn === undefined && alarmEmail === undefined)
+    warnings.push(
+      'ticketEmail / ticketTopicArn: tickets go to the ticket topic (output TicketTopicArn), which has no ' +
+        'subscriber; set ticketEmail or ticketTopicArn (tickets fall back to alarmEmail, never to the pager)',
+    );
+  const runbookBaseUrl = urlOf(get, 'runbookBaseUrl', ['https:', 'http:']);
+  if (runbookBaseUrl?.includes('#')) throw new ConfigError('runbookBaseUrl', 'no "#": pages add #<section> themselves');
+  if (runbookBaseUrl === undefined)
+    warnings.push(
+      `runbookBaseUrl: pages link to the repository path ${RUNBOOK_FILE}#<section>; set runbookBaseUrl to the URL where the runbook is published`,
+    );
 
   const keyPrefix = stringOr(get, 'keyPrefix', d.keyPrefix);
   // Same rule as SPOOL_KEY_PREFIX in shared/config/schema.ts (checked again by the functions at start).
@@ -355,6 +515,55 @@ export function readConfig(get: ContextReader): StackConfig {
     throw new ConfigError('logRetentionDays', `CloudWatch accepts ${VALID_RETENTION_DAYS.join(', ')}`);
   }
 
+  // ---- The functions' own settings, checked now rather than at their first start ----
+  const functionEnv = functionEnvFrom(get('functionEnv'));
+  const healthEnv = healthThresholdEnv(get('healthThresholds'));
+  const env = envConfig('functionEnv', functionEnv);
+  envConfig('healthThresholds', { ...functionEnv, ...healthEnv });
+
+  const workerTimeoutSeconds = numberOr(get, 'workerTimeoutSeconds', d.workerTimeoutSeconds, { min: 10, max: 900 });
+  const need = workerNeedsMs(env);
+  if (workerTimeoutSeconds * 1000 <= need.marginMs + need.windowMs)
+    throw new ConfigError(
+      'workerTimeoutSeconds',
+      `${workerTimeoutSeconds} s leaves a worker no time to lease: it stops SPOOL_WORKER_TIME_MARGIN_MS (${need.marginMs} ms) ` +
+        `before its timeout and needs the minimum lease window (${need.windowMs} ms = min(SPOOL_JOB_TIMEOUT_MS, 30 s)) ` +
+        `before that, so the timeout must be above ${(need.marginMs + need.windowMs) / 1000} s (or lower them in functionEnv)`,
+    );
+
+  // ---- Schedules against the alarm periods ----
+  const healthSpec = parseSchedule('healthSchedule', get('healthSchedule'), d.healthSchedule);
+  const healthEvery = healthSpec.intervalMinutes ?? cronIntervalMinutes(healthSpec.expression);
+  if (healthEvery === undefined)
+    throw new ConfigError(
+      'healthSchedule',
+      `${healthSpec.expression} does not run at a fixed interval, and the alarm periods (heartbeat, queue gauges) ` +
+        'must match one: use rate(N minutes) or a cron that runs every N minutes or hours (N dividing 60 or 24)',
+    );
+  if (healthEvery > MAX_HEALTH_INTERVAL_MINUTES)
+    throw new ConfigError(
+      'healthSchedule',
+      `every ${healthEvery} minutes is too slow: the heartbeat alarm needs two periods at least that long and ` +
+        `CloudWatch evaluates at most a day, so at most every ${MAX_HEALTH_INTERVAL_MINUTES} minutes`,
+    );
+  const newDeadJobsWindowMinutes = numberOr(get, 'newDeadJobsWindowMinutes', d.newDeadJobsWindowMinutes, {
+    min: 5,
+    max: 1440,
+  });
+  if (newDeadJobsWindowMinutes < healthEvery)
+    throw new ConfigError(
+      'newDeadJobsWindowMinutes',
+      `${newDeadJobsWindowMinutes} min is shorter than the health interval (${healthEvery} min, healthSchedule): a window must hold a health run`,
+    );
+
+  if (get('deadJobsCritical') !== undefined && get('deadJobsCritical') !== null) {
+    numberOr(get, 'deadJobsCritical', 1, { min: 1, max: 1e9 });
+    warnings.push(
+      'deadJobsCritical: no longer used. Dead stock is a ticket at any count; new dead letters page ' +
+        '(newDeadJobsThreshold within newDeadJobsWindowMinutes)',
+    );
+  }
+
   return {
     secretName: optionalString(get, 'secretName'),
     keyPrefix,
@@ -362,23 +571,36 @@ export function readConfig(get: ContextReader): StackConfig {
     queues,
     alarmEmail,
     pagerUrl,
-    workerTimeoutSeconds: numberOr(get, 'workerTimeoutSeconds', d.workerTimeoutSeconds, { min: 10, max: 900 }),
+    alarmTopicArn,
+    ticketEmail,
+    ticketTopicArn,
+    pagesOff,
+    runbookBaseUrl,
+    workerTimeoutSeconds,
     workerReservedConcurrency: optionalNumber(get, 'workerReservedConcurrency', { min: 1, max: 1000 }),
     workerMemoryMb: numberOr(get, 'workerMemoryMb', d.workerMemoryMb, { min: 128, max: 10240 }),
     functionMemoryMb: numberOr(get, 'functionMemoryMb', d.functionMemoryMb, { min: 128, max: 10240 }),
     targetAllowedHosts,
-    functionEnv: functionEnvFrom(get('functionEnv')),
-    healthEnv: healthThresholdEnv(get('healthThresholds')),
+    functionEnv,
+    healthEnv,
     logLevel,
     logRetentionDays,
     apiThrottleRate: numberOr(get, 'apiThrottleRate', d.apiThrottleRate, { min: 1, max: 10000, integer: false }),
     apiThrottleBurst: numberOr(get, 'apiThrottleBurst', d.apiThrottleBurst, { min: 1, max: 5000 }),
     workerSchedule: parseSchedule('workerSchedule', get('workerSchedule'), d.workerSchedule),
-    healthSchedule: parseSchedule('healthSchedule', get('healthSchedule'), d.healthSchedule),
+    healthSchedule: { expression: healthSpec.expression, intervalMinutes: healthEvery },
     purgeSchedule: parseSchedule('purgeSchedule', get('purgeSchedule'), d.purgeSchedule),
-    deadJobsCritical: numberOr(get, 'deadJobsCritical', d.deadJobsCritical, { min: 1, max: 1e9 }),
+    newDeadJobsThreshold: numberOr(get, 'newDeadJobsThreshold', d.newDeadJobsThreshold, { min: 0, max: 1e9 }),
+    newDeadJobsWindowMinutes,
     oldestWaitingAgeSeconds: numberOr(get, 'oldestWaitingAgeSeconds', d.oldestWaitingAgeSeconds, { min: 1, max: 1e9 }),
     api5xxRatePercent: numberOr(get, 'api5xxRatePercent', d.api5xxRatePercent, { min: 0.01, max: 100, integer: false }),
+    api5xxMinRequests: numberOr(get, 'api5xxMinRequests', d.api5xxMinRequests, { min: 1, max: 1e9 }),
+    workerErrorRatePercent: numberOr(get, 'workerErrorRatePercent', d.workerErrorRatePercent, {
+      min: 0.01,
+      max: 100,
+      integer: false,
+    }),
     durationAlarmPercent: numberOr(get, 'durationAlarmPercent', d.durationAlarmPercent, { min: 1, max: 100 }),
+    warnings,
   };
 }

@@ -4,10 +4,11 @@
  * (e.g. `AwsSolutions::AwsSolutions-IAM5[Resource::*]`); there is no prefix matching, so a new kind of
  * finding (a new wildcard, a new rule) fails the synth until someone looks at it.
  */
-import { Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { FUNCTION_NAMES } from '../functions/routes.js';
+import { PRODUCER_ROUTES, resourceOf, STAGE } from './constructs/callers.js';
 import type { Spool } from './spool.js';
 
 export function addNagChecks(scope: IConstruct): void {
@@ -36,6 +37,14 @@ const REASONS = {
     'Resource::* comes only from xray:PutTraceSegments/PutTelemetryRecords (Tracing.ACTIVE) and from ' +
     'cloudwatch:PutMetricData, none of which support resource-level permissions; PutMetricData is limited ' +
     'to the Spool metric namespace by a cloudwatch:namespace condition.',
+  SQS3:
+    "This queue is itself a dead-letter destination: the on-failure destination of the worker's asynchronous " +
+    'invocations. Nothing consumes it (an operator reads it, alarmed by the worker-async-failures ticket), so a ' +
+    'DLQ of its own would never receive anything.',
+  IAM5_CALLERS:
+    'execute-api resources name a route with its path parameters as "*" (queue names and job ids are not known ' +
+    'at deploy time); each producer resource names its route to the end, never a prefix (IAM\'s * spans "/"), and ' +
+    'the operator and read-only policies cover every route or every GET route on purpose.',
   L1:
     'Pinned to the Node.js 22 runtime on purpose: the project is built and tested against Node 20/22 ' +
     '(engines, @types/node, esbuild target node22). Move to a newer runtime with a tested upgrade, not implicitly.',
@@ -51,6 +60,19 @@ export function acknowledgeNagFindings(spool: Spool): NagAcknowledgement[] {
 
   if (spool.config.secretName === undefined) ack(spool.redisSecret, 'SMG4', REASONS.SMG4);
   ack(spool.signingSecret, 'SMG4', REASONS.SMG4_SIGNING);
+  ack(spool.spoolFunctions.workerFailures, 'SQS3', REASONS.SQS3);
+
+  // cdk-nag names a wildcard resource as it reads in the template, references as <LogicalId>.
+  const apiId = Stack.of(spool).getLogicalId(spool.api.api.node.defaultChild as CfnElement);
+  const asNag = (method: string, path: string) =>
+    `IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiId}>/${STAGE}/${method}${path}]`;
+  const { callers } = spool;
+  for (const r of PRODUCER_ROUTES) {
+    const { method, path } = resourceOf(r);
+    ack(callers.producer, asNag(method, path), REASONS.IAM5_CALLERS);
+  }
+  ack(callers.operator, asNag('*', '/*'), REASONS.IAM5_CALLERS);
+  ack(callers.readOnly, asNag('GET', '/*'), REASONS.IAM5_CALLERS);
 
   for (const fn of FUNCTION_NAMES) {
     const role = spool.spoolFunctions.roles[fn];

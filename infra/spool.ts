@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, CfnResource, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -16,10 +16,11 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { FunctionName } from '../functions/routes.js';
-import { readConfig, type SpoolProps, type StackConfig } from './config.js';
+import { ConfigError, readConfig, type SpoolProps, type StackConfig } from './config.js';
 import { SpoolApi } from './constructs/api.js';
+import { SpoolCallers } from './constructs/callers.js';
 import { SpoolFunctions } from './constructs/functions.js';
-import { SpoolMonitoring } from './constructs/monitoring.js';
+import { DASHBOARD_WIDGETS, SpoolMonitoring } from './constructs/monitoring.js';
 import { SpoolSchedules } from './constructs/schedules.js';
 import { acknowledgeNagFindings, type NagAcknowledgement } from './nag.js';
 
@@ -39,10 +40,17 @@ export class Spool extends Construct {
   readonly redisSecret: secretsmanager.ISecret;
   /** The worker signs every delivery with it (spool-signature); targets verify with the same value. */
   readonly signingSecret: secretsmanager.Secret;
-  readonly alertTopic: sns.Topic;
+  /** Where pages go (created, or the topic of alarmTopicArn). Output AlertTopicArn. */
+  readonly alertTopic: sns.ITopic;
+  /** Where tickets go (created, or the topic of ticketTopicArn). */
+  readonly ticketTopic: sns.ITopic;
+  /** `<stack> (account <id>, <region>)` (tokens): what pages name, SPOOL_DEPLOYMENT_NAME. */
+  readonly deploymentName: string;
   readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
   readonly spoolFunctions: SpoolFunctions;
   readonly api: SpoolApi;
+  /** The managed policies SpoolProducer / SpoolOperator / SpoolReadOnly (named after the stack). */
+  readonly callers: SpoolCallers;
   readonly schedules: SpoolSchedules;
   readonly monitoring: SpoolMonitoring;
   readonly nagAcknowledgements: readonly NagAcknowledgement[];
@@ -75,18 +83,88 @@ export class Spool extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
-    // ---- On-call topic ----
-    this.alertTopic = new sns.Topic(this, 'AlertTopic', {
-      displayName: 'Spool on-call',
-      enforceSSL: true,
+    // ---- Where pages and tickets go (config refuses a deployment that pages nobody) ----
+    this.alertTopic =
+      config.alarmTopicArn !== undefined
+        ? sns.Topic.fromTopicArn(this, 'AlertTopic', config.alarmTopicArn)
+        : this.topic('AlertTopic', 'Spool pages');
+    if (config.alarmEmail !== undefined) this.alertTopic.addSubscription(new subs.EmailSubscription(config.alarmEmail));
+    if (config.pagerUrl !== undefined) {
+      this.alertTopic.addSubscription(
+        new subs.UrlSubscription(config.pagerUrl, { protocol: sns.SubscriptionProtocol.HTTPS }),
+      );
+    }
+    this.ticketTopic =
+      config.ticketTopicArn !== undefined
+        ? sns.Topic.fromTopicArn(this, 'TicketTopic', config.ticketTopicArn)
+        : this.topic('TicketTopic', 'Spool tickets');
+    // Tickets fall back to the page destination's email, never to the pager.
+    const ticketEmail = config.ticketEmail ?? (config.ticketTopicArn === undefined ? config.alarmEmail : undefined);
+    if (ticketEmail !== undefined) this.ticketTopic.addSubscription(new subs.EmailSubscription(ticketEmail));
+    for (const w of config.warnings) Annotations.of(this).addWarningV2(`spool:${w.split(':')[0]}`, w);
+    if (config.pagesOff)
+      Annotations.of(this).addInfo(
+        'pages=none: pages go to the page topic (output AlertTopicArn), which nobody receives',
+      );
+
+    /** `Spool (account 123456789012, eu-west-1)`: what a page names. */
+    this.deploymentName = `${stack.stackName} (account ${stack.account}, ${stack.region})`;
+
+    this.spoolFunctions = new SpoolFunctions(this, 'Functions', {
+      config,
+      projectRoot: projectRoot ?? REPO_ROOT,
+      redisSecret: this.redisSecret,
+      signingSecret: this.signingSecret,
+      pageTopic: this.alertTopic,
+      ticketTopic: this.ticketTopic,
+      deployment: this.deploymentName,
     });
+    this.functions = this.spoolFunctions.functions;
+
+    this.api = new SpoolApi(this, 'Api', { config, functions: this.functions });
+    this.callers = new SpoolCallers(this, 'Callers', { api: this.api.api });
+    this.schedules = new SpoolSchedules(this, 'Schedules', { config, functions: this.functions });
+    this.monitoring = new SpoolMonitoring(this, 'Monitoring', {
+      config,
+      pageTopic: this.alertTopic,
+      ticketTopic: this.ticketTopic,
+      functions: this.functions,
+      stage: this.api.stage,
+      accessLogs: this.api.accessLogs,
+      workerFailures: this.spoolFunctions.workerFailures,
+      deployment: this.deploymentName,
+    });
+
+    this.nagAcknowledgements = acknowledgeNagFindings(this);
+    checkQueueLimits(this, config.queues.length);
+  }
+
+  /** Lets `grantee` enqueue, get, list and cancel jobs: the routes of the producer policy, nothing else. */
+  grantEnqueue(grantee: iam.IGrantable): iam.Grant {
+    return SpoolCallers.grant(grantee, this.callers.producerArns);
+  }
+
+  /** Lets `grantee` call every route (DLQ, replay, purge, drain included): the operator policy. */
+  grantOperate(grantee: iam.IGrantable): iam.Grant {
+    return SpoolCallers.grant(grantee, this.callers.operatorArns);
+  }
+
+  /** Lets `grantee` call every GET route: the read-only policy. */
+  grantRead(grantee: iam.IGrantable): iam.Grant {
+    return SpoolCallers.grant(grantee, this.callers.readOnlyArns);
+  }
+
+  /** A topic of this deployment: TLS enforced, and this account's CloudWatch alarms may publish. */
+  private topic(id: string, displayName: string): sns.Topic {
+    const stack = Stack.of(this);
+    const topic = new sns.Topic(this, id, { displayName, enforceSSL: true });
     // The topic has a resource policy (enforceSSL), so CloudWatch alarms of this account need an explicit allow.
-    this.alertTopic.addToResourcePolicy(
+    topic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowCloudWatchAlarms',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
-        resources: [this.alertTopic.topicArn],
+        resources: [topic.topicArn],
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
           ArnLike: {
@@ -100,31 +178,38 @@ export class Spool extends Construct {
         },
       }),
     );
-    if (config.alarmEmail !== undefined) this.alertTopic.addSubscription(new subs.EmailSubscription(config.alarmEmail));
-    if (config.pagerUrl !== undefined) {
-      this.alertTopic.addSubscription(
-        new subs.UrlSubscription(config.pagerUrl, { protocol: sns.SubscriptionProtocol.HTTPS }),
-      );
-    }
-
-    this.spoolFunctions = new SpoolFunctions(this, 'Functions', {
-      config,
-      projectRoot: projectRoot ?? REPO_ROOT,
-      redisSecret: this.redisSecret,
-      signingSecret: this.signingSecret,
-      alertTopic: this.alertTopic,
-    });
-    this.functions = this.spoolFunctions.functions;
-
-    this.api = new SpoolApi(this, 'Api', { config, functions: this.functions });
-    this.schedules = new SpoolSchedules(this, 'Schedules', { config, functions: this.functions });
-    this.monitoring = new SpoolMonitoring(this, 'Monitoring', {
-      config,
-      alertTopic: this.alertTopic,
-      functions: this.functions,
-      stage: this.api.stage,
-    });
-
-    this.nagAcknowledgements = acknowledgeNagFindings(this);
+    return topic;
   }
+}
+
+/** CloudFormation's limit of resources per stack. */
+export const CFN_MAX_RESOURCES = 500;
+/** Resources each named queue adds: three page alarms and their composite. */
+export const RESOURCES_PER_QUEUE = 4;
+/** A composite alarm takes at most 100 children; the suppressor has the deployment page plus one per queue. */
+const MAX_COMPOSITE_CHILDREN = 100;
+/** A dashboard holds at most 500 widgets; each named queue has a row of 5. */
+const MAX_DASHBOARD_WIDGETS = 500;
+
+/**
+ * Named queues against the limits they run into, after the deployment is built: CloudFormation's 500
+ * resources in the stack, 100 children of the suppressor composite, 500 widgets of the dashboard.
+ * The refusal names `queues` and says the maximum for this stack.
+ */
+function checkQueueLimits(spool: Spool, named: number): void {
+  const stack = Stack.of(spool);
+  const resources = stack.node.findAll().filter((c) => CfnResource.isCfnResource(c)).length;
+  const base = resources - named * RESOURCES_PER_QUEUE;
+  const byResources = Math.floor((CFN_MAX_RESOURCES - base) / RESOURCES_PER_QUEUE);
+  const byComposite = MAX_COMPOSITE_CHILDREN - 1;
+  const byDashboard = Math.floor((MAX_DASHBOARD_WIDGETS - DASHBOARD_WIDGETS.base) / DASHBOARD_WIDGETS.perQueue);
+  const max = Math.min(byResources, byComposite, byDashboard);
+  if (named > max)
+    throw new ConfigError(
+      'queues',
+      `${named} named queues are too many: at most ${max} here (stack ${stack.stackName} has ${base} resources ` +
+        `without them, each adds ${RESOURCES_PER_QUEUE}, and CloudFormation allows ${CFN_MAX_RESOURCES}; ` +
+        `a composite alarm takes ${MAX_COMPOSITE_CHILDREN} children; a dashboard ${MAX_DASHBOARD_WIDGETS} widgets). ` +
+        'Queues not named are still watched by the fleet-wide alarms',
+    );
 }

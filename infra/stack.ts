@@ -4,7 +4,9 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { FUNCTION_NAMES } from '../functions/routes.js';
 import { CONTEXT_KEYS, type SpoolProps } from './config.js';
+import { constructIdOf } from './constructs/functions.js';
 import { Spool } from './spool.js';
 
 export { REDIS_SECRET_KEYS, REPO_ROOT } from './spool.js';
@@ -30,7 +32,8 @@ export class SpoolStack extends Stack {
       value: spool.api.stage.url,
       description: 'Base URL of the Spool HTTP API (SigV4-signed requests)',
     });
-    new CfnOutput(this, 'AlertTopicArn', { value: spool.alertTopic.topicArn, description: 'On-call SNS topic' });
+    new CfnOutput(this, 'AlertTopicArn', { value: spool.alertTopic.topicArn, description: 'Where pages go' });
+    new CfnOutput(this, 'TicketTopicArn', { value: spool.ticketTopic.topicArn, description: 'Where tickets go' });
     new CfnOutput(this, 'RedisSecretArn', {
       value: spool.redisSecret.secretArn,
       description: 'Secret holding the Upstash REST URL and token',
@@ -40,6 +43,28 @@ export class SpoolStack extends Stack {
       description: 'Secret whose value targets verify spool-signature with',
     });
     new CfnOutput(this, 'WorkerFunctionName', { value: spool.spoolFunctions.workerFunctionName });
+    for (const fn of FUNCTION_NAMES) {
+      if (fn === 'worker') continue;
+      new CfnOutput(this, `${constructIdOf(fn)}FunctionName`, { value: spool.functions[fn].functionName });
+    }
+    new CfnOutput(this, 'WorkerFailureQueueUrl', {
+      value: spool.spoolFunctions.workerFailures.queueUrl,
+      description: 'Failed asynchronous worker invocations (ticket worker-async-failures)',
+    });
+    new CfnOutput(this, 'ApiAccessLogGroupName', {
+      value: spool.api.accessLogs.logGroupName,
+      description: 'API access logs (one JSON line per request)',
+    });
+    for (const [key, policy, what] of [
+      ['SpoolProducerPolicyArn', spool.callers.producer, 'enqueue, get, list and cancel jobs'],
+      ['SpoolOperatorPolicyArn', spool.callers.operator, 'every route'],
+      ['SpoolReadOnlyPolicyArn', spool.callers.readOnly, 'every GET route'],
+    ] as const) {
+      new CfnOutput(this, key, {
+        value: policy.managedPolicyArn,
+        description: `Managed policy for callers of the API: ${what}`,
+      });
+    }
     new CfnOutput(this, 'DashboardName', { value: spool.monitoring.dashboard.dashboardName });
   }
 }

@@ -8,6 +8,7 @@
  */
 
 import * as z from 'zod/mini';
+import type { SpoolConfig } from '../../shared/config/index.js';
 import { callTarget } from '../../shared/jobs/http-target.js';
 import type { JobOutcome } from '../../shared/jobs/outcome.js';
 import { runHandler } from '../../shared/jobs/registry.js';
@@ -45,13 +46,20 @@ export interface WorkerOptions {
   jobsPerWorker: number;
 }
 
+/**
+ * The least time a worker must have left before deadline - margin to lease at all (a job could not
+ * finish in less). The CDK app refuses a worker timeout that leaves less (infra/config.ts).
+ */
+export const minLeaseWindowMs = (c: Pick<SpoolConfig, 'SPOOL_JOB_TIMEOUT_MS'>): number =>
+  Math.min(c.SPOOL_JOB_TIMEOUT_MS, 30_000);
+
 export function workerOptions(rt: Runtime, over: Partial<WorkerOptions> = {}): WorkerOptions {
   const c = rt.config;
   return {
     batchSize: c.SPOOL_WORKER_BATCH_SIZE,
     concurrency: c.SPOOL_WORKER_CONCURRENCY,
     marginMs: c.SPOOL_WORKER_TIME_MARGIN_MS,
-    minWindowMs: Math.min(c.SPOOL_JOB_TIMEOUT_MS, 30_000),
+    minWindowMs: minLeaseWindowMs(c),
     heartbeatMs: Math.max(1_000, Math.floor(c.SPOOL_LEASE_MS / 2)),
     lingerMs: 2_000,
     maxScaleOut: c.SPOOL_WORKER_MAX_SCALE_OUT,

@@ -18,25 +18,32 @@ export interface SpoolApiProps {
   readonly functions: Readonly<Record<FunctionName, lambda.IFunction>>;
 }
 
-/** HTTP API access log line: JSON, only $context variables that HTTP APIs define. */
-const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
-  JSON.stringify({
-    requestId: '$context.requestId',
-    requestTime: '$context.requestTime',
-    ip: '$context.identity.sourceIp',
-    caller: '$context.identity.userArn',
-    method: '$context.httpMethod',
-    routeKey: '$context.routeKey',
-    path: '$context.path',
-    protocol: '$context.protocol',
-    status: '$context.status',
-    responseLength: '$context.responseLength',
-    responseLatency: '$context.responseLatency',
-    integrationStatus: '$context.integrationStatus',
-    integrationLatency: '$context.integrationLatency',
-    integrationError: '$context.integrationErrorMessage',
-    authorizerError: '$context.authorizer.error',
-  }),
+/**
+ * HTTP API access log line: JSON, only $context variables that HTTP APIs define. `status` is a JSON
+ * number (always set), so metric filters can compare it (`$.status >= 500`); the rest are strings.
+ */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  caller: '$context.identity.userArn',
+  method: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  protocol: '$context.protocol',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+};
+const NUMERIC_FIELDS = new Set(['status']);
+export const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  `{${Object.entries(ACCESS_LOG_FIELDS)
+    .map(([k, v]) => `"${k}":${NUMERIC_FIELDS.has(k) ? v : JSON.stringify(v)}`)
+    .join(',')}}`,
 );
 
 export class SpoolApi extends Construct {

@@ -6,10 +6,12 @@ import * as path from 'node:path';
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName, functionEntry } from '../../functions/routes.js';
 import type { StackConfig } from '../config.js';
@@ -27,8 +29,16 @@ interface FunctionSpec {
   readonly invokesWorker: boolean;
   /** Publishes the Spool metrics (cloudwatch:PutMetricData in the Spool namespace only). */
   readonly publishesMetrics: boolean;
-  /** Publishes to the on-call topic (gets SPOOL_ALERT_TOPIC_ARN and sns:Publish on it). */
+  /**
+   * Pages and tickets of its own: gets SPOOL_ALERT_TOPIC_ARN (pages), SPOOL_TICKET_TOPIC_ARN (tickets),
+   * sns:Publish on both, and what a message must say (SPOOL_DEPLOYMENT_NAME, SPOOL_RUNBOOK_BASE_URL).
+   */
   readonly publishesAlerts: boolean;
+  /**
+   * Lambda's own retries of a failed asynchronous invocation (schedule ticks, kicks), set on purpose;
+   * undefined for a function only ever invoked synchronously (the API, an operator's `aws lambda invoke`).
+   */
+  readonly asyncRetries?: 0 | 1;
 }
 
 /** Keyed by FunctionName so that a new function in routes.ts does not compile until it is described here. */
@@ -46,6 +56,10 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     invokesWorker: true,
     publishesMetrics: false,
     publishesAlerts: false,
+    // Invocations are nudges (scheduled or kicked); the jobs live in Redis and expired leases are
+    // re-leased, so Lambda's retries would only add parallel workers. A failed one goes to the
+    // on-failure queue (a ticket) instead.
+    asyncRetries: 0,
   },
   purge: {
     description: 'Spool purge: removes completed jobs past retention and stale state; API purge endpoint',
@@ -53,6 +67,9 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     invokesWorker: false,
     publishesMetrics: false,
     publishesAlerts: false,
+    // Hourly and resumable: one retry gets past a passing Upstash error now rather than in an hour;
+    // more would only repeat a persistent failure (which the purge-errors ticket reports).
+    asyncRetries: 1,
   },
   health: {
     description: 'Spool health: publishes queue metrics and the heartbeat; API health/queues and JSON 404/405 fallback',
@@ -60,11 +77,14 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     invokesWorker: false,
     publishesMetrics: true,
     publishesAlerts: true,
+    // The next tick comes within the schedule's interval; a retry would publish the same run twice
+    // and count one failure as several runs of a status.
+    asyncRetries: 0,
   },
   'dlq-replay': {
-    description: 'Spool DLQ API: list, delete and replay dead jobs',
+    description: 'Spool DLQ API: list, delete and replay dead jobs; kicks the worker after a replay',
     readsRedisSecret: true,
-    invokesWorker: false,
+    invokesWorker: true,
     publishesMetrics: false,
     publishesAlerts: false,
   },
@@ -77,7 +97,12 @@ export interface SpoolFunctionsProps {
   readonly redisSecret: ISecret;
   /** The delivery signing secret: the worker reads it (SPOOL_SIGNING_SECRET_ARN). */
   readonly signingSecret: ISecret;
-  readonly alertTopic: ITopic;
+  /** Where pages go. */
+  readonly pageTopic: ITopic;
+  /** Where tickets go. */
+  readonly ticketTopic: ITopic;
+  /** `<stack> (account <id>, <region>)`, for the health function's messages. */
+  readonly deployment: string;
 }
 
 /** `dlq-replay` → `DlqReplay` */
@@ -93,6 +118,8 @@ export class SpoolFunctions extends Construct {
   readonly roles: Readonly<Record<FunctionName, iam.Role>>;
   /** Fixed, so that the worker (and enqueue) can name it without a reference cycle. */
   readonly workerFunctionName: string;
+  /** On-failure destination of the worker's asynchronous invocations (kicks and ticks that failed). */
+  readonly workerFailures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SpoolFunctionsProps) {
     super(scope, id);
@@ -107,6 +134,12 @@ export class SpoolFunctions extends Construct {
       resource: 'function',
       resourceName: this.workerFunctionName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    this.workerFailures = new sqs.Queue(this, 'WorkerFailures', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
     });
 
     const functions = {} as Record<FunctionName, NodejsFunction>;
@@ -145,8 +178,14 @@ export class SpoolFunctions extends Construct {
         role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [workerArn] }));
       }
       if (spec.publishesAlerts) {
-        environment.SPOOL_ALERT_TOPIC_ARN = props.alertTopic.topicArn;
-        props.alertTopic.grantPublish(role);
+        environment.SPOOL_ALERT_TOPIC_ARN = props.pageTopic.topicArn;
+        environment.SPOOL_TICKET_TOPIC_ARN = props.ticketTopic.topicArn;
+        environment.SPOOL_DEPLOYMENT_NAME = props.deployment;
+        if (config.runbookBaseUrl !== undefined) environment.SPOOL_RUNBOOK_BASE_URL = config.runbookBaseUrl;
+        // Per-queue metrics for the named queues only (fleet-wide ones cover every queue).
+        environment.SPOOL_METRIC_QUEUES = config.queues.join(',');
+        props.pageTopic.grantPublish(role);
+        props.ticketTopic.grantPublish(role);
       }
       if (spec.publishesMetrics) {
         // PutMetricData has no resource-level permissions; the namespace condition is the scope.
@@ -177,9 +216,8 @@ export class SpoolFunctions extends Construct {
         memorySize: isWorker ? config.workerMemoryMb : config.functionMemoryMb,
         timeout: isWorker ? Duration.seconds(config.workerTimeoutSeconds) : DEFAULT_TIMEOUT,
         reservedConcurrentExecutions: isWorker ? config.workerReservedConcurrency : undefined,
-        // Async invocations of the worker are nudges (scheduled or kicked); the jobs live in Redis and
-        // expired leases are re-leased, so Lambda's own retries would only add parallel workers.
-        retryAttempts: isWorker ? 0 : undefined,
+        retryAttempts: spec.asyncRetries,
+        onFailure: isWorker ? new destinations.SqsDestination(this.workerFailures) : undefined,
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,

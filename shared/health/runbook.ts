@@ -12,20 +12,32 @@ export const RUNBOOK_FILE = 'docs/runbook.md';
 
 /** Sections of docs/runbook.md (GitHub-style anchors of its headings). */
 export const RUNBOOK = {
-  queueUnhealthy: 'queue-unhealthy',
-  deadJobs: 'dead-jobs',
-  deadJobsCritical: 'dead-jobs-critical',
+  // Procedures
+  beforeYouStart: 'before-you-start',
+  pagesAndTickets: 'pages-and-tickets',
+  rotateToken: 'rotate-the-upstash-token',
+  // Pages (alarms)
   oldestWaitingAge: 'oldest-waiting-age',
-  leaseExpired: 'lease-expired',
+  newDeadJobs: 'new-dead-jobs',
   dlqTrimmed: 'dlq-trimmed',
   heartbeatMissing: 'health-heartbeat-missing',
+  api5xx: 'api-5xx-rate',
+  workerErrorRate: 'worker-error-rate',
+  // Pages or tickets of the health function
+  healthMessages: 'health-function-messages',
+  waitingBacklog: 'waiting-backlog',
+  // Tickets (alarms)
+  deadJobs: 'dead-jobs',
+  leaseExpired: 'lease-expired',
   functionErrors: 'function-errors',
   functionThrottles: 'function-throttles',
   functionDuration: 'function-duration-near-timeout',
-  api5xx: 'api-5xx-rate',
-  rotateToken: 'rotate-the-upstash-token',
+  workerAsyncFailures: 'worker-async-failures',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
+
+/** Who acts: a page is a symptom someone must act on now; a ticket is everything else. */
+export type Severity = 'page' | 'ticket';
 
 /** The figures the health rules judge (shared/health/evaluate.ts). */
 export type Check = 'waiting' | 'dead' | 'oldestWaitingAge' | 'leaseExpired' | 'deadTrimmed';
@@ -37,38 +49,53 @@ export interface CheckWords {
   readonly runbook: RunbookAnchor;
   /** The next step; `{queue}` stands for the queue's name (see fillStep). */
   readonly step: string;
+  /**
+   * The CDK alarm that already reports this symptom for every queue (fleet-wide, and per named
+   * queue), and its severity. The health function sends no page of its own for a symptom an alarm
+   * pages for, and demotes one an alarm tickets (functions/health/run.ts; runbook "Health function
+   * messages"). Undefined: only the health function sees it.
+   */
+  readonly coveredBy: { readonly severity: Severity; readonly alarm: RunbookAnchor } | undefined;
 }
+
+/** Run the worker for a queue now; the shell variables are set as the runbook's "Before you start" says. */
+const DRAIN = 'awscurl --service execute-api --region "$AWS_REGION" -X POST "$API_URL/v1/queues/{queue}/drain"';
 
 export const CHECKS: Readonly<Record<Check, CheckWords>> = {
   waiting: {
     label: 'waiting jobs',
     unit: 'jobs',
-    runbook: RUNBOOK.queueUnhealthy,
-    step: 'check that workers run (worker errors/throttles, reserved concurrency); POST /v1/queues/{queue}/drain',
+    runbook: RUNBOOK.waitingBacklog,
+    step: `spool status; spool jobs ls {queue} --state waiting; if no worker runs (worker errors, throttles): ${DRAIN}`,
+    coveredBy: undefined,
   },
   dead: {
     label: 'dead jobs',
     unit: 'jobs',
     runbook: RUNBOOK.deadJobs,
-    step: 'GET /v1/queues/{queue}/dlq, fix the cause, then POST /v1/queues/{queue}/dlq/replay (dry run first)',
+    step: 'spool dlq ls {queue}; fix the cause; spool dlq replay {queue} (a dry run), then spool dlq replay {queue} --yes',
+    coveredBy: { severity: 'ticket', alarm: RUNBOOK.deadJobs },
   },
   oldestWaitingAge: {
     label: 'oldest waiting job age',
     unit: 'seconds',
     runbook: RUNBOOK.oldestWaitingAge,
-    step: 'check that workers run and targets answer; POST /v1/queues/{queue}/drain',
+    step: `spool status; check the worker runs (errors, throttles) and the targets answer; then ${DRAIN}`,
+    coveredBy: { severity: 'page', alarm: RUNBOOK.oldestWaitingAge },
   },
   leaseExpired: {
     label: 'jobs whose lease expired',
     unit: 'jobs',
     runbook: RUNBOOK.leaseExpired,
-    step: 'workers are dying mid-job (timeouts, crashes): check worker logs; expired leases are reclaimed on the next lease or purge',
+    step: 'spool status; workers die mid-job (timeouts, out of memory): read the worker log; the jobs run again once reclaimed',
+    coveredBy: { severity: 'ticket', alarm: RUNBOOK.leaseExpired },
   },
   deadTrimmed: {
     label: 'dead jobs trimmed from the DLQ since the previous check',
     unit: 'jobs',
     runbook: RUNBOOK.dlqTrimmed,
-    step: 'the DLQ of {queue} is at its cap and drops the oldest dead jobs: replay or delete dead jobs, or raise SPOOL_DEAD_CAP',
+    step: 'jobs were lost: spool dlq ls {queue}; stop the failures; spool dlq replay {queue} --yes, or raise SPOOL_DEAD_CAP',
+    coveredBy: { severity: 'page', alarm: RUNBOOK.dlqTrimmed },
   },
 };
 

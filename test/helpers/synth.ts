@@ -77,3 +77,30 @@ export function synthWith<S extends Stack>(
 /** The `Spool` stack of infra/app.ts, configured by context. */
 export const synthSpool = (context: Record<string, unknown> = {}, opts: SynthOptions = {}): Synthesized =>
   synthWith(context, opts, (app) => new SpoolStack(app, 'Spool', { projectRoot: projectRootForTests() }));
+
+/** The least context that synthesizes: a page destination (synth refuses a deployment that pages nobody). */
+export const PAGED = { alarmEmail: 'oncall@example.com' } as const;
+
+/** Pseudo parameters as a deployment in one account and region would resolve them. */
+export const RENDER_ENV = { 'AWS::AccountId': '123456789012', 'AWS::Region': 'eu-west-1', 'AWS::Partition': 'aws' };
+
+/**
+ * A CloudFormation value as it reads once deployed: Fn::Join joined, pseudo parameters filled from
+ * RENDER_ENV, other references shown as `<LogicalId>` / `<LogicalId.Attr>`.
+ */
+export function renderCfn(v: unknown): string {
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if ('Fn::Join' in o) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map(renderCfn).join(sep);
+    }
+    if ('Ref' in o) {
+      const ref = o.Ref as string;
+      return ref in RENDER_ENV ? RENDER_ENV[ref as keyof typeof RENDER_ENV] : `<${ref}>`;
+    }
+    if ('Fn::GetAtt' in o) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+  }
+  throw new Error(`cannot render ${JSON.stringify(v)}`);
+}

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES } from '../../functions/routes.js';
 import { REPO_ROOT } from '../../infra/stack.js';
 import { bundleOrigins, bundleViolations, devOnlyPackages } from '../helpers/bundle.js';
-import { type Synthesized, synthSpool } from '../helpers/synth.js';
+import { PAGED, type Synthesized, synthSpool } from '../helpers/synth.js';
 
 const MAX_BUNDLE_BYTES = 250 * 1000;
 const devOnly = devOnlyPackages(path.join(REPO_ROOT, 'package-lock.json'));
@@ -18,7 +18,7 @@ describe('function bundles (real esbuild)', () => {
   let s: Synthesized;
   const sizes: Record<string, number> = {};
   beforeAll(() => {
-    s = synthSpool({}, { bundle: true });
+    s = synthSpool(PAGED, { bundle: true });
   }, 180_000);
   afterAll(() => {
     if (Object.keys(sizes).length > 0) console.info('bundle sizes (bytes):', JSON.stringify(sizes));

@@ -8,15 +8,31 @@ import { describe, expect, it } from 'vitest';
 import {
   CONTEXT_DEFAULTS,
   ConfigError,
+  cronIntervalMinutes,
   functionEnvFrom,
   healthThresholdEnv,
+  MAX_HEALTH_INTERVAL_MINUTES,
   parseSchedule,
   readConfig,
 } from '../../infra/config.js';
 import { REPO_ROOT } from '../../infra/stack.js';
 import { DEFAULT_METRIC_NAMESPACE } from '../../shared/metrics/names.js';
 
-const fromObject = (ctx: Record<string, unknown>) => readConfig((k) => ctx[k]);
+/** Context with a page destination (synth refuses one without), then `ctx`. */
+const fromObject = (ctx: Record<string, unknown>) =>
+  readConfig((k) => ({ alarmEmail: 'oncall@example.com', ...ctx })[k]);
+/** Exactly `ctx`. */
+const exactly = (ctx: Record<string, unknown>) => readConfig((k) => ctx[k]);
+/** The refusal of `ctx`: a ConfigError naming `key`. */
+function refusal(ctx: Record<string, unknown>, read = fromObject): ConfigError {
+  try {
+    read(ctx);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error(`not refused: ${JSON.stringify(ctx)}`);
+}
 
 describe('readConfig', () => {
   it('has the documented defaults with no context', () => {
@@ -26,8 +42,13 @@ describe('readConfig', () => {
       keyPrefix: 'spool',
       metricNamespace: DEFAULT_METRIC_NAMESPACE,
       queues: [],
-      alarmEmail: undefined,
+      alarmEmail: 'oncall@example.com',
       pagerUrl: undefined,
+      alarmTopicArn: undefined,
+      ticketEmail: undefined,
+      ticketTopicArn: undefined,
+      pagesOff: false,
+      runbookBaseUrl: undefined,
       workerTimeoutSeconds: 900,
       workerReservedConcurrency: undefined,
       targetAllowedHosts: [],
@@ -40,6 +61,12 @@ describe('readConfig', () => {
       workerSchedule: { expression: 'rate(1 minute)', intervalMinutes: 1 },
       healthSchedule: { expression: 'rate(1 minute)', intervalMinutes: 1 },
       purgeSchedule: { expression: 'rate(1 hour)', intervalMinutes: 60 },
+      newDeadJobsThreshold: 10,
+      newDeadJobsWindowMinutes: 15,
+      oldestWaitingAgeSeconds: 900,
+      api5xxRatePercent: 5,
+      api5xxMinRequests: 20,
+      workerErrorRatePercent: 10,
     });
   });
 
@@ -97,9 +124,111 @@ describe('readConfig', () => {
     ['workerSchedule', 'every minute'],
     ['purgeSchedule', 'rate(1 hours)'],
     ['healthSchedule', 0],
-  ])('refuses %s = %j', (key, value) => {
-    expect(() => fromObject({ [key]: value })).toThrow(ConfigError);
-    expect(() => fromObject({ [key]: value })).toThrow(new RegExp(`context "${key}"`));
+    ['alarmTopicArn', 'arn:aws:sqs:eu-west-1:123456789012:q'],
+    ['alarmTopicArn', 'arn:aws:sns:eu-west-1:123456789012:t.fifo'],
+    ['ticketEmail', 'tickets'],
+    ['ticketTopicArn', 'topic'],
+    ['pages', 'some'],
+    ['runbookBaseUrl', 'wiki/runbook'],
+    ['runbookBaseUrl', 'ftp://example.com/runbook'],
+    ['runbookBaseUrl', 'https://wiki.example.com/runbook#top'],
+    ['newDeadJobsThreshold', -1],
+    ['newDeadJobsWindowMinutes', 2],
+    ['api5xxMinRequests', 0],
+    ['workerErrorRatePercent', 0],
+    ['deadJobsCritical', 0],
+    ['functionEnv', { SPOOL_MAX_ATTEMPTS: 0 }],
+    ['healthThresholds', { deadUnhealthy: 'many' }],
+  ])('refuses %s = %j, naming the key', (key, value) => {
+    expect(refusal({ [key]: value }).message).toMatch(new RegExp(`^context "${key}": `));
+  });
+});
+
+describe('synth refusals (each names its key)', () => {
+  it('refuses a deployment that would page nobody, naming the page destination keys', () => {
+    const e = refusal({}, exactly);
+    expect(e.message).toMatch(/^context "pagerUrl" \/ "alarmEmail" \/ "alarmTopicArn": no page destination/);
+    expect(e.message).toContain('-c pages=none');
+    // A ticket destination is not a page destination.
+    expect(refusal({ ticketEmail: 'tickets@example.com' }, exactly).key).toBe(
+      'pagerUrl" / "alarmEmail" / "alarmTopicArn',
+    );
+    // Any one of the three will do, or pages=none on purpose.
+    for (const ctx of [
+      { pagerUrl: 'https://events.example.com/x' },
+      { alarmEmail: 'oncall@example.com' },
+      { alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager' },
+      { pages: 'none' },
+    ])
+      expect(exactly(ctx).pagesOff, JSON.stringify(ctx)).toBe('pages' in ctx);
+    expect(refusal({ pages: 'none', pagerUrl: 'https://events.example.com/x' }, exactly).message).toMatch(
+      /^context "pages": "none" contradicts pagerUrl/,
+    );
+    expect(refusal({ ticketEmail: 't@example.com', ticketTopicArn: 'arn:aws:sns:eu-west-1:123456789012:t' }).key).toBe(
+      'ticketEmail',
+    );
+  });
+
+  it('refuses a worker timeout that leaves no time to lease past the margin and the minimum window', () => {
+    // Defaults: margin 10 s, window min(SPOOL_JOB_TIMEOUT_MS 30 s, 30 s) = 30 s, so above 40 s.
+    const e = refusal({ workerTimeoutSeconds: 40 });
+    expect(e.key).toBe('workerTimeoutSeconds');
+    expect(e.message).toContain('SPOOL_WORKER_TIME_MARGIN_MS (10000 ms)');
+    expect(e.message).toContain('minimum lease window (30000 ms');
+    expect(e.message).toContain('above 40 s');
+    expect(fromObject({ workerTimeoutSeconds: 41 }).workerTimeoutSeconds).toBe(41);
+    // The margin and the job timeout come from functionEnv.
+    expect(refusal({ workerTimeoutSeconds: 300, functionEnv: { SPOOL_WORKER_TIME_MARGIN_MS: 290000 } }).key).toBe(
+      'workerTimeoutSeconds',
+    );
+    expect(
+      fromObject({ workerTimeoutSeconds: 20, functionEnv: { SPOOL_JOB_TIMEOUT_MS: 5000 } }).workerTimeoutSeconds,
+    ).toBe(20);
+  });
+
+  it('refuses a health schedule the alarm periods cannot follow', () => {
+    const cron = refusal({ healthSchedule: 'cron(0 9 ? * MON-FRI *)' });
+    expect(cron.key).toBe('healthSchedule');
+    expect(cron.message).toContain('does not run at a fixed interval');
+    expect(refusal({ healthSchedule: 'cron(0/7 * * * ? *)' }).key).toBe('healthSchedule'); // 7 does not divide 60
+    const slow = refusal({ healthSchedule: 'rate(2 days)' });
+    expect(slow.key).toBe('healthSchedule');
+    expect(slow.message).toContain(`at most every ${MAX_HEALTH_INTERVAL_MINUTES} minutes`);
+    expect(fromObject({ healthSchedule: 'rate(12 hours)', newDeadJobsWindowMinutes: 720 }).healthSchedule).toEqual({
+      expression: 'rate(12 hours)',
+      intervalMinutes: 720,
+    });
+    // A cron with a fixed interval gets periods of that interval.
+    expect(fromObject({ healthSchedule: 'cron(0/5 * * * ? *)' }).healthSchedule.intervalMinutes).toBe(5);
+    // The dead-letter window must hold a health run.
+    const w = refusal({ healthSchedule: 30, newDeadJobsWindowMinutes: 15 });
+    expect(w.key).toBe('newDeadJobsWindowMinutes');
+    expect(w.message).toContain('shorter than the health interval (30 min, healthSchedule)');
+  });
+
+  it('accepts deadJobsCritical (a stable key) but warns that it no longer alarms', () => {
+    const c = fromObject({ deadJobsCritical: 7 });
+    expect(c.warnings.some((w) => w.startsWith('deadJobsCritical: no longer used'))).toBe(true);
+    expect(fromObject({}).warnings.some((w) => w.startsWith('deadJobsCritical'))).toBe(false);
+  });
+});
+
+describe('cronIntervalMinutes', () => {
+  it.each([
+    ['cron(* * * * ? *)', 1],
+    ['cron(0/5 * * * ? *)', 5],
+    ['cron(*/15 * * * ? *)', 15],
+    ['cron(30 * * * ? *)', 60],
+    ['cron(0 0/6 * * ? *)', 360],
+    ['cron(0 */2 * * ? *)', 120],
+    ['cron(0/7 * * * ? *)', undefined],
+    ['cron(0 3 * * ? *)', undefined],
+    ['cron(0/5 * ? * MON-FRI *)', undefined],
+    ['cron(0/5 8-17 * * ? *)', undefined],
+    ['cron(0,30 * * * ? *)', undefined],
+    ['rate(5 minutes)', undefined],
+  ])('%s → %s', (expr, minutes) => {
+    expect(cronIntervalMinutes(expr)).toBe(minutes);
   });
 });
 

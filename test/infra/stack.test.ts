@@ -9,13 +9,12 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FALLBACK_ROUTE, FUNCTION_NAMES, type FunctionName, ROUTES } from '../../functions/routes.js';
-import { REPO_ROOT, type SpoolStack } from '../../infra/stack.js';
-import { RUNBOOK } from '../../shared/health/runbook.js';
-import { DEFAULT_METRIC_NAMESPACE, METRICS, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
-import { markdownAnchors } from '../helpers/markdown.js';
-import { type Synthesized, synthSpool } from '../helpers/synth.js';
+import type { SpoolStack } from '../../infra/stack.js';
+import { METRICS } from '../../shared/metrics/names.js';
+import { PAGED, renderCfn, type Synthesized, synthSpool } from '../helpers/synth.js';
 
 type Json = Record<string, any>;
+const TOPIC_ARN = (name: string) => `arn:aws:sns:eu-west-1:123456789012:${name}`;
 
 const resources = (t: Template, type: string): Array<[string, Json]> =>
   Object.entries(t.findResources(type)) as Array<[string, Json]>;
@@ -23,12 +22,11 @@ const logicalIdOf = (s: SpoolStack, fn: FunctionName): string =>
   s.getLogicalId(s.spool.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
 const getAttArn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const alarms = (t: Template) => resources(t, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
-const metricAlarms = (t: Template, metricName: string) => alarms(t).filter((a) => a.MetricName === metricName);
 
 describe('SpoolStack with default context', () => {
   let s: Synthesized;
   beforeAll(() => {
-    s = synthSpool();
+    s = synthSpool(PAGED);
   });
   afterAll(() => s?.cleanup());
 
@@ -83,6 +81,12 @@ describe('SpoolStack with default context', () => {
         Format: Match.stringLikeRegexp('\\$context\\.requestId'),
       },
     });
+    // One JSON object per line; status is a number, so metric filters can compare it.
+    const [[, stage]] = resources(s.template, 'AWS::ApiGatewayV2::Stage') as [[string, Json]];
+    const line = (stage.Properties.AccessLogSettings.Format as string)
+      .replace('$context.status', '503')
+      .replace(/\$context\.[A-Za-z.]+/g, 'x');
+    expect(JSON.parse(line)).toMatchObject({ status: 503, routeKey: 'x', requestId: 'x' });
   });
 
   it('schedules worker and health every minute and purge every hour, each targeting its own function', () => {
@@ -109,100 +113,6 @@ describe('SpoolStack with default context', () => {
         FunctionName: getAttArn(logicalIdOf(s.stack, fn)),
       });
     }
-  });
-
-  it('sends every alarm and its recovery to the on-call topic, with a runbook section that exists', () => {
-    const topicRef = {
-      Ref: s.stack.getLogicalId(s.stack.spool.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnElement),
-    };
-    const all = alarms(s.template);
-    expect(all.length).toBeGreaterThan(10);
-    const anchors = markdownAnchors(path.join(REPO_ROOT, 'docs/runbook.md'));
-    for (const a of all) {
-      expect(a.AlarmActions, a.AlarmName).toEqual([topicRef]);
-      expect(a.OKActions, a.AlarmName).toEqual([topicRef]);
-      const m = /Runbook: docs\/runbook\.md#([a-z0-9-]+)$/.exec(a.AlarmDescription as string);
-      expect(m, a.AlarmName).not.toBeNull();
-      expect(anchors.has(m![1]!), `runbook section #${m![1]} for ${a.AlarmName}`).toBe(true);
-    }
-    // Every runbook anchor the alarms may use exists.
-    for (const anchor of Object.values(RUNBOOK)) expect(anchors.has(anchor), anchor).toBe(true);
-  });
-
-  it('alarms on a missing heartbeat (missing data breaches) and on nothing else by silence', () => {
-    const hb = metricAlarms(s.template, METRICS.heartbeat);
-    expect(hb).toHaveLength(1);
-    expect(hb[0]).toMatchObject({
-      Namespace: DEFAULT_METRIC_NAMESPACE,
-      Statistic: 'Sum',
-      ComparisonOperator: 'LessThanThreshold',
-      Threshold: 1,
-      TreatMissingData: 'breaching',
-    });
-    expect(hb[0]!.Dimensions).toBeUndefined();
-    for (const a of alarms(s.template).filter((x) => x.MetricName !== METRICS.heartbeat)) {
-      expect(a.TreatMissingData, a.AlarmName).not.toBe('breaching');
-    }
-  });
-
-  it('has the fleet-wide queue alarms (no dimensions) with the documented thresholds', () => {
-    const fleet = (metric: string) => metricAlarms(s.template, metric).filter((a) => a.Dimensions === undefined);
-    expect(fleet(METRICS.status)).toEqual([
-      expect.objectContaining({
-        Namespace: 'Spool',
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        Threshold: 2,
-      }),
-    ]);
-    const dead = fleet(METRICS.dead)
-      .map((a) => a.Threshold)
-      .sort((a, b) => a - b);
-    expect(dead).toEqual([0, 100]);
-    expect(fleet(METRICS.oldestWaitingAge)).toEqual([
-      expect.objectContaining({ Threshold: 900, ComparisonOperator: 'GreaterThanThreshold' }),
-    ]);
-    expect(fleet(METRICS.leaseExpired)).toEqual([
-      expect.objectContaining({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' }),
-    ]);
-    expect(fleet(METRICS.deadTrimmed)).toEqual([expect.objectContaining({ Threshold: 0, Statistic: 'Sum' })]);
-    // No per-queue alarms without context queues.
-    expect(
-      alarms(s.template).filter((a) => (a.Dimensions ?? []).some((d: Json) => d.Name === QUEUE_DIMENSION)),
-    ).toEqual([]);
-  });
-
-  it('has errors, throttles and duration-near-timeout alarms per function', () => {
-    const lambdaAlarms = alarms(s.template).filter((a) => a.Namespace === 'AWS/Lambda');
-    for (const fn of FUNCTION_NAMES) {
-      const ref = { Ref: logicalIdOf(s.stack, fn) };
-      const mine = lambdaAlarms.filter(
-        (a) => JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: ref }]),
-      );
-      expect(mine.map((a) => a.MetricName).sort(), fn).toEqual(['Duration', 'Errors', 'Throttles']);
-      const duration = mine.find((a) => a.MetricName === 'Duration')!;
-      if (fn === 'worker') {
-        // a busy worker runs to its stop time by design: alarm only past it
-        expect(duration.Statistic).toBe('Maximum');
-        expect(duration.Threshold).toBe(900 * 1000 - 5000);
-      } else {
-        expect(duration.ExtendedStatistic).toBe('p99');
-        expect(duration.Threshold).toBe(30 * 1000 * 0.8);
-      }
-    }
-  });
-
-  it('alarms on the API 5xx rate as a metric math expression', () => {
-    const math = alarms(s.template).filter((a) => Array.isArray(a.Metrics));
-    expect(math).toHaveLength(1);
-    const m = math[0]!;
-    expect(m.Threshold).toBe(5);
-    const expr = (m.Metrics as Json[]).find((x) => x.Expression)!;
-    expect(expr.Expression).toBe('IF(requests > 0, 100 * errors / requests, 0)');
-    const names = (m.Metrics as Json[])
-      .filter((x) => x.MetricStat)
-      .map((x) => x.MetricStat.Metric.MetricName)
-      .sort();
-    expect(names).toEqual(['5xx', 'Count']);
   });
 
   it('keeps the Upstash URL and token out of every function environment', () => {
@@ -247,10 +157,26 @@ describe('SpoolStack with default context', () => {
         SPOOL_KEY_PREFIX: 'spool',
         SPOOL_METRIC_NAMESPACE: 'Spool',
       });
-      expect(e.SPOOL_WORKER_FUNCTION_NAME, fn).toBe(fn === 'enqueue' || fn === 'worker' ? workerName : undefined);
-      if (fn === 'health') expect(e.SPOOL_ALERT_TOPIC_ARN).toEqual({ Ref: expect.stringMatching(/^AlertTopic/) });
-      else expect(e.SPOOL_ALERT_TOPIC_ARN, fn).toBeUndefined();
+      // Every function that kicks the worker knows its name (dlq-replay kicks it after a replay).
+      expect(e.SPOOL_WORKER_FUNCTION_NAME, fn).toBe(
+        fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay' ? workerName : undefined,
+      );
+      for (const k of [
+        'SPOOL_ALERT_TOPIC_ARN',
+        'SPOOL_TICKET_TOPIC_ARN',
+        'SPOOL_DEPLOYMENT_NAME',
+        'SPOOL_METRIC_QUEUES',
+      ])
+        if (fn !== 'health') expect(e[k], `${fn} ${k}`).toBeUndefined();
     }
+    const health = env('health');
+    expect(health.SPOOL_ALERT_TOPIC_ARN).toEqual({ Ref: expect.stringMatching(/^AlertTopic/) });
+    expect(health.SPOOL_TICKET_TOPIC_ARN).toEqual({ Ref: expect.stringMatching(/^TicketTopic/) });
+    // The stack names the deployment a page comes from: stack, account, region.
+    expect(renderCfn(health.SPOOL_DEPLOYMENT_NAME)).toBe('Spool (account 123456789012, eu-west-1)');
+    // No named queues: no per-queue metrics (the fleet-wide ones cover every queue).
+    expect(health.SPOOL_METRIC_QUEUES).toBe('');
+    expect(health.SPOOL_RUNBOOK_BASE_URL).toBeUndefined();
     expect(env('worker').SPOOL_TARGET_ALLOWED_HOSTS).toBe('');
     // Only the worker signs deliveries, with the generated secret; it may read that secret and no other function may.
     const signing = s.stack.getLogicalId(
@@ -272,7 +198,43 @@ describe('SpoolStack with default context', () => {
         },
       ]),
     ]);
-    expect(Object.keys(env('health')).filter((k) => k.startsWith('SPOOL_HEALTH_'))).toEqual([]);
+    expect(Object.keys(health).filter((k) => k.startsWith('SPOOL_HEALTH_'))).toEqual([]);
+  });
+
+  it('makes every kick path work: dlq-replay may invoke the worker; failed async worker runs go to a queue', () => {
+    const res = s.template.toJSON().Resources as Json;
+    // Async retries set on purpose: worker 0 (nudges; jobs live in Redis), health 0 (the next tick
+    // supersedes), purge 1 (hourly); enqueue and dlq-replay are only invoked synchronously.
+    const configs = resources(s.template, 'AWS::Lambda::EventInvokeConfig').map(([, r]) => r.Properties as Json);
+    const byFn = Object.fromEntries(
+      FUNCTION_NAMES.map((fn) => [fn, configs.find((c) => c.FunctionName.Ref === logicalIdOf(s.stack, fn))]),
+    );
+    expect(byFn.worker).toMatchObject({ MaximumRetryAttempts: 0, Qualifier: '$LATEST' });
+    expect(byFn.health).toMatchObject({ MaximumRetryAttempts: 0 });
+    expect(byFn.purge).toMatchObject({ MaximumRetryAttempts: 1 });
+    expect(byFn.enqueue).toBeUndefined();
+    expect(byFn['dlq-replay']).toBeUndefined();
+    const queueId = s.stack.getLogicalId(
+      s.stack.spool.spoolFunctions.workerFailures.node.defaultChild as import('aws-cdk-lib').CfnElement,
+    );
+    expect(byFn.worker!.DestinationConfig).toEqual({ OnFailure: { Destination: getAttArn(queueId) } });
+    expect(res[queueId].Properties).toMatchObject({ MessageRetentionPeriod: 14 * 86400, SqsManagedSseEnabled: true });
+    // The worker may send its failures there; the ticket alarm watches the queue.
+    const workerRole = s.stack.getLogicalId(
+      s.stack.spool.spoolFunctions.roles.worker.node.defaultChild as import('aws-cdk-lib').CfnElement,
+    );
+    const workerPolicy = resources(s.template, 'AWS::IAM::Policy').find(([, p]) =>
+      p.Properties.Roles.some((r: Json) => r.Ref === workerRole),
+    )![1];
+    expect(
+      [workerPolicy.Properties.PolicyDocument.Statement]
+        .flat()
+        .find((st: Json) => [st.Action].flat().includes('sqs:SendMessage')),
+    ).toMatchObject({ Resource: getAttArn(queueId) });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Spool-worker-async-failures',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+    });
   });
 
   it('grants least privilege: no * actions, no managed policies, invoke only on the worker, metrics only to health', () => {
@@ -315,7 +277,7 @@ describe('SpoolStack with default context', () => {
       const sts = policyOf(fn);
       const actions = sts.flatMap((st) => [st.Action].flat() as string[]);
       const invoke = sts.filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
-      if (fn === 'enqueue' || fn === 'worker') {
+      if (fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay') {
         expect(invoke, fn).toHaveLength(1);
         expect(JSON.stringify(invoke[0]!.Resource)).toMatch(/:function:Spool-worker"\]\]\}$/);
       } else expect(invoke, fn).toEqual([]);
@@ -324,7 +286,12 @@ describe('SpoolStack with default context', () => {
         expect(put).toEqual([
           expect.objectContaining({ Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Spool' } } }),
         ]);
-        expect(actions).toContain('sns:Publish');
+        // Pages and tickets: publish on the two topics, nothing else.
+        const publish = sts.filter((st) => [st.Action].flat().includes('sns:Publish'));
+        expect(publish.map((st) => st.Resource.Ref).sort()).toEqual([
+          expect.stringMatching(/^AlertTopic/),
+          expect.stringMatching(/^TicketTopic/),
+        ]);
       } else {
         expect(put, fn).toEqual([]);
         expect(actions, fn).not.toContain('sns:Publish');
@@ -338,26 +305,31 @@ describe('SpoolStack with default context', () => {
     }
   });
 
-  it("enforces SSL on the on-call topic and lets only this account's CloudWatch alarms publish", () => {
-    const [[, policy]] = resources(s.template, 'AWS::SNS::TopicPolicy') as [[string, Json]];
-    const sts = [policy.Properties.PolicyDocument.Statement].flat() as Json[];
-    expect(sts).toContainEqual(
-      expect.objectContaining({
-        Effect: 'Deny',
-        Principal: '*',
-        Action: 'sns:Publish',
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      }),
-    );
-    const allows = sts.filter((st) => st.Effect === 'Allow');
-    expect(allows).toEqual([
-      expect.objectContaining({
-        Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Action: 'sns:Publish',
-        Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
-      }),
+  it("enforces SSL on the page and ticket topics and lets only this account's CloudWatch alarms publish", () => {
+    const policies = resources(s.template, 'AWS::SNS::TopicPolicy');
+    expect(policies.map(([, p]) => p.Properties.Topics[0].Ref).sort()).toEqual([
+      expect.stringMatching(/^AlertTopic/),
+      expect.stringMatching(/^TicketTopic/),
     ]);
-    s.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    for (const [, policy] of policies) {
+      const sts = [policy.Properties.PolicyDocument.Statement].flat() as Json[];
+      expect(sts).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'sns:Publish',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+      const allows = sts.filter((st) => st.Effect === 'Allow');
+      expect(allows).toEqual([
+        expect.objectContaining({
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Condition: expect.objectContaining({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+        }),
+      ]);
+    }
   });
 
   it('has a dashboard with depth, age, throughput and failures', () => {
@@ -399,8 +371,9 @@ describe('SpoolStack with context', () => {
     workerSchedule: 5,
     healthSchedule: 'rate(2 minutes)',
     purgeSchedule: 'cron(0 3 * * ? *)',
-    deadJobsCritical: 7,
     oldestWaitingAgeSeconds: 300,
+    ticketEmail: 'tickets@example.com',
+    runbookBaseUrl: 'https://wiki.example.com/spool/runbook',
   };
   beforeAll(() => {
     s = synthSpool(context);
@@ -417,34 +390,6 @@ describe('SpoolStack with context', () => {
         ':secret:prod/spool/upstash',
       );
     }
-  });
-
-  it('creates per-queue alarms for every context queue, fleet-wide ones still without dimensions', () => {
-    for (const q of context.queues) {
-      const dims = [{ Name: QUEUE_DIMENSION, Value: q }];
-      const mine = alarms(s.template).filter((a) => JSON.stringify(a.Dimensions) === JSON.stringify(dims));
-      expect(mine.map((a) => a.MetricName).sort(), q).toEqual(
-        [
-          METRICS.status,
-          METRICS.dead,
-          METRICS.dead,
-          METRICS.oldestWaitingAge,
-          METRICS.leaseExpired,
-          METRICS.deadTrimmed,
-        ].sort(),
-      );
-      for (const a of mine) expect(a.Namespace).toBe('SpoolProd');
-      expect(
-        mine
-          .filter((a) => a.MetricName === METRICS.dead)
-          .map((a) => a.Threshold)
-          .sort(),
-      ).toEqual([0, 7]);
-      expect(mine.find((a) => a.MetricName === METRICS.oldestWaitingAge)!.Threshold).toBe(300);
-    }
-    expect(metricAlarms(s.template, METRICS.status).filter((a) => a.Dimensions === undefined)).toHaveLength(1);
-    const body = JSON.stringify(resources(s.template, 'AWS::CloudWatch::Dashboard')[0]![1].Properties.DashboardBody);
-    for (const q of context.queues) expect(body).toContain(`\\"${QUEUE_DIMENSION}\\",\\"${q}\\"`);
   });
 
   it('applies schedules given as minutes, rate and cron', () => {
@@ -468,6 +413,9 @@ describe('SpoolStack with context', () => {
       SPOOL_KEY_PREFIX: 'spool-prod',
       SPOOL_METRIC_NAMESPACE: 'SpoolProd',
       LOG_LEVEL: 'DEBUG',
+      SPOOL_RUNBOOK_BASE_URL: 'https://wiki.example.com/spool/runbook',
+      // Per-queue metrics for the named queues only.
+      SPOOL_METRIC_QUEUES: 'emails,reports',
     });
     for (const fn of FUNCTION_NAMES)
       expect(props(fn).Environment.Variables, fn).toMatchObject({ SPOOL_MAX_ATTEMPTS: '8', SPOOL_DEAD_CAP: '50000' });
@@ -485,12 +433,17 @@ describe('SpoolStack with context', () => {
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
     });
-    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
-    s.template.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'https',
-      Endpoint: 'https://events.example.com/integration/abc',
-    });
-    s.template.resourceCountIs('AWS::SNS::Subscription', 2);
+    // Pages: the email and the pager; tickets: their own email (no fallback to the page email).
+    const subs = resources(s.template, 'AWS::SNS::Subscription').map(([, r]) => ({
+      topic: (r.Properties.TopicArn.Ref as string).replace(/[0-9A-F]{8}$/, ''),
+      protocol: r.Properties.Protocol,
+      endpoint: r.Properties.Endpoint,
+    }));
+    expect(subs.sort((a, b) => a.endpoint.localeCompare(b.endpoint))).toEqual([
+      { topic: 'AlertTopic', protocol: 'https', endpoint: 'https://events.example.com/integration/abc' },
+      { topic: 'AlertTopic', protocol: 'email', endpoint: 'oncall@example.com' },
+      { topic: 'TicketTopic', protocol: 'email', endpoint: 'tickets@example.com' },
+    ]);
     s.template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -506,7 +459,9 @@ describe('SpoolStack with context', () => {
 
 describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', () => {
   for (const [name, context] of [
-    ['created secret', {}],
+    ['created secret', PAGED],
+    ['imported page and ticket topics', { alarmTopicArn: TOPIC_ARN('pager'), ticketTopicArn: TOPIC_ARN('tickets') }],
+    ['pages=none', { pages: 'none' }],
     [
       'named secret and queues',
       {
@@ -538,38 +493,32 @@ describe('cdk-nag AwsSolutionsChecks (built-in CloudFormation validation on)', (
 
   it('fails the synth on a finding nobody acknowledged', () => {
     expect(() =>
-      synthSpool(
-        {},
-        {
-          nag: true,
-          extend: (stack) => {
-            stack.spool.spoolFunctions.roles.purge.addToPolicy(
-              new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }),
-            );
-          },
+      synthSpool(PAGED, {
+        nag: true,
+        extend: (stack) => {
+          stack.spool.spoolFunctions.roles.purge.addToPolicy(
+            new iam.PolicyStatement({ actions: ['s3:*'], resources: ['*'] }),
+          );
         },
-      ),
+      }),
     ).toThrow(/AwsSolutions-IAM5\[Action::s3:\*\]/);
   });
 
   it('fails the synth on a CloudFormation schema error (cdk.json turns validation warnings into errors)', () => {
     expect(() =>
-      synthSpool(
-        {},
-        {
-          validation: true,
-          extend: (stack) =>
-            (stack.spool.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnResource).addPropertyOverride(
-              'NoSuchProperty',
-              1,
-            ),
-        },
-      ),
+      synthSpool(PAGED, {
+        validation: true,
+        extend: (stack) =>
+          (stack.spool.alertTopic.node.defaultChild as import('aws-cdk-lib').CfnResource).addPropertyOverride(
+            'NoSuchProperty',
+            1,
+          ),
+      }),
     ).toThrow(/NoSuchProperty/);
   });
 
   it('records acknowledgements as construct metadata', () => {
-    const s = synthSpool({});
+    const s = synthSpool(PAGED);
     try {
       const meta = s.stack.spool.functions.worker.node.metadata.filter(
         (m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY,
