@@ -199,7 +199,6 @@ export const healthResponse = z.object({
   history: z.optional(z.array(z.unknown())),
 });
 
-
 export const deadGroupsResponse = z.object({
   queue: z.string(),
   total: count,
