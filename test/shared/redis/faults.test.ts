@@ -17,11 +17,12 @@ import { testRedis } from '../../helpers/redis.js';
 
 type Stack = Awaited<ReturnType<typeof privateStack>>;
 
+/** The Redis timeout is 2 s: a stalled call waits that long; a normal one on a loaded machine never does. */
 async function api(stack: Stack, env: Record<string, string> = {}) {
   const lines: string[] = [];
   const rt = await createRuntime({
     fn: 'local',
-    config: loadConfig({ SPOOL_KEY_PREFIX: 'test:faults', SPOOL_REDIS_TIMEOUT_MS: '300', ...env }),
+    config: loadConfig({ SPOOL_KEY_PREFIX: 'test:faults', SPOOL_REDIS_TIMEOUT_MS: '2000', ...env }),
     credentials: stack.credentials,
     kickWorker: async () => {},
     logger: new Logger({ logLevel: 'INFO', sink: (l) => lines.push(l) }),
