@@ -44,6 +44,18 @@ export function describeJob(j: ApiJob): string {
     );
   }
   lines.push(field('payload', JSON.stringify(j.payload)));
+  if (j.response)
+    lines.push(
+      field('response', `HTTP ${j.response.status}${j.response.truncated ? ' (first 1 KB)' : ''}: ${j.response.body}`),
+    );
+  const history = (j.history ?? []) as Json[];
+  if (history.length) {
+    lines.push(`history:     last ${history.length} of ${j.attempts} attempt(s), oldest first`);
+    for (const a of history)
+      lines.push(
+        `  #${a.attempt}  ${a.startedAt}  ${a.durationMs} ms  ${a.outcome} -> ${a.state}${a.status ? `  HTTP ${a.status}` : ''}${a.errorClass ? `  ${a.errorClass}: ${a.message ?? ''}` : ''}${a.requestId ? `  (${a.requestId})` : ''}`,
+      );
+  }
   return lines.join('\n');
 }
 

@@ -1,6 +1,6 @@
 import type * as z from 'zod/mini';
 import { redactHeaders, redactUrl, redactUrls } from '../../shared/log/redact.js';
-import type { Job, JobError } from '../../shared/queue/types.js';
+import type { Attempt, Job, JobError } from '../../shared/queue/types.js';
 import { parseTraceparent, xrayTraceId } from '../../shared/trace/context.js';
 import type { jobError, jobResponse } from './schemas.js';
 
@@ -45,6 +45,16 @@ export function presentJob(j: Job): ApiJob {
   if (j.replays !== undefined) out.replays = j.replays;
   const trace = parseTraceparent(j.trace);
   if (trace) out.traceId = xrayTraceId(trace);
+  if (j.history) out.history = j.history.map(presentAttempt);
+  if (j.keepResponse) out.keepResponse = true;
+  if (j.response) out.response = j.response;
+  return out;
+}
+
+/** One attempt: ISO times, URLs in its message redacted. */
+function presentAttempt(a: Attempt): NonNullable<ApiJob['history']>[number] {
+  const out: NonNullable<ApiJob['history']>[number] = { ...a, startedAt: iso(a.startedAt), endedAt: iso(a.endedAt) };
+  if (a.message !== undefined) out.message = redactUrls(a.message);
   return out;
 }
 

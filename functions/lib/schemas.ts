@@ -88,6 +88,34 @@ export const jobError = z.object({
   retryable: z.boolean(),
 });
 
+/** One attempt of a job's history (times of the Redis server's clock). */
+export const attemptRecord = z.object({
+  attempt: z.int(),
+  startedAt: isoTime,
+  endedAt: isoTime,
+  durationMs: count,
+  /** completed; failed (then retried or dead); leaseExpired (the worker neither completed nor failed it in time). */
+  outcome: z.enum(['completed', 'failed', 'leaseExpired']),
+  /** Where the job went. */
+  state: z.enum(['completed', 'delayed', 'waiting', 'dead']),
+  /** The HTTP status the target answered. */
+  status: z.optional(z.int()),
+  errorClass: z.optional(z.string()),
+  /** The failure's message (URLs redacted), cut to 300 code points; lastError has it whole. */
+  message: z.optional(z.string()),
+  /** The worker invocation's request id. */
+  requestId: z.optional(z.string()),
+});
+
+/** The first 1 KB (UTF-8) of the target's 2xx answer, for a job enqueued with keepResponse. */
+export const keptResponse = z.object({
+  status: z.int(),
+  body: z.string(),
+  /** The answer was longer than what is kept. */
+  truncated: z.boolean(),
+  contentType: z.optional(z.string()),
+});
+
 /** A job as the API shows it: times as ISO-8601, target header values redacted. */
 export const jobResponse = z.object({
   id: z.string(),
@@ -122,6 +150,12 @@ export const jobResponse = z.object({
   replays: z.optional(count),
   /** The X-Ray form of the trace the job was enqueued in (sent on to the target as traceparent and X-Amzn-Trace-Id). */
   traceId: z.optional(z.string()),
+  /** Its last 10 attempts, oldest first (`attempts` is their count, the earlier ones included). */
+  history: z.optional(z.array(attemptRecord)),
+  /** Set when the job keeps its target's answer. */
+  keepResponse: z.optional(z.literal(true)),
+  /** The target's answer of the completed attempt (keepResponse). */
+  response: z.optional(keptResponse),
 });
 
 const enqueued = z.object({ id: z.string(), deduplicated: z.boolean(), state });

@@ -19,7 +19,7 @@ import { complete as completeJobs, extend, fail as failJobs } from '../../shared
 import { lease as leaseJobs, reclaim } from '../../shared/queue/ops/lease.js';
 import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName, QUEUE_NAME } from '../../shared/queue/schema.js';
-import type { CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
+import type { AttemptRun, CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
 import {
   newSpanId,
   parseTraceparent,
@@ -107,6 +107,7 @@ async function runJob(rt: Runtime, job: LeasedJob, signal: AbortSignal): Promise
     policy: rt.targetPolicy,
     timeoutMs: Math.max(1, own),
     signal,
+    keepResponse: job.keepResponse === true,
     headers: {
       'spool-queue': job.queue,
       'spool-attempt': String(job.attempts),
@@ -192,6 +193,7 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
       count: opts.batchSize,
       leaseUntilMax: stopAt,
       workerMarkMs: deadline - now,
+      ...(input.requestId ? { requestId: input.requestId } : {}),
     });
     r.waiting = lease.waiting;
     if (lease.leaseExpired || lease.leaseExpiredDead)
@@ -280,18 +282,32 @@ async function runBatch(
       } finally {
         running.delete(job.id);
       }
-      const ms = rt.clock() - started;
+      const ended = rt.clock();
+      const ms = ended - started;
+      // For the job's history: how it ran (the engine keeps durations, not this clock's times).
+      const run: AttemptRun = {
+        startedAt: started,
+        endedAt: ended,
+        ...(outcome.kind !== 'abandoned' && outcome.status !== undefined ? { status: outcome.status } : {}),
+        ...(requestId ? { requestId } : {}),
+      };
       // Every line about a job carries its trace id (X-Ray form) when it has one.
       const jobTrace = parseTraceparent(job.trace);
       const traceId = jobTrace ? { traceId: xrayTraceId(jobTrace) } : {};
       if (outcome.kind === 'ok') {
-        complete.push({ id: job.id, token: job.token });
+        complete.push({
+          id: job.id,
+          token: job.token,
+          run,
+          ...(outcome.response ? { response: outcome.response } : {}),
+        });
         log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms, ...traceId });
       } else if (outcome.kind === 'failed') {
         fail.push({
           id: job.id,
           token: job.token,
           error: requestId && !outcome.error.requestId ? { ...outcome.error, requestId } : outcome.error,
+          run,
         });
         log.info('job failed', {
           queue,

@@ -3,8 +3,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
 import { maskValues, secretValues } from '../log/redact.js';
-import type { HttpTarget } from '../queue/types.js';
-import { cutCodePoints } from '../text/index.js';
+import { type HttpTarget, type KeptResponse, MAX_KEPT_RESPONSE_BYTES } from '../queue/types.js';
+import { cutCodePoints, cutUtf8Bytes } from '../text/index.js';
 import { classifyAddress } from './address.js';
 import { failed, type JobOutcome } from './outcome.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -105,6 +105,8 @@ export interface CallOptions {
    */
   sign?: (body: string) => Record<string, string>;
   now?: () => number;
+  /** Keep the first MAX_KEPT_RESPONSE_BYTES of a 2xx answer in the outcome (the job's keepResponse). */
+  keepResponse?: boolean;
   /** Resolves a host name to its addresses (default: the system's resolver, `dns.lookup`); each is checked. */
   resolve?: (hostname: string) => string[] | Promise<string[]>;
 }
@@ -187,9 +189,15 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) {
-        res.resume();
-        res.on('end', () => done({ kind: 'ok', status }));
-        res.on('error', () => done({ kind: 'ok', status }));
+        if (!opts.keepResponse) {
+          res.resume();
+          res.on('end', () => done({ kind: 'ok', status }));
+          res.on('error', () => done({ kind: 'ok', status }));
+          return;
+        }
+        const kept = readKept(res, status, mask);
+        res.on('end', () => done({ kind: 'ok', status, response: kept() }));
+        res.on('error', () => done({ kind: 'ok', status, response: kept() }));
         return;
       }
       const chunks: Buffer[] = [];
@@ -217,3 +225,24 @@ export function callTarget(target: HttpTarget, payload: unknown, opts: CallOptio
 }
 
 const header = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+/** Bytes of a 2xx answer read for keepResponse: the kept part plus the longest header value, so an echoed secret is masked whole. */
+const MAX_KEPT_READ = MAX_KEPT_RESPONSE_BYTES + 2 * 8192;
+
+/** Reads (and drains) a 2xx answer; the returned function gives what is kept of it, the job's header values masked. */
+function readKept(res: http.IncomingMessage, status: number, mask: (s: string) => string): () => KeptResponse {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.on('data', (c: Buffer) => {
+    if (size < MAX_KEPT_READ) chunks.push(c);
+    size += c.length;
+  });
+  return () => {
+    const text = mask(Buffer.concat(chunks).toString('utf8'));
+    const body = cutUtf8Bytes(text, MAX_KEPT_RESPONSE_BYTES);
+    const out: KeptResponse = { status, body, truncated: size > MAX_KEPT_READ || body.length < text.length };
+    const type = header(res.headers['content-type']);
+    if (type) out.contentType = type.slice(0, 200);
+    return out;
+  };
+}

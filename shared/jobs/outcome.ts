@@ -1,12 +1,12 @@
-import type { FailureInput } from '../queue/types.js';
+import type { FailureInput, KeptResponse } from '../queue/types.js';
 
 /**
  * What running one job came to. `abandoned`: the invocation ran out of time before the job ended;
  * the worker leaves it leased and it runs again once the lease expires. `status`: the HTTP status a
- * target answered, when it answered.
+ * target answered, when it answered; `response`: its answer, for a job that keeps it (keepResponse).
  */
 export type JobOutcome =
-  | { kind: 'ok'; status?: number }
+  | { kind: 'ok'; status?: number; response?: KeptResponse }
   | { kind: 'failed'; error: FailureInput; status?: number }
   | { kind: 'abandoned' };
 

@@ -4,7 +4,7 @@ import { DEFAULT_QUEUE_CONFIG } from '../config/index.js';
 import { guard, redisErrorCode } from '../redis/client.js';
 import { QUEUE_KEYS, type QueueKeyName, queueKey } from './keys.js';
 import type { ArgKind, ArgSpec, ArgValue, ScriptDef } from './scripts/define.js';
-import type { Job, JobSpec, JobState } from './types.js';
+import type { Attempt, Job, JobSpec, JobState, KeptResponse } from './types.js';
 
 export interface SpoolOptions {
   config?: Partial<QueueConfig>;
@@ -123,6 +123,12 @@ export interface Meta {
   runAt?: number;
   /** When the job was last leased. */
   leasedAt?: number;
+  /** The request id of the worker that last leased it. */
+  leasedBy?: string;
+  /** The last HISTORY_MAX attempts, oldest first. */
+  history?: Attempt[];
+  /** The target's answer of the completed attempt (keepResponse). */
+  response?: KeptResponse;
   leaseUntil?: number;
   leaseToken?: string;
   /** The token of the lease whose complete or fail put the job where it is (a repeat of that call answers ok). */
@@ -158,6 +164,7 @@ export function toJob(queue: string, id: string, specRaw: string, metaRaw: strin
   if (spec.target) job.target = spec.target;
   if (spec.handler) job.handler = spec.handler;
   if (spec.trace) job.trace = spec.trace;
+  if (spec.keepResponse) job.keepResponse = true;
   if (m.runAt !== undefined) job.runAt = m.runAt;
   if (m.leaseUntil !== undefined) job.leaseUntil = m.leaseUntil;
   if (m.idem !== undefined) job.idempotencyKey = m.idem;
@@ -167,5 +174,8 @@ export function toJob(queue: string, id: string, specRaw: string, metaRaw: strin
   if (m.completedAt !== undefined) job.completedAt = m.completedAt;
   if (m.diedAt !== undefined) job.diedAt = m.diedAt;
   if (m.replays !== undefined) job.replays = m.replays;
+  // cjson writes an empty Lua table as {}: only a list is a history.
+  if (Array.isArray(m.history) && m.history.length > 0) job.history = m.history;
+  if (m.response) job.response = m.response;
   return job;
 }

@@ -67,6 +67,7 @@ export const jobInputSchema = z.strictObject({
   ),
   timeoutMs: z.optional(z.int().check(z.gte(100), z.lte(MAX_JOB_TIMEOUT_MS))),
   idempotencyKey: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  keepResponse: z.optional(z.boolean()),
 });
 
 export function assertQueueName(queue: unknown, field = 'queue'): asserts queue is string {
@@ -128,6 +129,9 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
   if (!!j.target === !!j.handler) {
     throw new ValidationError(at('target'), 'exactly one of "target" or "handler" is required');
   }
+  if (j.keepResponse && !j.target) {
+    throw new ValidationError(at('keepResponse'), 'applies to a job with a target (a handler has no response to keep)');
+  }
   if (j.delayMs !== undefined && j.runAt !== undefined) {
     throw new ValidationError(at('runAt'), 'give either "delayMs" or "runAt", not both');
   }
@@ -149,6 +153,7 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
     spec.handler = j.handler!;
   }
   if (trace !== undefined) spec.trace = trace;
+  if (j.keepResponse) spec.keepResponse = true;
   const specJson = JSON.stringify(spec);
   const payloadBytes = Buffer.byteLength(JSON.stringify(spec.payload));
   if (payloadBytes > cfg.payloadMaxBytes)

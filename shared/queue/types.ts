@@ -28,6 +28,8 @@ export interface JobInput {
   backoff?: { type?: BackoffPolicy['type']; baseMs?: number; maxMs?: number };
   timeoutMs?: number;
   idempotencyKey?: string;
+  /** Keep the first MAX_KEPT_RESPONSE_BYTES of the target's 2xx answer with the completed job. */
+  keepResponse?: boolean;
 }
 
 /** The part of a job that never changes after enqueue. */
@@ -37,6 +39,8 @@ export interface JobSpec {
   handler?: string;
   /** The enqueue request's trace, as a W3C traceparent (shared/trace/context.ts). */
   trace?: string;
+  /** Set when the job asked to keep its target's answer. */
+  keepResponse?: true;
 }
 
 export interface JobError {
@@ -70,6 +74,10 @@ export interface Job extends JobSpec {
   completedAt?: number;
   diedAt?: number;
   replays?: number;
+  /** The last HISTORY_MAX attempts, oldest first. */
+  history?: Attempt[];
+  /** The target's answer of the completed attempt, when the job asked to keep it. */
+  response?: KeptResponse;
 }
 
 export interface LeasedJob extends Job {
@@ -104,6 +112,8 @@ export interface LeaseOptions {
    * answers the jobs its first run leased and leases no more. Default: a new one per call.
    */
   nonce?: string;
+  /** The leasing worker's request id: kept with each job it leases, named by an attempt whose lease expires. */
+  requestId?: string;
 }
 
 export interface LeaseOutcome {
@@ -128,6 +138,51 @@ export type AckStatus = 'ok' | 'stale' | 'not_found';
 export interface CompleteItem {
   id: string;
   token: string;
+  /** How the attempt went, for the job's history. */
+  run?: AttemptRun;
+  /** The target's answer, kept when the job asked for it (keepResponse). */
+  response?: KeptResponse;
+}
+
+/** What a worker measured of one attempt, in its own clock (only the durations reach the record). */
+export interface AttemptRun {
+  startedAt: number;
+  endedAt: number;
+  /** The HTTP status the target answered, when it answered. */
+  status?: number;
+  requestId?: string;
+}
+
+/** The first bytes of a target's 2xx answer (MAX_KEPT_RESPONSE_BYTES), kept by a job with keepResponse. */
+export interface KeptResponse {
+  status: number;
+  body: string;
+  /** The answer was longer than what is kept. */
+  truncated: boolean;
+  contentType?: string;
+}
+
+/** Attempts a job keeps in its history (the oldest go first). */
+export const HISTORY_MAX = 10;
+/** Bytes of a target's answer a job with keepResponse keeps. */
+export const MAX_KEPT_RESPONSE_BYTES = 1024;
+
+/** One attempt of a job. Times are epoch ms of the Redis server's clock. */
+export interface Attempt {
+  attempt: number;
+  startedAt: number;
+  endedAt: number;
+  durationMs: number;
+  /** completed; failed (then retried or dead); leaseExpired (the worker neither completed nor failed it in time). */
+  outcome: 'completed' | 'failed' | 'leaseExpired';
+  /** Where the job went. */
+  state: 'completed' | 'delayed' | 'waiting' | 'dead';
+  status?: number;
+  errorClass?: string;
+  /** The failure's message, cut to HISTORY_MESSAGE_CODE_POINTS (the full one is lastError's). */
+  message?: string;
+  /** The worker invocation's request id. */
+  requestId?: string;
 }
 
 export interface FailureInput {
@@ -145,6 +200,8 @@ export interface FailItem {
   id: string;
   token: string;
   error: FailureInput;
+  /** How the attempt went, for the job's history. */
+  run?: AttemptRun;
 }
 
 export interface FailResult {

@@ -70,3 +70,18 @@ export function nestingDepth(v: unknown, limit = Number.POSITIVE_INFINITY): numb
   }
   return max;
 }
+
+/** The longest start of `s` whose UTF-8 encoding fits in `maxBytes` (never half a character), well-formed. */
+export function cutUtf8Bytes(s: string, maxBytes: number): string {
+  const w = s.toWellFormed();
+  if (Buffer.byteLength(w) <= maxBytes) return w;
+  let bytes = 0;
+  let units = 0;
+  for (const ch of w) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > maxBytes) break;
+    bytes += n;
+    units += ch.length;
+  }
+  return w.slice(0, units);
+}

@@ -182,6 +182,9 @@ describe('jobs', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('headers:     authorization: [redacted]');
     expect(text.stdout).not.toContain('s3cret');
+    const dead = await cli(['jobs', 'get', 'hooks', deadIds[0]!]);
+    expect(dead.stdout).toContain('history:     last 1 of 1 attempt(s), oldest first');
+    expect(dead.stdout).toMatch(/ {2}#1 {2}\S+Z {2}\d+ ms {2}failed -> dead {2}HttpError: HTTP 400 from target/);
     const j = await cli(['jobs', 'get', 'hooks', secretId, '--json']);
     expect(j.stdout).not.toContain('s3cret');
     expect(json(j).target.headers).toEqual({ authorization: '[redacted]' });

@@ -270,7 +270,11 @@ describe('a job page', () => {
     expect(await page.content()).not.toContain('abc123');
     expect(await text(page, '#payload')).toContain('"n": 1');
     expect(await text(page, '#last-error')).toContain('HttpError');
-    expect(await text(page, '#history')).toMatch(/Attempts/);
+    // Its attempts: the first (failed for good), then the replayed one that died again.
+    const history = await text(page, '#history');
+    expect(history).toContain('failed → dead');
+    expect(history).toContain('HttpError');
+    expect(await page.locator('#history table.attempts tbody tr').count()).toBe(2);
 
     await page.locator('#job-actions button[data-act="job-retry"]').click();
     await until(() => text(page, '#job .result')).toContain('This job failed permanently');

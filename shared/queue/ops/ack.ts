@@ -3,10 +3,28 @@ import { list, type SpoolCore } from '../core.js';
 import { fingerprint } from '../fingerprint.js';
 import { assertQueueName } from '../schema.js';
 import { COMPLETE, EXTEND, FAIL } from '../scripts/ack.js';
-import type { AckStatus, CompleteItem, ExtendItem, FailItem, FailResult } from '../types.js';
+import type { AckStatus, AttemptRun, CompleteItem, ExtendItem, FailItem, FailResult } from '../types.js';
 
 /** A failure message is kept to this many code points (never half a surrogate pair). */
 export const MAX_MESSAGE_CODE_POINTS = 4000;
+/** An attempt of a job's history keeps its failure message to this many code points. */
+export const HISTORY_MESSAGE_CODE_POINTS = 300;
+
+/**
+ * What an ack tells the job's history of one attempt: how long it ran and how long ago it ended
+ * (durations, so the caller's clock never mixes with the server's), the HTTP status, the request id.
+ */
+function attemptOf(core: SpoolCore, run: AttemptRun | undefined): Record<string, unknown> {
+  if (!run) return {};
+  const local = core.clock?.() ?? Date.now();
+  const o: Record<string, unknown> = {
+    ranMs: Math.max(0, Math.round(run.endedAt - run.startedAt)),
+    agoMs: Math.max(0, Math.round(local - run.endedAt)),
+  };
+  if (run.status !== undefined) o.status = run.status;
+  if (run.requestId) o.requestId = run.requestId;
+  return o;
+}
 
 /** Complete many leased jobs; each is refused ('stale') unless its lease token is current. */
 export async function complete(
@@ -18,7 +36,11 @@ export async function complete(
   if (items.length === 0) return [];
   const { results } = await core.run(COMPLETE, queue, {
     clock: core.scriptClock(),
-    items: items.map((i) => [i.id, i.token]),
+    items: items.map((i) => {
+      const attempt = attemptOf(core, i.run);
+      if (i.response) attempt.response = i.response;
+      return Object.keys(attempt).length > 0 ? [i.id, i.token, attempt] : [i.id, i.token];
+    }),
   });
   return list(results).map(({ status }, i) => ({ id: items[i]!.id, status }));
 }
@@ -26,7 +48,7 @@ export async function complete(
 export async function fail(core: SpoolCore, queue: string, items: FailItem[]): Promise<FailResult[]> {
   assertQueueName(queue);
   if (items.length === 0) return [];
-  const payload = items.map(({ id, token, error }) => {
+  const payload = items.map(({ id, token, error, run }) => {
     const cls = error.class || 'Error';
     const message = cutCodePoints(String(error.message ?? ''), MAX_MESSAGE_CODE_POINTS);
     const o: Record<string, unknown> = {
@@ -37,6 +59,8 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
       fingerprint: fingerprint(cls, message),
       retryable: error.retryable,
       jitter: core.random(),
+      short: cutCodePoints(message, HISTORY_MESSAGE_CODE_POINTS),
+      ...attemptOf(core, run),
     };
     if (error.retryAfterMs !== undefined && error.retryAfterMs > 0) o.retryAfterMs = Math.round(error.retryAfterMs);
     if (error.requestId) o.requestId = error.requestId;

@@ -27,6 +27,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
       deadCap: core.config.deadCap,
       scanLimit: 1000,
       requestTtlMs: nonce ? REQUEST_TTL_MS : 0,
+      requestId: opts.requestId ?? '',
     },
     { request: requestKey(core.config.prefix, queue, nonce || 'none') },
   );

@@ -1,6 +1,6 @@
 import type { AckStatus } from '../types.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
-import { BASE, DEAD } from './lib.js';
+import { BASE, DEAD, HISTORY } from './lib.js';
 
 /** The fencing check shared by complete, fail and extend. */
 const LEASE_CHECK = luaLibrary(
@@ -32,7 +32,8 @@ export const COMPLETE = defineScript({
   name: 'complete',
   summary: `
 Complete leased jobs. A stale token (the lease expired and the job moved on, or another worker
-holds it) is refused. Safe to run twice: a job this token completed already answers ok, unchanged.`,
+holds it) is refused. Safe to run twice: a job this token completed already answers ok, unchanged.
+Each completed job records its attempt in its history, and keeps the response snippet it is given.`,
   keys: {
     active: 'completed jobs leave it',
     completed: 'completed jobs join it',
@@ -41,12 +42,15 @@ holds it) is refused. Safe to run twice: a job this token completed already answ
   },
   args: {
     clock: ARGS.clock,
-    items: { kind: 'json', doc: '[[id, token], ...]' },
+    items: {
+      kind: 'json',
+      doc: '[[id, token, attempt?], ...]; attempt: { agoMs?, ranMs?, status?, requestId?, response? }',
+    },
   },
   result: returns<{ results: Array<{ status: AckStatus; state?: string }> }>(
     '{ results = [{ status = ok|stale|not_found, state? }, ...] } in the order of items',
   ),
-  uses: [BASE, LEASE_CHECK],
+  uses: [BASE, HISTORY, LEASE_CHECK],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -57,6 +61,9 @@ local res, seenIds, done, z = {}, {}, {}, {}
 for i, it in ipairs(items) do
   local m = leased(i, it[1], it[2], metas, res, seenIds, { completed = true })
   if m then
+    local r = it[3] or {}
+    recordAttempt(m, now, 'completed', 'completed', r)
+    if type(r.response) == 'table' then m.response = r.response end
     m.state = 'completed'
     m.ackToken = m.leaseToken
     m.completedAt = now
@@ -86,7 +93,8 @@ export const FAIL = defineScript({
 Fail leased jobs. Retryable with attempts left: delayed by exponential backoff with full jitter
 (delay = min(max, base * 2^(attempt-1)) * jitter), at least the carried Retry-After, capped at the
 policy's max. Otherwise dead with the failure story. A stale token is refused. Safe to run twice: a
-job this token failed already answers ok with where it went (delayed, runAt; or dead), unchanged.`,
+job this token failed already answers ok with where it went (delayed, runAt; or dead), unchanged.
+Each failed job records its attempt in its history (with \`short\`, the message cut for it).`,
   keys: {
     active: 'failed jobs leave it',
     delayed: 'retried jobs join it',
@@ -103,13 +111,13 @@ job this token failed already answers ok with where it went (delayed, runAt; or 
     deadCap: ARGS.deadCap,
     items: {
       kind: 'json',
-      doc: '[{ id, token, message, class, fingerprint, retryable, retryAfterMs?, requestId?, jitter }, ...]',
+      doc: '[{ id, token, message, class, fingerprint, retryable, retryAfterMs?, requestId?, jitter, short, agoMs?, ranMs?, status? }, ...]',
     },
   },
   result: returns<{ results: Array<{ status: AckStatus; state?: string; runAt?: number }> }>(
     '{ results = [{ status = ok|stale|not_found, state = delayed|dead (or the state of a stale job), runAt? }, ...] }',
   ),
-  uses: [BASE, DEAD, LEASE_CHECK],
+  uses: [BASE, DEAD, HISTORY, LEASE_CHECK],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -130,7 +138,10 @@ for i, it in ipairs(items) do
     m.leaseToken = nil
     m.leaseUntil = nil
     gone[#gone + 1] = it.id
-    if it.retryable and m.attempts < m.maxAttempts then
+    local retry = it.retryable and m.attempts < m.maxAttempts
+    recordAttempt(m, now, 'failed', retry and 'delayed' or 'dead', { agoMs = it.agoMs, ranMs = it.ranMs,
+      status = it.status, class = it.class, message = it.short, requestId = it.requestId })
+    if retry then
       local b = m.backoff
       local d = b.baseMs
       if b.type ~= 'fixed' then

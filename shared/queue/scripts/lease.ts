@@ -1,5 +1,5 @@
 import { ARGS, defineScript, luaLibrary, REQUEST_KEY, returns } from './define.js';
-import { BASE, DEAD, WAITING } from './lib.js';
+import { BASE, DEAD, HISTORY, WAITING } from './lib.js';
 
 /** What lease does before leasing: due delayed jobs to waiting, expired leases to waiting or dead. */
 const RECLAIM = luaLibrary(
@@ -41,6 +41,9 @@ local function expireLeases(activeKey, metaKey, countersKey, w, now, limit)
       m.firstFailedAt = m.firstFailedAt or now
       m.lastFailedAt = now
       m.updatedAt = now
+      -- The attempt ended when its lease did.
+      recordAttempt(m, now, 'leaseExpired', spent and 'dead' or 'waiting', { agoMs = now - (m.leaseUntil or now),
+        class = 'LeaseExpired', message = 'the worker neither completed nor failed the job before its lease expired' })
       if spent then
         toDead(w, id, m, now)
         toDeadCount = toDeadCount + 1
@@ -55,7 +58,7 @@ local function expireLeases(activeKey, metaKey, countersKey, w, now, limit)
   return toWaitingCount, toDeadCount
 end
 `,
-  [BASE, WAITING, DEAD],
+  [BASE, WAITING, DEAD, HISTORY],
 );
 
 export const LEASE = defineScript({
@@ -92,6 +95,7 @@ answers those jobs (the ones still held under those tokens) and changes nothing.
     deadCap: ARGS.deadCap,
     scanLimit: { kind: 'number', doc: 'due delayed jobs and expired leases handled at most, each' },
     requestTtlMs: ARGS.requestTtlMs,
+    requestId: { kind: 'string', doc: "the leasing worker's request id, kept as the job's leasedBy ('' for none)" },
   },
   result: returns<{
     now: number;
@@ -105,7 +109,7 @@ answers those jobs (the ones still held under those tokens) and changes nothing.
   }>(
     '{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning }',
   ),
-  uses: [BASE, WAITING, DEAD, RECLAIM],
+  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM],
   body: `
 local now = serverNow(clock)
 
@@ -158,6 +162,7 @@ if count > 0 then
         m.state = 'active'
         m.updatedAt = now
         m.leasedAt = now
+        if requestId ~= '' then m.leasedBy = requestId else m.leasedBy = nil end
         local lu = now + math.max(leaseMs, (m.timeoutMs or 0) + graceMs)
         if leaseForMax > 0 and lu > now + leaseForMax then lu = now + leaseForMax end
         m.leaseUntil = lu

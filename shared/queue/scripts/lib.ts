@@ -220,3 +220,31 @@ end
 `,
   [BASE, IDEMPOTENCY],
 );
+
+/** A job's attempt history: its last attempts, in its meta record (written with it, no command of its own). */
+export const HISTORY = luaLibrary(
+  'history',
+  `
+-- A job keeps its last HISTORY_MAX attempts, oldest first.
+local HISTORY_MAX = 10
+
+-- Record m's attempt that ended by \`now\`: \`outcome\` (completed, failed or leaseExpired), \`state\`
+-- (where the job went) and what the worker reported in r: agoMs (how long before now it ended),
+-- ranMs (how long it ran; else it ran since its lease), status (HTTP), class and message (of a
+-- failure), requestId (else the lease holder's). Times are the server's: only durations cross clocks.
+-- Call it before m is queued (putMeta, toWaiting, toDead).
+local function recordAttempt(m, now, outcome, state, r)
+  local ended = now - (tonumber(r.agoMs) or 0)
+  local started = m.leasedAt or ended
+  if tonumber(r.ranMs) then started = ended - tonumber(r.ranMs) end
+  if started > ended then started = ended end
+  local h = m.history
+  if type(h) ~= 'table' then h = {} end
+  h[#h + 1] = { attempt = m.attempts, startedAt = started, endedAt = ended, durationMs = ended - started,
+    outcome = outcome, state = state, status = r.status, errorClass = r.class, message = r.message,
+    requestId = r.requestId or m.leasedBy }
+  while #h > HISTORY_MAX do table.remove(h, 1) end
+  m.history = h
+end
+`,
+);

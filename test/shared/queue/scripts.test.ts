@@ -33,8 +33,8 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
-  complete: '3bc7cd2fb99aec9e6c674631fb67713cf068407a',
-  fail: '8a74421a0bbaec0dc8fee68a8b931cfa66c45776',
+  complete: 'b72c3741dab9b9da10cb6cc7678e09b7a03b96b6',
+  fail: '091f62acdf56290a039ae8d1f3a626c0a73a1f4c',
   extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
   replay: '1ac87424ff901f6695b9026d602546ac9acaff14',
@@ -44,7 +44,7 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: '91e7a0dd24365bdf48223fd139a8b8de6d744ce2',
   runNow: '88d32c2a32e9177609f20dc1e901d1a3e73c6099',
-  lease: '25184b641a585e44183d6f223b9367af65a19d0a',
+  lease: 'dbd4841ab8073a80e2692d1f1c3e4f5185e9085f',
   purge: 'f8d70a76b0ecee0ffd42deb154cd6dd710f6a1db',
   snapshot: '5dba24e940edba5d74e0fbfd186aec206d87aa69',
 };
@@ -72,6 +72,7 @@ describe('the scripts found', () => {
     expect(LIBRARIES.map((l) => l.name).sort()).toEqual([
       'base',
       'dead',
+      'history',
       'idempotency',
       'leaseCheck',
       'reclaim',
