@@ -13,6 +13,8 @@ import { enqueueRoutes } from '../functions/enqueue/routes.js';
 import { healthRoutes } from '../functions/health/routes.js';
 import { errorResponse, type RouteImpls } from '../functions/lib/http.js';
 import { createRuntime, type Runtime } from '../functions/lib/runtime.js';
+import type * as s from '../functions/lib/schemas.js';
+import type { Body } from '../functions/lib/schemas.js';
 import { purgeRoutes } from '../functions/purge/routes.js';
 import { type PurgeRunReport, runPurge } from '../functions/purge/run.js';
 import { loadConfig, type SpoolConfig } from '../shared/config/index.js';
@@ -56,12 +58,26 @@ export function connectionFailure(err: unknown, ep: Endpoint): CliFailure | unde
   return undefined;
 }
 
-/**
- * An answer of the API. The body is JSON the route code built; the CLI reads it by the field names
- * the README documents.
- */
-// biome-ignore lint/suspicious/noExplicitAny: route bodies are untyped JSON (ApiResponse.body is unknown)
-export type Answer = { status: number; body: any };
+/** The bodies of the routes the CLI calls, typed by the schemas the OpenAPI document is made of. */
+export interface Bodies {
+  'GET /v1/queues': Body<typeof s.queuesResponse>;
+  'GET /v1/health': Body<typeof s.healthResponse>;
+  'GET /v1/queues/{queue}/jobs': Body<typeof s.jobPageResponse>;
+  'GET /v1/queues/{queue}/jobs/{id}': Body<typeof s.jobResponse>;
+  'GET /v1/queues/{queue}/dlq': Body<typeof s.deadGroupsResponse>;
+  'POST /v1/queues/{queue}/dlq/replay': Body<typeof s.replayResponse>;
+  'POST /v1/queues/{queue}/purge': Body<typeof s.purgeResponse>;
+}
+
+export type ErrorBody = Body<typeof s.errorResponse>;
+
+/** An answer of the API: its body, or its error body (every error the API answers is `{error}`). */
+export type Answer<T> = { ok: true; status: number; body: T } | { ok: false; status: number; body: ErrorBody };
+
+const answer = <T>(status: number, body: unknown): Answer<T> =>
+  body !== null && typeof body === 'object' && 'error' in body
+    ? { ok: false, status, body: body as ErrorBody }
+    : { ok: true, status, body: body as T };
 
 export interface CallOptions {
   query?: Record<string, string | number | undefined>;
@@ -93,7 +109,11 @@ export class CliApi {
    * Answer `key` (e.g. `GET /v1/queues/{queue}/jobs/{id}`) as the API would: `{status, body}`, with
    * the API's error body for a 4xx or a 5xx other than Redis being unreachable.
    */
-  async call(key: string, params: Record<string, string> = {}, opts: CallOptions = {}): Promise<Answer> {
+  async call<K extends keyof Bodies>(
+    key: K,
+    params: Record<string, string> = {},
+    opts: CallOptions = {},
+  ): Promise<Answer<Bodies[K]>> {
     const impl = ROUTES[key];
     if (!impl) throw new Error(`no API route ${key}`);
     const query: Record<string, string> = {};
@@ -115,12 +135,12 @@ export class CliApi {
         },
         this.rt,
       );
-      return { status: res.status, body: res.body };
+      return answer(res.status, res.body);
     } catch (err) {
       const c = connectionFailure(err, this.endpoint);
       if (c) throw c;
       const res = errorResponse(err, this.rt.logger);
-      return { status: res.status, body: res.body };
+      return answer(res.status, res.body);
     }
   }
 

@@ -5,11 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { PurgeRunReport } from '../functions/purge/run.js';
 import { JOB_STATES } from '../shared/queue/types.js';
-import type { Answer, CliApi } from './api.js';
+import type { Answer, Bodies, CliApi, ErrorBody } from './api.js';
 import { CliFailure, EXIT, endpointOf, HEALTH_EXIT, LOCAL_REST_TOKEN, LOCAL_REST_URL } from './codes.js';
 import { reasonOf } from './health.js';
-import { describeJob, type Json, jobRow } from './present.js';
+import { describeJob, jobRow } from './present.js';
 
 export { EXIT, HEALTH_EXIT, LOCAL_REST_TOKEN, LOCAL_REST_URL };
 
@@ -111,14 +112,18 @@ function intFlag(cmd: Command, name: string, v: string | undefined, max?: number
   return n;
 }
 
-/** A 4xx/5xx answer of the API as the CLI reports it: 404 → EXIT.notFound, 400 → usage, else failure. */
-function apiFailure(res: Answer, cmd: Command, notFound?: string): never {
-  const e = res.body?.error ?? { code: 'error', message: `HTTP ${res.status}`, details: {} };
-  if (res.status === 400) throw new UsageError(String(e.message), cmd);
-  const exit = res.status === 404 ? EXIT.notFound : EXIT.failure;
-  throw new CliFailure(res.status === 404 && notFound ? notFound : `${e.code}: ${e.message}`, exit, {
-    error: e,
-  });
+/** An error answer of the API as the CLI reports it: 404 → EXIT.notFound, 400 → usage, else failure. */
+function apiFailure(status: number, body: ErrorBody, cmd: Command, notFound?: string): never {
+  const e = body.error;
+  if (status === 400) throw new UsageError(e.message, cmd);
+  const exit = status === 404 ? EXIT.notFound : EXIT.failure;
+  throw new CliFailure(status === 404 && notFound ? notFound : `${e.code}: ${e.message}`, exit, { error: e });
+}
+
+/** The body of an answer, or the CLI's report of its error. */
+function bodyOf<T>(res: Answer<T>, cmd: Command, notFound?: string): T {
+  if (!res.ok) apiFailure(res.status, res.body, cmd, notFound);
+  return res.body;
 }
 
 async function queueArg(api: CliApi, cmd: Command, queue: string): Promise<string> {
@@ -137,12 +142,12 @@ const status: Command = {
   notes: ['--json prints the body of GET /v1/queues.'],
   arity: [0, 0],
   async run(api, _args, flags, io) {
-    const { body } = await api.call('GET /v1/queues');
+    const body = bodyOf(await api.call('GET /v1/queues'), this);
     if (flags.json) {
       printJson(io, body);
       return EXIT.ok;
     }
-    const queues = body.queues as Json[];
+    const queues = body.queues;
     if (queues.length === 0) {
       io.out(`No queues under prefix "${api.config.SPOOL_KEY_PREFIX}" yet.`);
       return EXIT.ok;
@@ -176,9 +181,9 @@ const jobsGet: Command = {
   async run(api, [queue, id], flags, io) {
     await queueArg(api, this, queue!);
     const res = await api.call('GET /v1/queues/{queue}/jobs/{id}', { queue: queue!, id: id! });
-    if (res.status !== 200) apiFailure(res, this, `job ${id} not found in queue ${queue}`);
-    if (flags.json) printJson(io, res.body);
-    else io.out(describeJob(res.body));
+    const job = bodyOf(res, this, `job ${id} not found in queue ${queue}`);
+    if (flags.json) printJson(io, job);
+    else io.out(describeJob(job));
     return EXIT.ok;
   },
 };
@@ -203,13 +208,12 @@ const jobsLs: Command = {
       { queue: queue! },
       { query: { state: flags.state, limit: intFlag(this, 'limit', flags.limit, 1000), cursor: flags.cursor } },
     );
-    if (res.status !== 200) apiFailure(res, this);
-    const page = res.body;
+    const page = bodyOf(res, this);
     if (flags.json) {
       printJson(io, page);
       return EXIT.ok;
     }
-    const jobs = page.jobs as Json[];
+    const jobs = page.jobs;
     if (jobs.length === 0) {
       io.out(`No ${page.state} jobs in ${queue}${flags.cursor ? ' after this cursor' : ''}.`);
       return EXIT.ok;
@@ -223,10 +227,10 @@ const jobsLs: Command = {
   },
 };
 
-async function dlqOf(api: CliApi, cmd: Command, queue: string, samples: number): Promise<Json> {
-  const res = await api.call('GET /v1/queues/{queue}/dlq', { queue }, { query: { samples } });
-  if (res.status !== 200) apiFailure(res, cmd);
-  return res.body;
+type DeadGroups = Bodies['GET /v1/queues/{queue}/dlq'];
+
+async function dlqOf(api: CliApi, cmd: Command, queue: string, samples: number): Promise<DeadGroups> {
+  return bodyOf(await api.call('GET /v1/queues/{queue}/dlq', { queue }, { query: { samples } }), cmd);
 }
 
 const dlqLs: Command = {
@@ -240,14 +244,14 @@ const dlqLs: Command = {
   ],
   arity: [0, 1],
   async run(api, [queue], flags, io) {
-    let bodies: Json[];
+    let bodies: DeadGroups[];
     if (queue) {
       await queueArg(api, this, queue);
       bodies = [await dlqOf(api, this, queue, 1)];
     } else {
-      const { body } = await api.call('GET /v1/queues');
+      const { queues } = bodyOf(await api.call('GET /v1/queues'), this);
       bodies = [];
-      for (const q of body.queues as Array<{ queue: string }>) bodies.push(await dlqOf(api, this, q.queue, 1));
+      for (const q of queues) bodies.push(await dlqOf(api, this, q.queue, 1));
     }
     if (flags.json) {
       printJson(io, queue ? bodies[0] : { queues: bodies });
@@ -280,7 +284,7 @@ const dlqShow: Command = {
   async run(api, [queue, key], flags, io) {
     await queueArg(api, this, queue!);
     const dlq = await dlqOf(api, this, queue!, 5);
-    const group = (dlq.groups as Json[]).find((g) => g.fingerprint === key);
+    const group = dlq.groups.find((g) => g.fingerprint === key);
     if (group) {
       if (flags.json) {
         printJson(io, group);
@@ -289,7 +293,7 @@ const dlqShow: Command = {
       io.out(
         `fingerprint: ${group.fingerprint}\ncount:       ${group.count}\nclass:       ${group.errorClass ?? '-'}\nmessage:     ${group.message ?? '-'}\nlast died:   ${group.lastDiedAt ?? '-'}\n`,
       );
-      const samples = group.samples as Json[];
+      const samples = group.samples;
       io.out(
         samples.length
           ? `samples (${samples.length}):\n\n${samples.map(describeJob).join('\n\n')}`
@@ -298,16 +302,15 @@ const dlqShow: Command = {
       return EXIT.ok;
     }
     const res = await api.call('GET /v1/queues/{queue}/jobs/{id}', { queue: queue!, id: key! });
-    if (res.status === 200 && res.body.state === 'dead') {
+    if (res.ok && res.body.state === 'dead') {
       if (flags.json) printJson(io, res.body);
       else io.out(describeJob(res.body));
       return EXIT.ok;
     }
-    if (res.status !== 200 && res.status !== 404) apiFailure(res, this);
-    const message =
-      res.status === 200
-        ? `job ${key} of ${queue} is ${res.body.state}, not dead`
-        : `no dead-letter group or dead job "${key}" in queue ${queue}`;
+    if (!res.ok && res.status !== 404) apiFailure(res.status, res.body, this);
+    const message = res.ok
+      ? `job ${key} of ${queue} is ${res.body.state}, not dead`
+      : `no dead-letter group or dead job "${key}" in queue ${queue}`;
     throw new CliFailure(message, EXIT.notFound, { error: { code: 'not_found', message, details: {} } });
   },
 };
@@ -348,9 +351,7 @@ const dlqReplay: Command = {
     if (flags.fingerprint) body.fingerprint = flags.fingerprint;
     if (flags.id) body.ids = flags.id;
     if (limit !== undefined) body.limit = limit;
-    const res = await api.call('POST /v1/queues/{queue}/dlq/replay', { queue: queue! }, { body });
-    if (res.status !== 200) apiFailure(res, this);
-    const r = res.body;
+    const r = bodyOf(await api.call('POST /v1/queues/{queue}/dlq/replay', { queue: queue! }, { body }), this);
     if (flags.json) {
       printJson(io, r);
       return EXIT.ok;
@@ -391,22 +392,20 @@ const purge: Command = {
   arity: [0, 1],
   async run(api, [queue], flags, io) {
     const dryRun = flags['dry-run'] === true;
-    let report: Json;
+    let report: PurgeRunReport;
     if (queue) {
       await queueArg(api, this, queue);
-      const res = await api.call('POST /v1/queues/{queue}/purge', { queue }, { body: { dryRun } });
-      if (res.status !== 200) apiFailure(res, this);
-      report = res.body;
+      report = bodyOf(await api.call('POST /v1/queues/{queue}/purge', { queue }, { body: { dryRun } }), this);
     } else {
-      const { body } = await api.call('GET /v1/queues');
-      const names = (body.queues as Array<{ queue: string }>).map((q) => q.queue);
+      const { queues } = bodyOf(await api.call('GET /v1/queues'), this);
+      const names = queues.map((q) => q.queue);
       report = await api.purgeAll(names, dryRun);
     }
     if (flags.json) {
       printJson(io, report);
       return EXIT.ok;
     }
-    const entries = Object.entries(report.queues as Record<string, Record<string, number | boolean>>);
+    const entries = Object.entries(report.queues);
     if (entries.length === 0) {
       io.out('No queues to purge.');
       return EXIT.ok;
@@ -440,10 +439,10 @@ const health: Command = {
   async run(api, _args, flags, io) {
     const once = async (): Promise<number> => {
       try {
-        const { body } = await api.call('GET /v1/health');
+        const body = bodyOf(await api.call('GET /v1/health'), this);
         if (flags.json) printJson(io, body);
         else {
-          const queues = body.queues as Json[];
+          const queues = body.queues;
           io.out(`${String(body.status).toUpperCase()} (${queues.length} queue${queues.length === 1 ? '' : 's'})`);
           for (const q of queues) {
             const reasons = (q.symptoms as Parameters<typeof reasonOf>[0][]).map(reasonOf);

@@ -2,10 +2,7 @@
  * Text for a job as the API shows it (functions/lib/present.ts: ISO times, target header values
  * already redacted). The CLI never sees a job in any other shape.
  */
-/** A JSON body of the API, read by its documented field names. */
-// biome-ignore lint/suspicious/noExplicitAny: route bodies are untyped JSON (ApiResponse.body is unknown)
-export type Json = Record<string, any>;
-type ApiJob = Json;
+import type { ApiJob } from '../functions/lib/present.js';
 
 const field = (label: string, value: unknown) => `${`${label}:`.padEnd(13)}${value}`;
 
@@ -48,7 +45,7 @@ export function describeJob(j: ApiJob): string {
     lines.push(
       field('response', `HTTP ${j.response.status}${j.response.truncated ? ' (first 1 KB)' : ''}: ${j.response.body}`),
     );
-  const history = (j.history ?? []) as Json[];
+  const history = j.history ?? [];
   if (history.length) {
     lines.push(`history:     last ${history.length} of ${j.attempts} attempt(s), oldest first`);
     for (const a of history)
