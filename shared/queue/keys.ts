@@ -67,10 +67,10 @@ export function globalKey(prefix: string, name: GlobalKeyName): string {
 }
 
 /**
- * `<prefix>:{<queue>}:request:<nonce>`: STRING, the answer of one script call (lease, replay, purge)
- * kept briefly under the call's nonce, so that the call, retried by the client after its reply was
- * lost, answers what its first run did and does nothing more. Under the queue's hash tag; the script
- * declares it in KEYS as `request`.
+ * `<prefix>:{<queue>}:request:<nonce>`: STRING, the answer of one script call (lease, replay, purge,
+ * cancel, deleteDead) kept briefly under the call's nonce, so that the call, retried by the client
+ * after its reply was lost, answers what its first run did and does nothing more. Under the queue's
+ * hash tag; the script declares it in KEYS as `request`.
  */
 export function requestKey(prefix: string, queue: string, nonce: string): string {
   return `${prefix}:{${queue}}:request:${nonce}`;

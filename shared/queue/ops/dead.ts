@@ -93,10 +93,18 @@ export async function replay(
   });
   return { dryRun, matched: jobs.length, moved: dryRun ? 0 : jobs.length, jobs, scanned, truncated };
 }
-/** Delete dead jobs for good; returns the ids that were dead and are now gone. */
+/**
+ * Delete dead jobs for good; returns the ids that were dead and are now gone. A call retried after
+ * its reply was lost answers the same ids, and deletes nothing more.
+ */
 export async function deleteDead(core: SpoolCore, queue: string, ids: string[]): Promise<string[]> {
   assertQueueName(queue);
   if (ids.length === 0) return [];
-  const { deleted } = await core.run(DELETE_DEAD, queue, { ids });
+  const { deleted } = await core.run(
+    DELETE_DEAD,
+    queue,
+    { ids, requestTtlMs: REQUEST_TTL_MS },
+    { request: requestKey(core.config.prefix, queue, randomUUID()) },
+  );
   return list(deleted);
 }

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { list, type SpoolCore, toJob } from '../core.js';
 import { ValidationError } from '../errors.js';
-import { queueKey, STATE_KEY } from '../keys.js';
+import { queueKey, REQUEST_TTL_MS, requestKey, STATE_KEY } from '../keys.js';
 import { assertQueueName } from '../schema.js';
 import { CANCEL, GET, LIST, RUN_NOW } from '../scripts/jobs.js';
 import { JOB_STATES, type Job, type JobState, type ListPage } from '../types.js';
@@ -49,14 +50,22 @@ export async function listJobs(
   if (items.length === limit && last) page.cursor = Buffer.from(`${last.score}:${last.id}`).toString('base64url');
   return page;
 }
-/** Cancel a waiting or delayed job (removed for good). Active, completed or dead: 'conflict'. */
+/**
+ * Cancel a waiting or delayed job (removed for good). Active, completed or dead: 'conflict'. A call
+ * retried after its reply was lost answers what its first run did (ok, with the state it was in).
+ */
 export async function cancel(
   core: SpoolCore,
   queue: string,
   id: string,
 ): Promise<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }> {
   assertQueueName(queue);
-  const { status, state } = await core.run(CANCEL, queue, { id });
+  const { status, state } = await core.run(
+    CANCEL,
+    queue,
+    { id, requestTtlMs: REQUEST_TTL_MS },
+    { request: requestKey(core.config.prefix, queue, randomUUID()) },
+  );
   return state ? { status, state } : { status };
 }
 /** Run a delayed job now: it moves to waiting. Any other state: 'conflict' (with the state). */

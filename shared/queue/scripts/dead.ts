@@ -170,8 +170,10 @@ return out
 
 export const DELETE_DEAD = defineScript({
   name: 'deleteDead',
-  summary:
-    'Remove dead jobs for good, with the idempotency keys that name them (ids that are not dead are left alone).',
+  summary: `
+Remove dead jobs for good, with the idempotency keys that name them (ids that are not dead are left
+alone). Safe to run twice: the answer is kept under the request nonce, and a run that finds it
+answers it and deletes nothing more.`,
   keys: {
     dead: 'deleted jobs leave it',
     deadFingerprints: '',
@@ -179,18 +181,25 @@ export const DELETE_DEAD = defineScript({
     meta: 'deleted jobs leave it',
     idempotency: 'keys of deleted jobs leave it',
     idempotencyExpiry: 'keys of deleted jobs leave it',
+    request: REQUEST_KEY,
   },
   args: {
     ids: { kind: 'json', doc: '[id, ...]' },
+    requestTtlMs: ARGS.requestTtlMs,
   },
   result: returns<{ deleted: string[] }>('{ deleted = [id, ...] the ids that were dead }'),
   uses: [BASE, DEAD],
   body: `
-local found = {}
+local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
+if earlier then return earlier end
+local found, once = {}, {}
 for _, id in ipairs(ids) do
-  if redis.call('ZSCORE', K.dead, id) then found[#found + 1] = id end
+  if not once[id] and redis.call('ZSCORE', K.dead, id) then found[#found + 1] = id end
+  once[id] = true
 end
 removeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, found)
-return cjson.encode({ deleted = found })
+local out = cjson.encode({ deleted = found })
+if requestTtlMs > 0 then redis.call('SET', K.request, out, 'PX', requestTtlMs) end
+return out
 `,
 });

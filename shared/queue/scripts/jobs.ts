@@ -1,5 +1,5 @@
 import type { JobState } from '../types.js';
-import { ARGS, defineScript, returns } from './define.js';
+import { ARGS, defineScript, REQUEST_KEY, returns } from './define.js';
 import { BASE, IDEMPOTENCY, WAITING } from './lib.js';
 
 /** A job's two records as stored: spec JSON and meta JSON (false when missing). */
@@ -71,7 +71,8 @@ export const CANCEL = defineScript({
   name: 'cancel',
   summary: `
 Cancel a waiting or delayed job: removed with its records, counted in cancelled; its idempotency
-key is given up (when it still names the job).`,
+key is given up (when it still names the job). Safe to run twice: the answer is kept under the
+request nonce, and a run that finds it answers it and changes nothing.`,
   keys: {
     waiting: 'a cancelled job leaves it',
     waitingSince: 'a cancelled job leaves it',
@@ -81,19 +82,28 @@ key is given up (when it still names the job).`,
     idempotency: "a cancelled job's key leaves it",
     idempotencyExpiry: "a cancelled job's key leaves it",
     counters: 'writes cancelled',
+    request: REQUEST_KEY,
   },
   args: {
     id: { kind: 'string', doc: 'the job' },
+    requestTtlMs: ARGS.requestTtlMs,
   },
   result: returns<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }>(
     '{ status = ok|conflict|not_found, state? (the state it was in) }',
   ),
   uses: [BASE, IDEMPOTENCY],
   body: `
+local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
+if earlier then return earlier end
+local function answer(a)
+  local out = cjson.encode(a)
+  if requestTtlMs > 0 then redis.call('SET', K.request, out, 'PX', requestTtlMs) end
+  return out
+end
 local raw = redis.call('HGET', K.meta, id)
-if not raw then return cjson.encode({ status = 'not_found' }) end
+if not raw then return answer({ status = 'not_found' }) end
 local m = cjson.decode(raw)
-if m.state ~= 'waiting' and m.state ~= 'delayed' then return cjson.encode({ status = 'conflict', state = m.state }) end
+if m.state ~= 'waiting' and m.state ~= 'delayed' then return answer({ status = 'conflict', state = m.state }) end
 redis.call('ZREM', K.waiting, id)
 redis.call('ZREM', K.waitingSince, id)
 redis.call('ZREM', K.delayed, id)
@@ -101,7 +111,7 @@ redis.call('HDEL', K.jobs, id)
 redis.call('HDEL', K.meta, id)
 forgetKeys(K.idempotency, K.idempotencyExpiry, { id }, { m })
 redis.call('HINCRBY', K.counters, 'cancelled', 1)
-return cjson.encode({ status = 'ok', state = m.state })
+return answer({ status = 'ok', state = m.state })
 `,
 });
 

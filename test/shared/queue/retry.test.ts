@@ -2,8 +2,9 @@ import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueKey, Spool } from '../../../shared/queue/index.js';
 import { COMPLETE, FAIL } from '../../../shared/queue/scripts/ack.js';
-import { REPLAY } from '../../../shared/queue/scripts/dead.js';
+import { DELETE_DEAD, REPLAY } from '../../../shared/queue/scripts/dead.js';
 import { ENQUEUE } from '../../../shared/queue/scripts/enqueue.js';
+import { CANCEL } from '../../../shared/queue/scripts/jobs.js';
 import { LEASE } from '../../../shared/queue/scripts/lease.js';
 import { PURGE } from '../../../shared/queue/scripts/purge.js';
 import { harness, job } from '../../helpers/harness.js';
@@ -29,7 +30,8 @@ describe('a request retried after its reply was lost', () => {
   beforeAll(async () => {
     // Redis knows every script already, so the first run of each call is an EVALSHA that runs it
     // (a NOSCRIPT answer is not what these tests drop).
-    for (const s of [ENQUEUE, LEASE, COMPLETE, FAIL, REPLAY, PURGE]) await direct.redis.scriptLoad(s.source);
+    for (const s of [ENQUEUE, LEASE, COMPLETE, FAIL, REPLAY, PURGE, CANCEL, DELETE_DEAD])
+      await direct.redis.scriptLoad(s.source);
     proxy = await startDroppingProxy(upstashConfig().url);
     // @upstash/redis at its defaults (5 retries), through the proxy; same prefix and clock as `direct`
     spool = new Spool(new Redis({ url: proxy.url, token: upstashConfig().token }), {
@@ -153,5 +155,32 @@ describe('a request retried after its reply was lost', () => {
     expect(sent(PURGE)).toEqual([true, false]);
     expect(r.completed).toBe(3);
     expect((await direct.snapshot([q]))[0]!.completed).toBe(0);
+  });
+
+  it('cancel: answers ok with the state the job was in, cancelled once', async () => {
+    const q = 'cancel';
+    const { jobs } = await direct.enqueue(q, job('c', { idempotencyKey: 'key-c' }));
+    proxy.dropNextReply(carries(CANCEL));
+    expect(await spool.cancel(q, jobs[0]!.id)).toEqual({ status: 'ok', state: 'waiting' });
+    expect(sent(CANCEL)).toEqual([true, false]);
+    const [snap] = await direct.snapshot([q]);
+    expect(snap).toMatchObject({ waiting: 0 });
+    expect(snap!.counters.cancelled).toBe(1);
+  });
+
+  it('deleteDead: answers the ids the first run deleted', async () => {
+    const q = 'delete';
+    await direct.enqueue(q, [job('x'), job('y')]);
+    const { jobs } = await direct.lease(q, { count: 2 });
+    await direct.fail(
+      q,
+      jobs.map((j) => ({ id: j.id, token: j.token, error: { message: 'gone', retryable: false } })),
+    );
+    const ids = jobs.map((j) => j.id);
+    proxy.dropNextReply(carries(DELETE_DEAD));
+    expect(await spool.deleteDead(q, ids)).toEqual(ids);
+    expect(sent(DELETE_DEAD)).toEqual([true, false]);
+    expect((await direct.snapshot([q]))[0]!.dead).toBe(0);
+    expect(await direct.redis.hlen(queueKey(prefix, q, 'deadFingerprints'))).toBe(0);
   });
 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { queueKey } from '../../../shared/queue/index.js';
+import { REQUEST_TTL_MS, requestKey } from '../../../shared/queue/keys.js';
 import { normalizeJob } from '../../../shared/queue/schema.js';
+import { DELETE_DEAD } from '../../../shared/queue/scripts/dead.js';
 import { ENQUEUE } from '../../../shared/queue/scripts/enqueue.js';
+import { CANCEL } from '../../../shared/queue/scripts/jobs.js';
 import { harness, job } from '../../helpers/harness.js';
 
 /**
@@ -47,5 +50,77 @@ describe('a script run twice changes nothing more', () => {
       held.jobs.map((j) => ({ id: j.id, token: j.token })),
     );
     expect(acks.map((a) => a.status)).toEqual(['ok', 'ok']);
+  });
+
+  /** Enqueue jobs and fail them for good, one message each; their ids in order. */
+  const kill = async (q: string, messages: string[]) => {
+    const { jobs } = await spool.enqueue(
+      q,
+      messages.map((m) => job(m)),
+    );
+    const held = await spool.lease(q, { count: messages.length });
+    await spool.fail(
+      q,
+      held.jobs.map((j) => ({ id: j.id, token: j.token, error: { message: String(j.payload), retryable: false } })),
+    );
+    return jobs.map((j) => j.id);
+  };
+
+  it('deleteDead: the retried call answers the ids the first run deleted, and deletes no more', async () => {
+    const q = 'delete';
+    const [a, b] = await kill(q, ['alpha', 'beta']);
+    const { jobs } = await spool.enqueue(q, job('late'));
+    const late = jobs[0]!.id;
+    const request = requestKey(prefix, q, 'delete-1');
+    const args = { ids: [a!, b!, late], requestTtlMs: REQUEST_TTL_MS };
+    const first = await spool.run(DELETE_DEAD, q, args, { request });
+    expect(first.deleted).toEqual([a, b]);
+    // the third job dies before the retried call arrives: the retry must not delete it
+    const held = await spool.lease(q, { count: 1 });
+    await spool.fail(q, [{ id: late, token: held.jobs[0]!.token, error: { message: 'late', retryable: false } }]);
+    const again = await spool.run(DELETE_DEAD, q, structuredClone(args), { request });
+    expect(again.deleted).toEqual([a, b]);
+    expect((await spool.get(q, late))!.state).toBe('dead');
+    expect(await redis.hgetall(queueKey(prefix, q, 'deadFingerprints'))).toEqual({
+      [(await spool.get(q, late))!.lastError!.fingerprint]: 1,
+    });
+    // through the operation (a nonce of its own per call): the answer of a first call
+    expect(await spool.deleteDead(q, [late])).toEqual([late]);
+    expect(await spool.deleteDead(q, [late])).toEqual([]);
+  });
+
+  it('deleteDead: an id given twice is deleted and counted once', async () => {
+    const q = 'delete-twice';
+    const [a, b] = await kill(q, ['same', 'same']);
+    expect(await spool.deleteDead(q, [a!, a!])).toEqual([a]);
+    const [snap] = await spool.snapshot([q]);
+    expect(snap!.dead).toBe(1);
+    const fp = (await spool.get(q, b!))!.lastError!.fingerprint;
+    expect(await redis.hgetall(queueKey(prefix, q, 'deadFingerprints'))).toEqual({ [fp]: 1 });
+  });
+
+  it('cancel: the retried call answers ok with the state the job was in, and cancels nothing more', async () => {
+    const q = 'cancel';
+    const { jobs } = await spool.enqueue(q, [job('w'), job('d', { delayMs: 60_000 })]);
+    const [w, d] = jobs.map((j) => j.id);
+    const request = requestKey(prefix, q, 'cancel-1');
+    const first = await spool.run(CANCEL, q, { id: w!, requestTtlMs: REQUEST_TTL_MS }, { request });
+    expect(first).toEqual({ status: 'ok', state: 'waiting' });
+    const again = await spool.run(CANCEL, q, { id: w!, requestTtlMs: REQUEST_TTL_MS }, { request });
+    expect(again).toEqual(first);
+    // a refusal is answered the same too, even when the job moved on in between
+    const refusal = requestKey(prefix, q, 'cancel-2');
+    await spool.runNow(q, d!);
+    const lease = await spool.lease(q, { count: 1 });
+    const no = await spool.run(CANCEL, q, { id: d!, requestTtlMs: REQUEST_TTL_MS }, { request: refusal });
+    expect(no).toEqual({ status: 'conflict', state: 'active' });
+    await spool.complete(q, [{ id: d!, token: lease.jobs[0]!.token }]);
+    expect(await spool.run(CANCEL, q, { id: d!, requestTtlMs: REQUEST_TTL_MS }, { request: refusal })).toEqual(no);
+    const [snap] = await spool.snapshot([q]);
+    expect(snap).toMatchObject({ waiting: 0, delayed: 0, completed: 1 });
+    expect(snap!.counters.cancelled).toBe(1);
+    expect(await redis.zcard(queueKey(prefix, q, 'waitingSince'))).toBe(0);
+    // through the operation: each call its own nonce
+    expect(await spool.cancel(q, w!)).toEqual({ status: 'not_found' });
   });
 });
