@@ -226,8 +226,16 @@ describe('a queue', () => {
     await expect
       .poll(() => row.textContent())
       .toContain("replay will move 3 of the group's 3 dead job(s) back to waiting; none stay behind");
+    // The refresh after the replay finds the group gone (until the worker's runs kill the jobs
+    // again): hold the DLQ view at that moment, so the result must outlive its group.
+    await page.route('**/v1/queues/webhooks/dlq?samples=1', async (route) => {
+      const res = await route.fetch();
+      route.fulfill({ response: res, json: { ...(await res.json()), total: 0, groups: [] } });
+    });
     await row.locator('button[data-act="replay-confirm"]').click();
-    await until(() => row.textContent()).toContain('Replayed 3 job(s) back to waiting.');
+    const gone = page.locator('table.dlq-groups tr.result-row[data-gone]');
+    await until(() => gone.textContent()).toContain('Replayed 3 job(s) back to waiting.');
+    await page.unroute('**/v1/queues/webhooks/dlq?samples=1');
     const replays = await Promise.all(
       ids.webhooks!.map(
         async (id) =>
