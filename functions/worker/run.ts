@@ -1,10 +1,12 @@
 /**
- * The worker's work. A kick drains one queue: lease a batch, run it with bounded concurrency,
- * acknowledge it (complete and fail go out together: one request per batch), until the queue is
- * empty or the invocation is nearly out of time. Leases never outlive the invocation
- * (`leaseUntilMax` = deadline - margin); a job still running at that point is abandoned, left
- * leased, and runs again once its lease expires. The schedule (the safety net) drains nothing: it
- * promotes, reclaims and kicks a worker for each queue with work.
+ * The worker's work. A kick drains one queue with the slot loop (shared/worker/slots.ts): its
+ * `concurrency` slots stay busy, leases are small and go out as slots free, acks go out in flushes
+ * as jobs finish, every held job's lease is extended, and the worker lingers briefly when the queue
+ * runs empty (a stream stays on one worker). Leases never outlive the invocation (deadline -
+ * margin): a job that would not fit is not leased, and one abandoned at the end goes back to
+ * waiting with its attempt refunded. This file is the Lambda side: running a job (HTTP target or
+ * handler), logs, scale-out and the continuation kick. The schedule (the safety net) drains
+ * nothing: it promotes, reclaims and kicks a worker for each queue with work.
  */
 
 import * as z from 'zod/mini';
@@ -15,11 +17,10 @@ import { runHandler } from '../../shared/jobs/registry.js';
 import { JOB_ID_HEADER, signDelivery } from '../../shared/jobs/signature.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { redactUrl } from '../../shared/log/redact.js';
-import { complete as completeJobs, extend, fail as failJobs } from '../../shared/queue/ops/ack.js';
 import { lease as leaseJobs, reclaim } from '../../shared/queue/ops/lease.js';
 import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName, QUEUE_NAME } from '../../shared/queue/schema.js';
-import type { AttemptRun, CompleteItem, FailItem, LeasedJob } from '../../shared/queue/types.js';
+import type { LeasedJob } from '../../shared/queue/types.js';
 import {
   newSpanId,
   parseTraceparent,
@@ -28,20 +29,28 @@ import {
   xrayTraceId,
 } from '../../shared/trace/context.js';
 import { parseWith } from '../../shared/validation/zod.js';
+import { runSlots, type SlotReport } from '../../shared/worker/slots.js';
 import { type Invocation, isScheduledEvent } from '../lib/handler.js';
 import { KICK_REASONS, type KickReason, type Runtime } from '../lib/runtime.js';
 
 export interface WorkerOptions {
+  /** Jobs per lease call, at most. */
   batchSize: number;
   concurrency: number;
+  /** Jobs leased beyond the free slots, at most. */
+  prefetch: number;
   /** Stop leasing, and abandon running jobs, this long before the deadline. */
   marginMs: number;
   /** Do not lease when less than this is left before deadline - margin (a job could not finish). */
   minWindowMs: number;
-  /** Extend the leases of running jobs this often. */
+  /** Extend the leases of held jobs this often. */
   heartbeatMs: number;
-  /** Wait for a delayed job due within this long instead of exiting. */
+  /** How long a finished job's ack waits for others (complete and fail go out together). */
+  flushMs: number;
+  /** Keep polling this long once the queue is empty (SPOOL_WORKER_LINGER_MS). */
   lingerMs: number;
+  /** After a short lease (the queue ran dry), wait this long before the next. */
+  pollMs: number;
   maxScaleOut: number;
   jobsPerWorker: number;
 }
@@ -58,31 +67,24 @@ export function workerOptions(rt: Runtime, over: Partial<WorkerOptions> = {}): W
   return {
     batchSize: c.SPOOL_WORKER_BATCH_SIZE,
     concurrency: c.SPOOL_WORKER_CONCURRENCY,
+    prefetch: 2,
     marginMs: c.SPOOL_WORKER_TIME_MARGIN_MS,
     minWindowMs: minLeaseWindowMs(c),
-    heartbeatMs: Math.max(1_000, Math.floor(c.SPOOL_LEASE_MS / 2)),
-    lingerMs: 2_000,
+    // A lease is at least SPOOL_LEASE_MS: three beats per lease, so one late beat loses nothing.
+    heartbeatMs: Math.max(250, Math.floor(c.SPOOL_LEASE_MS / 3)),
+    flushMs: 5,
+    lingerMs: c.SPOOL_WORKER_LINGER_MS,
+    pollMs: 200,
     maxScaleOut: c.SPOOL_WORKER_MAX_SCALE_OUT,
     jobsPerWorker: c.SPOOL_WORKER_JOBS_PER_WORKER,
     ...over,
   };
 }
 
-export interface DrainReport {
+/** What a kick's run did: the slot loop's report (shared/worker/slots.ts), with scale-out. */
+export interface DrainReport extends SlotReport {
   queue: string;
-  leased: number;
-  completed: number;
-  retried: number;
-  dead: number;
-  /** Acks refused because the lease was no longer ours (expired and re-leased). */
-  stale: number;
-  /** Left leased when time ran out. */
-  abandoned: number;
-  batches: number;
   scaledOut: number;
-  stop: 'empty' | 'time';
-  /** Waiting jobs after the last lease. */
-  waiting: number;
 }
 
 /** Extra workers for a backlog: one per `jobsPerWorker` waiting beyond the first, at most `maxScaleOut`. */
@@ -137,15 +139,6 @@ async function runJob(rt: Runtime, job: LeasedJob, signal: AbortSignal): Promise
   return outcome;
 }
 
-/** Runs `items` through `fn` with at most `limit` at once. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
-
 export interface DrainInput {
   queue: string;
   deadline: number;
@@ -157,196 +150,81 @@ export interface DrainInput {
   requestId?: string;
 }
 
+/** Drain one queue with the slot loop: the Lambda side is the job runner, the logs and the scale-out. */
 export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainReport> {
   const { queue, deadline, log, opts } = input;
-  const { spool } = rt;
-  const stopAt = deadline - opts.marginMs;
-  const r: DrainReport = {
-    queue,
-    leased: 0,
-    completed: 0,
-    retried: 0,
-    dead: 0,
-    stale: 0,
-    abandoned: 0,
-    batches: 0,
-    scaledOut: 0,
-    stop: 'empty',
-    waiting: 0,
-  };
-  let scaled = !input.scaleOut;
-
-  for (;;) {
-    const now = rt.clock();
-    if (stopAt - now < opts.minWindowMs) {
-      r.stop = 'time';
-      if (r.batches === 0)
-        log.warn('too little time left to lease: remaining time must exceed the margin plus the minimum window', {
-          queue,
-          remainingMs: deadline - now,
-          marginMs: opts.marginMs,
-          minWindowMs: opts.minWindowMs,
-        });
-      break;
-    }
-    const lease = await leaseJobs(spool, queue, {
-      count: opts.batchSize,
-      leaseUntilMax: stopAt,
-      workerMarkMs: deadline - now,
-      ...(input.requestId ? { requestId: input.requestId } : {}),
-    });
-    r.waiting = lease.waiting;
-    if (lease.leaseExpired || lease.leaseExpiredDead)
-      log.info('lease expired', { queue, leaseExpired: lease.leaseExpired, leaseExpiredDead: lease.leaseExpiredDead });
-    if (!scaled) {
-      scaled = true;
-      const n = scaleOutCount(lease.waiting, opts);
-      for (let i = 0; i < n; i++) {
-        try {
-          await rt.kickWorker(queue, { reason: 'scale-out' });
-          r.scaledOut++;
-        } catch (err) {
-          log.warn('scale-out kick failed', { queue, error: err instanceof Error ? err.message : String(err) });
+  let scaledOut = 0;
+  const report = await runSlots(
+    {
+      core: rt.spool,
+      queue,
+      clock: rt.clock,
+      log,
+      run: (job, signal) => runJob(rt, job, signal),
+      onLease: async (lease, first) => {
+        if (lease.leaseExpired || lease.leaseExpiredDead)
+          log.info('lease expired', {
+            queue,
+            leaseExpired: lease.leaseExpired,
+            leaseExpiredDead: lease.leaseExpiredDead,
+          });
+        if (!first || !input.scaleOut) return;
+        const n = scaleOutCount(lease.waiting, opts);
+        for (let i = 0; i < n; i++) {
+          try {
+            await rt.kickWorker(queue, { reason: 'scale-out' });
+            scaledOut++;
+          } catch (err) {
+            log.warn('scale-out kick failed', { queue, error: err instanceof Error ? err.message : String(err) });
+          }
         }
-      }
-      if (n > 0) log.info('scaled out', { queue, waiting: lease.waiting, workers: r.scaledOut });
-    }
-    if (lease.jobs.length === 0) {
-      const due = lease.nextRunAt;
-      if (due !== undefined && due - rt.clock() <= opts.lingerMs && due < stopAt - opts.minWindowMs) {
-        await rt.sleep(Math.max(0, due - rt.clock()) + 5);
-        continue;
-      }
-      r.stop = 'empty';
-      break;
-    }
-    r.batches++;
-    r.leased += lease.jobs.length;
-    const done = await runBatch(rt, queue, lease.jobs, stopAt, log, opts, r, input.requestId);
-    if (!done) {
-      r.stop = 'time';
-      break;
-    }
-  }
-  return r;
+        if (n > 0) log.info('scaled out', { queue, waiting: lease.waiting, workers: scaledOut });
+      },
+      onOutcome: (job, outcome, ms) => logOutcome(log, job, outcome, ms),
+    },
+    {
+      concurrency: opts.concurrency,
+      prefetch: opts.prefetch,
+      maxLease: opts.batchSize,
+      heartbeatMs: opts.heartbeatMs,
+      flushMs: opts.flushMs,
+      lingerMs: opts.lingerMs,
+      pollMs: opts.pollMs,
+      stopAt: deadline - opts.marginMs,
+      deadline,
+      minWindowMs: opts.minWindowMs,
+      ...(input.requestId ? { requestId: input.requestId } : {}),
+    },
+  );
+  return { queue, ...report, scaledOut };
 }
 
-/** Runs one leased batch and acknowledges it. False when time ran out (unfinished jobs left leased). */
-async function runBatch(
-  rt: Runtime,
-  queue: string,
-  jobs: LeasedJob[],
-  stopAt: number,
-  log: Logger,
-  opts: WorkerOptions,
-  r: DrainReport,
-  requestId: string | undefined,
-): Promise<boolean> {
-  const ctl = new AbortController();
-  const complete: CompleteItem[] = [];
-  const fail: FailItem[] = [];
-  const running = new Map<string, LeasedJob>();
-  let abandoned = 0;
-
-  const heartbeat = setInterval(() => {
-    if (running.size === 0) return;
-    const now = rt.clock();
-    const items = [...running.values()].map((j) => ({
-      id: j.id,
-      token: j.token,
-      leaseMs: Math.max(opts.heartbeatMs * 2, j.timeoutMs + rt.spool.config.leaseGraceMs),
-    }));
-    extend(rt.spool, queue, items, stopAt).then(
-      (res) => log.debug('leases extended', { queue, jobs: res.filter((x) => x.status === 'ok').length, at: now }),
-      (err) => log.warn('lease extension failed', { queue, error: err instanceof Error ? err.message : String(err) }),
-    );
-  }, opts.heartbeatMs);
-  const timer = setTimeout(() => ctl.abort(), Math.max(0, stopAt - rt.clock()));
-
-  try {
-    await pool(jobs, opts.concurrency, async (job) => {
-      if (ctl.signal.aborted) {
-        abandoned++;
-        return;
-      }
-      running.set(job.id, job);
-      const started = rt.clock();
-      let outcome: JobOutcome;
-      try {
-        outcome = await runJob(rt, job, ctl.signal);
-      } catch (err) {
-        outcome = {
-          kind: 'failed',
-          error: { message: err instanceof Error ? err.message : String(err), class: 'WorkerError', retryable: true },
-        };
-      } finally {
-        running.delete(job.id);
-      }
-      const ended = rt.clock();
-      const ms = ended - started;
-      // For the job's history: how it ran (the engine keeps durations, not this clock's times).
-      const run: AttemptRun = {
-        startedAt: started,
-        endedAt: ended,
-        ...(outcome.kind !== 'abandoned' && outcome.status !== undefined ? { status: outcome.status } : {}),
-        ...(requestId ? { requestId } : {}),
-      };
-      // Every line about a job carries its trace id (X-Ray form) when it has one.
-      const jobTrace = parseTraceparent(job.trace);
-      const traceId = jobTrace ? { traceId: xrayTraceId(jobTrace) } : {};
-      if (outcome.kind === 'ok') {
-        complete.push({
-          id: job.id,
-          token: job.token,
-          run,
-          ...(outcome.response ? { response: outcome.response } : {}),
-        });
-        log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms, ...traceId });
-      } else if (outcome.kind === 'failed') {
-        fail.push({
-          id: job.id,
-          token: job.token,
-          error: requestId && !outcome.error.requestId ? { ...outcome.error, requestId } : outcome.error,
-          run,
-        });
-        log.info('job failed', {
-          queue,
-          jobId: job.id,
-          attempt: job.attempts,
-          ms,
-          errorClass: outcome.error.class,
-          error: outcome.error.message,
-          retryable: outcome.error.retryable,
-          ...traceId,
-        });
-      } else {
-        abandoned++;
-        log.warn('job abandoned: invocation out of time, left leased', {
-          queue,
-          jobId: job.id,
-          attempt: job.attempts,
-          ms,
-          ...traceId,
-        });
-      }
+/** Every line about a job carries its trace id (X-Ray form) when it has one. */
+function logOutcome(log: Logger, job: LeasedJob, outcome: JobOutcome, ms: number): void {
+  const queue = job.queue;
+  const jobTrace = parseTraceparent(job.trace);
+  const traceId = jobTrace ? { traceId: xrayTraceId(jobTrace) } : {};
+  if (outcome.kind === 'ok')
+    log.debug('job completed', { queue, jobId: job.id, attempt: job.attempts, ms, ...traceId });
+  else if (outcome.kind === 'failed')
+    log.info('job failed', {
+      queue,
+      jobId: job.id,
+      attempt: job.attempts,
+      ms,
+      errorClass: outcome.error.class,
+      error: outcome.error.message,
+      retryable: outcome.error.retryable,
+      ...traceId,
     });
-  } finally {
-    clearInterval(heartbeat);
-    clearTimeout(timer);
-  }
-
-  // One request for the batch: the two calls are made in the same tick and auto-pipelined.
-  const [c, f] = await Promise.all([completeJobs(rt.spool, queue, complete), failJobs(rt.spool, queue, fail)]);
-  for (const x of c)
-    if (x.status === 'ok') r.completed++;
-    else r.stale++;
-  for (const x of f) {
-    if (x.status !== 'ok') r.stale++;
-    else if (x.state === 'dead') r.dead++;
-    else r.retried++;
-  }
-  r.abandoned += abandoned;
-  return !ctl.signal.aborted;
+  else
+    log.warn('job abandoned: invocation out of time, back to waiting (attempt refunded)', {
+      queue,
+      jobId: job.id,
+      attempt: job.attempts,
+      ms,
+      ...traceId,
+    });
 }
 
 const kickSchema = z.object({
@@ -374,7 +252,7 @@ export async function runKick(
     opts: workerOptions(rt, over),
     requestId: inv.requestId,
   });
-  if (report.stop === 'time' && (report.waiting > 0 || report.abandoned > 0) && reason !== 'scale-out') {
+  if (report.stop === 'time' && (report.waiting > 0 || report.released > 0) && reason !== 'scale-out') {
     try {
       await rt.kickWorker(kick.queue, { reason: 'continue' });
     } catch (err) {
@@ -462,7 +340,7 @@ async function clearingMark<T>(event: object, inv: Invocation, run: () => Promis
   } finally {
     const queue = (event as { kick?: { queue?: unknown } }).kick?.queue;
     if (failed && typeof queue === 'string' && QUEUE_NAME.test(queue))
-      await leaseJobs(inv.rt.spool, queue, { count: 0, workerMarkMs: 1 }).then(
+      await leaseJobs(inv.rt.spool, queue, { count: 0, workerMarkMs: 1, keepMark: false }).then(
         () => inv.log.info('worker mark cleared after a failed run', { queue }),
         (e: unknown) =>
           inv.log.warn('worker mark not cleared', { queue, error: e instanceof Error ? e.message : String(e) }),

@@ -1,5 +1,5 @@
 import { SpoolCore } from './core.js';
-import { complete, extend, fail } from './ops/ack.js';
+import { complete, extend, fail, release } from './ops/ack.js';
 import { deadGroups, deleteDead, replay } from './ops/dead.js';
 import { enqueue } from './ops/enqueue.js';
 import { cancel, getJob, getJobs, listJobs, runNow } from './ops/jobs.js';
@@ -22,6 +22,7 @@ export class Spool extends SpoolCore {
   complete: Rest<typeof complete> = (...a) => complete(this, ...a);
   fail: Rest<typeof fail> = (...a) => fail(this, ...a);
   extend: Rest<typeof extend> = (...a) => extend(this, ...a);
+  release: Rest<typeof release> = (...a) => release(this, ...a);
   get: Rest<typeof getJob> = (...a) => getJob(this, ...a);
   getMany: Rest<typeof getJobs> = (...a) => getJobs(this, ...a);
   list: Rest<typeof listJobs> = (...a) => listJobs(this, ...a);

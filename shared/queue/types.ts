@@ -105,8 +105,15 @@ export interface LeaseOptions {
   leaseMs?: number;
   /** Epoch ms no lease may outlive (the end of the Lambda invocation). */
   leaseUntilMax?: number;
-  /** Mark a worker as running for this long (ms) while it leases; cleared when it finds the queue empty. */
+  /**
+   * Mark a worker as running for this long (ms) while it leases; cleared (with the kick debounce) by
+   * a lease that leases nothing, unless `keepMark`.
+   */
   workerMarkMs?: number;
+  /** The worker stays (it holds jobs, or lingers): keep its mark even when nothing is leased. */
+  keepMark?: boolean;
+  /** Lease only jobs whose timeout + grace fits before `leaseUntilMax`; the others stay waiting (`unfit`). */
+  fitOnly?: boolean;
   /**
    * This call's nonce: a call retried with it (the client resends a request whose reply was lost)
    * answers the jobs its first run leased and leases no more. Default: a new one per call.
@@ -129,6 +136,8 @@ export interface LeaseOutcome {
   leaseExpired: number;
   /** Jobs whose lease expired with their attempts spent, moved to dead (counted in counters.dead). */
   leaseExpiredDead: number;
+  /** With `fitOnly`: jobs left waiting because their timeout + grace does not fit before leaseUntilMax. */
+  unfit: number;
   /** A worker is marked running on the queue (after this call's own mark or clear). */
   workerRunning: boolean;
 }
@@ -210,6 +219,11 @@ export interface FailResult {
   /** Where the job went: delayed (retry at runAt) or dead. */
   state?: 'delayed' | 'dead';
   runAt?: number;
+}
+
+export interface ReleaseItem {
+  id: string;
+  token: string;
 }
 
 export interface ExtendItem {

@@ -2,8 +2,8 @@ import { cutCodePoints } from '../../text/index.js';
 import { list, type SpoolCore } from '../core.js';
 import { fingerprint } from '../fingerprint.js';
 import { assertQueueName } from '../schema.js';
-import { COMPLETE, EXTEND, FAIL } from '../scripts/ack.js';
-import type { AckStatus, AttemptRun, CompleteItem, ExtendItem, FailItem, FailResult } from '../types.js';
+import { COMPLETE, EXTEND, FAIL, RELEASE } from '../scripts/ack.js';
+import type { AckStatus, AttemptRun, CompleteItem, ExtendItem, FailItem, FailResult, ReleaseItem } from '../types.js';
 
 /** A failure message is kept to this many code points (never half a surrogate pair). */
 export const MAX_MESSAGE_CODE_POINTS = 4000;
@@ -95,4 +95,22 @@ export async function extend(
   return list(results).map(({ status, leaseUntil }, i) =>
     status === 'ok' ? { id: items[i]!.id, status, leaseUntil: Number(leaseUntil) } : { id: items[i]!.id, status },
   );
+}
+
+/**
+ * Give leased jobs back to waiting, their attempt refunded (a worker leaving before it ran them, or
+ * abandoning them at the end of its invocation). Stale tokens are refused; safe to run twice.
+ */
+export async function release(
+  core: SpoolCore,
+  queue: string,
+  items: ReleaseItem[],
+): Promise<Array<{ id: string; status: AckStatus }>> {
+  assertQueueName(queue);
+  if (items.length === 0) return [];
+  const { results } = await core.run(RELEASE, queue, {
+    clock: core.scriptClock(),
+    items: items.map((i) => [i.id, i.token]),
+  });
+  return list(results).map(({ status }, i) => ({ id: items[i]!.id, status }));
 }

@@ -24,6 +24,8 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
       leaseForMax: core.msUntil(opts.leaseUntilMax ?? 0),
       graceMs: core.config.leaseGraceMs,
       workerMarkMs: opts.workerMarkMs ?? 0,
+      keepMark: opts.keepMark === true,
+      fitOnly: opts.fitOnly === true,
       deadCap: core.config.deadCap,
       scanLimit: 1000,
       requestTtlMs: nonce ? REQUEST_TTL_MS : 0,
@@ -44,6 +46,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     leaseExpired: res.leaseExpired,
     leaseExpiredDead: res.leaseExpiredDead,
     workerRunning: res.workerRunning,
+    unfit: res.unfit ?? 0,
   };
   const next = optNum(res.nextRunAt);
   if (next !== undefined) out.nextRunAt = next;

@@ -1,6 +1,6 @@
 import type { AckStatus } from '../types.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
-import { BASE, DEAD, HISTORY } from './lib.js';
+import { BASE, DEAD, HISTORY, WAITING } from './lib.js';
 
 /** The fencing check shared by complete, fail and extend. */
 const LEASE_CHECK = luaLibrary(
@@ -218,6 +218,55 @@ end
 if #z > 0 then
   bulk('ZADD', K.active, z)
   writeMetas(K.meta, w)
+end
+return cjson.encode({ results = res })
+`,
+});
+
+export const RELEASE = defineScript({
+  name: 'release',
+  summary: `
+Give leased jobs back: each goes back to waiting (by its priority) with the attempt its lease took
+refunded, as if never leased; a worker leaving before it ran them (the end of its invocation) calls
+it. A stale token is refused. Safe to run twice: a job this token released already (still waiting)
+answers ok, unchanged.`,
+  keys: {
+    active: 'released jobs leave it',
+    waiting: 'released jobs join it',
+    waitingSince: 'released jobs join it',
+    meta: '',
+    counters: 'writes seq (the waiting order)',
+  },
+  args: {
+    clock: ARGS.clock,
+    items: { kind: 'json', doc: '[[id, token], ...]' },
+  },
+  result: returns<{ results: Array<{ status: AckStatus; state?: string }> }>(
+    '{ results = [{ status = ok|stale|not_found, state? }, ...] } in the order of items',
+  ),
+  uses: [BASE, WAITING, LEASE_CHECK],
+  body: `
+local now = serverNow(clock)
+local ids = {}
+for i, it in ipairs(items) do ids[i] = it[1] end
+local metas = readMetas(K.meta, ids)
+local w = newWrites()
+local res, seenIds, gone = {}, {}, {}
+for i, it in ipairs(items) do
+  local m = leased(i, it[1], it[2], metas, res, seenIds, { waiting = true })
+  if m then
+    m.ackToken = m.leaseToken
+    if m.attempts > 0 then m.attempts = m.attempts - 1 end
+    m.updatedAt = now
+    toWaiting(w, it[1], m, m.leasedAt or now)
+    gone[#gone + 1] = it[1]
+    res[i] = { status = 'ok', state = 'waiting' }
+  end
+end
+if #gone > 0 then
+  bulk('ZREM', K.active, gone)
+  writeMetas(K.meta, w)
+  writeWaiting(K.waiting, K.waitingSince, K.counters, w)
 end
 return cjson.encode({ results = res })
 `,

@@ -66,7 +66,11 @@ export const LEASE = defineScript({
   summary: `
 Lease up to \`count\` jobs by priority, after promoting due delayed jobs and reclaiming expired
 leases. Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by
-leaseForMax, and a fencing token. With count 0 it only promotes and reclaims. Safe to run twice:
+leaseForMax, and a fencing token. With fitOnly, a job whose timeoutMs + grace exceeds leaseForMax
+is not leased (it stays waiting; counted in unfit). With count 0 it only promotes and reclaims.
+The worker mark: set while jobs are leased, or while the worker stays (keepMark); a lease that
+leases nothing without keepMark clears it with the kick debounce (the worker is leaving: the next
+enqueue kicks a new one). Safe to run twice:
 the first run keeps the ids and tokens it leased under the request nonce, and a run that finds them
 answers those jobs (the ones still held under those tokens) and changes nothing.`,
   keys: {
@@ -92,6 +96,8 @@ answers those jobs (the ones still held under those tokens) and changes nothing.
     leaseForMax: ARGS.leaseForMax,
     graceMs: { kind: 'number', doc: "added to a job's timeout to make its lease" },
     workerMarkMs: { kind: 'number', doc: 'mark a worker running this long (0: leave the mark alone)' },
+    keepMark: { kind: 'flag', doc: 'the worker stays: keep the mark (and the debounce) even when nothing is leased' },
+    fitOnly: { kind: 'flag', doc: 'lease only jobs whose timeout + grace fits in leaseForMax' },
     deadCap: ARGS.deadCap,
     scanLimit: { kind: 'number', doc: 'due delayed jobs and expired leases handled at most, each' },
     requestTtlMs: ARGS.requestTtlMs,
@@ -106,19 +112,20 @@ answers those jobs (the ones still held under those tokens) and changes nothing.
     leaseExpired: number;
     leaseExpiredDead: number;
     workerRunning: boolean;
+    unfit: number;
   }>(
-    '{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning }',
+    '{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax) }',
   ),
   uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM],
   body: `
 local now = serverNow(clock)
 
 -- The answer: the jobs leased and the reclaim's counts, with what is left.
-local function answer(jobs, promoted, leaseExpired, leaseExpiredDead)
+local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit)
   return cjson.encode({ now = now, jobs = jobs, waiting = redis.call('ZCARD', K.waiting),
     nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2], promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead,
-    workerRunning = redis.call('EXISTS', K.worker) == 1 })
+    workerRunning = redis.call('EXISTS', K.worker) == 1, unfit = unfit })
 end
 
 local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
@@ -136,7 +143,7 @@ if earlier then
       end
     end
   end
-  return answer(jobs, e.promoted, e.leaseExpired, e.leaseExpiredDead)
+  return answer(jobs, e.promoted, e.leaseExpired, e.leaseExpiredDead, e.unfit or 0)
 end
 
 local w = newWrites()
@@ -148,16 +155,19 @@ writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempoten
   deadCap)
 
 local jobs, leasedIds, tokens = {}, {}, {}
+local unfit = 0
 if count > 0 then
   local ids = redis.call('ZRANGE', K.waiting, 0, count - 1)
   if #ids > 0 then
     local metas = readMetas(K.meta, ids)
     local specs = redis.call('HMGET', K.jobs, unpack(ids))
     local fence = redis.call('HINCRBY', K.counters, 'fence', #ids)
-    local act = {}
+    local act, taken = {}, {}
     for i, id in ipairs(ids) do
       local m = metas[i]
-      if m and specs[i] then
+      if m and specs[i] and fitOnly and leaseForMax > 0 and (m.timeoutMs or 0) + graceMs > leaseForMax then
+        unfit = unfit + 1
+      elseif m and specs[i] then
         m.attempts = m.attempts + 1
         m.state = 'active'
         m.updatedAt = now
@@ -174,15 +184,16 @@ if count > 0 then
         leasedIds[#leasedIds + 1] = id
         tokens[#tokens + 1] = m.leaseToken
       end
+      if not (m and specs[i]) or m.state == 'active' then taken[#taken + 1] = id end
     end
-    bulk('ZREM', K.waiting, ids)
-    bulk('ZREM', K.waitingSince, ids)
+    bulk('ZREM', K.waiting, taken)
+    bulk('ZREM', K.waitingSince, taken)
     bulk('ZADD', K.active, act)
     writeMetas(K.meta, w)
   end
 end
 if workerMarkMs > 0 then
-  if #jobs > 0 then
+  if #jobs > 0 or keepMark then
     redis.call('SET', K.worker, '1', 'PX', workerMarkMs)
   else
     redis.call('DEL', K.worker, K.kick)
@@ -190,8 +201,8 @@ if workerMarkMs > 0 then
 end
 if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseExpiredDead > 0) then
   redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,
-    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead }), 'PX', requestTtlMs)
+    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, unfit = unfit }), 'PX', requestTtlMs)
 end
-return answer(jobs, promoted, leaseExpired, leaseExpiredDead)
+return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit)
 `,
 });

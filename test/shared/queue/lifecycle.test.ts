@@ -66,6 +66,7 @@ describe('enqueue and lease', () => {
       leaseExpired: 0,
       leaseExpiredDead: 0,
       workerRunning: false,
+      unfit: 0,
     });
   });
 
@@ -102,6 +103,41 @@ describe('enqueue and lease', () => {
     await spool.enqueue(q, job('capped', { timeoutMs: 120_000 }));
     const c = await spool.lease(q, { count: 1, leaseUntilMax: now + 50_000 });
     expect(c.jobs[0]!.leaseUntil).toBe(now + 50_000);
+  });
+
+  it('fitOnly leases only jobs whose timeout + grace fits before leaseUntilMax; the others stay waiting', async () => {
+    const q = 'fit';
+    await spool.enqueue(q, [job('long', { timeoutMs: 120_000 }), job('short', { timeoutMs: 1_000 })]);
+    const now = clock.now();
+    const r = await spool.lease(q, { count: 2, leaseUntilMax: now + 60_000, fitOnly: true });
+    expect(r.jobs.map((j) => j.payload)).toEqual(['short']);
+    expect(r).toMatchObject({ unfit: 1, waiting: 1 });
+    expect((await spool.list(q, 'waiting')).jobs).toMatchObject([{ payload: 'long', state: 'waiting', attempts: 0 }]);
+  });
+
+  it('release gives leased jobs back to waiting with the attempt refunded; twice is the same; a stale token is refused', async () => {
+    const q = 'release';
+    await spool.enqueue(q, [job('a', { priority: 5 }), job('b')]);
+    const l = await spool.lease(q, { count: 2 });
+    const items = l.jobs.map((j) => ({ id: j.id, token: j.token }));
+    expect(await spool.release(q, items)).toEqual(items.map(({ id }) => ({ id, status: 'ok' })));
+    expect(await spool.release(q, items)).toEqual(items.map(({ id }) => ({ id, status: 'ok' })));
+    const back = await spool.getMany(
+      q,
+      items.map((i) => i.id),
+    );
+    expect(back.map((j) => [j!.state, j!.attempts])).toEqual([
+      ['waiting', 0],
+      ['waiting', 0],
+    ]);
+    // Leased again, by priority: the released token no longer completes or releases anything.
+    const again = await spool.lease(q, { count: 2 });
+    expect(again.jobs.map((j) => [j.payload, j.attempts])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect((await spool.release(q, [items[0]!])).map((x) => x.status)).toEqual(['stale']);
+    expect((await spool.complete(q, [items[0]!])).map((x) => x.status)).toEqual(['stale']);
   });
 
   it('two workers leasing at once never get the same job', async () => {
@@ -210,5 +246,19 @@ describe('kick debounce', () => {
     expect((await spool.enqueue(q, job('after'))).kick).toBe(true);
     expect(await spool.reclaim(q)).toMatchObject({ waiting: 1, workerRunning: false });
     expect((await spool.enqueue(q, job('delayed', { delayMs: 1000 }))).kick).toBe(false);
+  });
+  it('a worker that stays (keepMark) keeps its mark and the debounce when it leases nothing', async () => {
+    const q = 'stay';
+    expect((await spool.enqueue(q, job('first'))).kick).toBe(true);
+    await spool.lease(q, { count: 10, workerMarkMs: 60_000 });
+    const idle = await spool.lease(q, { count: 10, workerMarkMs: 60_000, keepMark: true });
+    expect(idle).toMatchObject({ workerRunning: true });
+    expect(idle.jobs).toHaveLength(0);
+    expect((await spool.enqueue(q, job('while it lingers'))).kick).toBe(false);
+    const picked = await spool.lease(q, { count: 10, workerMarkMs: 60_000, keepMark: true });
+    expect(picked.jobs.map((j) => j.payload)).toEqual(['while it lingers']);
+    // Leaving: a lease without keepMark that finds nothing clears the mark and the debounce.
+    expect((await spool.lease(q, { count: 10, workerMarkMs: 60_000 })).workerRunning).toBe(false);
+    expect((await spool.enqueue(q, job('after'))).kick).toBe(true);
   });
 });

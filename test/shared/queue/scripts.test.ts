@@ -44,7 +44,8 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: '1543477def603198cd14adc505c1c7520fcb41bf',
   runNow: '88d32c2a32e9177609f20dc1e901d1a3e73c6099',
-  lease: 'dbd4841ab8073a80e2692d1f1c3e4f5185e9085f',
+  lease: 'f68ccc826e002fd03c8c33dfef001f99e18170e7',
+  release: '3154919c7d21773905f21c92fc7aeafda95bfd63',
   purge: 'f8d70a76b0ecee0ffd42deb154cd6dd710f6a1db',
   snapshot: '5dba24e940edba5d74e0fbfd186aec206d87aa69',
 };
