@@ -17,6 +17,8 @@ export interface FunctionHost {
   close(): Promise<void>;
   /** The runtime installed for the handlers. */
   runtime: Runtime;
+  /** Invocations started so far, per function (a benchmark counts worker runs per job with it). */
+  readonly invocations: Record<FunctionName, number>;
 }
 
 export interface FunctionHostOptions {
@@ -61,11 +63,13 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
   }
 
   const inflight = new Set<Promise<unknown>>();
+  const invocations = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, 0])) as Record<FunctionName, number>;
   const workerTimeoutMs = opts.workerTimeoutMs ?? 120_000;
 
   function invoke(fn: FunctionName, event: unknown, o: { timeoutMs?: number } = {}): Promise<unknown> {
     const handler = handlers.get(fn);
     if (!handler) return Promise.reject(new Error(`no function ${fn}`));
+    invocations[fn]++;
     const timeoutMs = o.timeoutMs ?? (fn === 'worker' ? workerTimeoutMs : DEFAULT_TIMEOUT_MS);
     const context = lambdaContext(`spool-local-${fn}`, timeoutMs);
     let timer: NodeJS.Timeout | undefined;
@@ -84,6 +88,7 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
 
   return {
     runtime,
+    invocations,
     invoke,
     async runScheduled(fn) {
       return invoke(fn, toScheduledEvent(`spool-local-${fn}-schedule`));

@@ -74,7 +74,7 @@ export function workerOptions(rt: Runtime, over: Partial<WorkerOptions> = {}): W
     heartbeatMs: Math.max(250, Math.floor(c.SPOOL_LEASE_MS / 3)),
     flushMs: 5,
     lingerMs: c.SPOOL_WORKER_LINGER_MS,
-    pollMs: 200,
+    pollMs: c.SPOOL_WORKER_POLL_MS,
     maxScaleOut: c.SPOOL_WORKER_MAX_SCALE_OUT,
     jobsPerWorker: c.SPOOL_WORKER_JOBS_PER_WORKER,
     ...over,
