@@ -197,3 +197,51 @@ export async function bullThroughput(
     commands: m.commands.total,
   };
 }
+
+export interface BullStream {
+  rate: number;
+  jobs: number;
+  concurrency: number;
+  commands: number;
+  commandsPerJob: number;
+  byCommand: Record<string, number>;
+  ms: number;
+}
+
+/**
+ * The stream shape for BullMQ: `rate` single `Queue.add` calls a second for `seconds` (open loop),
+ * one Worker already running at `concurrency` (no-op processor); commands from the first add until
+ * the last job completed (the worker's own polling while it waits for jobs included).
+ */
+export async function bullStream(
+  t: BullTarget,
+  meter: Meter,
+  rate: number,
+  seconds: number,
+  concurrency: number,
+): Promise<BullStream> {
+  const n = Math.round(rate * seconds);
+  const p = await newPair(t, 'stream', concurrency, async () => {});
+  const done = runUntilCompleted(p.worker, n);
+  await sleep(1000); // the worker is up and waiting for jobs
+  const m = await meter.measure(async () => {
+    const t0 = Date.now();
+    const adds: Array<Promise<unknown>> = [];
+    for (let i = 0; i < n; i++) {
+      await sleep(Math.max(0, t0 + (i * 1000) / rate - Date.now()));
+      adds.push(p.queue.add('bench', { i }));
+    }
+    await Promise.all(adds);
+    await done;
+  });
+  await closePair(p);
+  return {
+    rate,
+    jobs: n,
+    concurrency,
+    commands: m.commands.total,
+    commandsPerJob: m.commands.total / n,
+    byCommand: m.commands.byCommand,
+    ms: m.ms,
+  };
+}

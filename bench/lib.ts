@@ -156,14 +156,15 @@ export interface CommandDelta {
 
 /**
  * Commands run between two readings. The INFO call that took `before` is counted in `after`
- * (a command's stats are updated when it finishes), so one `info` is subtracted.
+ * (a command's stats are updated when it finishes), so one `info` is subtracted, and `ownReads`
+ * more: the readings taken in between by whoever measures (e.g. waiting for the server to go quiet).
  */
-export function diffStats(before: CommandStats, after: CommandStats): CommandDelta {
+export function diffStats(before: CommandStats, after: CommandStats, ownReads = 0): CommandDelta {
   const byCommand: Record<string, number> = {};
   let total = 0;
   for (const [cmd, calls] of after) {
     let d = calls - (before.get(cmd) ?? 0);
-    if (cmd === 'info') d -= 1;
+    if (cmd === 'info') d -= 1 + ownReads;
     if (d > 0) {
       byCommand[cmd] = d;
       total += d;
@@ -174,10 +175,39 @@ export function diffStats(before: CommandStats, after: CommandStats): CommandDel
 
 /** Measures the Redis commands and HTTP requests of one section. Nothing else may use the server meanwhile. */
 export class Meter {
+  /** INFO readings this meter has taken (each is one `info` command in the server's stats). */
+  private reads = 0;
+
   constructor(
     private readonly stats: IORedis,
     private readonly http?: FetchCounter,
   ) {}
+
+  private read(): Promise<CommandStats> {
+    this.reads++;
+    return readCommandStats(this.stats);
+  }
+
+  /**
+   * Waits until the server has run no command but this meter's own readings for `quietMs` (read
+   * every `everyMs`), or `maxMs` passed. The readings are not counted by a `measure` around it.
+   * Returns whether it went quiet.
+   */
+  async waitQuiet(quietMs: number, maxMs: number, everyMs = 250): Promise<boolean> {
+    const sum = (s: CommandStats): number => [...s.values()].reduce((a, b) => a + b, 0);
+    const end = Date.now() + maxMs;
+    let last = sum(await this.read());
+    let quietSince = Date.now();
+    while (Date.now() < end) {
+      await sleep(everyMs);
+      const now = sum(await this.read());
+      // The previous reading's own INFO shows up in this one.
+      if (now - last > 1) quietSince = Date.now();
+      last = now;
+      if (Date.now() - quietSince >= quietMs) return true;
+    }
+    return false;
+  }
 
   async measure<T>(fn: () => Promise<T>): Promise<{
     value: T;
@@ -186,20 +216,22 @@ export class Meter {
     ms: number;
     requestsByPath: Record<string, number>;
   }> {
-    const before = await readCommandStats(this.stats);
+    const before = await this.read();
+    const reads0 = this.reads;
     const req0 = this.http?.total ?? 0;
     const paths0 = new Map(this.http?.byPath ?? []);
     const t0 = performance.now();
     const value = await fn();
     const ms = performance.now() - t0;
     const requests = (this.http?.total ?? 0) - req0;
-    const after = await readCommandStats(this.stats);
+    const between = this.reads - reads0;
+    const after = await this.read();
     const requestsByPath: Record<string, number> = {};
     for (const [p, n] of this.http?.byPath ?? []) {
       const d = n - (paths0.get(p) ?? 0);
       if (d > 0) requestsByPath[p] = d;
     }
-    return { value, commands: diffStats(before, after), requests, ms, requestsByPath };
+    return { value, commands: diffStats(before, after, between), requests, ms, requestsByPath };
   }
 }
 
@@ -207,3 +239,15 @@ export const round = (x: number, digits = 3): number => {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 };
+
+/** An integer as is, else `d` decimals. */
+const fmt = (x: number, d = 2): string => (Number.isInteger(x) ? String(x) : x.toFixed(d));
+
+/** The `k` commands run most, per job: `ZADD 4, HSET 4, ...`. */
+export function topCommands(byCommand: Record<string, number>, jobs: number, k = 8): string {
+  return Object.entries(byCommand)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, k)
+    .map(([c, n]) => `${c.toUpperCase()} ${fmt(n / jobs, 2)}`)
+    .join(', ');
+}

@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BullIdle, BullPerJob, BullThroughput } from './bullmq.js';
-import { round } from './lib.js';
+import { round, topCommands } from './lib.js';
 import type { IdleCost, PerJob, Throughput } from './spool.js';
+import { type Target, type TrafficResults, target, trafficReport } from './traffic-report.js';
 
 export interface Results {
   spool: {
@@ -16,6 +17,7 @@ export interface Results {
   };
   bullmq: { lifecycle: BullPerJob; lifecycleRemoveOnComplete: BullPerJob; failOnce: BullPerJob; idle: BullIdle };
   rounds: Array<{ spool: Throughput; bullmq: BullThroughput; spoolFirst: boolean; load: number }>;
+  traffic: TrafficResults;
   loadAverage: { start: number[]; end: number[] };
   plan: {
     bullJobs: number;
@@ -32,14 +34,6 @@ export interface Results {
   runSeconds: number;
 }
 
-interface Target {
-  name: string;
-  limit: string;
-  value: number;
-  met: boolean;
-  miss?: string;
-}
-
 export interface Report {
   table: string;
   notes: string[];
@@ -54,14 +48,6 @@ function median(xs: number[]): number {
 }
 
 const f = (x: number, d = 2): string => (Number.isInteger(x) ? String(x) : x.toFixed(d));
-
-function topCommands(byCommand: Record<string, number>, jobs: number, k = 8): string {
-  return Object.entries(byCommand)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, k)
-    .map(([c, n]) => `${c.toUpperCase()} ${f(n / jobs, 2)}`)
-    .join(', ');
-}
 
 export function buildReport(r: Results): Report {
   const life = (b: number): PerJob => {
@@ -91,37 +77,17 @@ export function buildReport(r: Results): Report {
     bullEnq: med((x) => N / (x.bullmq.enqueueMs / 1000)),
   };
 
-  const targets: Target[] = [
-    {
-      name: 'HTTP requests per job, unbatched (batch 1)',
-      limit: '≤ 3',
-      value: l1.requestsPerJob,
-      met: l1.requestsPerJob <= 3,
-    },
-    {
-      name: 'HTTP requests per job, batch 100',
-      limit: '≤ 0.05',
-      value: l100.requestsPerJob,
-      met: l100.requestsPerJob <= 0.05,
-    },
-    {
-      name: 'Redis commands per job, batch 100',
-      limit: '≤ 10',
-      value: l100.commandsPerJob,
-      met: l100.commandsPerJob <= 10,
-    },
-    { name: 'Throughput ratio vs BullMQ (whole lifecycle)', limit: '≥ 1.0', value: ratio, met: ratio >= 1.0 },
-  ];
-  const limits = [3, 0.05, 10, 1.0];
-  targets.forEach((t, i) => {
-    if (t.met) return;
-    const lim = limits[i] as number;
-    const over =
-      i === 3
-        ? `${f((1 - t.value) * 100, 1)} % short of 1.0`
-        : `${f(t.value - lim, 3)} over (${f((t.value / lim - 1) * 100, 1)} %)`;
-    t.miss = over;
+  const traffic = trafficReport(r.traffic, {
+    spoolBatch100CommandsPerJob: l100.commandsPerJob,
+    bullLifecycle: r.bullmq.lifecycle,
   });
+  const targets: Target[] = [
+    target('HTTP requests per job, unbatched (batch 1)', l1.requestsPerJob, '≤', 3),
+    target('HTTP requests per job, batch 100', l100.requestsPerJob, '≤', 0.05),
+    target('Redis commands per job, batch 100', l100.commandsPerJob, '≤', 10),
+    target('Throughput ratio vs BullMQ (whole lifecycle)', ratio, '≥', 1.0),
+    ...traffic.targets,
+  ];
 
   const rows: Array<[string, string, string, string]> = [
     ['HTTP requests / job, lifecycle, batch 1', f(l1.requestsPerJob, 3), 'n/a (TCP)', '≤ 3'],
@@ -181,6 +147,7 @@ export function buildReport(r: Results): Report {
     ['  drain only (jobs/s, median)', f(tp.spoolDrain, 0), f(tp.bullDrain, 0), ''],
     ['  ratio Spool / BullMQ (drain only, median of rounds)', f(drainRatio, 2), '1', ''],
     ['  enqueue only (jobs/s, median)', f(tp.spoolEnq, 0), f(tp.bullEnq, 0), ''],
+    ...traffic.rows,
   );
 
   const header: [string, string, string, string] = ['Measure', 'Spool (HTTP)', 'BullMQ (TCP)', 'Target'];
@@ -284,6 +251,8 @@ ${closing}
   ${f(r.loadAverage.start[0] ?? 0)} at the start and ${f(r.loadAverage.end[0] ?? 0)} at the end of this run (per round: ${rr.map((x) => f(x.load)).join(', ')}), so
   absolute jobs/s move from run to run, and so does the ratio: in this run it went from ${f(Math.min(...ratios))} to
   ${f(Math.max(...ratios))} across rounds. Read it as "about this much", not to two decimals.
+
+${traffic.md}
 
 ## Where Spool's commands go (per job)
 
@@ -391,12 +360,14 @@ Figures are in [benchmarks.json](benchmarks.json).
       bullmq: r.bullmq.lifecycle.byCommand,
       bullmqIdleWindow: r.bullmq.idle.byCommand,
     },
+    traffic: traffic.json,
   };
   return { table, notes, md, json };
 }
 
 /** The reason behind a missed target, from what this run measured. */
 function whyMissed(t: Target, r: Results): string {
+  if (t.why) return t.why;
   if (t.name.startsWith('HTTP requests per job, unbatched')) {
     const l = r.spool.lifecycle.find((x) => x.batch === 1)!;
     return `Requests by path at batch 1: ${JSON.stringify(l.requestsByPath)} for ${l.jobs} jobs: an enqueue, a lease and a complete should be one request each.`;
@@ -405,7 +376,7 @@ function whyMissed(t: Target, r: Results): string {
     const l = r.spool.lifecycle.find((x) => x.batch === 100)!;
     return `Requests by path at batch 100: ${JSON.stringify(l.requestsByPath)} for ${l.jobs} jobs.`;
   }
-  if (t.name.startsWith('Redis commands')) {
+  if (t.name.startsWith('Redis commands') || t.name.startsWith('Batch-100')) {
     const l = r.spool.lifecycle.find((x) => x.batch === 100)!;
     return `Per job: ${topCommands(l.byCommand, l.jobs, 12)}.`;
   }

@@ -8,10 +8,20 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Redis as IORedis } from 'ioredis';
 import { startUpstashLocal, type UpstashLocal } from '../local/upstash/server.js';
-import { bullFailOnce, bullIdle, bullLifecycle, bullThroughput, warmUpBull } from './bullmq.js';
+import { bullFailOnce, bullIdle, bullLifecycle, bullStream, bullThroughput, warmUpBull } from './bullmq.js';
 import { FetchCounter, Meter, type PrivateRedis, startPrivateRedis } from './lib.js';
 import { buildReport, type Results, writeReport } from './report.js';
 import { failOnce, firstEnqueue, idleLease, lifecycle, throughput, warmUp } from './spool.js';
+import {
+  DEPLOYED_SCHEDULE_MINUTES,
+  delays,
+  duplicates,
+  idleByQueueCount,
+  slots,
+  startTarget,
+  stream,
+} from './traffic.js';
+import type { TrafficResults } from './traffic-report.js';
 
 const env = (name: string, def: number): number => {
   const v = process.env[name];
@@ -39,6 +49,15 @@ const PLAN = {
   spoolLoops: env('BENCH_SPOOL_LOOPS', 8),
   idleWindowSec: env('BENCH_IDLE_SECONDS', 60),
   rounds: env('BENCH_ROUNDS', 5),
+  traffic: {
+    streamRate: 40,
+    streamSeconds: env('BENCH_STREAM_SECONDS', 10),
+    bullStreamConcurrency: 10,
+    slots: { jobs: 100, concurrency: 5, longMs: 3_000, shortMs: 50 },
+    duplicates: { jobs: 40, jobMs: 700, batch: 25, concurrency: 2, leaseMs: 2_000, maxMs: 120_000 },
+    delays: { jobs: 29, minDelayMs: 2_000, maxDelayMs: env('BENCH_DELAY_MAX_S', 30) * 1000 },
+    idleQueueCounts: [1, 10, 100],
+  },
 };
 
 let redis: PrivateRedis | undefined;
@@ -166,10 +185,13 @@ async function main(): Promise<void> {
   const bullIdleRes = await bullIdle(bull, meter, PLAN.idleWindowSec);
   log(`  ${bullIdleRes.commandsPerMinute.toFixed(1)} commands/minute`);
 
+  const traffic = await trafficShapes(ep, meter, bull);
+
   const results: Results = {
     spool: { lifecycle: lifecycleResults, failOnce: failResults, idle, coldEnqueue },
     bullmq: { lifecycle: bullLife, lifecycleRemoveOnComplete: bullLifeRoc, failOnce: bullFail, idle: bullIdleRes },
     rounds,
+    traffic,
     loadAverage: { start: loadStart, end: os.loadavg() },
     plan: PLAN,
     redisVersion: redis.version,
@@ -180,6 +202,48 @@ async function main(): Promise<void> {
   for (const line of report.notes) console.log(line);
   await writeReport(report);
   log(`wrote docs/benchmarks.md and docs/benchmarks.json (run took ${results.runSeconds.toFixed(0)} s)`);
+}
+
+/** Issue 14's traffic shapes, through the local stack (bench/traffic.ts), and BullMQ's stream. */
+async function trafficShapes(
+  ep: { url: string; token: string },
+  meter: Meter,
+  bull: { host: string; port: number },
+): Promise<TrafficResults> {
+  const T = PLAN.traffic;
+  const target = await startTarget();
+  try {
+    log(`traffic: stream of ${T.streamRate} single POSTs/s for ${T.streamSeconds} s through the local stack`);
+    const s = await stream(ep, meter, target, T.streamRate, T.streamSeconds);
+    log(
+      `  ${s.commandsPerJob.toFixed(2)} cmd/job, ${s.workerRuns} worker runs (${s.workerRunsPerJob.toFixed(3)}/job), ${s.kicks} kicks, ${s.duplicateRuns} duplicate runs`,
+    );
+    const b = await bullStream(bull, meter, T.streamRate, T.streamSeconds, T.bullStreamConcurrency);
+    log(`  bullmq stream: ${b.commandsPerJob.toFixed(2)} cmd/job`);
+    const u = await slots(ep, target, T.slots);
+    log(
+      `traffic: slots ${(u.utilization * 100).toFixed(1)} % busy (wall ${(u.wallMs / 1000).toFixed(1)} s, ideal ${(u.idealWallMs / 1000).toFixed(1)} s)`,
+    );
+    const d = await duplicates(ep, target, T.duplicates);
+    log(
+      `traffic: long jobs: ${d.runs} runs for ${d.jobs} jobs (${d.duplicateRuns} duplicates), ${d.completed} completed, ${d.dead} dead`,
+    );
+    log(
+      `traffic: ${T.delays.jobs} delayed jobs ${T.delays.minDelayMs / 1000}-${T.delays.maxDelayMs / 1000} s, worker schedule 60 s`,
+    );
+    const l = await delays(ep, target, T.delays);
+    log(`  lateness p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, max ${l.maxMs} ms`);
+    const idle = await idleByQueueCount(ep, meter, T.idleQueueCounts);
+    log(`traffic: idle commands/minute by empty queue count: ${JSON.stringify(idle.perMinute)}`);
+    const M = DEPLOYED_SCHEDULE_MINUTES;
+    const idleSource = `bench/traffic.ts \`idleByQueueCount\`: for 1, 10 and 100 queues (each used once: a job enqueued, leased
+  and completed, then empty), the worker, health and purge scheduled functions run once each to settle, then twice
+  each while counted; commands per minute = worker run / ${M.worker} min + health run / ${M.health} min + purge run / ${M.purge} min,
+  the deployed schedules (infra/config.ts defaults, infra/constructs/schedules.ts). Per run: ${JSON.stringify(idle.perRun)}.`;
+    return { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle, idleSource };
+  } finally {
+    await target.close();
+  }
 }
 
 main()

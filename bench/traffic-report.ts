@@ -1,0 +1,239 @@
+/** The traffic shapes' part of the report (issue 14): targets, a table, an explanation, `traffic` in the JSON. */
+import type { BullPerJob, BullStream } from './bullmq.js';
+import { round, topCommands as top } from './lib.js';
+import type { DelayResult, DuplicateResult, IdleByQueues, SlotResult, StreamResult } from './traffic.js';
+
+export interface TrafficResults {
+  stream: StreamResult;
+  bullStream: BullStream;
+  slots: SlotResult;
+  duplicates: DuplicateResult;
+  delays: DelayResult;
+  idle: IdleByQueues;
+  /** Which harness measured idle cost. */
+  idleSource: string;
+}
+
+export interface Target {
+  name: string;
+  limit: string;
+  value: number;
+  met: boolean;
+  miss?: string;
+  /** Why, from what the run measured (shown when missed). */
+  why?: string;
+}
+
+const f = (x: number, d = 2): string => (Number.isInteger(x) ? String(x) : x.toFixed(d));
+
+/** A target `value op limit`; a miss says by how much. */
+export function target(name: string, value: number, op: '≤' | '≥' | '=', limit: number, why?: string): Target {
+  const met = op === '≤' ? value <= limit : op === '≥' ? value >= limit : value === limit;
+  const t: Target = { name, limit: `${op} ${limit}`, value, met };
+  if (!met) {
+    t.miss =
+      op === '≥'
+        ? `${f(limit - value, 3)} short (${f((1 - value / limit) * 100, 1)} %)`
+        : limit === 0
+          ? `${f(value, 3)} over`
+          : `${f(value - limit, 3)} over (${f(value / limit, 1)}× the limit)`;
+    if (why) t.why = why;
+  }
+  return t;
+}
+
+/** Jobs/s under Upstash's pay-as-you-go cap of 10,000 commands/s, from commands per job. */
+export const UPSTASH_CAP_COMMANDS_PER_SECOND = 10_000;
+const cap = (commandsPerJob: number): number => round(UPSTASH_CAP_COMMANDS_PER_SECOND / commandsPerJob, 0);
+
+export function trafficReport(
+  t: TrafficResults,
+  ctx: { spoolBatch100CommandsPerJob: number; bullLifecycle: BullPerJob },
+): { targets: Target[]; rows: Array<[string, string, string, string]>; md: string; json: Record<string, unknown> } {
+  const { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle } = t;
+  const one = idle.perMinute['1'] ?? Number.NaN;
+  const hundred = idle.perMinute['100'] ?? Number.NaN;
+  const targets: Target[] = [
+    target(
+      'Stream (40 single POSTs/s): Redis commands per job',
+      s.commandsPerJob,
+      '≤',
+      12,
+      `Per job: ${top(s.byCommand, s.jobs)}; ${s.workerRuns} worker runs for ${s.jobs} jobs.`,
+    ),
+    target(
+      'Stream (40 single POSTs/s): worker runs per job',
+      s.workerRunsPerJob,
+      '≤',
+      0.05,
+      `${s.workerRuns} worker invocations (${s.kicks} kicks) for ${s.jobs} jobs.`,
+    ),
+    target('Batch-100 lifecycle: Redis commands per job (issue 14)', ctx.spoolBatch100CommandsPerJob, '≤', 0.5),
+    target(
+      'Delayed jobs (2 s–30 s, worker schedule 60 s): p95 start lateness, ms',
+      l.p95Ms,
+      '≤',
+      1000,
+      `Lateness p50 ${f(l.p50Ms, 0)} ms, max ${f(l.maxMs, 0)} ms, worker schedule every ${l.workerScheduleMs / 1000} s.`,
+    ),
+    ...Object.entries(idle.perMinute).map(([n, v]) =>
+      target(
+        `Idle, ${n} empty queue${n === '1' ? '' : 's'}: Redis commands per minute at the deployed schedules`,
+        v,
+        '≤',
+        5,
+        `Commands of one run each: ${JSON.stringify(idle.perRun[n])} (worker and health every ${idle.scheduleMinutes.worker} / ${idle.scheduleMinutes.health} min, purge every ${idle.scheduleMinutes.purge} min).`,
+      ),
+    ),
+    target(
+      'Idle: 100 empty queues against 1 (ratio of commands per minute)',
+      hundred / one,
+      '≤',
+      2,
+      `${f(hundred, 1)} against ${f(one, 1)} commands per minute.`,
+    ),
+    target(
+      'Long jobs in one batch (40 × 700 ms, batch 25, concurrency 2, lease 2 s): duplicate runs',
+      d.duplicateRuns,
+      '=',
+      0,
+      `${d.runs} runs for ${d.jobs} jobs (up to ${d.maxRunsOfAJob} of one job), ${d.completed} completed and ${d.dead} dead; worker log: ${JSON.stringify(d.workerMessages)}.`,
+    ),
+  ];
+
+  const rows: Array<[string, string, string, string]> = [
+    [
+      `Stream, ${s.rate} single POSTs/s × ${s.seconds} s: Redis commands / job`,
+      f(s.commandsPerJob),
+      `${f(b.commandsPerJob)} (Queue.add, 1 worker at ${b.concurrency})`,
+      '≤ 12',
+    ],
+    ['  worker runs / job', `${f(s.workerRunsPerJob, 3)} (${s.workerRuns} runs, ${s.kicks} kicks)`, 'n/a', '≤ 0.05'],
+    ['  Upstash HTTP requests / job (all functions)', f(s.requestsPerJob, 3), 'n/a (TCP)', ''],
+    [
+      `Jobs/s under Upstash's ${UPSTASH_CAP_COMMANDS_PER_SECOND} commands/s cap, stream shape`,
+      f(cap(s.commandsPerJob), 0),
+      f(cap(b.commandsPerJob), 0),
+      '',
+    ],
+    [
+      '  same, batch-100 lifecycle (BullMQ: addBulk 100, worker at 50)',
+      f(cap(ctx.spoolBatch100CommandsPerJob), 0),
+      f(cap(ctx.bullLifecycle.commandsPerJob), 0),
+      '',
+    ],
+    [
+      `Slot utilization, ${u.jobs} jobs (every tenth ${u.longMs / 1000} s, rest ${u.shortMs} ms), concurrency ${u.concurrency}`,
+      `${f(u.utilization * 100, 1)} % (wall ${f(u.wallMs / 1000, 1)} s, ideal ${f(u.idealWallMs / 1000, 1)} s)`,
+      '',
+      '',
+    ],
+    [
+      `Delayed jobs ${l.minDelayMs / 1000}–${l.maxDelayMs / 1000} s, schedule ${l.workerScheduleMs / 1000} s: start lateness p50 / p95 / max`,
+      `${f(l.p50Ms / 1000, 1)} / ${f(l.p95Ms / 1000, 1)} / ${f(l.maxMs / 1000, 1)} s`,
+      '',
+      'p95 ≤ 1 s',
+    ],
+    [
+      'Idle: Redis commands / minute, 1 / 10 / 100 empty queues',
+      ['1', '10', '100'].map((k) => f(idle.perMinute[k] ?? Number.NaN, 1)).join(' / '),
+      '',
+      '≤ 5 each, 100 ≤ 2× 1',
+    ],
+    [
+      `Duplicate runs, ${d.jobs} jobs × ${d.jobMs} ms, batch ${d.batch}, concurrency ${d.concurrency}, lease ${d.leaseMs / 1000} s`,
+      `${d.duplicateRuns} (${d.completed} completed, ${d.dead} dead)`,
+      '',
+      '0',
+    ],
+  ];
+
+  const md = `## Traffic shapes (issue 14)
+
+Measured through the local stack as \`npm start\` wires it (bench/traffic.ts): \`startLocal\` (local/server.ts) serves
+the real function handlers behind its API Gateway stand-in on a loopback port; an enqueue's kick runs the real worker
+handler in the same process, detached, as Lambda's asynchronous invoke would (local/functions.ts, local/aws.ts); the
+schedules are timers (local/schedules.ts). The handlers reach Redis through \`@upstash/redis\` and the local Upstash
+endpoint, on the run's private \`redis-server\`. Jobs call a loopback HTTP target in the bench process that records
+every call (start, end, and the job id from the \`idempotency-key\` header), so runs are counted where they happen.
+Worker runs are the distinct request ids among the worker function's log lines (each invocation gets its own);
+kicks are counted by wrapping the runtime's \`kickWorker\`. Commands are INFO commandstats, scripts' inner commands
+included, as Upstash bills them; the bench's own INFO readings are subtracted.
+
+- **Stream**: ${s.jobs} single-job \`POST /v1/queues/stream/jobs\` at ${s.rate}/s for ${s.seconds} s, sent open-loop (each at
+  its time, not after the previous answer; median answer ${f(s.enqueueP50Ms, 1)} ms). Each job calls the target, which answers at
+  once. Counted from the first POST until every job has run and Redis has run nothing for 1.5 s${s.quiet ? '' : ' (it did not go quiet within 30 s: counted up to then)'}, so a
+  lingering worker's commands count too. Worker schedule at the deployed ${DEPLOYED(l)} (it did not fire in the window).
+  ${s.workerRuns} worker runs, ${s.kicks} kicks, ${s.duplicateRuns} duplicate runs. Per job: ${top(s.byCommand, s.jobs)}.
+- **BullMQ stream**: the same shape for BullMQ: ${b.jobs} single \`Queue.add\` at ${b.rate}/s, one \`Worker\` (concurrency ${b.concurrency},
+  no-op processor) already running; counted from the first add until the last job completed, the worker's own waiting
+  (\`BZPOPMIN\`, markers) included. Per job: ${top(b.byCommand, b.jobs)}.
+- **Jobs/s under Upstash's cap**: ${UPSTASH_CAP_COMMANDS_PER_SECOND} / measured commands per job (Upstash caps a pay-as-you-go database
+  at ${UPSTASH_CAP_COMMANDS_PER_SECOND} commands/s and counts every command a script runs). The headline (\`upstashCapJobsPerSecond\`)
+  is the stream shape for both; the batch-100 row uses Spool's batch-100 lifecycle and BullMQ's lifecycle (addBulk of 100,
+  worker at concurrency 50), both from this run.
+- **Slot utilization**: ${u.jobs} jobs in one batch POST, job i taking ${u.longMs} ms when i is a multiple of 10 and ${u.shortMs} ms
+  otherwise, worker concurrency ${u.concurrency} (batch 25). Busy slot-time is the sum of every call's duration at the target
+  (${f(u.busyMs / 1000, 1)} s); wall time is from the first call's start to the last call's end (${f(u.wallMs / 1000, 1)} s);
+  utilization = busy / (${u.concurrency} × wall). The least wall time ${u.concurrency} slots allow is ${f(u.idealWallMs / 1000, 1)} s. At most
+  ${u.maxInFlight} calls ran at once; ${u.workerRuns} worker run(s). The issue sets no number for it.
+- **Delays**: ${l.jobs} single POSTs at once with \`runAt\` spread evenly from now + ${l.minDelayMs / 1000} s to now + ${l.maxDelayMs / 1000} s, the worker
+  schedule at the deployed ${l.workerScheduleMs / 1000} s (its timer starts with the stack, just before the POSTs). Lateness = first call at
+  the target − \`runAt\`. The issue's range goes to 15 min; this run measures ${l.minDelayMs / 1000}–${l.maxDelayMs / 1000} s only (BENCH_DELAY_MAX_S raises
+  it; the local stack has no injectable clock, so longer delays cost real time).${l.notStarted ? ` ${l.notStarted} job(s) had not started when the wait ended; their lateness is counted up to then.` : ''}
+- **Idle**: ${t.idleSource}
+- **Duplicate runs**: ${d.jobs} jobs of ${d.jobMs} ms in one batch POST; \`SPOOL_WORKER_BATCH_SIZE\` ${d.batch}, \`SPOOL_WORKER_CONCURRENCY\` ${d.concurrency},
+  \`SPOOL_LEASE_MS\` ${d.leaseMs} with each job's timeout + \`SPOOL_LEASE_GRACE_MS\` = ${d.leaseMs} ms, so every lease is ${d.leaseMs / 1000} s. The worker
+  schedule runs every ${d.workerScheduleMs / 1000} s, as \`npm start\` runs it: it, and any lease call, reclaims expired leases. Runs beyond one per
+  job, counted at the target, until every job is completed or dead${d.settled ? '' : ' (the queue had not settled within the cap)'}: ${d.runs} runs, ${d.completed} completed,
+  ${d.dead} dead, in ${f(d.ms / 1000, 0)} s.
+`;
+
+  const json = {
+    streamCommandsPerJob: round(s.commandsPerJob, 3),
+    streamWorkerRunsPerJob: round(s.workerRunsPerJob, 4),
+    slotUtilization: round(u.utilization, 3),
+    delayLatenessP95Ms: round(l.p95Ms, 0),
+    idleCommandsPerMinute: idle.perMinute,
+    duplicateRuns: d.duplicateRuns,
+    upstashCapJobsPerSecond: {
+      spool: cap(s.commandsPerJob),
+      bullmq: cap(b.commandsPerJob),
+      shape: `stream: ${s.rate} single enqueues/s (Spool: POST through the local stack; BullMQ: Queue.add, one worker at concurrency ${b.concurrency})`,
+      batch100: {
+        spool: cap(ctx.spoolBatch100CommandsPerJob),
+        bullmq: cap(ctx.bullLifecycle.commandsPerJob),
+        shape: 'Spool lifecycle at batch 100; BullMQ addBulk of 100 and one worker at concurrency 50',
+      },
+    },
+    details: {
+      stream: {
+        jobs: s.jobs,
+        rate: s.rate,
+        commands: s.commands,
+        requestsPerJob: round(s.requestsPerJob, 4),
+        workerRuns: s.workerRuns,
+        kicks: s.kicks,
+        duplicateRuns: s.duplicateRuns,
+        quiet: s.quiet,
+        enqueueP50Ms: round(s.enqueueP50Ms, 1),
+        byCommand: s.byCommand,
+      },
+      bullmqStream: {
+        jobs: b.jobs,
+        rate: b.rate,
+        concurrency: b.concurrency,
+        commands: b.commands,
+        commandsPerJob: round(b.commandsPerJob, 3),
+        byCommand: b.byCommand,
+      },
+      slots: { ...u, utilization: round(u.utilization, 4) },
+      delays: { ...l, p50Ms: round(l.p50Ms, 0), p95Ms: round(l.p95Ms, 0) },
+      duplicates: d,
+      idle: { ...idle, source: t.idleSource },
+    },
+  };
+  return { targets, rows, md, json };
+}
+
+const DEPLOYED = (l: DelayResult): string => `${l.workerScheduleMs / 1000} s`;

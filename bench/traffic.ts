@@ -1,0 +1,589 @@
+/**
+ * Traffic shapes (issue 14) through the local stack as `npm start` wires it: `startLocal` serves the
+ * real handlers behind its API Gateway stand-in, the enqueue handler's kick runs the real worker
+ * handler in-process (local/functions.ts, local/aws.ts), and the schedules are timers
+ * (local/schedules.ts). Jobs call a loopback HTTP target (this file) that records every run: when it
+ * started and ended, and which job it was (the `idempotency-key` header is the job id).
+ *
+ * Worker runs are counted from the handlers' own log: every invocation of the worker function writes
+ * lines carrying its request id (functions/lib/handler.ts), and each invocation has its own
+ * (local/apigw.ts `lambdaContext`). Kicks are counted by wrapping the runtime's `kickWorker`.
+ * Redis commands come from INFO commandstats (lib.ts), which counts the commands scripts run.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CONTEXT_DEFAULTS, parseSchedule } from '../infra/config.js';
+import { type LocalServer, startLocal } from '../local/server.js';
+import { SpoolCore } from '../shared/queue/core.js';
+import { snapshot } from '../shared/queue/ops/snapshot.js';
+import { type Meter, round, sleep } from './lib.js';
+import { type Endpoint, newSpool, spoolClient } from './spool.js';
+
+// ---------------------------------------------------------------------------------------------
+// A loopback HTTP target
+
+export interface TargetRun {
+  id: string;
+  start: number;
+  end: number;
+}
+
+/** `POST /run?ms=N` answers 200 after N ms; every call is recorded (epoch ms at start and end). */
+export interface LoopbackTarget {
+  url(ms: number): string;
+  runs: TargetRun[];
+  /** Runs by job id (every call, finished or not). */
+  started: Map<string, number>;
+  /** The most calls in progress at once. */
+  maxInFlight: number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startTarget(): Promise<LoopbackTarget> {
+  let inFlight = 0;
+  const t = {
+    runs: [] as TargetRun[],
+    started: new Map<string, number>(),
+    maxInFlight: 0,
+  };
+  const server = http.createServer((req, res) => {
+    const start = Date.now();
+    const id = String(req.headers['idempotency-key'] ?? '');
+    t.started.set(id, (t.started.get(id) ?? 0) + 1);
+    inFlight++;
+    t.maxInFlight = Math.max(t.maxInFlight, inFlight);
+    const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0);
+    req.resume();
+    req.on('end', () => {
+      setTimeout(() => {
+        inFlight--;
+        t.runs.push({ id, start, end: Date.now() });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      }, ms);
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return Object.assign(t, {
+    url: (ms: number) => `http://127.0.0.1:${port}/run?ms=${ms}`,
+    reset() {
+      t.runs = [];
+      t.started = new Map();
+      t.maxInFlight = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+}
+
+/** Runs beyond the first, over every job the target saw. */
+const duplicatesOf = (t: LoopbackTarget): number => [...t.started.values()].reduce((a, n) => a + Math.max(0, n - 1), 0);
+
+/** Waits until `n` distinct jobs have finished a run at the target, or `maxMs`. */
+async function waitRuns(t: LoopbackTarget, n: number, maxMs: number): Promise<boolean> {
+  const end = Date.now() + maxMs;
+  for (;;) {
+    if (new Set(t.runs.map((r) => r.id)).size >= n) return true;
+    if (Date.now() > end) return false;
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The handlers' log, tapped
+
+/**
+ * Takes the handlers' JSON log lines off stdout (the bench's own output stays) and notes which
+ * worker invocations ran. Anything at ERROR is kept to be shown.
+ */
+class LogTap {
+  readonly workerRuns = new Set<string>();
+  readonly workerMessages = new Map<string, number>();
+  readonly errors: string[] = [];
+  private original: typeof process.stdout.write | undefined;
+
+  install(): void {
+    if (this.original) return;
+    const original = process.stdout.write.bind(process.stdout) as typeof process.stdout.write;
+    this.original = original;
+    process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+      if (!text.startsWith('{"')) return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
+      for (const line of text.split('\n')) if (line) this.note(line);
+      const cb = rest.find((x) => typeof x === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof process.stdout.write;
+  }
+
+  private note(line: string): void {
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (o.level === 'ERROR' && this.errors.length < 5) this.errors.push(line.slice(0, 500));
+    if (o.function !== 'worker') return;
+    if (typeof o.requestId === 'string') this.workerRuns.add(o.requestId);
+    const msg = String(o.message);
+    this.workerMessages.set(msg, (this.workerMessages.get(msg) ?? 0) + 1);
+  }
+
+  uninstall(): void {
+    if (this.original) process.stdout.write = this.original;
+    this.original = undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The local stack, one at a time (the handlers share one runtime per process)
+
+interface Stack {
+  server: LocalServer;
+  tap: LogTap;
+  kicks(): number;
+  post(queue: string, body: unknown): Promise<{ status: number; ms: number }>;
+}
+
+/** The deployed schedules (infra/config.ts defaults) in ms; 0 = off. */
+const minutes = (expr: string): number => {
+  const m = parseSchedule('bench', expr, expr).intervalMinutes;
+  if (!m) throw new Error(`bench: schedule ${expr} has no fixed interval`);
+  return m;
+};
+export const DEPLOYED_SCHEDULE_MINUTES = {
+  worker: minutes(CONTEXT_DEFAULTS.workerSchedule),
+  health: minutes(CONTEXT_DEFAULTS.healthSchedule),
+  purge: minutes(CONTEXT_DEFAULTS.purgeSchedule),
+};
+
+/**
+ * Settings every section sets, so that one section's (the function host writes them into
+ * process.env) never leaks into the next.
+ */
+const BASE_ENV = {
+  LOG_LEVEL: 'INFO',
+  SPOOL_WORKER_BATCH_SIZE: '25',
+  SPOOL_WORKER_CONCURRENCY: '10',
+  SPOOL_LEASE_MS: '30000',
+  SPOOL_LEASE_GRACE_MS: '5000',
+};
+
+async function withStack<T>(
+  ep: Endpoint,
+  prefix: string,
+  env: Record<string, string>,
+  schedules: { worker?: number; health?: number; purge?: number } | false,
+  fn: (s: Stack) => Promise<T>,
+): Promise<T> {
+  const tap = new LogTap();
+  tap.install();
+  let server: LocalServer | undefined;
+  try {
+    server = await startLocal({
+      port: 0,
+      upstash: ep,
+      env: { ...BASE_ENV, ...env, SPOOL_KEY_PREFIX: prefix },
+      schedules: schedules === false ? false : { worker: 0, health: 0, purge: 0, ...schedules },
+      log: () => {},
+    });
+    const rt = server.host.runtime;
+    const kick = rt.kickWorker;
+    let kicks = 0;
+    rt.kickWorker = (queue, o) => {
+      kicks++;
+      return kick(queue, o);
+    };
+    const base = server.url;
+    const s: Stack = {
+      server,
+      tap,
+      kicks: () => kicks,
+      async post(queue, body) {
+        const t0 = performance.now();
+        const res = await fetch(`${base}/v1/queues/${queue}/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        await res.arrayBuffer();
+        return { status: res.status, ms: performance.now() - t0 };
+      },
+    };
+    return await fn(s);
+  } finally {
+    await server?.close();
+    tap.uninstall();
+    for (const e of tap.errors) console.error(`[bench] handler error: ${e}`);
+  }
+}
+
+const sleepUntil = (t: number): Promise<void> => sleep(Math.max(0, t - Date.now()));
+
+/** Nearest-rank percentile. */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
+}
+
+function expectCreated(statuses: number[], what: string): void {
+  const bad = statuses.filter((s) => s !== 201);
+  if (bad.length) throw new Error(`${what}: ${bad.length} enqueue(s) answered ${[...new Set(bad)].join(', ')}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stream of single-job POSTs
+
+export interface StreamResult {
+  rate: number;
+  seconds: number;
+  jobs: number;
+  commands: number;
+  commandsPerJob: number;
+  /** Upstash HTTP requests (all functions) per job. */
+  requestsPerJob: number;
+  workerRuns: number;
+  workerRunsPerJob: number;
+  kicks: number;
+  duplicateRuns: number;
+  enqueueP50Ms: number;
+  quiet: boolean;
+  byCommand: Record<string, number>;
+  ms: number;
+}
+
+/**
+ * `rate` single-job POSTs a second for `seconds` (open loop: each sent at its time, not after the
+ * previous answer), each job calling the target (answers at once); measured from the first POST
+ * until every job has run and Redis has been quiet for 1.5 s (so a lingering worker's commands count).
+ */
+export async function stream(
+  ep: Endpoint,
+  meter: Meter,
+  target: LoopbackTarget,
+  rate: number,
+  seconds: number,
+): Promise<StreamResult> {
+  const n = Math.round(rate * seconds);
+  target.reset();
+  return withStack(ep, 'bench-t-stream', {}, { worker: DEPLOYED_SCHEDULE_MINUTES.worker * 60_000 }, async (s) => {
+    let quiet = false;
+    const posts: Array<Promise<{ status: number; ms: number }>> = [];
+    const m = await meter.measure(async () => {
+      const t0 = Date.now();
+      for (let i = 0; i < n; i++) {
+        await sleepUntil(t0 + (i * 1000) / rate);
+        posts.push(s.post('stream', { target: { url: target.url(0) }, payload: { i } }));
+      }
+      const answers = await Promise.all(posts);
+      expectCreated(
+        answers.map((a) => a.status),
+        'stream',
+      );
+      if (!(await waitRuns(target, n, 60_000))) throw new Error(`stream: only ${target.started.size} of ${n} jobs ran`);
+      quiet = await meter.waitQuiet(1_500, 30_000);
+    });
+    const answers = await Promise.all(posts);
+    const workerRuns = s.tap.workerRuns.size;
+    return {
+      rate,
+      seconds,
+      jobs: n,
+      commands: m.commands.total,
+      commandsPerJob: m.commands.total / n,
+      requestsPerJob: m.requests / n,
+      workerRuns,
+      workerRunsPerJob: workerRuns / n,
+      kicks: s.kicks(),
+      duplicateRuns: duplicatesOf(target),
+      enqueueP50Ms: percentile(
+        answers.map((a) => a.ms),
+        50,
+      ),
+      quiet,
+      byCommand: m.commands.byCommand,
+      ms: m.ms,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mixed durations: slot utilization
+
+export interface SlotResult {
+  jobs: number;
+  concurrency: number;
+  longMs: number;
+  shortMs: number;
+  busyMs: number;
+  wallMs: number;
+  /** busy slot-time / (concurrency x wall), wall = first job start to last job end at the target. */
+  utilization: number;
+  /** The least wall time `concurrency` slots allow: total work / concurrency (or the longest job). */
+  idealWallMs: number;
+  maxInFlight: number;
+  workerRuns: number;
+  duplicateRuns: number;
+}
+
+/** `jobs` jobs in one POST, every tenth `longMs` and the rest `shortMs`, one worker at `concurrency`. */
+export async function slots(
+  ep: Endpoint,
+  target: LoopbackTarget,
+  o: { jobs: number; concurrency: number; longMs: number; shortMs: number },
+): Promise<SlotResult> {
+  target.reset();
+  const env = { SPOOL_WORKER_CONCURRENCY: String(o.concurrency) };
+  return withStack(ep, 'bench-t-slots', env, { worker: DEPLOYED_SCHEDULE_MINUTES.worker * 60_000 }, async (s) => {
+    const ms = (i: number) => (i % 10 === 0 ? o.longMs : o.shortMs);
+    const jobs = Array.from({ length: o.jobs }, (_, i) => ({
+      target: { url: target.url(ms(i)), timeoutMs: o.longMs + 5_000 },
+      payload: { i },
+    }));
+    const a = await s.post('slots', { jobs });
+    expectCreated([a.status], 'slots');
+    if (!(await waitRuns(target, o.jobs, 120_000)))
+      throw new Error(`slots: only ${target.started.size} of ${o.jobs} jobs ran`);
+    const runs = target.runs;
+    const busyMs = runs.reduce((x, r) => x + (r.end - r.start), 0);
+    const wallMs = Math.max(...runs.map((r) => r.end)) - Math.min(...runs.map((r) => r.start));
+    let work = 0;
+    for (let i = 0; i < o.jobs; i++) work += ms(i);
+    return {
+      jobs: o.jobs,
+      concurrency: o.concurrency,
+      longMs: o.longMs,
+      shortMs: o.shortMs,
+      busyMs,
+      wallMs,
+      utilization: busyMs / (o.concurrency * wallMs),
+      idealWallMs: Math.max(work / o.concurrency, o.longMs),
+      maxInFlight: target.maxInFlight,
+      workerRuns: s.tap.workerRuns.size,
+      duplicateRuns: duplicatesOf(target),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Long jobs in one batch under a short lease: duplicate runs
+
+export interface DuplicateResult {
+  jobs: number;
+  jobMs: number;
+  batch: number;
+  concurrency: number;
+  leaseMs: number;
+  workerScheduleMs: number;
+  runs: number;
+  duplicateRuns: number;
+  maxRunsOfAJob: number;
+  completed: number;
+  dead: number;
+  /** False when the queue had not settled (everything completed or dead) within the cap. */
+  settled: boolean;
+  workerRuns: number;
+  workerMessages: Record<string, number>;
+  ms: number;
+}
+
+/**
+ * `jobs` jobs of `jobMs` in one POST, worker batch `batch`, concurrency `concurrency`, lease `leaseMs`
+ * (SPOOL_LEASE_MS; each job's timeout + grace is held to it). The worker schedule runs every 2 s, as
+ * `npm start` runs it (local/schedules.ts): any lease call or tick that finds an expired lease reclaims it.
+ */
+export async function duplicates(
+  ep: Endpoint,
+  target: LoopbackTarget,
+  o: { jobs: number; jobMs: number; batch: number; concurrency: number; leaseMs: number; maxMs: number },
+): Promise<DuplicateResult> {
+  target.reset();
+  const prefix = 'bench-t-dup';
+  const graceMs = Math.floor(o.leaseMs / 2);
+  const env = {
+    SPOOL_WORKER_BATCH_SIZE: String(o.batch),
+    SPOOL_WORKER_CONCURRENCY: String(o.concurrency),
+    SPOOL_LEASE_MS: String(o.leaseMs),
+    SPOOL_LEASE_GRACE_MS: String(graceMs),
+  };
+  const workerScheduleMs = 2_000;
+  const engine = new SpoolCore(spoolClient(ep), { config: { prefix } });
+  return withStack(ep, prefix, env, { worker: workerScheduleMs }, async (s) => {
+    const t0 = Date.now();
+    const jobs = Array.from({ length: o.jobs }, (_, i) => ({
+      target: { url: target.url(o.jobMs), timeoutMs: o.leaseMs - graceMs },
+      payload: { i },
+    }));
+    const a = await s.post('dup', { jobs });
+    expectCreated([a.status], 'duplicates');
+    let settled = false;
+    let completed = 0;
+    let dead = 0;
+    while (Date.now() - t0 < o.maxMs) {
+      await sleep(500);
+      const [q] = await snapshot(engine, ['dup']);
+      if (!q) continue;
+      completed = q.completed;
+      dead = q.dead;
+      if (q.waiting + q.delayed + q.active === 0 && completed + dead === o.jobs) {
+        settled = true;
+        break;
+      }
+    }
+    const runs = [...target.started.values()];
+    return {
+      jobs: o.jobs,
+      jobMs: o.jobMs,
+      batch: o.batch,
+      concurrency: o.concurrency,
+      leaseMs: o.leaseMs,
+      workerScheduleMs,
+      runs: runs.reduce((x, n) => x + n, 0),
+      duplicateRuns: duplicatesOf(target),
+      maxRunsOfAJob: Math.max(0, ...runs),
+      completed,
+      dead,
+      settled,
+      workerRuns: s.tap.workerRuns.size,
+      workerMessages: Object.fromEntries(s.tap.workerMessages),
+      ms: Date.now() - t0,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delayed jobs: start lateness
+
+export interface DelayResult {
+  jobs: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  workerScheduleMs: number;
+  /** Start (first call at the target) minus the job's runAt, ms, per job in delay order. */
+  latenessMs: number[];
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  /** Jobs that had not started when the wait ended (their lateness is counted up to then). */
+  notStarted: number;
+}
+
+/**
+ * `jobs` single POSTs at once, with `runAt` spread evenly over now + minDelayMs .. now + maxDelayMs,
+ * the worker schedule at the deployed interval; waits until all have started or until the latest
+ * is one schedule interval and 15 s past due.
+ */
+export async function delays(
+  ep: Endpoint,
+  target: LoopbackTarget,
+  o: { jobs: number; minDelayMs: number; maxDelayMs: number },
+): Promise<DelayResult> {
+  target.reset();
+  const workerScheduleMs = DEPLOYED_SCHEDULE_MINUTES.worker * 60_000;
+  return withStack(ep, 'bench-t-delay', {}, { worker: workerScheduleMs }, async (s) => {
+    const t0 = Date.now();
+    const due = new Map<string, number>();
+    const posts = Array.from({ length: o.jobs }, (_, i) => {
+      const runAt = t0 + o.minDelayMs + Math.round(((o.maxDelayMs - o.minDelayMs) * i) / Math.max(1, o.jobs - 1));
+      const key = `delay-${i}`;
+      return { key, runAt };
+    });
+    const ids = await Promise.all(
+      posts.map(async (p) => {
+        const res = await fetch(`${s.server.url}/v1/queues/delay/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ target: { url: target.url(0) }, runAt: p.runAt, payload: { key: p.key } }),
+        });
+        const body = (await res.json()) as { id?: string };
+        if (res.status !== 201 || !body.id) throw new Error(`delays: enqueue answered ${res.status}`);
+        due.set(body.id, p.runAt);
+        return body.id;
+      }),
+    );
+    const firstStart = new Map<string, number>();
+    const end = t0 + o.maxDelayMs + workerScheduleMs + 15_000;
+    while (Date.now() < end) {
+      for (const r of target.runs) if (!firstStart.has(r.id)) firstStart.set(r.id, r.start);
+      if (firstStart.size >= o.jobs) break;
+      await sleep(100);
+    }
+    const stop = Date.now();
+    const latenessMs = ids.map((id) => (firstStart.get(id) ?? stop) - (due.get(id) as number));
+    return {
+      jobs: o.jobs,
+      minDelayMs: o.minDelayMs,
+      maxDelayMs: o.maxDelayMs,
+      workerScheduleMs,
+      latenessMs,
+      p50Ms: percentile(latenessMs, 50),
+      p95Ms: percentile(latenessMs, 95),
+      maxMs: Math.max(...latenessMs),
+      notStarted: ids.filter((id) => !firstStart.has(id)).length,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle cost by queue count (stand-in until the cost14 helper's bench/idle.ts measureIdle() lands)
+
+export interface IdleByQueues {
+  /** Commands per minute at the deployed schedules, keyed by the number of empty queues. */
+  perMinute: Record<string, number>;
+  /** Commands of one run of each scheduled function, by queue count. */
+  perRun: Record<string, { worker: number; health: number; purge: number }>;
+  scheduleMinutes: typeof DEPLOYED_SCHEDULE_MINUTES;
+}
+
+/**
+ * For each count: that many queues that have been used (one job enqueued, leased and completed each),
+ * then each scheduled function run once to settle (the health function's first run writes its state),
+ * then measured over `rounds` runs each: commands per minute = worker / its interval + health / its
+ * interval + purge / its interval, at the deployed intervals.
+ */
+export async function idleByQueueCount(
+  ep: Endpoint,
+  meter: Meter,
+  counts: number[] = [1, 10, 100],
+  rounds = 2,
+): Promise<IdleByQueues> {
+  const perMinute: Record<string, number> = {};
+  const perRun: IdleByQueues['perRun'] = {};
+  for (const n of counts) {
+    const prefix = `bench-t-idle-${n}`;
+    const spool = newSpool(ep, { prefix });
+    for (let i = 0; i < n; i++) {
+      const q = `idle-${i}`;
+      await spool.enqueue(q, { handler: 'echo', payload: {} }, { kick: false });
+      const l = await spool.lease(q, { count: 1 });
+      await spool.complete(
+        q,
+        l.jobs.map((j) => ({ id: j.id, token: j.token })),
+      );
+    }
+    const cost = await withStack(ep, prefix, {}, false, async (s) => {
+      const fns = ['worker', 'health', 'purge'] as const;
+      for (const fn of fns) await s.server.runSchedule(fn);
+      const out = { worker: 0, health: 0, purge: 0 };
+      for (const fn of fns) {
+        const m = await meter.measure(async () => {
+          for (let r = 0; r < rounds; r++) await s.server.runSchedule(fn);
+        });
+        out[fn] = m.commands.total / rounds;
+      }
+      return out;
+    });
+    perRun[String(n)] = cost;
+    const M = DEPLOYED_SCHEDULE_MINUTES;
+    perMinute[String(n)] = round(cost.worker / M.worker + cost.health / M.health + cost.purge / M.purge, 2);
+  }
+  return { perMinute, perRun, scheduleMinutes: DEPLOYED_SCHEDULE_MINUTES };
+}
