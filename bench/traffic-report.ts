@@ -156,8 +156,8 @@ handler in the same process, detached, as Lambda's asynchronous invoke would (lo
 schedules are timers (local/schedules.ts). The handlers reach Redis through \`@upstash/redis\` and the local Upstash
 endpoint, on the run's private \`redis-server\`. Jobs call a loopback HTTP target in the bench process that records
 every call (start, end, and the job id from the \`idempotency-key\` header), so runs are counted where they happen.
-Worker runs are the distinct request ids among the worker function's log lines (each invocation gets its own);
-kicks are counted by wrapping the runtime's \`kickWorker\`. Commands are INFO commandstats, scripts' inner commands
+Worker runs are the local function host's count of worker invocations (\`host.invocations\`: kicks, schedule
+ticks and timers alike); kicks are counted by wrapping the runtime's \`kickWorker\`. Commands are INFO commandstats, scripts' inner commands
 included, as Upstash bills them; the bench's own INFO readings are subtracted.
 
 - **Stream**: ${s.jobs} single-job \`POST /v1/queues/stream/jobs\` at ${s.rate}/s for ${s.seconds} s, sent open-loop (each at

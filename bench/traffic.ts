@@ -5,9 +5,9 @@
  * (local/schedules.ts). Jobs call a loopback HTTP target (this file) that records every run: when it
  * started and ended, and which job it was (the `idempotency-key` header is the job id).
  *
- * Worker runs are counted from the handlers' own log: every invocation of the worker function writes
- * lines carrying its request id (functions/lib/handler.ts), and each invocation has its own
- * (local/apigw.ts `lambdaContext`). Kicks are counted by wrapping the runtime's `kickWorker`.
+ * Worker runs are the function host's count of worker invocations (`host.invocations`: kicks,
+ * schedule ticks and timers alike); kicks are counted by wrapping the runtime's `kickWorker`. The
+ * handlers' JSON log is taken off stdout (the worker's messages are tallied, errors shown).
  * Redis commands come from INFO commandstats (lib.ts), which counts the commands scripts run.
  */
 import http from 'node:http';
@@ -99,11 +99,10 @@ async function waitRuns(t: LoopbackTarget, n: number, maxMs: number): Promise<bo
 // The handlers' log, tapped
 
 /**
- * Takes the handlers' JSON log lines off stdout (the bench's own output stays) and notes which
- * worker invocations ran. Anything at ERROR is kept to be shown.
+ * Takes the handlers' JSON log lines off stdout (the bench's own output stays) and tallies the
+ * worker's messages. Anything at ERROR is kept to be shown.
  */
 class LogTap {
-  readonly workerRuns = new Set<string>();
   readonly workerMessages = new Map<string, number>();
   readonly errors: string[] = [];
   private original: typeof process.stdout.write | undefined;
@@ -131,7 +130,6 @@ class LogTap {
     }
     if (o.level === 'ERROR' && this.errors.length < 5) this.errors.push(line.slice(0, 500));
     if (o.function !== 'worker') return;
-    if (typeof o.requestId === 'string') this.workerRuns.add(o.requestId);
     const msg = String(o.message);
     this.workerMessages.set(msg, (this.workerMessages.get(msg) ?? 0) + 1);
   }
@@ -149,6 +147,8 @@ interface Stack {
   server: LocalServer;
   tap: LogTap;
   kicks(): number;
+  /** Worker invocations since the stack started: kicks, schedule ticks, timers (the function host counts them). */
+  workerRuns(): number;
   post(queue: string, body: unknown): Promise<{ status: number; ms: number }>;
 }
 
@@ -206,6 +206,7 @@ async function withStack<T>(
       server,
       tap,
       kicks: () => kicks,
+      workerRuns: () => server?.host.invocations.worker ?? 0,
       async post(queue, body) {
         const t0 = performance.now();
         const res = await fetch(`${base}/v1/queues/${queue}/jobs`, {
@@ -292,7 +293,7 @@ export async function stream(
       quiet = await meter.waitQuiet(1_500, 30_000);
     });
     const answers = await Promise.all(posts);
-    const workerRuns = s.tap.workerRuns.size;
+    const workerRuns = s.workerRuns();
     return {
       rate,
       seconds,
@@ -367,7 +368,7 @@ export async function slots(
       utilization: busyMs / (o.concurrency * wallMs),
       idealWallMs: Math.max(work / o.concurrency, o.longMs),
       maxInFlight: target.maxInFlight,
-      workerRuns: s.tap.workerRuns.size,
+      workerRuns: s.workerRuns(),
       duplicateRuns: duplicatesOf(target),
     };
   });
@@ -452,7 +453,7 @@ export async function duplicates(
       completed,
       dead,
       settled,
-      workerRuns: s.tap.workerRuns.size,
+      workerRuns: s.workerRuns(),
       workerMessages: Object.fromEntries(s.tap.workerMessages),
       ms: Date.now() - t0,
     };
