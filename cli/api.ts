@@ -20,9 +20,8 @@ import { type PurgeRunReport, runPurge } from '../functions/purge/run.js';
 import { loadConfig, type SpoolConfig } from '../shared/config/index.js';
 import { Logger } from '../shared/log/logger.js';
 import { RedisUnavailableError } from '../shared/queue/errors.js';
-import { globalKey } from '../shared/queue/keys.js';
+import { isRegistered } from '../shared/queue/ops/snapshot.js';
 import { QUEUE_NAME } from '../shared/queue/schema.js';
-import { guard } from '../shared/redis/client.js';
 import { CliFailure, type Endpoint, EXIT, endpointOf } from './codes.js';
 
 const failure = (exit: number, code: string, message: string, details: Record<string, unknown> = {}) =>
@@ -155,8 +154,7 @@ export class CliApi {
 
   /** True when the queue was ever enqueued to under this prefix. */
   async queueExists(queue: string): Promise<boolean> {
-    const key = globalKey(this.rt.spool.config.prefix, 'queues');
-    return (await this.redis(() => guard(() => this.rt.spool.redis.sismember(key, queue)))) === 1;
+    return this.redis(() => isRegistered(this.rt.spool, queue));
   }
 
   /** Fails with EXIT.unknownQueue unless the queue exists. */

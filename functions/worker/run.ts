@@ -6,7 +6,7 @@
  * margin): a job that would not fit is not leased, and one abandoned at the end goes back to
  * waiting with its attempt refunded. This file is the Lambda side: running a job (HTTP target or
  * handler), logs, scale-out and the continuation kick. The schedule (the safety net) drains
- * nothing: it promotes, reclaims and kicks a worker for each queue with work.
+ * nothing: it promotes, reclaims and kicks a worker for each queue the due index says needs one.
  */
 
 import * as z from 'zod/mini';
@@ -17,6 +17,7 @@ import { runHandler } from '../../shared/jobs/registry.js';
 import { JOB_ID_HEADER, signDelivery } from '../../shared/jobs/signature.js';
 import type { Logger } from '../../shared/log/logger.js';
 import { redactUrl } from '../../shared/log/redact.js';
+import { dueQueues, markDueBuilt } from '../../shared/queue/ops/due.js';
 import { lease as leaseJobs, reclaim } from '../../shared/queue/ops/lease.js';
 import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName, QUEUE_NAME } from '../../shared/queue/schema.js';
@@ -267,6 +268,7 @@ export async function runKick(
 }
 
 export interface ScheduleReport {
+  /** Queues looked at: those the due index says are due (every queue when the index is being built). */
   queues: number;
   kicked: string[];
   promoted: number;
@@ -277,14 +279,19 @@ export interface ScheduleReport {
 }
 
 /**
- * The scheduled safety net: for every queue, promote due delayed jobs and reclaim expired leases,
- * then kick a worker for each queue with waiting jobs and no worker running. It drains nothing itself.
+ * The scheduled safety net: one read of the due index (shared/queue/keys.ts `due`) says which queues
+ * need a worker by now; each of those promotes due delayed jobs and reclaims expired leases (which
+ * sets its entry exactly), and a worker is kicked for each with waiting jobs and no worker running.
+ * An idle Spool costs this one read, however many queues it has. The first run after an upgrade
+ * looks at every queue once, which builds the index. It drains nothing itself.
  */
 export async function runSchedule(inv: Invocation): Promise<ScheduleReport> {
   const { rt, log } = inv;
-  const queues = await listQueues(rt.spool);
-  // One script per queue, all in one request: promotes, reclaims, and tells waiting depth and worker mark.
+  const due = await dueQueues(rt.spool);
+  const queues = due.built ? due.queues : await listQueues(rt.spool);
+  // One script per due queue, all in one request: promotes, reclaims, and tells waiting depth and worker mark.
   const outcomes = await Promise.all(queues.map((q) => reclaim(rt.spool, q)));
+  if (!due.built) await markDueBuilt(rt.spool);
   const report: ScheduleReport = {
     queues: queues.length,
     kicked: [],

@@ -2,7 +2,14 @@ import type { Redis } from '@upstash/redis';
 import type { QueueConfig } from '../config/index.js';
 import { DEFAULT_QUEUE_CONFIG } from '../config/index.js';
 import { guard, redisErrorCode } from '../redis/client.js';
-import { QUEUE_KEYS, type QueueKeyName, queueKey } from './keys.js';
+import {
+  globalKey,
+  QUEUE_KEYS,
+  type QueueKeyName,
+  queueKey,
+  SCRIPT_GLOBAL_KEY_DOCS,
+  type ScriptGlobalKeyName,
+} from './keys.js';
 import type { ArgKind, ArgSpec, ArgValue, ScriptDef } from './scripts/define.js';
 import type { Attempt, Job, JobSpec, JobState, KeptResponse } from './types.js';
 
@@ -29,8 +36,6 @@ export class SpoolCore {
   /** The test clock the scripts use instead of Redis's, if any. */
   readonly clock: (() => number) | undefined;
   readonly random: () => number;
-  /** Queues this instance has registered in `<prefix>:queues` (the set is never trimmed, so once is enough). */
-  readonly registered = new Set<string>();
 
   constructor(
     readonly redis: Redis,
@@ -58,8 +63,9 @@ export class SpoolCore {
 
   /**
    * Run one script on one queue: its KEYS are the queue's keys of the names the script declares
-   * (`keys` gives a key the script names otherwise, or substitutes one), its ARGV the named `args`
-   * encoded as the script binds them. EVALSHA, and EVAL once when Redis does not know the script yet
+   * (`keys` gives a key the script names otherwise, or substitutes one; a name of
+   * SCRIPT_GLOBAL_KEY_DOCS is that global index), its ARGV the named `args` encoded as the script
+   * binds them (an argument named `queue` is `queue`). EVALSHA, and EVAL once when Redis does not know the script yet
    * (as createScript's exec does, but with the hash known up front: createScript hashes
    * asynchronously, which splits a cold container's first call from the other commands of its tick
    * into a request of its own). The script's JSON object is decoded.
@@ -73,11 +79,15 @@ export class SpoolCore {
     const keyList = def.keys.map((k) => {
       const given = keys[k];
       if (given !== undefined) return given;
+      if (Object.hasOwn(SCRIPT_GLOBAL_KEY_DOCS, k)) return globalKey(this.config.prefix, k as ScriptGlobalKeyName);
       if (!Object.hasOwn(QUEUE_KEYS, k)) throw new Error(`spool:${def.name}: key ${k} must be given`);
       return queueKey(this.config.prefix, queue, k as QueueKeyName);
     });
     for (let i = 0; i < keyList.length; i++) keyList[i] = keyList[i]!.toWellFormed();
-    const argv = Object.entries(def.args).map(([name, spec]) => encodeArg(spec.kind, args[name as keyof A]));
+    // An argument named `queue` is the queue's name (its member in the global indexes), given here.
+    const argv = Object.entries(def.args).map(([name, spec]) =>
+      encodeArg(spec.kind, name === 'queue' ? queue : (args as Record<string, unknown>)[name]),
+    );
     const raw = await guard(() =>
       this.redis.evalsha(def.sha1, keyList, argv).catch((err: unknown) => {
         if (redisErrorCode(err) === 'NOSCRIPT') return this.redis.eval(def.source, keyList, argv);
@@ -88,7 +98,10 @@ export class SpoolCore {
   }
 }
 
-export type ArgValues<A extends Record<string, ArgSpec>> = { [N in keyof A]: ArgValue<A[N]['kind']> };
+/** A script's ARGV by name; `queue`, when the script takes it, is core.run's `queue`. */
+export type ArgValues<A extends Record<string, ArgSpec>> = {
+  [N in Exclude<keyof A, 'queue'>]: ArgValue<A[N]['kind']>;
+};
 
 /**
  * An argument as the script binds it, well-formed: cjson refuses a lone UTF-16 surrogate (JSON.stringify

@@ -1,5 +1,5 @@
 import { SpoolCore } from './core.js';
-import { complete, extend, fail, release } from './ops/ack.js';
+import { complete, extend, fail, failReport, release } from './ops/ack.js';
 import { deadGroups, deleteDead, replay } from './ops/dead.js';
 import { enqueue } from './ops/enqueue.js';
 import { cancel, getJob, getJobs, listJobs, runNow } from './ops/jobs.js';
@@ -21,6 +21,7 @@ export class Spool extends SpoolCore {
   reclaim: Rest<typeof reclaim> = (...a) => reclaim(this, ...a);
   complete: Rest<typeof complete> = (...a) => complete(this, ...a);
   fail: Rest<typeof fail> = (...a) => fail(this, ...a);
+  failReport: Rest<typeof failReport> = (...a) => failReport(this, ...a);
   extend: Rest<typeof extend> = (...a) => extend(this, ...a);
   release: Rest<typeof release> = (...a) => release(this, ...a);
   get: Rest<typeof getJob> = (...a) => getJob(this, ...a);

@@ -6,7 +6,10 @@ import type { JobState } from './types.js';
  * A queue's keys are `<prefix>:{<queue>}:<string>`: they share one {hash tag} so that a queue's
  * scripts work on Redis Cluster. Each alias reads like its string (QUEUE_KEYS); QUEUE_KEY_DOCS says
  * what each holds (the scripts' headers repeat it for the keys they declare). Keys of no queue,
- * `<prefix>:<string>`, are GLOBAL_KEYS; no script touches them (so every script's keys share one slot).
+ * `<prefix>:<string>`, are GLOBAL_KEYS. Two of them are indexes the scripts keep beside a queue's own
+ * keys (SCRIPT_GLOBAL_KEYS: `due` and `touched`), so that a scheduled run reads one index instead of
+ * every queue; a script that declares one of them locks it too (Upstash's key-level locking), and its
+ * keys do not share one Redis Cluster slot (Upstash is not clustered).
  */
 export const QUEUE_KEYS = {
   waiting: 'waiting',
@@ -52,8 +55,19 @@ export function queueKey(prefix: string, queue: string, name: QueueKeyName): str
 }
 
 export const GLOBAL_KEYS = {
-  /** SET of queue names (written beside enqueue). */
+  /**
+   * SET of queue names registered before the `touched` index existed (no longer written). The registry
+   * is this set and the members of `touched`; a queue leaves both once empty for SPOOL_QUEUE_IDLE_TTL_MS.
+   */
   queues: 'queues',
+  /** ZSET queue -> epoch ms the queue next needs a worker (written by the scripts; SCRIPT_GLOBAL_KEYS). */
+  due: 'due',
+  /** ZSET queue -> epoch ms of its last enqueue (written by the enqueue script; SCRIPT_GLOBAL_KEYS). */
+  touched: 'touched',
+  /** ZSET queue -> epoch ms its next purge is due (written by the purge function). */
+  purgeDue: 'purge:due',
+  /** STRING epoch ms of the last scheduled purge run. */
+  purgeLast: 'purge:last',
   /** STRING JSON of the last scheduled health run. */
   healthLast: 'health:last',
   /** LIST of JSON health entries, newest first, capped. */
@@ -61,6 +75,23 @@ export const GLOBAL_KEYS = {
 } as const;
 
 export type GlobalKeyName = keyof typeof GLOBAL_KEYS;
+
+/**
+ * The global keys a script may declare in its KEYS (core.run passes `<prefix>:<string>` for them),
+ * with what each holds (the script headers repeat it).
+ */
+export const SCRIPT_GLOBAL_KEY_DOCS = {
+  due: 'ZSET queue -> ms the queue next needs a worker (now when jobs wait, else its next delayed job or lease deadline); never later than the truth, exact after a lease',
+  touched: 'ZSET queue -> ms of its last enqueue (the registry with <prefix>:queues; health and purge read it)',
+} as const satisfies Partial<Record<GlobalKeyName, string>>;
+
+export type ScriptGlobalKeyName = keyof typeof SCRIPT_GLOBAL_KEY_DOCS;
+
+/**
+ * A member of `due` that no queue name can be (QUEUE_NAME), scored 0 (always due, so the read of what is due sees it): present once the index has
+ * been built from every queue (the first scheduled worker run after an upgrade builds it).
+ */
+export const DUE_BUILT = '*built*';
 
 export function globalKey(prefix: string, name: GlobalKeyName): string {
   return `${prefix}:${GLOBAL_KEYS[name]}`;

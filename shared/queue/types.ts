@@ -96,6 +96,12 @@ export interface EnqueueOutcome {
   jobs: EnqueueResult[];
   /** True when this call won the debounced right to wake a worker for the queue. */
   kick: boolean;
+  /**
+   * Epoch ms (the Redis server's clock): the earliest run-at of the delayed jobs this call created,
+   * present when it is sooner than the queue's first delayed job was, so the queue's timer must move
+   * earlier (arm one for wakeAt). Absent when the call created no delayed job due sooner.
+   */
+  wakeAt?: number;
 }
 
 export interface LeaseOptions {
@@ -219,6 +225,17 @@ export interface FailResult {
   /** Where the job went: delayed (retry at runAt) or dead. */
   state?: 'delayed' | 'dead';
   runAt?: number;
+}
+
+/** A fail call's results, and whether its retries moved the queue's timer earlier. */
+export interface FailOutcome {
+  /** In the order of the items. */
+  results: FailResult[];
+  /**
+   * Epoch ms (the Redis server's clock): the earliest retry this call scheduled, present when it is
+   * sooner than the queue's first delayed job was (arm the queue's timer for wakeAt).
+   */
+  wakeAt?: number;
 }
 
 export interface ReleaseItem {

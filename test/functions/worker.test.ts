@@ -306,6 +306,26 @@ describe('scale-out and schedule', () => {
     expect(r.kicked).not.toContain('deep');
   });
 
+  it('once the due index is built, the schedule looks only at the queues it says are due', async () => {
+    // A first run builds the index (it looks at every queue once); drain what it kicked for.
+    const first = (await worker(scheduledEvent('worker'), lambdaContext(60_000))) as { kicked: string[] };
+    for (const q of first.kicked) await worker({ kick: { queue: q } }, lambdaContext(20_000));
+    const spy = vi.spyOn(rt.spool, 'run');
+    await rt.spool.enqueue('sched-b', { handler: 'echo' }, { kick: false });
+    await rt.spool.enqueue('sched-later', { handler: 'echo', delayMs: 600_000 }, { kick: false });
+    spy.mockClear();
+    kicks.length = 0;
+    const r = (await worker(scheduledEvent('worker'), lambdaContext(60_000))) as { queues: number; kicked: string[] };
+    // sched-later is not due for 10 minutes: not looked at; the queues with jobs waiting are
+    const looked = spy.mock.calls.map(([def, queue]) => `${def.name}:${queue}`);
+    expect(r.kicked).toContain('sched-b');
+    expect(looked).toContain('lease:sched-b');
+    expect(looked).not.toContain('lease:sched-later');
+    expect(looked.every((l) => l.startsWith('lease:'))).toBe(true);
+    expect(r.queues).toBe(looked.length);
+    spy.mockRestore();
+  });
+
   it('rejects an event it does not know', async () => {
     await expect(worker({ hello: 1 }, lambdaContext())).rejects.toThrow(/kick/);
   });

@@ -1,9 +1,18 @@
 import { cutCodePoints } from '../../text/index.js';
-import { list, type SpoolCore } from '../core.js';
+import { list, optNum, type SpoolCore } from '../core.js';
 import { fingerprint } from '../fingerprint.js';
 import { assertQueueName } from '../schema.js';
 import { COMPLETE, EXTEND, FAIL, RELEASE } from '../scripts/ack.js';
-import type { AckStatus, AttemptRun, CompleteItem, ExtendItem, FailItem, FailResult, ReleaseItem } from '../types.js';
+import type {
+  AckStatus,
+  AttemptRun,
+  CompleteItem,
+  ExtendItem,
+  FailItem,
+  FailOutcome,
+  FailResult,
+  ReleaseItem,
+} from '../types.js';
 
 /** A failure message is kept to this many code points (never half a surrogate pair). */
 export const MAX_MESSAGE_CODE_POINTS = 4000;
@@ -46,8 +55,12 @@ export async function complete(
 }
 /** Fail many leased jobs: retry with backoff, or dead with the failure story. Stale tokens are refused. */
 export async function fail(core: SpoolCore, queue: string, items: FailItem[]): Promise<FailResult[]> {
+  return (await failReport(core, queue, items)).results;
+}
+/** `fail`, with `wakeAt` (FailOutcome): when the retries moved the queue's timer earlier. */
+export async function failReport(core: SpoolCore, queue: string, items: FailItem[]): Promise<FailOutcome> {
   assertQueueName(queue);
-  if (items.length === 0) return [];
+  if (items.length === 0) return { results: [] };
   const payload = items.map(({ id, token, error, run }) => {
     const cls = error.class || 'Error';
     const message = cutCodePoints(String(error.message ?? ''), MAX_MESSAGE_CODE_POINTS);
@@ -66,17 +79,22 @@ export async function fail(core: SpoolCore, queue: string, items: FailItem[]): P
     if (error.requestId) o.requestId = error.requestId;
     return o;
   });
-  const { results } = await core.run(FAIL, queue, {
+  const res = await core.run(FAIL, queue, {
     clock: core.scriptClock(),
     deadCap: core.config.deadCap,
     items: payload,
   });
-  return list(results).map(({ status, state, runAt }, i) => {
-    const r: FailResult = { id: items[i]!.id, status };
-    if (status === 'ok') r.state = state as 'delayed' | 'dead';
-    if (runAt !== undefined) r.runAt = runAt;
-    return r;
-  });
+  const out: FailOutcome = {
+    results: list(res.results).map(({ status, state, runAt }, i) => {
+      const r: FailResult = { id: items[i]!.id, status };
+      if (status === 'ok') r.state = state as 'delayed' | 'dead';
+      if (runAt !== undefined) r.runAt = runAt;
+      return r;
+    }),
+  };
+  const wakeAt = optNum(res.wakeAt);
+  if (wakeAt !== undefined) out.wakeAt = wakeAt;
+  return out;
 }
 /** Extend many leases (heartbeat). `leaseUntilMax` (epoch ms of this process's clock) caps them: the end of the invocation. */
 export async function extend(

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { guard } from '../../redis/client.js';
-import { list, type SpoolCore } from '../core.js';
+import { list, optNum, type SpoolCore } from '../core.js';
 import { IdempotencyConflictError, ValidationError } from '../errors.js';
-import { globalKey } from '../keys.js';
 import { assertQueueName, MAX_BATCH, normalizeJobs } from '../schema.js';
 import { ENQUEUE } from '../scripts/enqueue.js';
 import type { EnqueueOutcome } from '../types.js';
@@ -30,23 +28,23 @@ export async function enqueue(
     j.delayMs ? [randomUUID(), j.spec, j.meta, j.delayMs] : [randomUUID(), j.spec, j.meta],
   );
   const debounce = opts.kick === false ? 0 : core.config.kickDebounceMs;
-  const [, res] = await Promise.all([
-    core.registered.has(queue) ? null : guard(() => core.redis.sadd(globalKey(core.config.prefix, 'queues'), queue)),
-    core.run(ENQUEUE, queue, {
-      clock: core.scriptClock(),
-      window: core.config.idempotencyWindowMs,
-      debounce,
-      input: rows,
-    }),
-  ]);
-  core.registered.add(queue);
+  // The script registers the queue itself (the touched index) and keeps the due index.
+  const res = await core.run(ENQUEUE, queue, {
+    clock: core.scriptClock(),
+    window: core.config.idempotencyWindowMs,
+    debounce,
+    input: rows,
+  });
   const [conflict] = list(res.conflicts ?? []);
   if (conflict) {
     const field = many ? `jobs[${conflict.index}].idempotencyKey` : 'idempotencyKey';
     throw new IdempotencyConflictError(field, conflict.id ?? undefined);
   }
-  return {
+  const out: EnqueueOutcome = {
     jobs: list(res.jobs).map(({ id, deduplicated, state }) => ({ id, deduplicated, state })),
     kick: res.kick === true,
   };
+  const wakeAt = optNum(res.wakeAt);
+  if (wakeAt !== undefined) out.wakeAt = wakeAt;
+  return out;
 }

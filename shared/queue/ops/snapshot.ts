@@ -20,10 +20,35 @@ export const COUNTER_NAMES: ReadonlyArray<keyof QueueCounters> = [
   'orphans',
 ];
 
-/** Every queue that has ever been enqueued to (under this prefix). */
+/**
+ * The registry: every queue enqueued to (under this prefix) that has not left it for being empty
+ * longer than SPOOL_QUEUE_IDLE_TTL_MS. Its members are those of the touched index (written by every
+ * enqueue) and of the `queues` set older versions wrote.
+ */
 export async function queues(core: SpoolCore): Promise<string[]> {
-  const names = await guard(() => core.redis.smembers(globalKey(core.config.prefix, 'queues')));
-  return names.map(String).sort();
+  const p = core.config.prefix;
+  const [legacy, touched] = await guard(() =>
+    Promise.all([core.redis.smembers(globalKey(p, 'queues')), core.redis.zrange(globalKey(p, 'touched'), 0, -1)]),
+  );
+  return [...new Set([...legacy, ...touched].map(String))].sort();
+}
+/** Whether the queue is in the registry (queues): enqueued to, and not since forgotten for being idle. */
+export async function isRegistered(core: SpoolCore, queue: string): Promise<boolean> {
+  const p = core.config.prefix;
+  const [legacy, touched] = await guard(() =>
+    Promise.all([
+      core.redis.sismember(globalKey(p, 'queues'), queue),
+      core.redis.zscore(globalKey(p, 'touched'), queue),
+    ]),
+  );
+  return legacy === 1 || (touched !== null && touched !== undefined);
+}
+/** The queues enqueued to at or after `since` (epoch ms, the Redis server's clock): one read. */
+export async function touchedSince(core: SpoolCore, since: number): Promise<string[]> {
+  const names = await guard(() =>
+    core.redis.zrange(globalKey(core.config.prefix, 'touched'), Math.floor(since), '+inf', { byScore: true }),
+  );
+  return names.map(String);
 }
 /** Health figures of the given queues (default: all), one script each, one HTTP request. */
 export async function snapshot(core: SpoolCore, only?: string[]): Promise<QueueSnapshot[]> {

@@ -1,6 +1,6 @@
 import type { AckStatus } from '../types.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
-import { BASE, DEAD, HISTORY, WAITING } from './lib.js';
+import { BASE, DEAD, DUE, HISTORY, WAITING } from './lib.js';
 
 /** The fencing check shared by complete, fail and extend. */
 const LEASE_CHECK = luaLibrary(
@@ -94,7 +94,9 @@ Fail leased jobs. Retryable with attempts left: delayed by exponential backoff w
 (delay = min(max, base * 2^(attempt-1)) * jitter), at least the carried Retry-After, capped at the
 policy's max. Otherwise dead with the failure story. A stale token is refused. Safe to run twice: a
 job this token failed already answers ok with where it went (delayed, runAt; or dead), unchanged.
-Each failed job records its attempt in its history (with \`short\`, the message cut for it).`,
+Each failed job records its attempt in its history (with \`short\`, the message cut for it).
+Retries make the queue due by the first of them; wakeAt: that run-at when it is sooner than the
+queue's first delayed job was (arm the queue's timer for it).`,
   keys: {
     active: 'failed jobs leave it',
     delayed: 'retried jobs join it',
@@ -105,19 +107,21 @@ Each failed job records its attempt in its history (with \`short\`, the message 
     idempotency: 'keys of dead jobs the cap trims leave it',
     idempotencyExpiry: 'keys of dead jobs the cap trims leave it',
     counters: 'writes failed, retried, dead, deadTrimmed',
+    due: 'lowered to the first retry',
   },
   args: {
     clock: ARGS.clock,
     deadCap: ARGS.deadCap,
+    queue: ARGS.queue,
     items: {
       kind: 'json',
       doc: '[{ id, token, message, class, fingerprint, retryable, retryAfterMs?, requestId?, jitter, short, agoMs?, ranMs?, status? }, ...]',
     },
   },
-  result: returns<{ results: Array<{ status: AckStatus; state?: string; runAt?: number }> }>(
-    '{ results = [{ status = ok|stale|not_found, state = delayed|dead (or the state of a stale job), runAt? }, ...] }',
+  result: returns<{ results: Array<{ status: AckStatus; state?: string; runAt?: number }>; wakeAt?: number }>(
+    '{ results = [{ status = ok|stale|not_found, state = delayed|dead (or the state of a stale job), runAt? }, ...], wakeAt? }',
   ),
-  uses: [BASE, DEAD, HISTORY, LEASE_CHECK],
+  uses: [BASE, DEAD, DUE, HISTORY, LEASE_CHECK],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -126,6 +130,7 @@ local metas = readMetas(K.meta, ids)
 local w = newWrites()
 local res, seenIds, gone, delayed = {}, {}, {}, {}
 local retried = 0
+local earliest = nil
 for i, it in ipairs(items) do
   local m = leased(i, it.id, it.token, metas, res, seenIds, { delayed = true, dead = true })
   if m then
@@ -156,6 +161,7 @@ for i, it in ipairs(items) do
       putMeta(w, it.id, m)
       delayed[#delayed + 1] = num(m.runAt)
       delayed[#delayed + 1] = it.id
+      if not earliest or m.runAt < earliest then earliest = m.runAt end
       retried = retried + 1
       res[i] = { status = 'ok', state = 'delayed', runAt = m.runAt }
     else
@@ -164,7 +170,12 @@ for i, it in ipairs(items) do
     end
   end
 end
+local wakeAt = nil
 if #gone > 0 then
+  if earliest then
+    wakeAt = wakeOf(K.delayed, earliest)
+    dueBy(K.due, queue, earliest)
+  end
   bulk('ZREM', K.active, gone)
   bulk('ZADD', K.delayed, delayed)
   writeMetas(K.meta, w)
@@ -173,7 +184,7 @@ if #gone > 0 then
   writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
     deadCap)
 end
-return cjson.encode({ results = res })
+return cjson.encode({ results = res, wakeAt = wakeAt })
 `,
 });
 
@@ -229,22 +240,24 @@ export const RELEASE = defineScript({
 Give leased jobs back: each goes back to waiting (by its priority) with the attempt its lease took
 refunded, as if never leased; a worker leaving before it ran them (the end of its invocation) calls
 it. A stale token is refused. Safe to run twice: a job this token released already (still waiting)
-answers ok, unchanged.`,
+answers ok, unchanged. A release makes the queue due now.`,
   keys: {
     active: 'released jobs leave it',
     waiting: 'released jobs join it',
     waitingSince: 'released jobs join it',
     meta: '',
     counters: 'writes seq (the waiting order)',
+    due: 'the queue is due now when jobs are released',
   },
   args: {
     clock: ARGS.clock,
     items: { kind: 'json', doc: '[[id, token], ...]' },
+    queue: ARGS.queue,
   },
   result: returns<{ results: Array<{ status: AckStatus; state?: string }> }>(
     '{ results = [{ status = ok|stale|not_found, state? }, ...] } in the order of items',
   ),
-  uses: [BASE, WAITING, LEASE_CHECK],
+  uses: [BASE, WAITING, DUE, LEASE_CHECK],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -267,6 +280,7 @@ if #gone > 0 then
   bulk('ZREM', K.active, gone)
   writeMetas(K.meta, w)
   writeWaiting(K.waiting, K.waitingSince, K.counters, w)
+  dueBy(K.due, queue, now)
 end
 return cjson.encode({ results = res })
 `,

@@ -1,5 +1,5 @@
 import { ARGS, defineScript, REQUEST_KEY, returns } from './define.js';
-import { BASE, DEAD, WAITING } from './lib.js';
+import { BASE, DEAD, DUE, WAITING } from './lib.js';
 
 export const DEAD_GROUPS = defineScript({
   name: 'deadGroups',
@@ -64,6 +64,7 @@ it answers it and does nothing more.`,
     counters: 'writes replayed (and seq)',
     auditDlqReplay: "this call's audit record joins it",
     request: REQUEST_KEY,
+    due: 'the queue is due now when jobs move',
   },
   args: {
     clock: ARGS.clock,
@@ -76,11 +77,12 @@ it answers it and does nothing more.`,
     scanMax: { kind: 'number', doc: 'dead jobs examined at most' },
     audit: { kind: 'json', doc: "{ record, cap }: this call's audit record and the list's cap ({} for none)" },
     requestTtlMs: ARGS.requestTtlMs,
+    queue: ARGS.queue,
   },
   result: returns<{ jobs: Array<{ id: string; meta: string }>; scanned: number; truncated: boolean }>(
     '{ jobs = [{ id, meta (as it was dead) }, ...], scanned, truncated }',
   ),
-  uses: [BASE, WAITING, DEAD],
+  uses: [BASE, WAITING, DEAD, DUE],
   body: `
 local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
 if earlier then return earlier end
@@ -149,6 +151,7 @@ if not dryRun and #matched > 0 then
   writeMetas(K.meta, w)
   writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   redis.call('HINCRBY', K.counters, 'replayed', #matched)
+  dueBy(K.due, queue, now)
 end
 if audit.record then
   local r, by = audit.record, {}

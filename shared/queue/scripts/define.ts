@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { QUEUE_KEY_DOCS, QUEUE_KEYS, type QueueKeyName } from '../keys.js';
+import {
+  GLOBAL_KEYS,
+  QUEUE_KEY_DOCS,
+  QUEUE_KEYS,
+  type QueueKeyName,
+  SCRIPT_GLOBAL_KEY_DOCS,
+  type ScriptGlobalKeyName,
+} from '../keys.js';
 
 /**
  * Lua shared by scripts: `local function`s (and literal constants) only. A library holds no state
@@ -43,6 +50,7 @@ export const ARGS = {
   deadCap: { kind: 'number', doc: 'most dead jobs kept (SPOOL_DEAD_CAP)' },
   leaseForMax: { kind: 'number', doc: 'ms from now no lease may outlive (0: none)' },
   requestTtlMs: { kind: 'number', doc: 'ms the answer is kept under the request nonce (0: not kept, not looked for)' },
+  queue: { kind: 'string', doc: "the queue's name: its member in the global indexes (due, touched)" },
 } as const satisfies Record<string, ArgSpec>;
 
 export type ArgValue<T extends ArgKind> = T extends 'number'
@@ -68,7 +76,8 @@ export interface ScriptSpec<K extends string, A extends Record<string, ArgSpec>,
   summary: string;
   /**
    * KEYS, in order, with what the script does with each ('' for nothing to add to what keys.ts says
-   * the key holds). A name of shared/queue/keys.ts is that key of the queue; any other name must be
+   * the key holds). A name of shared/queue/keys.ts is that key of the queue (or, for a name of
+   * SCRIPT_GLOBAL_KEY_DOCS, that global index); any other name must be
    * passed by the caller (core.run's `keys`) and says what it holds.
    */
   keys: Record<K, string>;
@@ -140,7 +149,11 @@ export function defineScript<const K extends string, const A extends Record<stri
   const keys = Object.keys(spec.keys) as K[];
   const keyDoc = (k: K): string => {
     const role: string = spec.keys[k];
-    const holds = Object.hasOwn(QUEUE_KEY_DOCS, k) ? QUEUE_KEY_DOCS[k as string as QueueKeyName] : undefined;
+    const holds = Object.hasOwn(QUEUE_KEY_DOCS, k)
+      ? QUEUE_KEY_DOCS[k as string as QueueKeyName]
+      : Object.hasOwn(SCRIPT_GLOBAL_KEY_DOCS, k)
+        ? SCRIPT_GLOBAL_KEY_DOCS[k as string as ScriptGlobalKeyName]
+        : undefined;
     if (!holds && !role) throw new Error(`spool:${spec.name}: key ${k} is not in keys.ts: say what it holds`);
     return holds && role ? `${holds}; ${role}` : (holds ?? role);
   };
@@ -178,7 +191,9 @@ export function defineScript<const K extends string, const A extends Record<stri
     ...keys.map((k, i) => {
       const name = Object.hasOwn(QUEUE_KEYS, k)
         ? `<prefix>:{<queue>}:${QUEUE_KEYS[k as string as QueueKeyName]}`
-        : 'given by the caller';
+        : Object.hasOwn(SCRIPT_GLOBAL_KEY_DOCS, k)
+          ? `<prefix>:${GLOBAL_KEYS[k as string as ScriptGlobalKeyName]}`
+          : 'given by the caller';
       return `  ${pad(`${k} = KEYS[${i + 1}],`, kw + 12)}-- ${name}`;
     }),
     '}',

@@ -1,6 +1,6 @@
 import type { JobState } from '../types.js';
 import { ARGS, defineScript, returns } from './define.js';
-import { BASE, WAITING } from './lib.js';
+import { BASE, DUE, WAITING } from './lib.js';
 
 export const ENQUEUE = defineScript({
   name: 'enqueue',
@@ -10,7 +10,9 @@ it answers that job's id and state and writes nothing; with another spec (payloa
 handler) it is a conflict, and then nothing of the call is written. A key whose job is gone is
 absent. Safe to run twice: a job whose id exists already (a retried call) is not written again and
 answers its state. Kick: true when new waiting work exists, no worker is marked running, and this
-call won the debounce.`,
+call won the debounce. A call that creates jobs makes the queue due (now for waiting jobs, else its
+first new run-at) and marks it touched; wakeAt: the earliest new run-at when it is sooner than the
+queue's first delayed job was (arm the queue's timer for it).`,
   keys: {
     waiting: 'new jobs due now join it',
     waitingSince: 'new jobs due now join it',
@@ -22,21 +24,25 @@ call won the debounce.`,
     counters: 'writes enqueued (and seq)',
     worker: 'read',
     kick: 'SET NX PX by the call that kicks',
+    due: 'lowered to when the new jobs need a worker',
+    touched: 'the queue is scored now when jobs are created',
   },
   args: {
     clock: ARGS.clock,
     window: { kind: 'number', doc: 'idempotency window ms' },
     debounce: { kind: 'number', doc: 'kick debounce ms (0: never kick)' },
     input: { kind: 'json', doc: '[[id, specJson, meta, delayMs?], ...] (due at now + delayMs when given)' },
+    queue: ARGS.queue,
   },
   result: returns<{
     jobs: Array<{ id: string; deduplicated: boolean; state: JobState }>;
     conflicts?: Array<{ index: number; id?: string | null }>;
     kick: boolean;
+    wakeAt?: number;
   }>(
-    '{ jobs = [{ id, deduplicated, state }, ...] in the order of input, conflicts? = [{ index (0-based), id? }, ...] (then nothing was written), kick }',
+    '{ jobs = [{ id, deduplicated, state }, ...] in the order of input, conflicts? = [{ index (0-based), id? }, ...] (then nothing was written), kick, wakeAt? }',
   ),
-  uses: [BASE, WAITING],
+  uses: [BASE, WAITING, DUE],
   body: `
 local now = serverNow(clock)
 -- The live jobs the input's idempotency keys name inside their windows: key -> { id, spec, state }.
@@ -112,6 +118,7 @@ end
 local w = newWrites()
 local delayed, idems, idexp = {}, {}, {}
 local created, waiting = 0, 0
+local earliest = nil
 for _, i in ipairs(fresh) do
   local id, m = input[i][1], input[i][3]
   if existing[i] then
@@ -126,6 +133,7 @@ for _, i in ipairs(fresh) do
       putMeta(w, id, m)
       delayed[#delayed + 1] = num(m.runAt)
       delayed[#delayed + 1] = id
+      if not earliest or m.runAt < earliest then earliest = m.runAt end
     else
       waiting = waiting + 1
       toWaiting(w, id, m, now)
@@ -139,7 +147,11 @@ for _, i in ipairs(fresh) do
     out[i] = { id = id, deduplicated = false, state = m.state }
   end
 end
+local wakeAt = nil
 if created > 0 then
+  wakeAt = wakeOf(K.delayed, earliest)
+  if waiting > 0 then dueBy(K.due, queue, now) else dueBy(K.due, queue, earliest) end
+  redis.call('ZADD', K.touched, num(now), queue)
   writeMetas(K.meta, w)
   writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   bulk('ZADD', K.delayed, delayed)
@@ -151,6 +163,6 @@ local kick = false
 if debounce > 0 and waiting > 0 and redis.call('EXISTS', K.worker) == 0 then
   kick = redis.call('SET', K.kick, '1', 'NX', 'PX', debounce) ~= false
 end
-return cjson.encode({ jobs = out, kick = kick })
+return cjson.encode({ jobs = out, kick = kick, wakeAt = wakeAt })
 `,
 });

@@ -1,6 +1,6 @@
 import type { JobState } from '../types.js';
 import { ARGS, defineScript, REQUEST_KEY, returns } from './define.js';
-import { BASE, IDEMPOTENCY, WAITING } from './lib.js';
+import { BASE, DUE, IDEMPOTENCY, WAITING } from './lib.js';
 
 /** A job's two records as stored: spec JSON and meta JSON (false when missing). */
 export interface StoredJob {
@@ -119,22 +119,25 @@ export const RUN_NOW = defineScript({
   name: 'runNow',
   summary: `
 Run a delayed job now: it joins waiting (waiting since now) in its priority order and runs when a
-worker next leases. A job in any other state is refused (run twice: the second call finds it waiting).`,
+worker next leases (the queue is due now). A job in any other state is refused (run twice: the
+second call finds it waiting).`,
   keys: {
     delayed: 'the job leaves it',
     waiting: 'the job joins it',
     waitingSince: 'the job joins it',
     meta: '',
     counters: 'writes seq',
+    due: 'the queue is due now',
   },
   args: {
     clock: ARGS.clock,
     id: { kind: 'string', doc: 'the job' },
+    queue: ARGS.queue,
   },
   result: returns<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }>(
     '{ status = ok|conflict|not_found, state? (the state it was in) }',
   ),
-  uses: [BASE, WAITING],
+  uses: [BASE, WAITING, DUE],
   body: `
 local raw = redis.call('HGET', K.meta, id)
 if not raw then return cjson.encode({ status = 'not_found' }) end
@@ -147,6 +150,7 @@ toWaiting(w, id, m, now)
 redis.call('ZREM', K.delayed, id)
 writeMetas(K.meta, w)
 writeWaiting(K.waiting, K.waitingSince, K.counters, w)
+dueBy(K.due, queue, now)
 return cjson.encode({ status = 'ok', state = 'delayed' })
 `,
 });

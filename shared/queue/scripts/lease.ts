@@ -1,5 +1,5 @@
 import { ARGS, defineScript, luaLibrary, REQUEST_KEY, returns } from './define.js';
-import { BASE, DEAD, HISTORY, WAITING } from './lib.js';
+import { BASE, DEAD, DUE, HISTORY, WAITING } from './lib.js';
 
 /** What lease does before leasing: due delayed jobs to waiting, expired leases to waiting or dead. */
 const RECLAIM = luaLibrary(
@@ -72,7 +72,9 @@ The worker mark: set while jobs are leased, or while the worker stays (keepMark)
 leases nothing without keepMark clears it with the kick debounce (the worker is leaving: the next
 enqueue kicks a new one). Safe to run twice:
 the first run keeps the ids and tokens it leased under the request nonce, and a run that finds them
-answers those jobs (the ones still held under those tokens) and changes nothing.`,
+answers those jobs (the ones still held under those tokens) and changes nothing. Every run but a
+repeat sets the queue's due time exactly (now when jobs are left waiting, else its next run-at or
+lease deadline; no entry when neither).`,
   keys: {
     waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
     waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
@@ -88,6 +90,7 @@ answers those jobs (the ones still held under those tokens) and changes nothing.
     worker: 'set while jobs are leased, cleared when none are left',
     kick: 'cleared with the worker mark',
     request: REQUEST_KEY,
+    due: "set to the queue's exact due time",
   },
   args: {
     clock: ARGS.clock,
@@ -102,6 +105,7 @@ answers those jobs (the ones still held under those tokens) and changes nothing.
     scanLimit: { kind: 'number', doc: 'due delayed jobs and expired leases handled at most, each' },
     requestTtlMs: ARGS.requestTtlMs,
     requestId: { kind: 'string', doc: "the leasing worker's request id, kept as the job's leasedBy ('' for none)" },
+    queue: ARGS.queue,
   },
   result: returns<{
     now: number;
@@ -116,14 +120,17 @@ answers those jobs (the ones still held under those tokens) and changes nothing.
   }>(
     '{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax) }',
   ),
-  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM],
+  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE],
   body: `
 local now = serverNow(clock)
 
--- The answer: the jobs leased and the reclaim's counts, with what is left.
-local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit)
-  return cjson.encode({ now = now, jobs = jobs, waiting = redis.call('ZCARD', K.waiting),
-    nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2], promoted = promoted,
+-- The answer: the jobs leased and the reclaim's counts, with what is left; \`exact\`: set the queue's
+-- due time from what is left.
+local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact)
+  local waiting = redis.call('ZCARD', K.waiting)
+  local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
+  if exact then dueExact(K.due, K.active, queue, now, waiting, nextRunAt) end
+  return cjson.encode({ now = now, jobs = jobs, waiting = waiting, nextRunAt = nextRunAt, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead,
     workerRunning = redis.call('EXISTS', K.worker) == 1, unfit = unfit })
 end
@@ -143,7 +150,7 @@ if earlier then
       end
     end
   end
-  return answer(jobs, e.promoted, e.leaseExpired, e.leaseExpiredDead, e.unfit or 0)
+  return answer(jobs, e.promoted, e.leaseExpired, e.leaseExpiredDead, e.unfit or 0, false)
 end
 
 local w = newWrites()
@@ -203,6 +210,6 @@ if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseE
   redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, unfit = unfit }), 'PX', requestTtlMs)
 end
-return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit)
+return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true)
 `,
 });

@@ -248,3 +248,44 @@ local function recordAttempt(m, now, outcome, state, r)
 end
 `,
 );
+
+/**
+ * The `due` index (keys.ts): per queue, when it next needs a worker. A script that makes work due
+ * sooner lowers the queue's score (dueBy); a lease sets it exactly (dueExact). Scripts that only make
+ * work later or take it away (complete, extend, cancel, purge) leave it: a score too early costs one
+ * reclaim, which makes it exact; a score too late would strand a job, and no script leaves one.
+ */
+export const DUE = luaLibrary(
+  'due',
+  `
+-- Make queue due by t (epoch ms) at the latest: ZADD LT, so a later t changes nothing.
+local function dueBy(dueKey, queue, t)
+  redis.call('ZADD', dueKey, 'LT', num(t), queue)
+end
+
+-- Set queue's due time exactly: now when jobs wait (\`waiting\` of them), else the earlier of its
+-- first delayed run-at (nextRunAt: a score, or nil) and its first lease deadline; no entry when neither.
+local function dueExact(dueKey, activeKey, queue, now, waiting, nextRunAt)
+  local t = nil
+  if waiting > 0 then
+    t = now
+  else
+    if nextRunAt then t = tonumber(nextRunAt) end
+    local lease = redis.call('ZRANGE', activeKey, 0, 0, 'WITHSCORES')[2]
+    if lease and (not t or tonumber(lease) < t) then t = tonumber(lease) end
+  end
+  if t then redis.call('ZADD', dueKey, num(t), queue) else redis.call('ZREM', dueKey, queue) end
+end
+
+-- Jobs about to join delayedKey, the earliest at \`earliest\` (epoch ms, or nil for none): that time
+-- when it is sooner than the queue's first delayed job so far (its timer must move earlier), else nil.
+-- Call it before adding them.
+local function wakeOf(delayedKey, earliest)
+  if not earliest then return nil end
+  local first = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')[2]
+  if first and tonumber(first) <= earliest then return nil end
+  return earliest
+end
+`,
+  [BASE],
+);

@@ -46,6 +46,10 @@ describe('Redis keys', () => {
     });
     expect(Object.fromEntries(Object.keys(GLOBAL_KEYS).map((k) => [k, globalKey('p', k as never)]))).toEqual({
       queues: 'p:queues',
+      due: 'p:due',
+      touched: 'p:touched',
+      purgeDue: 'p:purge:due',
+      purgeLast: 'p:purge:last',
       healthLast: 'p:health:last',
       healthHistory: 'p:health:history',
     });

@@ -34,18 +34,18 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  */
 const DIGESTS: Record<string, string> = {
   complete: 'b72c3741dab9b9da10cb6cc7678e09b7a03b96b6',
-  fail: '091f62acdf56290a039ae8d1f3a626c0a73a1f4c',
+  fail: '311c66fc00917b615550659904087d2b40c68c85',
   extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
-  replay: '1ac87424ff901f6695b9026d602546ac9acaff14',
+  replay: 'b42af08048e6d3bcb550d63555421a5a6e16c49d',
   deleteDead: '1da0cc1d3f4defbe22c285ab6a00d01a66b330e2',
-  enqueue: '929aa9c6e6fae07673b3396522df5a3088b56bae',
+  enqueue: '8c45a7e39be1ecfa8d0615568245d045326fcefd',
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: '1543477def603198cd14adc505c1c7520fcb41bf',
-  runNow: '88d32c2a32e9177609f20dc1e901d1a3e73c6099',
-  lease: 'f68ccc826e002fd03c8c33dfef001f99e18170e7',
-  release: '3154919c7d21773905f21c92fc7aeafda95bfd63',
+  runNow: '24eb9f422ffe8ea770d37eb696ce1a768d3f9534',
+  lease: '1169faad52404297c226b877eb4d71a334dd1c23',
+  release: 'c33b732e7693f0b59c13f502fc04a2635cb51ba6',
   purge: 'f8d70a76b0ecee0ffd42deb154cd6dd710f6a1db',
   snapshot: '5dba24e940edba5d74e0fbfd186aec206d87aa69',
 };
@@ -73,6 +73,7 @@ describe('the scripts found', () => {
     expect(LIBRARIES.map((l) => l.name).sort()).toEqual([
       'base',
       'dead',
+      'due',
       'history',
       'idempotency',
       'leaseCheck',
