@@ -33,6 +33,14 @@ export function remember(prev: QueueMemory | undefined, status: HealthStatus, at
   return { ...prev, status, since: at, runs: 1 };
 }
 
+/**
+ * Whether a queue's memory has nothing left to do: healthy, and healthy is what was last announced (or
+ * nothing was). A run that sees such a queue again, unchanged, would change nothing of it.
+ */
+export function isSettled(mem: QueueMemory): boolean {
+  return mem.status === 'healthy' && mem.notified === 'healthy';
+}
+
 export type Route = Severity | 'dropped';
 
 export interface Decision {

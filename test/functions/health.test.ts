@@ -1,7 +1,7 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHealthHandler } from '../../functions/health/handler.js';
 import type { HealthRunReport } from '../../functions/health/run.js';
 import { METRICS } from '../../shared/metrics/names.js';
@@ -322,5 +322,54 @@ describe('the health function’s own pages and tickets', () => {
     sns.on(PublishCommand).resolves({ MessageId: 'm-2' });
     expect((await t.run()).messages).toEqual([{ queue: 'flap', from: 'healthy', to: 'unhealthy', route: 'page' }]);
     expect((await t.run()).messages).toEqual([]);
+  });
+});
+
+describe('the scheduled run looks only at queues that may have changed (issue 14, item 4)', () => {
+  it('an empty, settled, untouched queue is not read; its figures are still published; an idle run writes nothing', async () => {
+    const t = await fresh({ SPOOL_METRIC_QUEUES: '*' });
+    await t.rt.spool.enqueue('quiet', { handler: 'echo' });
+    const { jobs } = await t.rt.spool.lease('quiet', { count: 1 });
+    await t.rt.spool.complete(
+      'quiet',
+      jobs.map((j) => ({ id: j.id, token: j.token })),
+    );
+    // retention: the completed job leaves (purge)
+    t.clock.now += 2 * 3_600_000;
+    await t.rt.spool.purge('quiet');
+    await t.rt.spool.enqueue('busy', [{ handler: 'echo' }, { handler: 'echo' }]);
+    await t.run();
+    const lastKey = globalKey(t.prefix, 'healthLast');
+    const historyKey = globalKey(t.prefix, 'healthHistory');
+    const snaps = vi.spyOn(t.rt.spool, 'run');
+    // busy has jobs: looked at every run; quiet is empty, healthy and untouched: its record stands
+    const r = await t.run();
+    expect(r.queues).toBe(2);
+    expect(snaps.mock.calls.map(([def, q]) => `${def.name}:${q}`)).toEqual(['snapshot:busy']);
+    const data = cw.commandCalls(PutMetricDataCommand).at(-1)!.args[0].input.MetricData!;
+    expect(data.find((d) => d.MetricName === 'WaitingJobs' && d.Dimensions?.[0]?.Value === 'quiet')!.Value).toBe(0);
+    expect(data.find((d) => d.MetricName === 'WaitingJobs' && d.Dimensions?.[0]?.Value === 'busy')!.Value).toBe(2);
+    // busy drained and purged: once settled (healthy, announced nothing), nothing is read or written
+    const held = await t.rt.spool.lease('busy', { count: 2 });
+    await t.rt.spool.complete(
+      'busy',
+      held.jobs.map((j) => ({ id: j.id, token: j.token })),
+    );
+    t.clock.now += 2 * 3_600_000;
+    await t.rt.spool.purge('busy');
+    await t.run();
+    await t.run();
+    snaps.mockClear();
+    const before = [await t.rt.spool.redis.get(lastKey), await t.rt.spool.redis.llen(historyKey)];
+    const idle = await t.run();
+    expect(idle).toMatchObject({ status: 'healthy', queues: 2, messages: [] });
+    expect(snaps).not.toHaveBeenCalled();
+    expect([await t.rt.spool.redis.get(lastKey), await t.rt.spool.redis.llen(historyKey)]).toEqual(before);
+    // an enqueue touches the queue: the next run looks at it again
+    await t.rt.spool.enqueue('quiet', { handler: 'echo' });
+    snaps.mockClear();
+    await t.run();
+    expect(snaps.mock.calls.map(([def, q]) => `${def.name}:${q}`)).toEqual(['snapshot:quiet']);
+    snaps.mockRestore();
   });
 });
