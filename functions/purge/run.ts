@@ -1,7 +1,14 @@
 import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
 import { reclaim } from '../../shared/queue/ops/lease.js';
-import { purge } from '../../shared/queue/ops/purge.js';
+import {
+  forgetQueue,
+  lastEnqueued,
+  type PurgePlan,
+  purge,
+  purgeCandidates,
+  recordPurgePlan,
+} from '../../shared/queue/ops/purge.js';
 import { queues as listQueues, snapshot } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { PurgeReport } from '../../shared/queue/types.js';
@@ -22,6 +29,8 @@ export interface QueuePurge extends Omit<PurgeReport, 'dryRun'> {
 
 export interface PurgeRunReport {
   dryRun: boolean;
+  /** Queues that left the registry (empty and not enqueued to for SPOOL_QUEUE_IDLE_TTL_MS); scheduled runs only. */
+  forgotten?: string[];
   queues: Record<string, QueuePurge>;
   totals: Omit<QueuePurge, 'more' | 'rounds'>;
   /** Work left for the next invocation (it resumes where this one stopped). */
@@ -37,6 +46,12 @@ export interface PurgeInput {
   maxRounds?: number;
   /** Epoch ms: no new round starts after this. */
   deadline: number;
+  /**
+   * The scheduled run's plan (shared/queue/ops/purge.ts purgeCandidates): after purging, each queue's
+   * next purge is recorded, and the queues empty and unused for SPOOL_QUEUE_IDLE_TTL_MS leave the
+   * registry.
+   */
+  plan?: PurgePlan;
 }
 
 /**
@@ -63,8 +78,12 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
   delete (report.totals as Partial<QueuePurge>).more;
   delete (report.totals as Partial<QueuePurge>).rounds;
 
+  const next: Array<{ queue: string; at: number }> = [];
+  const empty: string[] = [];
   for (const queue of input.queues) {
     const q = zero();
+    let jobs = 0;
+    let nextAt: number | undefined;
     report.queues[queue] = q;
     if (input.dryRun) {
       const [snap] = await snapshot(spool, [queue]);
@@ -85,10 +104,34 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
       q.orphans += p.orphans;
       q.idempotencyKeys += p.idempotencyKeys;
       q.more = p.more;
+      jobs = p.jobs;
+      nextAt = p.nextAt;
     } while (q.more && q.rounds < maxRounds);
+    if (input.plan) {
+      const now = rt.clock();
+      if (q.more || input.plan.live.has(queue)) next.push({ queue, at: now });
+      else if (jobs === 0) empty.push(queue);
+      else next.push({ queue, at: nextAt ?? now + Math.max(spool.config.orphanSweepMs, 3_600_000) });
+    }
     if (q.more) report.more = true;
     for (const k of Object.keys(report.totals) as Array<keyof PurgeRunReport['totals']>) report.totals[k] += q[k];
     log.info('purged', { queue, dryRun: input.dryRun, ...q });
+  }
+  if (input.plan) {
+    // An empty queue leaves the registry once unused for the idle TTL; until then it is looked at again then.
+    const idle = spool.config.queueIdleTtlMs;
+    const now = rt.clock();
+    const forgotten: string[] = [];
+    const last = await lastEnqueued(spool, empty);
+    for (const [i, queue] of empty.entries()) {
+      const at = last[i];
+      if (at !== undefined && at + idle > now) next.push({ queue, at: at + idle });
+      else if (await forgetQueue(spool, queue, now - idle)) forgotten.push(queue);
+      else next.push({ queue, at: now });
+    }
+    await recordPurgePlan(spool, next, forgotten);
+    report.forgotten = forgotten;
+    if (forgotten.length > 0) log.info('queues left the registry', { queues: forgotten });
   }
   log.info('purge done', { dryRun: input.dryRun, queues: input.queues.length, more: report.more, ...report.totals });
   return report;
@@ -105,8 +148,11 @@ const directInput = z.strictObject({ ...purgeFields, queues: z.optional(z.array(
  */
 export async function runInvocation(event: unknown, inv: Invocation): Promise<PurgeRunReport> {
   const deadline = inv.deadline - RESERVE_MS;
-  if (isScheduledEvent(event))
-    return runPurge(inv.rt, inv.log, { queues: await listQueues(inv.rt.spool), dryRun: false, deadline });
+  if (isScheduledEvent(event)) {
+    // Only the queues with something to purge, or that may have (purge:due, touched, due).
+    const plan = await purgeCandidates(inv.rt.spool);
+    return runPurge(inv.rt, inv.log, { queues: plan.queues, dryRun: false, deadline, plan });
+  }
   const input = parseWith(directInput, event ?? {});
   const queues = input.queues ?? (await listQueues(inv.rt.spool));
   for (const [i, q] of queues.entries()) assertQueueName(q, `queues[${i}]`);

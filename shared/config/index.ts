@@ -17,6 +17,8 @@ export interface QueueConfig {
   deadTtlMs: number;
   deadCap: number;
   purgeLimit: number;
+  orphanSweepMs: number;
+  queueIdleTtlMs: number;
   kickDebounceMs: number;
 }
 
@@ -49,6 +51,8 @@ export function queueConfig(c: SpoolConfig = loadConfig()): QueueConfig {
     deadTtlMs: c.SPOOL_DEAD_TTL_MS,
     deadCap: c.SPOOL_DEAD_CAP,
     purgeLimit: c.SPOOL_PURGE_LIMIT,
+    orphanSweepMs: c.SPOOL_ORPHAN_SWEEP_MS,
+    queueIdleTtlMs: c.SPOOL_QUEUE_IDLE_TTL_MS,
     kickDebounceMs: c.SPOOL_KICK_DEBOUNCE_MS,
   };
 }

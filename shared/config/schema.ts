@@ -41,6 +41,11 @@ export const ENV_SCHEMA = z.object({
   SPOOL_DEAD_TTL_MS: int(7 * 86_400_000, 60_000, 365 * 86_400_000),
   SPOOL_DEAD_CAP: int(10_000, 1, 1_000_000),
   SPOOL_PURGE_LIMIT: int(1_000, 1, 100_000),
+  // A purge sweeps a queue for orphans when its job hashes differ in size, and otherwise at most this
+  // often (0: only then).
+  SPOOL_ORPHAN_SWEEP_MS: int(86_400_000, 0, 30 * 86_400_000),
+  // A queue with no job left and no enqueue for this long leaves the registry (an enqueue brings it back).
+  SPOOL_QUEUE_IDLE_TTL_MS: int(7 * 86_400_000, 60_000, 365 * 86_400_000),
   SPOOL_KICK_DEBOUNCE_MS: int(5_000, 0, 600_000),
   SPOOL_WORKER_BATCH_SIZE: int(25, 1, 1_000),
   SPOOL_WORKER_CONCURRENCY: int(10, 1, 1_000),

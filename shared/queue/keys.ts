@@ -42,7 +42,7 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
   idempotency: 'HASH idempotency key -> job id',
   idempotencyExpiry: 'ZSET idempotency key -> window end ms',
   counters:
-    "HASH name -> count: QueueCounters (types.ts), and the engine's seq, fence, purge:cursor, purge:jobs-cursor",
+    "HASH name -> count: QueueCounters (types.ts), and the engine's seq, fence, purge:cursor, purge:jobs-cursor, purge:swept-at",
   worker: 'STRING present while a worker drains the queue',
   kick: 'STRING debounce of worker kicks',
   auditDlqReplay: 'LIST JSON audit records of DLQ replays, newest first, capped (written by the replay script)',
@@ -83,6 +83,7 @@ export type GlobalKeyName = keyof typeof GLOBAL_KEYS;
 export const SCRIPT_GLOBAL_KEY_DOCS = {
   due: 'ZSET queue -> ms the queue next needs a worker (now when jobs wait, else its next delayed job or lease deadline); never later than the truth, exact after a lease',
   touched: 'ZSET queue -> ms of its last enqueue (the registry with <prefix>:queues; health and purge read it)',
+  queues: 'SET queue names registered by older versions (the registry with <prefix>:touched)',
 } as const satisfies Partial<Record<GlobalKeyName, string>>;
 
 export type ScriptGlobalKeyName = keyof typeof SCRIPT_GLOBAL_KEY_DOCS;

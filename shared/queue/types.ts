@@ -313,6 +313,14 @@ export interface PurgeReport {
   more: boolean;
 }
 
+/** One purge call as the engine answers it: the report, and what the scheduled purge plans with. */
+export interface PurgeRound extends PurgeReport {
+  /** Epoch ms (the Redis server's clock) something left next passes its retention, TTL or window. */
+  nextAt?: number;
+  /** Job records left in the queue (0: it holds no job). */
+  jobs: number;
+}
+
 /**
  * Every counter the scripts keep in a queue's `counters` hash, cumulative since the queue was first
  * used (besides the engine's own fields seq, fence and the purge cursors; see keys.ts).

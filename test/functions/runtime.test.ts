@@ -117,6 +117,49 @@ describe('purge function', () => {
     expect((await rt.spool.snapshot(['pa']))[0]).toMatchObject({ completed: 0, active: 0, waiting: 1 });
   });
 
+  it('scheduled: purges only the queues with something to purge; an empty queue unused for the idle TTL leaves the registry', async () => {
+    let now = 1_900_000_000_000;
+    const { rt } = await testRuntime(
+      'purge-plan',
+      { SPOOL_COMPLETED_RETENTION_MS: '60000', SPOOL_QUEUE_IDLE_TTL_MS: '86400000' },
+      { clock: () => now },
+    );
+    const purge = createPurgeHandler(rt);
+    const tick = async (ms: number) => {
+      now += ms;
+      return (await purge(scheduledEvent('purge'), lambdaContext(60_000, 'purge'))) as PurgeRunReport;
+    };
+    await rt.spool.enqueue('used', { handler: 'echo' });
+    await rt.spool.enqueue('idle-soon', { handler: 'echo' });
+    for (const q of ['used', 'idle-soon']) {
+      const { jobs } = await rt.spool.lease(q, { count: 1 });
+      await rt.spool.complete(
+        q,
+        jobs.map((j) => ({ id: j.id, token: j.token })),
+      );
+    }
+    // the first run has no plan: it looks at every queue (nothing past retention yet)
+    expect(Object.keys((await tick(1_000)).queues).sort()).toEqual(['idle-soon', 'used']);
+    const spy = vi.spyOn(rt.spool, 'run');
+    // an hour later both completed jobs are past retention: each queue is looked at when its purge is due
+    const r = await tick(3_600_000);
+    expect(r.totals.completed).toBe(2);
+    // and then nothing is due: no queue is looked at
+    spy.mockClear();
+    expect(Object.keys((await tick(3_600_000)).queues)).toEqual([]);
+    expect(spy).not.toHaveBeenCalled();
+    // used again: looked at by the next run
+    await rt.spool.enqueue('used', { handler: 'echo' });
+    expect(Object.keys((await tick(3_600_000)).queues)).toEqual(['used']);
+    // a day after its last enqueue, the empty queue leaves the registry; an enqueue brings it back
+    const gone = await tick(86_400_000);
+    expect(gone.forgotten).toEqual(['idle-soon']);
+    expect(await rt.spool.queues()).toEqual(['used']);
+    await rt.spool.enqueue('idle-soon', { handler: 'echo' });
+    expect(await rt.spool.queues()).toEqual(['idle-soon', 'used']);
+    spy.mockRestore();
+  });
+
   it('is bounded per invocation and resumable (limit per round, rounds per call)', async () => {
     let now = 1_900_000_000_000;
     const { rt } = await testRuntime('purge-bound', { SPOOL_COMPLETED_RETENTION_MS: '0' }, { clock: () => now });

@@ -45,6 +45,7 @@ export async function complete(
   if (items.length === 0) return [];
   const { results } = await core.run(COMPLETE, queue, {
     clock: core.scriptClock(),
+    retentionMs: core.config.completedRetentionMs,
     items: items.map((i) => {
       const attempt = attemptOf(core, i.run);
       if (i.response) attempt.response = i.response;

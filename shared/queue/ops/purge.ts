@@ -1,19 +1,22 @@
 import { randomUUID } from 'node:crypto';
+import { guard } from '../../redis/client.js';
 import type { SpoolCore } from '../core.js';
-import { REQUEST_TTL_MS, requestKey } from '../keys.js';
+import { optNum } from '../core.js';
+import { DUE_BUILT, globalKey, REQUEST_TTL_MS, requestKey } from '../keys.js';
 import { assertQueueName } from '../schema.js';
-import { PURGE } from '../scripts/purge.js';
-import type { PurgeOptions, PurgeReport } from '../types.js';
+import { FORGET_QUEUE, PURGE } from '../scripts/purge.js';
+import type { PurgeOptions, PurgeRound } from '../types.js';
+import { queues as listQueues } from './snapshot.js';
 
 /**
  * Bounded, resumable clean-up of one queue; `more` says another call has work. A call retried after
  * its reply was lost answers what its first run removed, and removes nothing more.
  */
-export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions = {}): Promise<PurgeReport> {
+export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions = {}): Promise<PurgeRound> {
   assertQueueName(queue);
   const dryRun = opts.dryRun ?? false;
   const limit = opts.limit ?? core.config.purgeLimit;
-  const { completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more } = await core.run(
+  const r = await core.run(
     PURGE,
     queue,
     {
@@ -24,9 +27,94 @@ export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions =
       deadCap: core.config.deadCap,
       limit,
       scanCount: Math.min(limit, 500),
+      sweepEveryMs: core.config.orphanSweepMs,
       requestTtlMs: dryRun ? 0 : REQUEST_TTL_MS,
     },
     { request: requestKey(core.config.prefix, queue, dryRun ? 'none' : randomUUID()) },
   );
-  return { dryRun, completed, deadPastTtl, deadTrimmed, orphans, idempotencyKeys, more };
+  const { completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more, jobs } = r;
+  const out: PurgeRound = { dryRun, completed, deadPastTtl, deadTrimmed, orphans, idempotencyKeys, more, jobs };
+  const nextAt = optNum(r.nextAt);
+  if (nextAt !== undefined) out.nextAt = nextAt;
+  return out;
+}
+
+/**
+ * Take an empty queue out of the registry when it was last enqueued to before `before` (epoch ms).
+ * An enqueue brings it back (its counters were kept). False when it holds a job or was enqueued since.
+ */
+export async function forgetQueue(core: SpoolCore, queue: string, before: number): Promise<boolean> {
+  assertQueueName(queue);
+  const { forgotten } = await core.run(FORGET_QUEUE, queue, { before: Math.floor(before) });
+  return forgotten === true;
+}
+
+/** How far back before the last purge run the touched index is read: the two clocks may disagree by this much. */
+const TOUCHED_SLACK_MS = 60_000;
+
+export interface PurgePlan {
+  /** The queues to purge now. */
+  queues: string[];
+  /** Of those, the ones with live work (in the due index): purged again at the next run. */
+  live: Set<string>;
+  /** Every queue of the registry (no purge plan yet: the first scheduled run after an upgrade). */
+  full: boolean;
+}
+
+/**
+ * What the scheduled purge looks at, without looking at every queue: the queues whose purge is due
+ * (purge:due), those enqueued to since the last run (touched) and those with live work (due). Reads
+ * purge:last and the three indexes: four commands when there is nothing to purge. With no plan yet
+ * (the first run), every registered queue, and the legacy registry's queues get their touched score.
+ */
+export async function purgeCandidates(core: SpoolCore): Promise<PurgePlan> {
+  const p = core.config.prefix;
+  const now = core.now();
+  const lastRaw = await guard(() => core.redis.get<string | number>(globalKey(p, 'purgeLast')));
+  const liveOf = (members: unknown[]) => new Set(members.map(String).filter((q) => q !== DUE_BUILT));
+  if (lastRaw === null || lastRaw === undefined) {
+    const liveSet = liveOf(await guard(() => core.redis.zrange(globalKey(p, 'due'), 0, -1)));
+    const all = await listQueues(core);
+    const legacy = await guard(() => core.redis.smembers(globalKey(p, 'queues')));
+    if (legacy.length > 0) {
+      const [first, ...rest] = legacy.map((member) => ({ score: now, member: String(member) }));
+      await guard(() => core.redis.zadd(globalKey(p, 'touched'), { nx: true }, first!, ...rest));
+    }
+    return { queues: all, live: liveSet, full: true };
+  }
+  const last = Number(lastRaw);
+  const [live, due, touched] = await guard(() =>
+    Promise.all([
+      core.redis.zrange(globalKey(p, 'due'), 0, -1),
+      core.redis.zrange(globalKey(p, 'purgeDue'), '-inf', now, { byScore: true }),
+      core.redis.zrange(globalKey(p, 'touched'), Math.floor(last - TOUCHED_SLACK_MS), '+inf', { byScore: true }),
+    ]),
+  );
+  const liveSet = liveOf(live);
+  const names = new Set([...due, ...touched, ...liveSet].map(String));
+  return { queues: [...names].sort(), live: liveSet, full: false };
+}
+
+/**
+ * Record the scheduled purge's plan: each queue's next purge (`next`: epoch ms), the queues that left
+ * the registry (out of the plan), and this run's time (what the next run reads touched from).
+ */
+export async function recordPurgePlan(
+  core: SpoolCore,
+  next: Array<{ queue: string; at: number }>,
+  forgotten: string[],
+): Promise<void> {
+  const p = core.config.prefix;
+  const writes: Array<Promise<unknown>> = [core.redis.set(globalKey(p, 'purgeLast'), String(Math.floor(core.now())))];
+  const [first, ...rest] = next.map(({ queue, at }) => ({ score: Math.floor(at), member: queue }));
+  if (first) writes.push(core.redis.zadd(globalKey(p, 'purgeDue'), first, ...rest));
+  if (forgotten.length > 0) writes.push(core.redis.zrem(globalKey(p, 'purgeDue'), ...forgotten));
+  await guard(() => Promise.all(writes));
+}
+
+/** The touched scores (epoch ms of the last enqueue) of queues; undefined for a queue it lacks. */
+export async function lastEnqueued(core: SpoolCore, queues: string[]): Promise<Array<number | undefined>> {
+  if (queues.length === 0) return [];
+  const scores = await guard(() => core.redis.zmscore(globalKey(core.config.prefix, 'touched'), queues));
+  return (scores ?? []).map((x) => (x === null || x === undefined ? undefined : Number(x)));
 }

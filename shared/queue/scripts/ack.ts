@@ -1,6 +1,6 @@
 import type { AckStatus } from '../types.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
-import { BASE, DEAD, DUE, HISTORY, WAITING } from './lib.js';
+import { BASE, DEAD, DUE, HISTORY, IDEMPOTENCY, WAITING } from './lib.js';
 
 /** The fencing check shared by complete, fail and extend. */
 const LEASE_CHECK = luaLibrary(
@@ -33,24 +33,32 @@ export const COMPLETE = defineScript({
   summary: `
 Complete leased jobs. A stale token (the lease expired and the job moved on, or another worker
 holds it) is refused. Safe to run twice: a job this token completed already answers ok, unchanged.
-Each completed job records its attempt in its history, and keeps the response snippet it is given.`,
+Each completed job records its attempt in its history, and keeps the response snippet it is given.
+Retention as jobs complete: each time the completed count passes a multiple of TRIM_EVERY, the call
+removes up to (jobs it completed + TRIM_EXTRA) completed jobs older than retentionMs (with the
+idempotency keys that name them), so removal keeps up with completion at any rate; what is left
+when completions stop is purge's.`,
   keys: {
     active: 'completed jobs leave it',
-    completed: 'completed jobs join it',
-    meta: '',
+    completed: 'completed jobs join it; jobs past retention leave it',
+    jobs: 'jobs past retention leave it',
+    meta: 'jobs past retention leave it',
+    idempotency: 'keys of jobs past retention leave it',
+    idempotencyExpiry: 'keys of jobs past retention leave it',
     counters: 'writes completed',
   },
   args: {
     clock: ARGS.clock,
+    retentionMs: { kind: 'number', doc: 'completed jobs kept this long (SPOOL_COMPLETED_RETENTION_MS)' },
     items: {
       kind: 'json',
       doc: '[[id, token, attempt?], ...]; attempt: { agoMs?, ranMs?, status?, requestId?, response? }',
     },
   },
-  result: returns<{ results: Array<{ status: AckStatus; state?: string }> }>(
-    '{ results = [{ status = ok|stale|not_found, state? }, ...] } in the order of items',
+  result: returns<{ results: Array<{ status: AckStatus; state?: string }>; trimmed: number }>(
+    '{ results = [{ status = ok|stale|not_found, state? }, ...] in the order of items, trimmed (jobs past retention removed) }',
   ),
-  uses: [BASE, HISTORY, LEASE_CHECK],
+  uses: [BASE, IDEMPOTENCY, HISTORY, LEASE_CHECK],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -77,13 +85,27 @@ for i, it in ipairs(items) do
     res[i] = { status = 'ok', state = 'completed' }
   end
 end
+local trimmed = 0
 if #done > 0 then
   bulk('ZREM', K.active, done)
   bulk('ZADD', K.completed, z)
   writeMetas(K.meta, w)
-  redis.call('HINCRBY', K.counters, 'completed', #done)
+  local total = redis.call('HINCRBY', K.counters, 'completed', #done)
+  -- Every TRIM_EVERY completions, up to #done + TRIM_EXTRA past retention leave (more than came in).
+  local TRIM_EVERY, TRIM_EXTRA = 50, 100
+  if math.floor(total / TRIM_EVERY) ~= math.floor((total - #done) / TRIM_EVERY) then
+    local old = redis.call('ZRANGEBYSCORE', K.completed, '-inf', '(' .. num(now - retentionMs), 'LIMIT', 0,
+      #done + TRIM_EXTRA)
+    if #old > 0 then
+      forgetKeys(K.idempotency, K.idempotencyExpiry, old, readMetas(K.meta, old))
+      bulk('ZREM', K.completed, old)
+      bulk('HDEL', K.jobs, old)
+      bulk('HDEL', K.meta, old)
+      trimmed = #old
+    end
+  end
 end
-return cjson.encode({ results = res })
+return cjson.encode({ results = res, trimmed = trimmed })
 `,
 });
 

@@ -33,25 +33,26 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
-  complete: 'b72c3741dab9b9da10cb6cc7678e09b7a03b96b6',
-  fail: '311c66fc00917b615550659904087d2b40c68c85',
+  complete: '8523b8973bd4a3ebf94c17e1f52963883c350ff5',
+  fail: '901694a8b3a58e259b5b77c1dbdcf2c294726b03',
   extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
-  replay: 'b42af08048e6d3bcb550d63555421a5a6e16c49d',
+  replay: '9e446723e1cbdfcf96ed81aa3d3f7e3c6b6df78f',
   deleteDead: '1da0cc1d3f4defbe22c285ab6a00d01a66b330e2',
-  enqueue: '8c45a7e39be1ecfa8d0615568245d045326fcefd',
+  enqueue: '52128f191be6d4229f00efb35b149975b92612b3',
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
-  cancel: '1543477def603198cd14adc505c1c7520fcb41bf',
-  runNow: '24eb9f422ffe8ea770d37eb696ce1a768d3f9534',
-  lease: '1169faad52404297c226b877eb4d71a334dd1c23',
-  release: 'c33b732e7693f0b59c13f502fc04a2635cb51ba6',
-  purge: 'f8d70a76b0ecee0ffd42deb154cd6dd710f6a1db',
-  snapshot: '5dba24e940edba5d74e0fbfd186aec206d87aa69',
+  cancel: 'fe5170202e50ddd043bf60fb4a259c5b51f00f26',
+  runNow: '250f2bf030a96f657b77b55210d6ee0e50daf12f',
+  lease: '35161a18815e67299d6e152b97d9572e8f7e33e6',
+  release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
+  purge: '95616018e038b9e89981997abec82407fc34e0d7',
+  forgetQueue: 'c5f0d891b2cc0060054aa92ced908f047bb90ff5',
+  snapshot: 'a2b5d6d5399d8c767ae9bdfdbbdce8825bd6d9fe',
 };
 
 /** Fields of the counters hash that are the engine's own, not counters (keys.ts). */
-const ENGINE_FIELDS = ['seq', 'fence', 'purge:cursor', 'purge:jobs-cursor'];
+const ENGINE_FIELDS = ['seq', 'fence', 'purge:cursor', 'purge:jobs-cursor', 'purge:swept-at'];
 
 /** The members of an interface of a TypeScript file, read with the compiler. */
 function interfaceMembers(file: string, name: string): string[] {
