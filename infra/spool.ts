@@ -132,6 +132,7 @@ export class Spool extends Construct {
       stage: this.api.stage,
       accessLogs: this.api.accessLogs,
       workerFailures: this.spoolFunctions.workerFailures,
+      timerFailures: this.spoolFunctions.timerFailures,
       deployment: this.deploymentName,
     });
 

@@ -51,6 +51,14 @@ export class SpoolStack extends Stack {
       value: spool.spoolFunctions.workerFailures.queueUrl,
       description: 'Failed asynchronous worker invocations (ticket worker-async-failures)',
     });
+    new CfnOutput(this, 'TimerQueueUrl', {
+      value: spool.spoolFunctions.timerQueue.queueUrl,
+      description: 'Queue timers: SQS message timers that wake the worker when a delayed job is due',
+    });
+    new CfnOutput(this, 'TimerFailureQueueUrl', {
+      value: spool.spoolFunctions.timerFailures.queueUrl,
+      description: 'Timer messages the worker failed to handle 3 times (ticket timer-failures)',
+    });
     new CfnOutput(this, 'ApiAccessLogGroupName', {
       value: spool.api.accessLogs.logGroupName,
       description: 'API access logs (one JSON line per request)',

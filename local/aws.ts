@@ -2,10 +2,21 @@
  * AWS, locally: the stand-ins the function host (local/functions.ts) gives the real handlers in place
  * of the AWS clients and of Lambda's asynchronous invoke of the worker. Production never loads them.
  */
+
+import { randomUUID } from 'node:crypto';
 import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { PublishCommand } from '@aws-sdk/client-sns';
-import type { AwsClients, KickEvent, KickWorker, Sender } from '../functions/lib/runtime.js';
+import type { SendMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  type AwsClients,
+  type KickEvent,
+  type KickWorker,
+  MAX_TIMER_DELAY_S,
+  type Sender,
+  type Timer,
+  type TimerMessage,
+} from '../functions/lib/runtime.js';
 import type { Logger } from '../shared/log/logger.js';
 
 /**
@@ -32,7 +43,12 @@ export function loggingSender<C extends { input: unknown }>(logger: Pick<Logger,
 export function loggingAwsClients(log: (line: string) => void): AwsClients {
   const logger = {
     info: (_message: string, extra: { service: string; command: string; input: unknown }) => {
-      const note = extra.service === 'lambda' ? ' (not sent: the local worker kick runs in-process)' : '';
+      const note =
+        extra.service === 'lambda'
+          ? ' (not sent: the local worker kick runs in-process)'
+          : extra.service === 'sqs'
+            ? ' (not sent: the local timers run in-process)'
+            : '';
       log(`[${extra.service}] ${extra.command.replace(/Command$/, '')} ${JSON.stringify(extra.input)}${note}`);
     },
   } as unknown as Pick<Logger, 'info'>;
@@ -40,6 +56,7 @@ export function loggingAwsClients(log: (line: string) => void): AwsClients {
     cloudwatch: loggingSender<PutMetricDataCommand>(logger, 'cloudwatch'),
     sns: loggingSender<PublishCommand>(logger, 'sns'),
     lambda: loggingSender<InvokeCommand>(logger, 'lambda'),
+    sqs: loggingSender<SendMessageCommand>(logger, 'sqs'),
   };
 }
 
@@ -58,5 +75,40 @@ export function inProcessKick(
         log(`[worker] kick for ${queue} (${o.reason}) failed: ${(e as Error).stack ?? String(e)}`),
       );
     });
+  };
+}
+
+/**
+ * The timer queue, in this process: `arm` sets a timer that delivers the event the timer queue's
+ * event source mapping would (`{ Records: [{ eventSource: 'aws:sqs', body }] }`) to `invokeWorker`
+ * when it fires, at most 900 s later as SQS would (the worker re-arms a later one). To the
+ * millisecond, where SQS counts whole seconds. `cancel()` clears every pending timer (on close).
+ */
+export function inProcessTimer(
+  invokeWorker: (event: unknown) => Promise<unknown>,
+  log: (line: string) => void,
+  clock: () => number = Date.now,
+): Timer & { cancel(): void; readonly pending: number } {
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    async arm(queue, at) {
+      const wait = Math.min(MAX_TIMER_DELAY_S * 1000, Math.max(0, Math.round(at - clock())));
+      const body: TimerMessage = { timer: { queue, at: Math.round(at) } };
+      const t = setTimeout(() => {
+        timers.delete(t);
+        const event = {
+          Records: [{ messageId: randomUUID(), eventSource: 'aws:sqs', body: JSON.stringify(body) }],
+        };
+        invokeWorker(event).catch((e: unknown) => log(`[timer] ${queue} failed: ${(e as Error).stack ?? String(e)}`));
+      }, wait);
+      timers.add(t);
+    },
+    cancel() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+    get pending() {
+      return timers.size;
+    },
   };
 }

@@ -6,7 +6,7 @@
 import { createRuntime, type Runtime, setRuntime } from '../functions/lib/runtime.js';
 import { FUNCTION_NAMES, type FunctionName, functionEntry } from '../functions/routes.js';
 import { type LambdaHandler, lambdaContext, toScheduledEvent } from './apigw.js';
-import { inProcessKick, loggingAwsClients } from './aws.js';
+import { inProcessKick, inProcessTimer, loggingAwsClients } from './aws.js';
 
 export interface FunctionHost {
   /** Invoke `fn` synchronously (RequestResponse) with `event`. Rejects `{ timeout: true }` at the limit. */
@@ -46,12 +46,15 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
 
   // The worker kick: Lambda's asynchronous invoke, in-process (not awaited by the caller's response).
   const kickWorker = inProcessKick((event) => invoke('worker', event), opts.log);
+  // The timer queue: in-process timers that deliver the SQS event to the worker.
+  const timer = inProcessTimer((event) => invoke('worker', event), opts.log);
   const runtime = await createRuntime({
     fn: 'local',
     env: opts.env,
     credentials: { url: opts.env.UPSTASH_REDIS_REST_URL!, token: opts.env.UPSTASH_REDIS_REST_TOKEN! },
     aws: loggingAwsClients(opts.log),
     kickWorker,
+    timer,
   });
   setRuntime(runtime);
 
@@ -94,6 +97,7 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
       return invoke(fn, toScheduledEvent(`spool-local-${fn}-schedule`));
     },
     async close() {
+      timer.cancel();
       const pending = [...inflight].map((p) => p.catch(() => undefined));
       await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 3_000).unref())]);
       setRuntime(undefined);

@@ -8,7 +8,7 @@ import type { JobState } from '../../shared/queue/types.js';
 import { requestTrace, toTraceparent, xrayTraceId } from '../../shared/trace/context.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { presentJob } from '../lib/present.js';
-import type { KickReason, Runtime } from '../lib/runtime.js';
+import { armTimer, type KickReason, type Runtime } from '../lib/runtime.js';
 import {
   API_MAX_BATCH,
   type Body,
@@ -88,7 +88,12 @@ export const enqueueRoutes: RouteImpls = {
     // The request's trace goes with the jobs, to be sent on with their deliveries.
     const trace = requestTrace(req.headers, rt.invocationTrace());
     const out = await enqueue(rt.spool, queue, input, trace ? { trace: toTraceparent(trace) } : {});
-    await kickIfNeeded(rt, queue, out.kick, req.log);
+    const { wakeAt } = out;
+    await Promise.all([
+      kickIfNeeded(rt, queue, out.kick, req.log),
+      // The queue's first delayed job moved earlier (wakeAt, the Redis server's clock): its timer.
+      wakeAt === undefined ? undefined : armTimer(rt, req.log, queue, wakeAt - rt.clock()),
+    ]);
     const created = out.jobs.some((j) => !j.deduplicated);
     const status = created ? 201 : 200;
     req.log.info('enqueued', {

@@ -10,6 +10,7 @@
 import type { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import type { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { PublishCommand } from '@aws-sdk/client-sns';
+import type { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Redis } from '@upstash/redis';
 import { loadConfig, queueConfig, type SpoolConfig } from '../../shared/config/index.js';
 import { BUILTIN_HANDLERS } from '../../shared/jobs/builtin.js';
@@ -33,15 +34,25 @@ export interface AwsClients {
   cloudwatch: Sender<PutMetricDataCommand>;
   sns: Sender<PublishCommand>;
   lambda: Sender<InvokeCommand>;
+  sqs: Sender<SendMessageCommand>;
 }
 
 /**
  * Why a worker is started: 'enqueue' (debounced kick), 'drain' (API), 'continue' (out of time, work
  * left), 'scale-out' (a worker with a deep backlog; such workers start no more), 'schedule' (safety
- * net), 'replay' (DLQ), 'run' (a delayed job run now). The one list: the kick event's schema and the
+ * net), 'replay' (DLQ), 'run' (a delayed job run now), 'timer' (a queue's timer: a delayed job is due). The one list: the kick event's schema and the
  * type are both read from it.
  */
-export const KICK_REASONS = ['enqueue', 'drain', 'continue', 'scale-out', 'schedule', 'replay', 'run'] as const;
+export const KICK_REASONS = [
+  'enqueue',
+  'drain',
+  'continue',
+  'scale-out',
+  'schedule',
+  'replay',
+  'run',
+  'timer',
+] as const;
 export type KickReason = (typeof KICK_REASONS)[number];
 
 export interface KickOptions {
@@ -54,6 +65,24 @@ export type KickWorker = (queue: string, opts: KickOptions) => Promise<void>;
 /** The payload of a worker kick (direct invocation). */
 export interface KickEvent {
   kick: { queue: string; reason?: KickReason };
+}
+
+/** The longest SQS message timer (DelaySeconds); a later wake is re-armed when its message arrives. */
+export const MAX_TIMER_DELAY_S = 900;
+
+/** A timer message (the timer queue's body, and the event the local timers deliver as SQS would). */
+export interface TimerMessage {
+  timer: { queue: string /** Epoch ms (the arming process's clock) the queue's worker is due. */; at: number };
+}
+
+/**
+ * Wakes a worker for a queue at `at` (epoch ms, this process's clock): deployed, an SQS message timer
+ * on the timer queue, whose event source mapping invokes the worker (functions/worker/run.ts
+ * `runTimers`); locally, an in-process timer delivering the same event (local/aws.ts). Past 900 s
+ * the message carries `at` and is re-armed when it arrives.
+ */
+export interface Timer {
+  arm(queue: string, at: number): Promise<void>;
 }
 
 export interface Runtime {
@@ -73,6 +102,7 @@ export interface Runtime {
   /** The trace of the current invocation (Lambda's `_X_AMZN_TRACE_ID`), if any. */
   readonly invocationTrace: () => TraceContext | undefined;
   kickWorker: KickWorker;
+  timer: Timer;
 }
 
 export interface RuntimeOptions {
@@ -94,6 +124,7 @@ export interface RuntimeOptions {
   /** Reads a Secrets Manager secret's string (default: the SDK client, loaded on use). */
   readSecret?: (arn: string) => Promise<string>;
   kickWorker?: KickWorker;
+  timer?: Timer;
   handlers?: HandlerRegistry;
   /** Where X-Ray subsegments go (default: the daemon at AWS_XRAY_DAEMON_ADDRESS, if set). */
   xray?: XRaySink;
@@ -125,6 +156,9 @@ export function defaultAwsClients(): AwsClients {
     ),
     lambda: lazyClient<InvokeCommand>(
       async () => new (await import('@aws-sdk/client-lambda')).LambdaClient({}) as Sender<InvokeCommand>,
+    ),
+    sqs: lazyClient<SendMessageCommand>(
+      async () => new (await import('@aws-sdk/client-sqs')).SQSClient({}) as Sender<SendMessageCommand>,
     ),
   };
 }
@@ -199,6 +233,64 @@ export function lambdaKick(config: SpoolConfig, lambda: Sender<InvokeCommand>, l
   };
 }
 
+/** The whole seconds of an SQS message timer for a wake `delayMs` from now: rounded down, 0 to 900. */
+export const timerDelaySeconds = (delayMs: number): number =>
+  Math.min(MAX_TIMER_DELAY_S, Math.max(0, Math.floor(delayMs / 1000)));
+
+/**
+ * Production timer: a message on the timer queue (SPOOL_TIMER_QUEUE_URL) with DelaySeconds = the
+ * delay rounded down (at most 900 s). Rounded down, it arrives up to a second early and the worker
+ * it wakes waits for the job; one due past 900 s is re-armed by the worker the message wakes.
+ */
+export function sqsTimer(
+  config: SpoolConfig,
+  sqs: Sender<SendMessageCommand>,
+  logger: Logger,
+  clock: () => number = Date.now,
+): Timer {
+  return {
+    async arm(queue, at) {
+      const url = config.SPOOL_TIMER_QUEUE_URL;
+      if (!url) {
+        logger.debug('no SPOOL_TIMER_QUEUE_URL: the worker schedule runs delayed jobs', { queue, at });
+        return;
+      }
+      const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+      const body: TimerMessage = { timer: { queue, at: Math.round(at) } };
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: url,
+          DelaySeconds: timerDelaySeconds(at - clock()),
+          MessageBody: JSON.stringify(body),
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Arm a queue's timer `delayMs` from now. A failure is logged, never thrown: the jobs are stored and
+ * the worker schedule runs them (later than the timer would have).
+ */
+export async function armTimer(
+  rt: Pick<Runtime, 'timer' | 'clock'>,
+  log: Pick<Logger, 'debug' | 'warn'>,
+  queue: string,
+  delayMs: number,
+): Promise<void> {
+  const ms = Math.max(0, Math.round(delayMs));
+  try {
+    await rt.timer.arm(queue, rt.clock() + ms);
+    log.debug('timer armed', { queue, delayMs: ms });
+  } catch (err) {
+    log.warn('timer arm failed; the worker schedule will run the delayed jobs', {
+      queue,
+      delayMs: ms,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
 export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
   const fn = o.fn ?? 'local';
   const config = o.config ?? loadConfig(o.env ?? process.env);
@@ -234,6 +326,7 @@ export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     tracer,
     invocationTrace,
     kickWorker: o.kickWorker ?? lambdaKick(config, aws.lambda, logger),
+    timer: o.timer ?? sqsTimer(config, aws.sqs, logger, o.clock),
   };
   return rt;
 }

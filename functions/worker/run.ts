@@ -32,7 +32,7 @@ import {
 import { parseWith } from '../../shared/validation/zod.js';
 import { runSlots, type SlotReport } from '../../shared/worker/slots.js';
 import { type Invocation, isScheduledEvent } from '../lib/handler.js';
-import { KICK_REASONS, type KickReason, type Runtime } from '../lib/runtime.js';
+import { armTimer, KICK_REASONS, type KickReason, type Runtime } from '../lib/runtime.js';
 
 export interface WorkerOptions {
   /** Jobs per lease call, at most. */
@@ -245,17 +245,22 @@ export async function runKick(
   assertQueueName(kick.queue, 'kick.queue');
   const { rt, log } = inv;
   const reason: KickReason = kick.reason ?? 'enqueue';
+  const opts = workerOptions(rt, over);
+  // A timer arrives up to a second early (SQS counts whole seconds, rounded down): wait for the job.
+  if (reason === 'timer') opts.lingerMs = Math.max(opts.lingerMs, TIMER_LINGER_MS);
   const report = await drainQueue(rt, {
     queue: kick.queue,
     deadline: inv.deadline,
     log,
     scaleOut: reason !== 'scale-out',
-    opts: workerOptions(rt, over),
+    opts,
     requestId: inv.requestId,
   });
+  let continued = false;
   if (report.stop === 'time' && (report.waiting > 0 || report.released > 0) && reason !== 'scale-out') {
     try {
       await rt.kickWorker(kick.queue, { reason: 'continue' });
+      continued = true;
     } catch (err) {
       log.warn('continuation kick failed; the schedule will run the queue', {
         queue: kick.queue,
@@ -263,7 +268,89 @@ export async function runKick(
       });
     }
   }
+  if (!continued && report.nextDueInMs !== undefined && mayLackTimer(reason, report))
+    await armTimer(rt, log, kick.queue, report.nextDueInMs);
   log.info('worker done', { ...report, reason });
+  return report;
+}
+
+/**
+ * Whether the queue's first delayed job, as this worker leaves it, may have no timer. A delayed job
+ * gets one when it is the queue's first (enqueue and fail answer wakeAt); a later one gets none
+ * until the jobs before it are gone. So the first left may lack one after this run promoted delayed
+ * jobs, after a retry of its own moved the first earlier (a retry the worker may have run itself),
+ * or when a timer or the schedule woke it (the timer chain goes on with it; the schedule runs when
+ * a timer was lost, or a job before it was cancelled). A worker that continues leaves it to its successor.
+ */
+export const mayLackTimer = (reason: KickReason, r: Pick<DrainReport, 'promoted' | 'wakeAt'>): boolean =>
+  reason === 'timer' || reason === 'schedule' || r.promoted > 0 || r.wakeAt !== undefined;
+
+/** A timer kick lingers at least this long for the job it was armed for. */
+export const TIMER_LINGER_MS = 1_500;
+
+const timerSchema = z.object({
+  timer: z.object({ queue: z.string(), at: z.number() }),
+});
+
+export interface TimerReport {
+  /** Queues whose timer was due: a worker was kicked for each. */
+  kicked: string[];
+  /** Timers not yet due (past SQS's 900 s): armed again. */
+  rearmed: string[];
+  /** SQS partial batch response: the records to deliver again. */
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/** An SQS event (the timer queue's event source mapping). */
+export const isSqsEvent = (e: unknown): e is { Records: Array<{ messageId: string; body: string }> } =>
+  !!e &&
+  typeof e === 'object' &&
+  Array.isArray((e as { Records?: unknown }).Records) &&
+  (e as { Records: Array<{ eventSource?: unknown }> }).Records.every((r) => r?.eventSource === 'aws:sqs');
+
+/**
+ * Timer messages: a due one kicks a worker for its queue (reason 'timer'); one due more than a second
+ * from now (its delay was past 900 s) is armed again for the rest. A record that fails is reported
+ * back (partial batch response) and SQS delivers it again; a malformed one is dropped with a warning.
+ */
+export async function runTimers(
+  event: { Records: Array<{ messageId: string; body: string }> },
+  inv: Invocation,
+): Promise<TimerReport> {
+  const { rt, log } = inv;
+  const report: TimerReport = { kicked: [], rearmed: [], batchItemFailures: [] };
+  for (const rec of event.Records) {
+    let msg: z.infer<typeof timerSchema>;
+    try {
+      msg = parseWith(timerSchema, JSON.parse(rec.body));
+      assertQueueName(msg.timer.queue, 'timer.queue');
+    } catch (err) {
+      log.warn('timer message dropped: not a timer', {
+        messageId: rec.messageId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      continue;
+    }
+    const { queue, at } = msg.timer;
+    const left = at - rt.clock();
+    try {
+      if (left > 1_000) {
+        await rt.timer.arm(queue, at);
+        report.rearmed.push(queue);
+      } else {
+        await rt.kickWorker(queue, { reason: 'timer' });
+        report.kicked.push(queue);
+      }
+    } catch (err) {
+      log.warn('timer failed; SQS delivers it again', {
+        queue,
+        messageId: rec.messageId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      report.batchItemFailures.push({ itemIdentifier: rec.messageId });
+    }
+  }
+  log.info('timers done', { kicked: report.kicked, rearmed: report.rearmed, failed: report.batchItemFailures.length });
   return report;
 }
 
@@ -323,12 +410,13 @@ export async function runInvocation(
   event: unknown,
   inv: Invocation,
   over: Partial<WorkerOptions> = {},
-): Promise<DrainReport | ScheduleReport> {
+): Promise<DrainReport | ScheduleReport | TimerReport> {
   if (event && typeof event === 'object' && 'kick' in event)
     return clearingMark(event, inv, () => runKick(event, inv, over));
+  if (isSqsEvent(event)) return runTimers(event, inv);
   if (isScheduledEvent(event) || (event && typeof event === 'object' && Object.keys(event).length === 0))
     return runSchedule(inv);
-  throw new Error('worker: expected a kick {"kick": {"queue": ...}} or a scheduled event');
+  throw new Error('worker: expected a kick {"kick": {"queue": ...}}, a scheduled event or timer messages (SQS)');
 }
 
 /**

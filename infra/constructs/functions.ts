@@ -7,6 +7,7 @@ import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -29,6 +30,8 @@ interface FunctionSpec {
   readonly invokesWorker: boolean;
   /** Publishes the Spool metrics (cloudwatch:PutMetricData in the Spool namespace only). */
   readonly publishesMetrics: boolean;
+  /** Arms queue timers (gets SPOOL_TIMER_QUEUE_URL and sqs:SendMessage on the timer queue). */
+  readonly armsTimers?: boolean;
   /**
    * Pages and tickets of its own: gets SPOOL_ALERT_TOPIC_ARN (pages), SPOOL_TICKET_TOPIC_ARN (tickets),
    * sns:Publish on both, and what a message must say (SPOOL_DEPLOYMENT_NAME, SPOOL_RUNBOOK_BASE_URL).
@@ -49,13 +52,18 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     invokesWorker: true,
     publishesMetrics: false,
     publishesAlerts: false,
+    // A delayed job sooner than its queue's first arms the queue's timer.
+    armsTimers: true,
   },
   worker: {
-    description: 'Spool worker: leases jobs in batches, runs them, acknowledges; re-invokes itself while work remains',
+    description:
+      'Spool worker: keeps its slots busy with leased jobs, acknowledges as they finish; woken by kicks, timers and its schedule',
     readsRedisSecret: true,
     invokesWorker: true,
     publishesMetrics: false,
     publishesAlerts: false,
+    // A worker leaving delayed jobs arms the first one's timer; a timer due past 900 s is re-armed.
+    armsTimers: true,
     // Invocations are nudges (scheduled or kicked); the jobs live in Redis and expired leases are
     // re-leased, so Lambda's retries would only add parallel workers. A failed one goes to the
     // on-failure queue (a ticket) instead.
@@ -120,6 +128,13 @@ export class SpoolFunctions extends Construct {
   readonly workerFunctionName: string;
   /** On-failure destination of the worker's asynchronous invocations (kicks and ticks that failed). */
   readonly workerFailures: sqs.Queue;
+  /**
+   * The timer queue: SQS message timers (DelaySeconds up to 900 s) that wake the worker when a queue's
+   * first delayed job is due; its event source mapping invokes the worker.
+   */
+  readonly timerQueue: sqs.Queue;
+  /** Timer messages the worker failed to handle 3 times (the timer queue's dead-letter queue). */
+  readonly timerFailures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SpoolFunctionsProps) {
     super(scope, id);
@@ -140,6 +155,22 @@ export class SpoolFunctions extends Construct {
       retentionPeriod: Duration.days(14),
       enforceSSL: true,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+
+    this.timerFailures = new sqs.Queue(this, 'TimerFailures', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+    this.timerQueue = new sqs.Queue(this, 'Timers', {
+      // An event source mapping needs a visibility timeout of at least the function's timeout (the
+      // worker answers a timer batch in milliseconds: it kicks a worker or re-arms).
+      visibilityTimeout: Duration.seconds(config.workerTimeoutSeconds),
+      // A timer is worth little once the schedule (the safety net) has run its queue.
+      retentionPeriod: Duration.days(1),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: { queue: this.timerFailures, maxReceiveCount: 3 },
     });
 
     const functions = {} as Record<FunctionName, NodejsFunction>;
@@ -176,6 +207,10 @@ export class SpoolFunctions extends Construct {
       if (spec.invokesWorker) {
         environment.SPOOL_WORKER_FUNCTION_NAME = this.workerFunctionName;
         role.addToPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [workerArn] }));
+      }
+      if (spec.armsTimers) {
+        environment.SPOOL_TIMER_QUEUE_URL = this.timerQueue.queueUrl;
+        this.timerQueue.grantSendMessages(role);
       }
       if (spec.publishesAlerts) {
         environment.SPOOL_ALERT_TOPIC_ARN = props.pageTopic.topicArn;
@@ -218,6 +253,12 @@ export class SpoolFunctions extends Construct {
         reservedConcurrentExecutions: isWorker ? config.workerReservedConcurrency : undefined,
         retryAttempts: spec.asyncRetries,
         onFailure: isWorker ? new destinations.SqsDestination(this.workerFailures) : undefined,
+        // The worker's loops through SQS are by design: a worker leaving delayed jobs arms a timer
+        // that invokes the worker, which arms the next (retries, and timers past 900 s re-armed every
+        // 900 s). Each hop waits for a delayed job in Redis, so the chain is bounded by real work,
+        // but it is long: a job delayed a day is 96 hops, and Lambda's detection would drop it after
+        // about 16. Allowed on the worker only; its kicks to itself are direct invokes either way.
+        recursiveLoop: isWorker ? lambda.RecursiveLoop.ALLOW : undefined,
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
@@ -242,6 +283,12 @@ export class SpoolFunctions extends Construct {
       logGroups[fn] = logGroup;
       roles[fn] = role;
     }
+
+    // Timer messages invoke the worker: it kicks a worker for each due queue and re-arms the rest;
+    // a record it could not handle is reported back (partial batch response) and delivered again.
+    functions.worker.addEventSource(
+      new SqsEventSource(this.timerQueue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }),
+    );
 
     this.functions = functions;
     this.logGroups = logGroups;

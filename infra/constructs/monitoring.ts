@@ -65,6 +65,8 @@ export interface SpoolMonitoringProps {
   readonly accessLogs: logs.ILogGroup;
   /** On-failure destination of the worker's async invocations. */
   readonly workerFailures: IQueue;
+  /** Timer messages the worker failed to handle (the timer queue's dead-letter queue). */
+  readonly timerFailures: IQueue;
   /** `<stack> (account <id>, <region>)`; tokens resolved at deploy time. */
   readonly deployment: string;
 }
@@ -403,6 +405,19 @@ export class SpoolMonitoring extends Construct {
       next: 'read the records in the worker failure queue (output WorkerFailureQueueUrl), then purge it',
       runbook: [RUNBOOK.workerAsyncFailures],
       metric: props.workerFailures.metricApproximateNumberOfMessagesVisible({ period: fnPeriod, statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: GT,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.ticket('TimerFailures', 'timer-failures', {
+      headline: 'queue timers failed and went to the timer dead-letter queue',
+      symptom:
+        'ApproximateNumberOfMessagesVisible of the timer failure queue above 0 over 5 minutes: delayed jobs of those queues wait for the worker schedule',
+      next: 'read the records in the timer failure queue (output TimerFailureQueueUrl) and the worker log ("timer failed"), then purge it',
+      runbook: [RUNBOOK.timerFailures],
+      metric: props.timerFailures.metricApproximateNumberOfMessagesVisible({ period: fnPeriod, statistic: 'Maximum' }),
       threshold: 0,
       comparisonOperator: GT,
       evaluationPeriods: 1,

@@ -33,6 +33,7 @@ export const RUNBOOK = {
   functionThrottles: 'function-throttles',
   functionDuration: 'function-duration-near-timeout',
   workerAsyncFailures: 'worker-async-failures',
+  timerFailures: 'timer-failures',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 

@@ -20,7 +20,7 @@
 import type { JobOutcome } from '../jobs/outcome.js';
 import type { Logger } from '../log/logger.js';
 import type { SpoolCore } from '../queue/core.js';
-import { complete, extend, fail, release } from '../queue/ops/ack.js';
+import { complete, extend, failReport, release } from '../queue/ops/ack.js';
 import { lease } from '../queue/ops/lease.js';
 import type { AttemptRun, CompleteItem, FailItem, LeasedJob, LeaseOutcome, ReleaseItem } from '../queue/types.js';
 
@@ -87,6 +87,12 @@ export interface SlotReport {
   waiting: number;
   /** Earliest run-at of a delayed job after the last lease (the server's clock). */
   nextRunAt?: number;
+  /** How long from the loop's end until that job is due (ms, counted on the server's clock). */
+  nextDueInMs?: number;
+  /** Delayed jobs the leases promoted to waiting (they were due). */
+  promoted: number;
+  /** The earliest `wakeAt` of the run's fails: a retry moved the queue's first delayed job earlier. */
+  wakeAt?: number;
 }
 
 interface Held {
@@ -123,6 +129,7 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
     elapsedMs: 0,
     stop: 'empty',
     waiting: 0,
+    promoted: 0,
   };
   const ctl = new AbortController();
   const queued: LeasedJob[] = [];
@@ -163,12 +170,14 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
     pending = { complete: [], fail: [], release: [] };
     r.flushes++;
     try {
-      const [c, f, x] = await Promise.all([
+      const [c, failed, x] = await Promise.all([
         complete(core, queue, batch.complete),
-        fail(core, queue, batch.fail),
+        failReport(core, queue, batch.fail),
         release(core, queue, batch.release),
       ]);
       tries = 0;
+      const f = failed.results;
+      if (failed.wakeAt !== undefined) r.wakeAt = Math.min(r.wakeAt ?? Infinity, failed.wakeAt);
       for (const a of c) if (a.status === 'ok') r.completed++;
       for (const a of f) {
         if (a.status !== 'ok') continue;
@@ -283,6 +292,8 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
     Math.max(0, o.stopAt - clock()),
   );
 
+  // The last lease's view of the first delayed job: its due time, the server's now, and our clock then.
+  let lastSeen: { nextRunAt: number; serverNow: number; at: number } | undefined;
   let leasing = true;
   let dryAt: number | undefined;
   // Nothing held since: the loop leaves once this is lingerMs old and a lease finds nothing.
@@ -345,9 +356,15 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
         });
         r.leases++;
         r.leased += l.jobs.length;
+        r.promoted += l.promoted;
         r.waiting = l.waiting;
-        if (l.nextRunAt !== undefined) r.nextRunAt = l.nextRunAt;
-        else delete r.nextRunAt;
+        if (l.nextRunAt !== undefined) {
+          r.nextRunAt = l.nextRunAt;
+          lastSeen = { nextRunAt: l.nextRunAt, serverNow: l.now, at: clock() };
+        } else {
+          delete r.nextRunAt;
+          lastSeen = undefined;
+        }
         await deps.onLease?.(l, r.leases === 1);
         for (const job of l.jobs) {
           const leaseMs = Math.max(core.config.leaseMs, job.timeoutMs + grace);
@@ -385,7 +402,9 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
     if (flushTimer) clearTimeout(flushTimer);
     await flushing;
     if (!fatal && pendingCount() > 0) await flush();
-    r.elapsedMs = clock() - started;
+    const end = clock();
+    r.elapsedMs = end - started;
+    if (lastSeen) r.nextDueInMs = lastSeen.nextRunAt - lastSeen.serverNow - (end - lastSeen.at);
   }
   if (fatal) throw fatal;
   return r;

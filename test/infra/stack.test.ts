@@ -226,14 +226,59 @@ describe('SpoolStack with default context', () => {
     const workerPolicy = resources(s.template, 'AWS::IAM::Policy').find(([, p]) =>
       p.Properties.Roles.some((r: Json) => r.Ref === workerRole),
     )![1];
-    expect(
-      [workerPolicy.Properties.PolicyDocument.Statement]
-        .flat()
-        .find((st: Json) => [st.Action].flat().includes('sqs:SendMessage')),
-    ).toMatchObject({ Resource: getAttArn(queueId) });
+    const sends = [workerPolicy.Properties.PolicyDocument.Statement]
+      .flat()
+      .filter((st: Json) => [st.Action].flat().includes('sqs:SendMessage'));
+    expect(sends.map((st: Json) => st.Resource)).toContainEqual(getAttArn(queueId));
     s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'Spool-worker-async-failures',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+    });
+  });
+
+  it('wakes the worker with queue timers: a timer queue mapped to the worker, its failures to a DLQ with a ticket', () => {
+    const res = s.template.toJSON().Resources as Record<string, Json>;
+    const id = (c: { node: { defaultChild?: unknown } }) =>
+      s.stack.getLogicalId(c.node.defaultChild as import('aws-cdk-lib').CfnElement);
+    const fns = s.stack.spool.spoolFunctions;
+    const timers = id(fns.timerQueue);
+    const failures = id(fns.timerFailures);
+    // The mapping's batches need a visibility timeout of at least the worker's timeout.
+    expect(res[timers]!.Properties).toMatchObject({
+      VisibilityTimeout: 900,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: getAttArn(failures), maxReceiveCount: 3 },
+    });
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: getAttArn(timers),
+      FunctionName: { Ref: id(fns.functions.worker) },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    // The worker's loop through the timer queue is by design (timers past 900 s are re-armed).
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: fns.workerFunctionName,
+      RecursiveLoop: 'Allow',
+    });
+    // Who arms timers: the enqueue function (delayed jobs) and the worker; they get the URL and SendMessage.
+    const roleOf = (fn: 'enqueue' | 'worker' | 'health') => id(fns.roles[fn]);
+    const sendsTo = (fn: 'enqueue' | 'worker' | 'health') =>
+      resources(s.template, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === roleOf(fn)))
+        .flatMap(([, p]) => [p.Properties.PolicyDocument.Statement].flat())
+        .filter((st: Json) => [st.Action].flat().includes('sqs:SendMessage'))
+        .map((st: Json) => st.Resource);
+    expect(sendsTo('enqueue')).toEqual([getAttArn(timers)]);
+    expect(sendsTo('worker')).toContainEqual(getAttArn(timers));
+    expect(sendsTo('health')).toEqual([]);
+    const envOf = (fn: 'enqueue' | 'worker' | 'health') =>
+      (res[id(fns.functions[fn])]!.Properties.Environment.Variables as Json).SPOOL_TIMER_QUEUE_URL;
+    expect(envOf('enqueue')).toEqual({ Ref: timers });
+    expect(envOf('worker')).toEqual({ Ref: timers });
+    expect(envOf('health')).toBeUndefined();
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Spool-timer-failures',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [failures, 'QueueName'] } }],
     });
   });
 
