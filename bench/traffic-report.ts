@@ -163,7 +163,7 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
 - **Stream**: ${s.jobs} single-job \`POST /v1/queues/stream/jobs\` at ${s.rate}/s for ${s.seconds} s, sent open-loop (each at
   its time, not after the previous answer; median answer ${f(s.enqueueP50Ms, 1)} ms). Each job calls the target, which answers at
   once. Counted from the first POST until every job has run and Redis has run nothing for 1.5 s${s.quiet ? '' : ' (it did not go quiet within 30 s: counted up to then)'}, so a
-  lingering worker's commands count too. Worker schedule at the deployed ${DEPLOYED(l)} (it did not fire in the window).
+  lingering worker's commands count too. Worker schedule at the deployed ${l.workerScheduleMs / 1000} s${s.ms < l.workerScheduleMs ? ` (the section took ${f(s.ms / 1000, 1)} s from the stack's start: no tick fell in it)` : ''}.
   ${s.workerRuns} worker runs, ${s.kicks} kicks, ${s.duplicateRuns} duplicate runs. Per job: ${top(s.byCommand, s.jobs)}.
 - **BullMQ stream**: the same shape for BullMQ: ${b.jobs} single \`Queue.add\` at ${b.rate}/s, one \`Worker\` (concurrency ${b.concurrency},
   no-op processor) already running; counted from the first add until the last job completed, the worker's own waiting
@@ -235,5 +235,3 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   };
   return { targets, rows, md, json };
 }
-
-const DEPLOYED = (l: DelayResult): string => `${l.workerScheduleMs / 1000} s`;
