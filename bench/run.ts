@@ -9,18 +9,11 @@ import os from 'node:os';
 import { Redis as IORedis } from 'ioredis';
 import { startUpstashLocal, type UpstashLocal } from '../local/upstash/server.js';
 import { bullFailOnce, bullIdle, bullLifecycle, bullStream, bullThroughput, warmUpBull } from './bullmq.js';
+import { measureIdle } from './idle.js';
 import { FetchCounter, Meter, type PrivateRedis, startPrivateRedis } from './lib.js';
 import { buildReport, type Results, writeReport } from './report.js';
 import { failOnce, firstEnqueue, idleLease, lifecycle, throughput, warmUp } from './spool.js';
-import {
-  DEPLOYED_SCHEDULE_MINUTES,
-  delays,
-  duplicates,
-  idleByQueueCount,
-  slots,
-  startTarget,
-  stream,
-} from './traffic.js';
+import { delays, duplicates, slots, startTarget, stream } from './traffic.js';
 import type { TrafficResults } from './traffic-report.js';
 
 const env = (name: string, def: number): number => {
@@ -56,7 +49,7 @@ const PLAN = {
     slots: { jobs: 100, concurrency: 5, longMs: 3_000, shortMs: 50 },
     duplicates: { jobs: 40, jobMs: 700, batch: 25, concurrency: 2, leaseMs: 2_000, maxMs: 120_000 },
     delays: { jobs: 29, minDelayMs: 2_000, maxDelayMs: env('BENCH_DELAY_MAX_S', 30) * 1000 },
-    idleQueueCounts: [1, 10, 100],
+    idleQueueCounts: [1, 10, 100] as const,
   },
 };
 
@@ -233,14 +226,10 @@ async function trafficShapes(
     );
     const l = await delays(ep, target, T.delays);
     log(`  lateness p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, max ${l.maxMs} ms`);
-    const idle = await idleByQueueCount(ep, meter, T.idleQueueCounts);
-    log(`traffic: idle commands/minute by empty queue count: ${JSON.stringify(idle.perMinute)}`);
-    const M = DEPLOYED_SCHEDULE_MINUTES;
-    const idleSource = `bench/traffic.ts \`idleByQueueCount\`: for 1, 10 and 100 queues (each used once: a job enqueued, leased
-  and completed, then empty), the worker, health and purge scheduled functions run once each to settle, then twice
-  each while counted; commands per minute = worker run / ${M.worker} min + health run / ${M.health} min + purge run / ${M.purge} min,
-  the deployed schedules (infra/config.ts defaults, infra/constructs/schedules.ts). Per run: ${JSON.stringify(idle.perRun)}.`;
-    return { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle, idleSource };
+    log('traffic: idle commands/minute by empty queue count (bench/idle.ts measureIdle)');
+    const idle = await measureIdle(T.idleQueueCounts);
+    log(`  ${JSON.stringify(idle.idleCommandsPerMinute)}`);
+    return { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle };
   } finally {
     await target.close();
   }

@@ -1,7 +1,8 @@
 /** The traffic shapes' part of the report (issue 14): targets, a table, an explanation, `traffic` in the JSON. */
 import type { BullPerJob, BullStream } from './bullmq.js';
+import type { IdleReport } from './idle.js';
 import { round, topCommands as top } from './lib.js';
-import type { DelayResult, DuplicateResult, IdleByQueues, SlotResult, StreamResult } from './traffic.js';
+import type { DelayResult, DuplicateResult, SlotResult, StreamResult } from './traffic.js';
 
 export interface TrafficResults {
   stream: StreamResult;
@@ -9,9 +10,8 @@ export interface TrafficResults {
   slots: SlotResult;
   duplicates: DuplicateResult;
   delays: DelayResult;
-  idle: IdleByQueues;
-  /** Which harness measured idle cost. */
-  idleSource: string;
+  /** bench/idle.ts measureIdle() (the cost14 helper's harness). */
+  idle: IdleReport;
 }
 
 export interface Target {
@@ -51,8 +51,14 @@ export function trafficReport(
   ctx: { spoolBatch100CommandsPerJob: number; bullLifecycle: BullPerJob },
 ): { targets: Target[]; rows: Array<[string, string, string, string]>; md: string; json: Record<string, unknown> } {
   const { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle } = t;
-  const one = idle.perMinute['1'] ?? Number.NaN;
-  const hundred = idle.perMinute['100'] ?? Number.NaN;
+  const perMinute = idle.idleCommandsPerMinute;
+  const one = perMinute['1'] ?? Number.NaN;
+  const hundred = perMinute['100'] ?? Number.NaN;
+  const ticksOf = (n: string): string => {
+    const x = idle.ticks[n];
+    return x ? `worker ${f(x.worker)}, health ${f(x.health)}, purge ${f(x.purge)}` : '?';
+  };
+  const every = (runsPerMinute: number): string => `${f(1 / runsPerMinute, 0)} min`;
   const targets: Target[] = [
     target(
       'Stream (40 single POSTs/s): Redis commands per job',
@@ -76,13 +82,13 @@ export function trafficReport(
       1000,
       `Lateness p50 ${f(l.p50Ms, 0)} ms, max ${f(l.maxMs, 0)} ms, worker schedule every ${l.workerScheduleMs / 1000} s.`,
     ),
-    ...Object.entries(idle.perMinute).map(([n, v]) =>
+    ...Object.entries(perMinute).map(([n, v]) =>
       target(
         `Idle, ${n} empty queue${n === '1' ? '' : 's'}: Redis commands per minute at the deployed schedules`,
         v,
         '≤',
         5,
-        `Commands of one run each: ${JSON.stringify(idle.perRun[n])} (worker and health every ${idle.scheduleMinutes.worker} / ${idle.scheduleMinutes.health} min, purge every ${idle.scheduleMinutes.purge} min).`,
+        `Commands of one run each: ${ticksOf(n)} (worker every ${every(idle.schedule.worker)}, health every ${every(idle.schedule.health)}, purge every ${every(idle.schedule.purge)}).`,
       ),
     ),
     target(
@@ -136,7 +142,7 @@ export function trafficReport(
     ],
     [
       'Idle: Redis commands / minute, 1 / 10 / 100 empty queues',
-      ['1', '10', '100'].map((k) => f(idle.perMinute[k] ?? Number.NaN, 1)).join(' / '),
+      ['1', '10', '100'].map((k) => f(perMinute[k] ?? Number.NaN, 1)).join(' / '),
       '',
       '≤ 5 each, 100 ≤ 2× 1',
     ],
@@ -181,7 +187,12 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   schedule at the deployed ${l.workerScheduleMs / 1000} s (its timer starts with the stack, just before the POSTs). Lateness = first call at
   the target − \`runAt\`. The issue's range goes to 15 min; this run measures ${l.minDelayMs / 1000}–${l.maxDelayMs / 1000} s only (BENCH_DELAY_MAX_S raises
   it; the local stack has no injectable clock, so longer delays cost real time).${l.notStarted ? ` ${l.notStarted} job(s) had not started when the wait ended; their lateness is counted up to then.` : ''}
-- **Idle**: ${t.idleSource}
+- **Idle**: bench/idle.ts \`measureIdle()\` (written with the due index, issue 14 item 4): for 1, 10 and 100 queues, each on a
+  private \`redis-server\` of its own behind the local endpoint, every queue used once (a job enqueued, run, and purged
+  with retention 0), then the scheduled worker, health and purge functions run in-process on a clock that advances a
+  minute per tick (the first hour after the activity settles, then idle minutes are counted). Commands per minute =
+  each function's commands per run × its runs per minute at the deployed schedules (infra/config.ts defaults: worker
+  every ${every(idle.schedule.worker)}, health every ${every(idle.schedule.health)}, purge every ${every(idle.schedule.purge)}). Per run: ${['1', '10', '100'].map((n) => `${n} queue(s): ${ticksOf(n)}`).join('; ')}.
 - **Duplicate runs**: ${d.jobs} jobs of ${d.jobMs} ms in one batch POST; \`SPOOL_WORKER_BATCH_SIZE\` ${d.batch}, \`SPOOL_WORKER_CONCURRENCY\` ${d.concurrency},
   \`SPOOL_LEASE_MS\` ${d.leaseMs} with each job's timeout + \`SPOOL_LEASE_GRACE_MS\` = ${d.leaseMs} ms, so every lease is ${d.leaseMs / 1000} s. The worker
   schedule runs every ${d.workerScheduleMs / 1000} s, as \`npm start\` runs it: it, and any lease call, reclaims expired leases. Runs beyond one per
@@ -194,7 +205,7 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
     streamWorkerRunsPerJob: round(s.workerRunsPerJob, 4),
     slotUtilization: round(u.utilization, 3),
     delayLatenessP95Ms: round(l.p95Ms, 0),
-    idleCommandsPerMinute: idle.perMinute,
+    idleCommandsPerMinute: perMinute,
     duplicateRuns: d.duplicateRuns,
     upstashCapJobsPerSecond: {
       spool: cap(s.commandsPerJob),
@@ -230,7 +241,7 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
       slots: { ...u, utilization: round(u.utilization, 4) },
       delays: { ...l, p50Ms: round(l.p50Ms, 0), p95Ms: round(l.p95Ms, 0) },
       duplicates: d,
-      idle: { ...idle, source: t.idleSource },
+      idle: { ...idle, source: 'bench/idle.ts measureIdle()' },
     },
   };
   return { targets, rows, md, json };

@@ -16,8 +16,8 @@ import { CONTEXT_DEFAULTS, parseSchedule } from '../infra/config.js';
 import { type LocalServer, startLocal } from '../local/server.js';
 import { SpoolCore } from '../shared/queue/core.js';
 import { snapshot } from '../shared/queue/ops/snapshot.js';
-import { type Meter, round, sleep } from './lib.js';
-import { type Endpoint, newSpool, spoolClient } from './spool.js';
+import { type Meter, sleep } from './lib.js';
+import { type Endpoint, spoolClient } from './spool.js';
 
 // ---------------------------------------------------------------------------------------------
 // A loopback HTTP target
@@ -531,60 +531,4 @@ export async function delays(
       notStarted: ids.filter((id) => !firstStart.has(id)).length,
     };
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Idle cost by queue count (stand-in until the cost14 helper's bench/idle.ts measureIdle() lands)
-
-export interface IdleByQueues {
-  /** Commands per minute at the deployed schedules, keyed by the number of empty queues. */
-  perMinute: Record<string, number>;
-  /** Commands of one run of each scheduled function, by queue count. */
-  perRun: Record<string, { worker: number; health: number; purge: number }>;
-  scheduleMinutes: typeof DEPLOYED_SCHEDULE_MINUTES;
-}
-
-/**
- * For each count: that many queues that have been used (one job enqueued, leased and completed each),
- * then each scheduled function run once to settle (the health function's first run writes its state),
- * then measured over `rounds` runs each: commands per minute = worker / its interval + health / its
- * interval + purge / its interval, at the deployed intervals.
- */
-export async function idleByQueueCount(
-  ep: Endpoint,
-  meter: Meter,
-  counts: number[] = [1, 10, 100],
-  rounds = 2,
-): Promise<IdleByQueues> {
-  const perMinute: Record<string, number> = {};
-  const perRun: IdleByQueues['perRun'] = {};
-  for (const n of counts) {
-    const prefix = `bench-t-idle-${n}`;
-    const spool = newSpool(ep, { prefix });
-    for (let i = 0; i < n; i++) {
-      const q = `idle-${i}`;
-      await spool.enqueue(q, { handler: 'echo', payload: {} }, { kick: false });
-      const l = await spool.lease(q, { count: 1 });
-      await spool.complete(
-        q,
-        l.jobs.map((j) => ({ id: j.id, token: j.token })),
-      );
-    }
-    const cost = await withStack(ep, prefix, {}, false, async (s) => {
-      const fns = ['worker', 'health', 'purge'] as const;
-      for (const fn of fns) await s.server.runSchedule(fn);
-      const out = { worker: 0, health: 0, purge: 0 };
-      for (const fn of fns) {
-        const m = await meter.measure(async () => {
-          for (let r = 0; r < rounds; r++) await s.server.runSchedule(fn);
-        });
-        out[fn] = m.commands.total / rounds;
-      }
-      return out;
-    });
-    perRun[String(n)] = cost;
-    const M = DEPLOYED_SCHEDULE_MINUTES;
-    perMinute[String(n)] = round(cost.worker / M.worker + cost.health / M.health + cost.purge / M.purge, 2);
-  }
-  return { perMinute, perRun, scheduleMinutes: DEPLOYED_SCHEDULE_MINUTES };
 }

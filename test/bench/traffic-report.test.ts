@@ -83,15 +83,14 @@ function results(over: { streamCommands: number; bullCommands: number; duplicate
       notStarted: 0,
     },
     idle: {
-      perMinute: { '1': 4, '10': 4, '100': 4.5 },
-      perRun: {
-        '1': { worker: 1, health: 3, purge: 0 },
-        '10': { worker: 1, health: 3, purge: 0 },
-        '100': { worker: 1, health: 3.5, purge: 0 },
+      idleCommandsPerMinute: { '1': 4, '10': 4, '100': 4.5 },
+      ticks: {
+        '1': { worker: 1, health: 3, purge: 0, perMinute: 4 },
+        '10': { worker: 1, health: 3, purge: 0, perMinute: 4 },
+        '100': { worker: 1, health: 3.5, purge: 0, perMinute: 4.5 },
       },
-      scheduleMinutes: { worker: 1, health: 1, purge: 60 },
+      schedule: { worker: 1, health: 1, purge: 1 / 60 },
     },
-    idleSource: 'test',
   };
 }
 
