@@ -55,7 +55,7 @@ export const ENV_SCHEMA = z.object({
   // A worker whose queue runs empty keeps polling this long before it leaves (a stream stays on it).
   SPOOL_WORKER_LINGER_MS: int(500, 0, 60_000),
   // While its queue is empty, a worker leases this often (each lease is a script: fewer, bigger ones cost less).
-  SPOOL_WORKER_POLL_MS: int(250, 10, 10_000),
+  SPOOL_WORKER_POLL_MS: int(500, 10, 10_000),
   SPOOL_TARGET_ALLOWED_HOSTS: csv,
   SPOOL_TARGET_ALLOW_PRIVATE: bool(false),
   SPOOL_METRIC_NAMESPACE: z._default(z.string().check(z.minLength(1), z.maxLength(255)), 'Spool'),

@@ -335,7 +335,10 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
       }
 
       const free = o.concurrency - running;
-      const want = Math.min(o.maxLease, free + o.prefetch - queued.length);
+      // After a dry lease (a stream), what came meanwhile is taken at once, up to maxLease: one lease
+      // script per poll, however many jobs the stream brought.
+      const room = dryAt === undefined ? free + o.prefetch - queued.length : Math.max(free, o.maxLease - queued.length);
+      const want = Math.min(o.maxLease, room);
       const lingered = idleSince !== undefined && now - idleSince >= o.lingerMs;
       // A slot would idle, or half the room is free; after a dry lease, not before pollMs (or the linger's end).
       const needed = free > queued.length || want >= Math.ceil((o.concurrency + o.prefetch) / 2);

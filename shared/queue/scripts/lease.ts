@@ -126,13 +126,14 @@ local now = serverNow(clock)
 
 -- The answer: the jobs leased and the reclaim's counts, with what is left; \`exact\`: set the queue's
 -- due time from what is left.
-local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact)
+-- marked: whether the worker mark is set, when this call just set or cleared it (else it is read).
+local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact, marked)
   local waiting = redis.call('ZCARD', K.waiting)
   local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
   if exact then dueExact(K.due, K.active, queue, now, waiting, nextRunAt) end
+  if marked == nil then marked = redis.call('EXISTS', K.worker) == 1 end
   return cjson.encode({ now = now, jobs = jobs, waiting = waiting, nextRunAt = nextRunAt, promoted = promoted,
-    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead,
-    workerRunning = redis.call('EXISTS', K.worker) == 1, unfit = unfit })
+    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = marked, unfit = unfit })
 end
 
 local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
@@ -199,8 +200,10 @@ if count > 0 then
     writeMetas(K.meta, w)
   end
 end
+local marked = nil
 if workerMarkMs > 0 then
-  if #jobs > 0 or keepMark then
+  marked = #jobs > 0 or keepMark
+  if marked then
     redis.call('SET', K.worker, '1', 'PX', workerMarkMs)
   else
     redis.call('DEL', K.worker, K.kick)
@@ -210,6 +213,6 @@ if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseE
   redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, unfit = unfit }), 'PX', requestTtlMs)
 end
-return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true)
+return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true, marked)
 `,
 });

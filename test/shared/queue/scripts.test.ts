@@ -44,7 +44,7 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: 'fe5170202e50ddd043bf60fb4a259c5b51f00f26',
   runNow: '250f2bf030a96f657b77b55210d6ee0e50daf12f',
-  lease: '35161a18815e67299d6e152b97d9572e8f7e33e6',
+  lease: '9720a853bfac30319f6d6e107ec9b9094a378135',
   release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
   purge: '95616018e038b9e89981997abec82407fc34e0d7',
   forgetQueue: 'c5f0d891b2cc0060054aa92ced908f047bb90ff5',
