@@ -1,6 +1,6 @@
 /** BullMQ's side of the benchmark: same Redis server, its own prefix, TCP through ioredis. */
 import { type ConnectionOptions, type JobsOptions, Queue, Worker } from 'bullmq';
-import { type Meter, sleep } from './lib.js';
+import { type Meter, percentile, sleep } from './lib.js';
 import type { Throughput } from './spool.js';
 
 export const BULL_PREFIX = 'bench-bull';
@@ -57,7 +57,7 @@ async function newPair(
   t: BullTarget,
   name: string,
   concurrency: number,
-  processor: (job: { attemptsMade: number }) => Promise<void>,
+  processor: (job: { attemptsMade: number; data: unknown }) => Promise<void>,
 ) {
   const queue = new Queue(name, { connection: conn(t), prefix: BULL_PREFIX });
   const worker = new Worker(name, processor, { connection: conn(t), prefix: BULL_PREFIX, concurrency, autorun: false });
@@ -244,4 +244,73 @@ export async function bullStream(
     byCommand: m.commands.byCommand,
     ms: m.ms,
   };
+}
+
+export interface BullSlots {
+  jobs: number;
+  concurrency: number;
+  busyMs: number;
+  wallMs: number;
+  utilization: number;
+}
+
+/**
+ * The mixed-duration shape for BullMQ: `jobs` jobs in one addBulk, job i sleeping `longMs` when i is
+ * a multiple of 10 and `shortMs` otherwise, one Worker at `concurrency`. Busy slot-time is the sum of
+ * the processor's run times; wall time is from the first start to the last end.
+ */
+export async function bullSlots(
+  t: BullTarget,
+  o: { jobs: number; concurrency: number; longMs: number; shortMs: number },
+): Promise<BullSlots> {
+  const runs: Array<{ start: number; end: number }> = [];
+  const p = await newPair(t, 'slots', o.concurrency, async (job) => {
+    const { ms } = job.data as { ms: number };
+    const start = Date.now();
+    await sleep(ms);
+    runs.push({ start, end: Date.now() });
+  });
+  const done = runUntilCompleted(p.worker, o.jobs);
+  await p.queue.addBulk(
+    Array.from({ length: o.jobs }, (_, i) => ({ name: 'bench', data: { ms: i % 10 === 0 ? o.longMs : o.shortMs } })),
+  );
+  await done;
+  await closePair(p);
+  const busyMs = runs.reduce((x, r) => x + (r.end - r.start), 0);
+  const wallMs = Math.max(...runs.map((r) => r.end)) - Math.min(...runs.map((r) => r.start));
+  return { jobs: o.jobs, concurrency: o.concurrency, busyMs, wallMs, utilization: busyMs / (o.concurrency * wallMs) };
+}
+
+export interface BullDelays {
+  jobs: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+}
+
+/**
+ * The delayed-job shape for BullMQ: `jobs` adds with `delay` so that they are due evenly from now +
+ * minDelayMs to now + maxDelayMs, one Worker (concurrency 10, defaults otherwise) running; lateness =
+ * the processor's start − the due time.
+ */
+export async function bullDelays(
+  t: BullTarget,
+  o: { jobs: number; minDelayMs: number; maxDelayMs: number },
+): Promise<BullDelays> {
+  const late: number[] = [];
+  const p = await newPair(t, 'delays', 10, async (job) => {
+    const { due } = job.data as { due: number };
+    late.push(Date.now() - due);
+  });
+  const done = runUntilCompleted(p.worker, o.jobs);
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: o.jobs }, (_, i) => {
+      const due = t0 + o.minDelayMs + Math.round(((o.maxDelayMs - o.minDelayMs) * i) / Math.max(1, o.jobs - 1));
+      return p.queue.add('bench', { due }, { delay: Math.max(0, due - Date.now()) });
+    }),
+  );
+  await done;
+  await closePair(p);
+  return { jobs: o.jobs, p50Ms: percentile(late, 50), p95Ms: percentile(late, 95), maxMs: Math.max(...late) };
 }

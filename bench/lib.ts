@@ -251,3 +251,10 @@ export function topCommands(byCommand: Record<string, number>, jobs: number, k =
     .map(([c, n]) => `${c.toUpperCase()} ${fmt(n / jobs, 2)}`)
     .join(', ');
 }
+
+/** Nearest-rank percentile. */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
+}

@@ -8,7 +8,16 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Redis as IORedis } from 'ioredis';
 import { startUpstashLocal, type UpstashLocal } from '../local/upstash/server.js';
-import { bullFailOnce, bullIdle, bullLifecycle, bullStream, bullThroughput, warmUpBull } from './bullmq.js';
+import {
+  bullDelays,
+  bullFailOnce,
+  bullIdle,
+  bullLifecycle,
+  bullSlots,
+  bullStream,
+  bullThroughput,
+  warmUpBull,
+} from './bullmq.js';
 import { measureIdle } from './idle.js';
 import { FetchCounter, Meter, type PrivateRedis, startPrivateRedis } from './lib.js';
 import { buildReport, type Results, writeReport } from './report.js';
@@ -217,6 +226,8 @@ async function trafficShapes(
     log(
       `traffic: slots ${(u.utilization * 100).toFixed(1)} % busy (wall ${(u.wallMs / 1000).toFixed(1)} s, ideal ${(u.idealWallMs / 1000).toFixed(1)} s)`,
     );
+    const bu = await bullSlots(bull, T.slots);
+    log(`  bullmq slots ${(bu.utilization * 100).toFixed(1)} % busy (wall ${(bu.wallMs / 1000).toFixed(1)} s)`);
     const d = await duplicates(ep, target, T.duplicates);
     log(
       `traffic: long jobs: ${d.runs} runs for ${d.jobs} jobs (${d.duplicateRuns} duplicates), ${d.completed} completed, ${d.dead} dead`,
@@ -226,10 +237,12 @@ async function trafficShapes(
     );
     const l = await delays(ep, target, T.delays);
     log(`  lateness p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, max ${l.maxMs} ms`);
+    const bl = await bullDelays(bull, T.delays);
+    log(`  bullmq lateness p50 ${bl.p50Ms} ms, p95 ${bl.p95Ms} ms, max ${bl.maxMs} ms`);
     log('traffic: idle commands/minute by empty queue count (bench/idle.ts measureIdle)');
     const idle = await measureIdle(T.idleQueueCounts);
     log(`  ${JSON.stringify(idle.idleCommandsPerMinute)}`);
-    return { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle };
+    return { stream: s, bullStream: b, slots: u, bullSlots: bu, bullDelays: bl, duplicates: d, delays: l, idle };
   } finally {
     await target.close();
   }

@@ -1,5 +1,5 @@
 /** The traffic shapes' part of the report (issue 14): targets, a table, an explanation, `traffic` in the JSON. */
-import type { BullPerJob, BullStream } from './bullmq.js';
+import type { BullDelays, BullPerJob, BullSlots, BullStream } from './bullmq.js';
 import type { IdleReport } from './idle.js';
 import { round, topCommands as top } from './lib.js';
 import type { DelayResult, DuplicateResult, SlotResult, StreamResult } from './traffic.js';
@@ -8,6 +8,8 @@ export interface TrafficResults {
   stream: StreamResult;
   bullStream: BullStream;
   slots: SlotResult;
+  bullSlots: BullSlots;
+  bullDelays: BullDelays;
   duplicates: DuplicateResult;
   delays: DelayResult;
   /** bench/idle.ts measureIdle() (the cost14 helper's harness). */
@@ -131,13 +133,13 @@ export function trafficReport(
     [
       `Slot utilization, ${u.jobs} jobs (every tenth ${u.longMs / 1000} s, rest ${u.shortMs} ms), concurrency ${u.concurrency}`,
       `${f(u.utilization * 100, 1)} % (wall ${f(u.wallMs / 1000, 1)} s, ideal ${f(u.idealWallMs / 1000, 1)} s)`,
-      '',
+      `${f(t.bullSlots.utilization * 100, 1)} % (wall ${f(t.bullSlots.wallMs / 1000, 1)} s)`,
       '',
     ],
     [
       `Delayed jobs ${l.minDelayMs / 1000}–${l.maxDelayMs / 1000} s, schedule ${l.workerScheduleMs / 1000} s: start lateness p50 / p95 / max`,
       `${f(l.p50Ms / 1000, 1)} / ${f(l.p95Ms / 1000, 1)} / ${f(l.maxMs / 1000, 1)} s`,
-      '',
+      `${f(t.bullDelays.p50Ms / 1000, 1)} / ${f(t.bullDelays.p95Ms / 1000, 1)} / ${f(t.bullDelays.maxMs / 1000, 1)} s (worker polling)`,
       'p95 ≤ 1 s',
     ],
     [
@@ -182,11 +184,14 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   otherwise, worker concurrency ${u.concurrency} (batch 25). Busy slot-time is the sum of every call's duration at the target
   (${f(u.busyMs / 1000, 1)} s); wall time is from the first call's start to the last call's end (${f(u.wallMs / 1000, 1)} s);
   utilization = busy / (${u.concurrency} × wall). The least wall time ${u.concurrency} slots allow is ${f(u.idealWallMs / 1000, 1)} s. At most
-  ${u.maxInFlight} calls ran at once; ${u.workerRuns} worker run(s). The issue sets no number for it.
+  ${u.maxInFlight} calls ran at once; ${u.workerRuns} worker run(s). The issue sets no number for it. BullMQ: the same ${u.jobs} jobs
+  in one \`addBulk\`, a \`Worker\` at concurrency ${t.bullSlots.concurrency} whose processor sleeps the job's time; busy = the processor's run
+  times (${f(t.bullSlots.busyMs / 1000, 1)} s), wall ${f(t.bullSlots.wallMs / 1000, 1)} s.
 - **Delays**: ${l.jobs} single POSTs at once with \`runAt\` spread evenly from now + ${l.minDelayMs / 1000} s to now + ${l.maxDelayMs / 1000} s, the worker
   schedule at the deployed ${l.workerScheduleMs / 1000} s (its timer starts with the stack, just before the POSTs). Lateness = first call at
   the target − \`runAt\`. The issue's range goes to 15 min; this run measures ${l.minDelayMs / 1000}–${l.maxDelayMs / 1000} s only (BENCH_DELAY_MAX_S raises
-  it; the local stack has no injectable clock, so longer delays cost real time).${l.notStarted ? ` ${l.notStarted} job(s) had not started when the wait ended; their lateness is counted up to then.` : ''}
+  it; the local stack has no injectable clock, so longer delays cost real time). BullMQ: the same ${t.bullDelays.jobs} due times as
+  \`Queue.add\` with \`delay\`, one \`Worker\` (concurrency 10, defaults) running; lateness = the processor's start − due time.${l.notStarted ? ` ${l.notStarted} job(s) had not started when the wait ended; their lateness is counted up to then.` : ''}
 - **Idle**: bench/idle.ts \`measureIdle()\` (written with the due index, issue 14 item 4): for 1, 10 and 100 queues, each on a
   private \`redis-server\` of its own behind the local endpoint, every queue used once (a job enqueued, run, and purged
   with retention 0), then the scheduled worker, health and purge functions run in-process on a clock that advances a
@@ -239,6 +244,8 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
         byCommand: b.byCommand,
       },
       slots: { ...u, utilization: round(u.utilization, 4) },
+      bullmqSlots: { ...t.bullSlots, utilization: round(t.bullSlots.utilization, 4) },
+      bullmqDelays: t.bullDelays,
       delays: { ...l, p50Ms: round(l.p50Ms, 0), p95Ms: round(l.p95Ms, 0) },
       duplicates: d,
       idle: { ...idle, source: 'bench/idle.ts measureIdle()' },

@@ -16,7 +16,7 @@ import { CONTEXT_DEFAULTS, parseSchedule } from '../infra/config.js';
 import { type LocalServer, startLocal } from '../local/server.js';
 import { SpoolCore } from '../shared/queue/core.js';
 import { snapshot } from '../shared/queue/ops/snapshot.js';
-import { type Meter, sleep } from './lib.js';
+import { type Meter, percentile, sleep } from './lib.js';
 import { type Endpoint, spoolClient } from './spool.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -227,13 +227,6 @@ async function withStack<T>(
 }
 
 const sleepUntil = (t: number): Promise<void> => sleep(Math.max(0, t - Date.now()));
-
-/** Nearest-rank percentile. */
-export function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-}
 
 function expectCreated(statuses: number[], what: string): void {
   const bad = statuses.filter((s) => s !== 201);

@@ -4,8 +4,7 @@
  * Also the bench's command accounting (bench/lib.ts diffStats) and its percentile.
  */
 import { describe, expect, it } from 'vitest';
-import { diffStats } from '../../bench/lib.js';
-import { percentile } from '../../bench/traffic.js';
+import { diffStats, percentile } from '../../bench/lib.js';
 import {
   type TrafficResults,
   target,
@@ -54,6 +53,8 @@ function results(over: { streamCommands: number; bullCommands: number; duplicate
       workerRuns: 1,
       duplicateRuns: 0,
     },
+    bullSlots: { jobs: 100, concurrency: 5, busyMs: 34_600, wallMs: 7_000, utilization: 34_600 / 35_000 },
+    bullDelays: { jobs: 3, p50Ms: 100, p95Ms: 400, maxMs: 400 },
     duplicates: {
       jobs: 40,
       jobMs: 700,
