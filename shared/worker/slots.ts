@@ -335,9 +335,10 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
       }
 
       const free = o.concurrency - running;
-      // After a dry lease (a stream), what came meanwhile is taken at once, up to maxLease: one lease
-      // script per poll, however many jobs the stream brought.
-      const room = dryAt === undefined ? free + o.prefetch - queued.length : Math.max(free, o.maxLease - queued.length);
+      // After a dry lease (a stream), with a slot free, what came meanwhile is taken at once, up to
+      // maxLease: one lease script per poll, however many jobs the stream brought. With every slot
+      // busy, only the prefetch (long jobs are not hoarded).
+      const room = dryAt !== undefined && free > 0 ? o.maxLease - queued.length : free + o.prefetch - queued.length;
       const want = Math.min(o.maxLease, room);
       const lingered = idleSince !== undefined && now - idleSince >= o.lingerMs;
       // A slot would idle, or half the room is free; after a dry lease, not before pollMs (or the linger's end).

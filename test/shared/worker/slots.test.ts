@@ -139,6 +139,43 @@ describe('the continuous worker', () => {
   });
 });
 
+describe('polls of a stream', () => {
+  it('take what came at once while a slot is free, but only the prefetch while every slot is busy', async () => {
+    const spool = spoolWith({});
+    const q = 'hoard';
+    await spool.enqueue(q, { handler: 'h', payload: { n: 0, ms: 600 } }, { kick: false });
+    const sizes: number[] = [];
+    let more = true;
+    const r = await runSlots(
+      {
+        core: spool,
+        queue: q,
+        clock: Date.now,
+        log,
+        run: async (job) => {
+          await sleep((job.payload as { ms?: number }).ms ?? 0);
+          return { kind: 'ok' };
+        },
+        // While the first (long) job holds the only slot, ten short ones arrive.
+        onLease: async (l) => {
+          sizes.push(l.jobs.length);
+          if (!more) return;
+          more = false;
+          await spool.enqueue(
+            q,
+            Array.from({ length: 10 }, (_, n) => ({ handler: 'h', payload: { n: n + 1 } })),
+            { kick: false },
+          );
+        },
+      },
+      options({ concurrency: 1, prefetch: 1, maxLease: 25, pollMs: 50 }),
+    );
+    expect(r).toMatchObject({ completed: 11, stale: 0, stop: 'empty' });
+    // Never more than the free slot plus the prefetch: the busy worker did not hoard the ten.
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
+  });
+});
+
 describe('linger and the worker mark', () => {
   it('a lingering worker keeps the mark (an enqueue does not kick) and runs what comes; leaving clears it', async () => {
     const spool = spoolWith({ kickDebounceMs: 60_000 });
