@@ -19,6 +19,7 @@ export const QUEUE_KEYS = {
   completed: 'completed',
   dead: 'dead',
   deadFingerprints: 'dead:fingerprints',
+  deadIndex: 'dead:index',
   jobs: 'jobs',
   meta: 'meta',
   idempotency: 'idem',
@@ -37,6 +38,8 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
   completed: 'ZSET id -> completed-at ms',
   dead: 'ZSET id -> died-at ms',
   deadFingerprints: 'HASH fingerprint -> dead jobs with it',
+  deadIndex:
+    'ZSET of <fingerprint>:<died-at ms, 16 digits>:<id>, all scored 0: the dead jobs by fingerprint then time (ZRANGEBYLEX)',
   jobs: 'HASH id -> spec JSON (payload, target or handler; never changes)',
   meta: 'HASH id -> state JSON (the Meta type of core.ts)',
   idempotency: 'HASH idempotency key -> job id',

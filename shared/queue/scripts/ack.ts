@@ -124,6 +124,7 @@ queue's first delayed job was (arm the queue's timer for it).`,
     delayed: 'retried jobs join it',
     dead: 'jobs failed for good join it',
     deadFingerprints: '',
+    deadIndex: '',
     jobs: 'dead jobs the cap trims leave it',
     meta: '',
     idempotency: 'keys of dead jobs the cap trims leave it',
@@ -203,7 +204,7 @@ if #gone > 0 then
   writeMetas(K.meta, w)
   redis.call('HINCRBY', K.counters, 'failed', #gone)
   if retried > 0 then redis.call('HINCRBY', K.counters, 'retried', retried) end
-  writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
+  writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
     deadCap)
 end
 return cjson.encode({ results = res, wakeAt = wakeAt })

@@ -51,13 +51,17 @@ export const REPLAY = defineScript({
   summary: `
 Move a selection of dead jobs back to waiting with attempts reset (counted in replayed); with
 dryRun, report exactly what would move and write nothing. The selection: the given ids (each
-once), or a scan of the dead set by died-at, bounded by scanMax; and the fingerprint when given.
+once); or, with a fingerprint, that fingerprint's entries of the dead index in died-at order (the
+jobs selected are all it reads: O(limit log n), whatever the size of the DLQ); or a scan of the dead
+set by died-at, bounded by scanMax (also for a fingerprint while the index does not cover the DLQ:
+its size differs from the dead set's, as after an upgrade, until the older dead jobs are gone).
 With an audit record, writes it (with matched, moved and byFingerprint) in the same script, dry
 runs included. Safe to run twice: the answer is kept under the request nonce, and a run that finds
 it answers it and does nothing more.`,
   keys: {
     dead: 'replayed jobs leave it',
     deadFingerprints: '',
+    deadIndex: 'replayed jobs leave it; read to select by fingerprint',
     meta: '',
     waiting: 'replayed jobs join it',
     waitingSince: 'replayed jobs join it',
@@ -98,6 +102,14 @@ local function consider(id, m)
     metasOf[#matched] = m
   end
 end
+-- Consider each of ids, dead jobs read in one HMGET.
+local function examine(chunk)
+  local metas = readMetas(K.meta, chunk)
+  for i, id in ipairs(chunk) do
+    scanned = scanned + 1
+    consider(id, metas[i])
+  end
+end
 if #ids > 0 then
   -- each id once, in the order first given
   local given, once = ids, {}
@@ -114,17 +126,28 @@ if #ids > 0 then
     local score = tonumber(redis.call('ZSCORE', K.dead, id))
     if score and score >= lo and score <= hi then consider(id, metas[i]) end
   end
+elseif fingerprint ~= '' and redis.call('ZCARD', K.deadIndex) == redis.call('ZCARD', K.dead) then
+  -- this fingerprint's dead jobs, oldest first, died in [lo, hi]
+  local from = '[' .. deadMember(fingerprint, math.max(0, lo), '')
+  local to = '[' .. fingerprint .. ';'
+  if hi ~= math.huge then to = '(' .. deadMember(fingerprint, math.max(0, hi + 1), '') end
+  local skip = #fingerprint + 19
+  local offset = 0
+  while #matched < limit do
+    local chunk = redis.call('ZRANGEBYLEX', K.deadIndex, from, to, 'LIMIT', offset, limit - #matched)
+    if #chunk == 0 then break end
+    offset = offset + #chunk
+    local ids = {}
+    for x, member in ipairs(chunk) do ids[x] = string.sub(member, skip) end
+    examine(ids)
+  end
 else
   local offset = 0
   while #matched < limit and scanned < scanMax do
     local chunk = redis.call('ZRANGEBYSCORE', K.dead, failedAfter, failedBefore, 'LIMIT', offset, math.min(200, scanMax - scanned))
     if #chunk == 0 then break end
     offset = offset + #chunk
-    local metas = readMetas(K.meta, chunk)
-    for i, id in ipairs(chunk) do
-      scanned = scanned + 1
-      consider(id, metas[i])
-    end
+    examine(chunk)
   end
   if #matched < limit and scanned >= scanMax then
     truncated = #redis.call('ZRANGEBYSCORE', K.dead, failedAfter, failedBefore, 'LIMIT', offset, 1) > 0
@@ -134,11 +157,12 @@ local report = {}
 for i, id in ipairs(matched) do report[i] = { id = id, meta = cjson.encode(metasOf[i]) } end
 if not dryRun and #matched > 0 then
   local w = newWrites()
-  local delta = {}
+  local delta, members = {}, {}
   for i, id in ipairs(matched) do
     local m = metasOf[i]
     local f = fingerprintOf(m)
     delta[f] = (delta[f] or 0) - 1
+    if m.diedAt then members[#members + 1] = deadMember(f, m.diedAt, id) end
     m.attempts = 0
     m.replays = (m.replays or 0) + 1
     m.replayedAt = now
@@ -148,6 +172,7 @@ if not dryRun and #matched > 0 then
   end
   adjustFingerprints(K.deadFingerprints, delta)
   bulk('ZREM', K.dead, matched)
+  bulk('ZREM', K.deadIndex, members)
   writeMetas(K.meta, w)
   writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   redis.call('HINCRBY', K.counters, 'replayed', #matched)
@@ -180,6 +205,7 @@ answers it and deletes nothing more.`,
   keys: {
     dead: 'deleted jobs leave it',
     deadFingerprints: '',
+    deadIndex: '',
     jobs: 'deleted jobs leave it',
     meta: 'deleted jobs leave it',
     idempotency: 'keys of deleted jobs leave it',
@@ -200,7 +226,7 @@ for _, id in ipairs(ids) do
   if not once[id] and redis.call('ZSCORE', K.dead, id) then found[#found + 1] = id end
   once[id] = true
 end
-removeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, found)
+removeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, found)
 local out = cjson.encode({ deleted = found })
 if requestTtlMs > 0 then redis.call('SET', K.request, out, 'PX', requestTtlMs) end
 return out

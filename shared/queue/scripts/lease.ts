@@ -82,6 +82,7 @@ lease deadline; no entry when neither).`,
     active: 'leased jobs join it, jobs whose lease expired leave it',
     dead: 'jobs whose lease expired with their attempts spent join it',
     deadFingerprints: '',
+    deadIndex: '',
     jobs: 'read (and dead jobs the cap trims leave it)',
     meta: '',
     idempotency: 'keys of dead jobs the cap trims leave it',
@@ -159,7 +160,7 @@ local promoted = promoteDue(K.delayed, K.meta, w, now, scanLimit)
 local leaseExpired, leaseExpiredDead = expireLeases(K.active, K.meta, K.counters, w, now, scanLimit)
 writeMetas(K.meta, w)
 writeWaiting(K.waiting, K.waitingSince, K.counters, w)
-writeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
+writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
   deadCap)
 
 local jobs, leasedIds, tokens = {}, {}, {}

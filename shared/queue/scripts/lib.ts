@@ -136,13 +136,21 @@ end
   [BASE],
 );
 
-/** Moves to dead, the DLQ cap, and removal of dead jobs with their fingerprint counts. */
+/**
+ * Moves to dead, the DLQ cap, and removal of dead jobs with their fingerprint counts and their entries
+ * of the dead index (fingerprint, then died-at: a replay by fingerprint reads only its own jobs).
+ */
 export const DEAD = luaLibrary(
   'dead',
   `
 -- The fingerprint a dead job is grouped by.
 local function fingerprintOf(m)
   return (m and m.error and m.error.fingerprint) or 'unknown'
+end
+
+-- A dead job's member of the dead index: its fingerprint, when it died (16 digits), its id.
+local function deadMember(fp, diedAt, id)
+  return fp .. ':' .. string.format('%016.0f', diedAt) .. ':' .. id
 end
 
 -- Make m dead at \`now\` and queue its meta record and its move.
@@ -166,18 +174,21 @@ local function adjustFingerprints(deadFingerprintsKey, delta)
   end
 end
 
--- Remove dead jobs (members of deadKey) with their records and the idempotency keys that name them.
--- Returns how many.
-local function removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey, ids)
+-- Remove dead jobs (members of deadKey) with their records, their dead index entries and the
+-- idempotency keys that name them. Returns how many.
+local function removeDead(deadKey, deadFingerprintsKey, deadIndexKey, jobsKey, metaKey, idempotencyKey,
+    idempotencyExpiryKey, ids)
   if #ids == 0 then return 0 end
   local metas = readMetas(metaKey, ids)
   forgetKeys(idempotencyKey, idempotencyExpiryKey, ids, metas)
-  local delta = {}
+  local delta, members = {}, {}
   for i = 1, #ids do
     local fp = fingerprintOf(metas[i])
     delta[fp] = (delta[fp] or 0) - 1
+    if metas[i] and metas[i].diedAt then members[#members + 1] = deadMember(fp, metas[i].diedAt, ids[i]) end
   end
   adjustFingerprints(deadFingerprintsKey, delta)
+  bulk('ZREM', deadIndexKey, members)
   bulk('ZREM', deadKey, ids)
   bulk('HDEL', jobsKey, ids)
   bulk('HDEL', metaKey, ids)
@@ -185,13 +196,13 @@ local function removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempo
 end
 
 -- Trim the DLQ to \`cap\`, oldest first, at most \`limit\` (nil: all), counted in deadTrimmed. Returns how many.
-local function trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey,
-    countersKey, cap, limit)
+local function trimDead(deadKey, deadFingerprintsKey, deadIndexKey, jobsKey, metaKey, idempotencyKey,
+    idempotencyExpiryKey, countersKey, cap, limit)
   local over = redis.call('ZCARD', deadKey) - cap
   if over <= 0 then return 0 end
   if limit and over > limit then over = limit end
   local ids = redis.call('ZRANGE', deadKey, 0, over - 1)
-  removeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey, ids)
+  removeDead(deadKey, deadFingerprintsKey, deadIndexKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey, ids)
   redis.call('HINCRBY', countersKey, 'deadTrimmed', #ids)
   return #ids
 end
@@ -199,23 +210,26 @@ end
 -- Apply the queued moves to dead, then trim the DLQ to \`cap\`. The pending meta records are written
 -- first, here, because trimming reads and deletes records (the newest dead may be trimmed at once).
 -- Returns how many were trimmed.
-local function writeDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey,
-    countersKey, w, now, cap)
+local function writeDead(deadKey, deadFingerprintsKey, deadIndexKey, jobsKey, metaKey, idempotencyKey,
+    idempotencyExpiryKey, countersKey, w, now, cap)
   writeMetas(metaKey, w)
   local n = #w.dead
   if n == 0 then return 0 end
-  local z, delta = {}, {}
+  local z, x, delta = {}, {}, {}
   for _, d in ipairs(w.dead) do
     z[#z + 1] = num(now)
     z[#z + 1] = d[1]
+    x[#x + 1] = '0'
+    x[#x + 1] = deadMember(d[2], now, d[1])
     delta[d[2]] = (delta[d[2]] or 0) + 1
   end
   bulk('ZADD', deadKey, z)
+  bulk('ZADD', deadIndexKey, x)
   adjustFingerprints(deadFingerprintsKey, delta)
   redis.call('HINCRBY', countersKey, 'dead', n)
   w.dead = {}
-  return trimDead(deadKey, deadFingerprintsKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey, countersKey,
-    cap)
+  return trimDead(deadKey, deadFingerprintsKey, deadIndexKey, jobsKey, metaKey, idempotencyKey, idempotencyExpiryKey,
+    countersKey, cap)
 end
 `,
   [BASE, IDEMPOTENCY],

@@ -19,6 +19,7 @@ under the request nonce, and a run that finds it answers it and removes nothing 
     completed: 'completed jobs past retention and orphans leave it',
     dead: 'dead jobs past their TTL or over the cap, and orphans, leave it',
     deadFingerprints: '',
+    deadIndex: '',
     jobs: 'removed jobs leave it (and is scanned for orphans)',
     meta: 'removed jobs leave it (and is scanned for orphans)',
     idempotency: 'keys past their window, and keys of removed jobs, leave it',
@@ -105,11 +106,11 @@ if over > 0 then
 end
 if not dryRun then
   if #pastTtl > 0 then
-    removeDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, pastTtl)
+    removeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, pastTtl)
     redis.call('HINCRBY', K.counters, 'deadPastTtl', #pastTtl)
   end
   if trimmed > 0 then
-    trimmed = trimDead(K.dead, K.deadFingerprints, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters,
+    trimmed = trimDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters,
       deadCap, limit)
   end
 end
@@ -161,6 +162,12 @@ if sweep then
       bulk('ZREM', K.active, orphans)
       bulk('ZREM', K.completed, orphans)
       bulk('ZREM', K.dead, orphans)
+    local members = {}
+    for i = 1, #orphans do
+      local m = orphanMetas[i]
+      if m and m.diedAt then members[#members + 1] = deadMember(fingerprintOf(m), m.diedAt, orphans[i]) end
+    end
+    bulk('ZREM', K.deadIndex, members)
       bulk('HDEL', K.jobs, orphans)
       bulk('HDEL', K.meta, orphans)
       redis.call('HINCRBY', K.counters, 'orphans', #orphans)

@@ -35,6 +35,7 @@ describe('Redis keys', () => {
       completed: 'p:{q}:completed',
       dead: 'p:{q}:dead',
       deadFingerprints: 'p:{q}:dead:fingerprints',
+      deadIndex: 'p:{q}:dead:index',
       jobs: 'p:{q}:jobs',
       meta: 'p:{q}:meta',
       idempotency: 'p:{q}:idem',
