@@ -9,7 +9,7 @@ import type { JobState } from './types.js';
  * `<prefix>:<string>`, are GLOBAL_KEYS. Two of them are indexes the scripts keep beside a queue's own
  * keys (SCRIPT_GLOBAL_KEYS: `due` and `touched`), so that a scheduled run reads one index instead of
  * every queue; a script that declares one of them locks it too (Upstash's key-level locking), and its
- * keys do not share one Redis Cluster slot (Upstash is not clustered).
+ * keys do not share one Redis Cluster slot.
  */
 export const QUEUE_KEYS = {
   waiting: 'waiting',
