@@ -1,6 +1,6 @@
 import { Redis } from '@upstash/redis';
 import { describe, expect, it } from 'vitest';
-import { Spool } from '../../../shared/queue/index.js';
+import { queueKey, Spool } from '../../../shared/queue/index.js';
 import { harness, job } from '../../helpers/harness.js';
 import { privateStack } from '../../helpers/private-redis.js';
 
@@ -26,7 +26,8 @@ async function kill(spool: Spool, q: string, n: number, message: string): Promis
 
 /** Issue 14, item 6: selecting N dead jobs by fingerprint reads N jobs, not the DLQ. */
 describe('replay selection by fingerprint', () => {
-  const { spool, clock } = harness('replay-index', { config: { deadCap: 100_000 } });
+  const { spool, clock, redis, prefix } = harness('replay-index', { config: { deadCap: 100_000 } });
+  const small = harness('replay-index-cap', { config: { deadCap: 5, deadTtlMs: 60_000 } });
 
   it('selects the fingerprint, oldest first, within the time range; replayed jobs leave the index', async () => {
     const q = 'sel';
@@ -48,6 +49,43 @@ describe('replay selection by fingerprint', () => {
     const left = await spool.replay(q, { fingerprint: fp, limit: 10 });
     expect(left.jobs.map((j) => j.id)).toEqual([...late].sort().slice(1));
     expect(left.scanned).toBe(2);
+  });
+
+  it('holds exactly the dead set through every way a dead job comes and goes', async () => {
+    const q = 'whole';
+    const check = async (s: Spool, pfx: string) => {
+      const dead = (await s.redis.zrange(queueKey(pfx, q, 'dead'), 0, -1)).map(String).sort();
+      const index = (await s.redis.zrange(queueKey(pfx, q, 'deadIndex'), 0, -1))
+        .map((m) => String(m).slice(-36))
+        .sort();
+      expect(index).toEqual(dead);
+    };
+    await kill(spool, q, 8, 'one');
+    await kill(spool, q, 4, 'two');
+    await check(spool, prefix);
+    const ids = (await spool.list(q, 'dead', { limit: 3 })).jobs.map((j) => j.id);
+    await spool.deleteDead(q, ids);
+    await check(spool, prefix);
+    await spool.replay(q, { limit: 2, dryRun: false });
+    await check(spool, prefix);
+    // a lease that expires on the last attempt dies too
+    await spool.enqueue(q, job('x', { maxAttempts: 1, timeoutMs: 1_000 }), { kick: false });
+    const held = await spool.lease(q, { count: 1 });
+    clock.set(held.jobs[0]!.leaseUntil! + 1);
+    await spool.reclaim(q);
+    await check(spool, prefix);
+    // an orphan: its spec gone, the purge's sweep removes it with its entry
+    const [orphan] = (await spool.list(q, 'dead', { limit: 1 })).jobs;
+    await redis.hdel(queueKey(prefix, q, 'jobs'), orphan!.id);
+    for (let more = true, i = 0; more && i < 10; i++) more = (await spool.purge(q)).more;
+    await check(spool, prefix);
+    // the cap trims the oldest, the TTL removes the rest
+    await kill(small.spool, q, 9, 'three');
+    await check(small.spool, small.prefix);
+    small.clock.advance(120_000);
+    await small.spool.purge(q);
+    expect(await small.redis.zcard(queueKey(small.prefix, q, 'dead'))).toBe(0);
+    await check(small.spool, small.prefix);
   });
 
   it('costs the same number of Redis commands for a DLQ of 300 and of 3,000', async () => {
