@@ -66,6 +66,8 @@ export interface Bodies {
   'GET /v1/queues/{queue}/dlq': Body<typeof s.deadGroupsResponse>;
   'POST /v1/queues/{queue}/dlq/replay': Body<typeof s.replayResponse>;
   'POST /v1/queues/{queue}/purge': Body<typeof s.purgeResponse>;
+  'GET /v1/queues/{queue}/settings': Body<typeof s.settingsResponse>;
+  'PUT /v1/queues/{queue}/settings': Body<typeof s.settingsResponse>;
 }
 
 export type ErrorBody = Body<typeof s.errorResponse>;

@@ -33,6 +33,8 @@ const OPTIONS = {
   limit: { type: 'string' },
   state: { type: 'string' },
   cursor: { type: 'string' },
+  rate: { type: 'string' },
+  concurrency: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 type OptionName = keyof typeof OPTIONS;
 const GLOBAL_OPTIONS: OptionName[] = ['json', 'help', 'version'];
@@ -50,6 +52,8 @@ type Flags = {
   limit?: string;
   state?: string;
   cursor?: string;
+  rate?: string;
+  concurrency?: string;
 };
 
 interface Command {
@@ -478,7 +482,120 @@ const health: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [status, jobsGet, jobsLs, dlqLs, dlqShow, dlqReplay, purge, health];
+// ---- queue settings (flow control) ----
+
+type Settings = Bodies['GET /v1/queues/{queue}/settings'];
+
+const PERIOD_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `--rate N/PERIOD` (`10/s`, `100/1m`, `5/500ms`, `20/2500`: ms) → a rateLimit; `off` → null. */
+export function parseRate(v: string): { limit: number; periodMs: number } | null | undefined {
+  if (v === 'off') return null;
+  const m = /^(\d+)\/(\d*)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m || (m[2] === '' && !m[3])) return undefined;
+  const limit = Number(m[1]);
+  const periodMs = (m[2] === '' ? 1 : Number(m[2])) * PERIOD_UNITS[m[3] ?? 'ms']!;
+  return { limit, periodMs };
+}
+
+function describeSettings(s: Settings): string {
+  const rows = [
+    ['paused', s.paused ? `yes, since ${s.pausedAt ?? '-'} (${ago(s.pausedAt)} ago)` : 'no'],
+    ['rateLimit', s.rateLimit ? `${s.rateLimit.limit} starts per ${s.rateLimit.periodMs} ms` : 'none'],
+    ['maxConcurrency', s.maxConcurrency === null ? 'none' : `${s.maxConcurrency} active jobs`],
+  ];
+  return `queue ${s.queue}\n${table(rows)}`;
+}
+
+async function putSettings(
+  api: CliApi,
+  cmd: Command,
+  queue: string,
+  body: Record<string, unknown>,
+  io: CliIO,
+  json?: boolean,
+) {
+  const s = bodyOf(await api.call('PUT /v1/queues/{queue}/settings', { queue }, { body }), cmd);
+  if (json) printJson(io, s);
+  else io.out(describeSettings(s));
+  return EXIT.ok;
+}
+
+function queueName(api: CliApi, cmd: Command, queue: string): string {
+  if (!api.isQueueName(queue)) throw new UsageError(`queue "${queue}" is not a queue name ([A-Za-z0-9_-]{1,64})`, cmd);
+  return queue;
+}
+
+const queueSettings: Command = {
+  words: ['queue', 'settings'],
+  synopsis: '<queue> [--rate N/PERIOD|off] [--concurrency N|off]',
+  summary: "a queue's flow control: show it, or change the rate limit or the concurrency cap",
+  options: [
+    ['rate', 'at most N jobs start per PERIOD across all workers: 10/s, 100/1m, 5/500ms; off removes it'],
+    ['concurrency', "at most N of the queue's jobs active at once, 1 to 100000; off removes it"],
+  ],
+  notes: [
+    'Without options: the settings as they are (GET /v1/queues/{queue}/settings). With options: only',
+    'those change (PUT, merged). A queue may be configured before its first job.',
+    '--json prints the body of GET (or PUT) /v1/queues/{queue}/settings.',
+  ],
+  arity: [1, 1],
+  async run(api, [queue], flags, io) {
+    queueName(api, this, queue!);
+    const body: Record<string, unknown> = {};
+    if (flags.rate !== undefined) {
+      const r = parseRate(flags.rate);
+      if (r === undefined) throw new UsageError('--rate must be N/PERIOD (10/s, 100/1m, 5/500ms) or off', this);
+      body.rateLimit = r;
+    }
+    if (flags.concurrency !== undefined)
+      body.maxConcurrency =
+        flags.concurrency === 'off' ? null : intFlag(this, 'concurrency', flags.concurrency, 100_000);
+    if (Object.keys(body).length > 0) return putSettings(api, this, queue!, body, io, flags.json);
+    const s = bodyOf(await api.call('GET /v1/queues/{queue}/settings', { queue: queue! }), this);
+    if (flags.json) printJson(io, s);
+    else io.out(describeSettings(s));
+    return EXIT.ok;
+  },
+};
+
+const queuePause: Command = {
+  words: ['queue', 'pause'],
+  synopsis: '<queue>',
+  summary: "stop leasing the queue's jobs (enqueues are still accepted; running jobs finish)",
+  options: [],
+  notes: ['--json prints the body of PUT /v1/queues/{queue}/settings {"paused": true}.'],
+  arity: [1, 1],
+  async run(api, [queue], flags, io) {
+    return putSettings(api, this, queueName(api, this, queue!), { paused: true }, io, flags.json);
+  },
+};
+
+const queueResume: Command = {
+  words: ['queue', 'resume'],
+  synopsis: '<queue>',
+  summary: "lease the queue's jobs again (a worker starts when jobs wait)",
+  options: [],
+  notes: ['--json prints the body of PUT /v1/queues/{queue}/settings {"paused": false}.'],
+  arity: [1, 1],
+  async run(api, [queue], flags, io) {
+    return putSettings(api, this, queueName(api, this, queue!), { paused: false }, io, flags.json);
+  },
+};
+
+export const COMMANDS: readonly Command[] = [
+  status,
+  jobsGet,
+  jobsLs,
+  dlqLs,
+  dlqShow,
+  dlqReplay,
+  purge,
+  health,
+  queueSettings,
+  queuePause,
+  queueResume,
+];
 
 // ---- usage -----------------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ export type JobPage = Out<typeof s.jobPageResponse>;
 export type Cancelled = Out<typeof s.cancelResponse>;
 export type DrainAccepted = Out<typeof s.drainResponse>;
 export type RanNow = Out<typeof s.runResponse>;
+export type Settings = Out<typeof s.settingsResponse>;
+export type SettingsChange = z.input<typeof s.settingsInputSchema>;
 export type Queues = Out<typeof s.queuesResponse>;
 export type Health = Out<typeof s.healthResponse>;
 export type DeadGroups = Out<typeof s.deadGroupsResponse>;
@@ -105,7 +107,7 @@ const EXECUTE_API_HOST = /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$/;
 const UNSIGNED_HINT = ' (the request was not signed: no AWS credentials were found; pass credentials or set them up)';
 
 interface Call {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
@@ -191,6 +193,16 @@ export class SpoolClient {
   }
 
   // ---- queues and health ----
+
+  /** A queue's flow-control settings, defaults filled in. */
+  getSettings(queue: string): Promise<Settings> {
+    return this.call({ method: 'GET', path: `v1/queues/${seg(queue)}/settings`, resendable: true });
+  }
+
+  /** Merge a change into a queue's settings (null clears a field); answers the whole settings. Safe to resend. */
+  putSettings(queue: string, change: SettingsChange): Promise<Settings> {
+    return this.call({ method: 'PUT', path: `v1/queues/${seg(queue)}/settings`, body: change, resendable: true });
+  }
 
   listQueues(): Promise<Queues> {
     return this.call({ method: 'GET', path: 'v1/queues', resendable: true });

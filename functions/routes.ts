@@ -5,7 +5,7 @@
 export type FunctionName = 'enqueue' | 'worker' | 'purge' | 'health' | 'dlq-replay';
 
 export interface RouteSpec {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** API Gateway HTTP API path syntax. */
   path: string;
   fn: FunctionName;
@@ -24,6 +24,8 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/queues/{queue}/purge', fn: 'purge' },
   { method: 'POST', path: '/v1/queues/{queue}/jobs/{id}/run', fn: 'enqueue' },
   { method: 'POST', path: '/v1/queues/{queue}/drain', fn: 'enqueue' },
+  { method: 'GET', path: '/v1/queues/{queue}/settings', fn: 'enqueue' },
+  { method: 'PUT', path: '/v1/queues/{queue}/settings', fn: 'enqueue' },
   { method: 'GET', path: '/v1/openapi.json', fn: 'health' },
   { method: 'GET', path: '/metrics', fn: 'health' },
 ] as const satisfies readonly RouteSpec[];

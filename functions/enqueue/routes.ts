@@ -3,11 +3,12 @@ import type { Logger } from '../../shared/log/logger.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/queue/errors.js';
 import { enqueue } from '../../shared/queue/ops/enqueue.js';
 import { cancel, getJob, listJobs, runNow } from '../../shared/queue/ops/jobs.js';
+import { getSettings, putSettings } from '../../shared/queue/ops/settings.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
-import type { JobState } from '../../shared/queue/types.js';
+import type { JobState, QueueSettings } from '../../shared/queue/types.js';
 import { requestTrace, toTraceparent, xrayTraceId } from '../../shared/trace/context.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
-import { presentJob } from '../lib/present.js';
+import { iso, presentJob } from '../lib/present.js';
 import { armTimer, type KickReason, type Runtime } from '../lib/runtime.js';
 import {
   API_MAX_BATCH,
@@ -19,6 +20,7 @@ import {
   type jobPageResponse,
   listJobsQuery,
   type runResponse,
+  type settingsResponse,
 } from '../lib/schemas.js';
 
 const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
@@ -46,7 +48,26 @@ export async function kickIfNeeded(
   }
 }
 
+const presentSettings = (queue: string, st: QueueSettings): Body<typeof settingsResponse> => {
+  const { pausedAt, ...rest } = st;
+  return { queue, ...rest, ...(pausedAt !== undefined ? { pausedAt: iso(pausedAt) } : {}) };
+};
+
 export const enqueueRoutes: RouteImpls = {
+  'GET /v1/queues/{queue}/settings': async (req, rt) => {
+    const queue = req.params.queue!;
+    return { status: 200, body: presentSettings(queue, await getSettings(rt.spool, queue)) };
+  },
+  /** Merge a change; a resume (or a raised limit) with jobs waiting and no worker running kicks one. */
+  'PUT /v1/queues/{queue}/settings': async (req, rt) => {
+    const queue = req.params.queue!;
+    assertQueueName(queue);
+    const body = readJson(req);
+    const { settings, kick } = await putSettings(rt.spool, queue, body);
+    req.log.info('settings changed', { queue, change: body, kick });
+    await kickIfNeeded(rt, queue, kick, req.log, 'settings');
+    return { status: 200, body: presentSettings(queue, settings) };
+  },
   /** Run the worker now: an asynchronous kick (a worker may run for minutes; the API answers at once). */
   'POST /v1/queues/{queue}/drain': async (req, rt) => {
     const queue = req.params.queue!;

@@ -27,6 +27,7 @@ const presentQueue = (q: QueueHealth): QueueBody => {
     oldestDeadAgeSeconds: Math.floor(s.oldestDeadAgeMs / 1000),
   };
   if (s.nextRunAt !== undefined) out.nextRunAt = iso(s.nextRunAt);
+  if (s.pausedForMs !== undefined) out.pausedSeconds = Math.floor(s.pausedForMs / 1000);
   return out;
 };
 

@@ -122,6 +122,25 @@ export const CONTRACT = {
     summary: 'Start a worker for the queue now (asynchronous)',
     responses: { 202: { description: 'A worker was asked to run.', schema: s.drainResponse }, 400: badRequest },
   },
+  'GET /v1/queues/{queue}/settings': {
+    operationId: 'getSettings',
+    summary: "A queue's flow-control settings (pause, rate limit, concurrency cap), defaults filled in",
+    responses: { 200: { description: 'The settings.', schema: s.settingsResponse }, 400: badRequest },
+  },
+  'PUT /v1/queues/{queue}/settings': {
+    operationId: 'putSettings',
+    summary: "Change a queue's flow-control settings: fields given are set, null clears one, the rest stay",
+    description:
+      'Applied by every worker at its next lease (inside the lease script). `paused: true` stops leasing ' +
+      '(enqueues are still accepted); `rateLimit` counts starts, not completions; a resume or a raised limit ' +
+      'starts a worker when jobs wait. Unknown fields and bad values are refused, naming the field; nothing is written then.',
+    body: jsonBody(s.settingsInputSchema),
+    responses: {
+      200: { description: 'The whole settings after the change.', schema: s.settingsResponse },
+      400: badRequest,
+      415: error('unsupported_media_type: the body is not `application/json`.'),
+    },
+  },
   'GET /v1/queues': {
     operationId: 'listQueues',
     summary: 'Every queue: counts by state and cumulative counters',
@@ -209,6 +228,8 @@ export const COMPONENTS: ReadonlyArray<[string, z.ZodMiniType]> = [
   ['Cancelled', s.cancelResponse],
   ['RanNow', s.runResponse],
   ['DrainAccepted', s.drainResponse],
+  ['SettingsChange', s.settingsInputSchema],
+  ['Settings', s.settingsResponse],
   ['Queues', s.queuesResponse],
   ['Health', s.healthResponse],
   ['DeadGroups', s.deadGroupsResponse],

@@ -40,7 +40,8 @@ export interface AwsClients {
 /**
  * Why a worker is started: 'enqueue' (debounced kick), 'drain' (API), 'continue' (out of time, work
  * left), 'scale-out' (a worker with a deep backlog; such workers start no more), 'schedule' (safety
- * net), 'replay' (DLQ), 'run' (a delayed job run now), 'timer' (a queue's timer: a delayed job is due). The one list: the kick event's schema and the
+  'timer',
+  'settings',
  * type are both read from it.
  */
 export const KICK_REASONS = [
@@ -52,6 +53,7 @@ export const KICK_REASONS = [
   'replay',
   'run',
   'timer',
+  'settings',
 ] as const;
 export type KickReason = (typeof KICK_REASONS)[number];
 

@@ -7,7 +7,7 @@
  */
 import * as z from 'zod/mini';
 import { HEALTH_STATUSES } from '../../shared/health/evaluate.js';
-import { jobInputSchema, QUEUE_NAME } from '../../shared/queue/schema.js';
+import { jobInputSchema, QUEUE_NAME, settingsInputSchema } from '../../shared/queue/schema.js';
 import { JOB_STATES } from '../../shared/queue/types.js';
 
 /** At most this many jobs in one `{"jobs": [...]}` request. */
@@ -20,7 +20,7 @@ export const jobIdParam = z.string().check(z.minLength(1), z.maxLength(128));
 
 // ---- request bodies and queries ----
 
-export { jobInputSchema };
+export { jobInputSchema, settingsInputSchema };
 export const enqueueBatchBody = z.strictObject({
   jobs: z.array(jobInputSchema).check(z.minLength(1), z.maxLength(API_MAX_BATCH)),
 });
@@ -184,6 +184,19 @@ export const runResponse = z.object({ queue: z.string(), id: z.string(), state: 
 
 export const drainResponse = z.object({ queue: z.string(), accepted: z.literal(true) });
 
+/** A queue's flow-control settings, every default filled in (issue 11). */
+export const settingsResponse = z.object({
+  queue: z.string(),
+  /** Nothing is leased while paused; enqueues are accepted. */
+  paused: z.boolean(),
+  /** When the queue was paused (only while paused). */
+  pausedAt: z.optional(isoTime),
+  /** At most `limit` jobs start in any `periodMs`, across all workers; null: none. */
+  rateLimit: z.nullable(z.object({ limit: z.int(), periodMs: z.int() })),
+  /** At most this many of the queue's jobs active at once; null: none. */
+  maxConcurrency: z.nullable(z.int()),
+});
+
 const counts = z.object({ waiting: count, delayed: count, active: count, completed: count, dead: count });
 
 export const queuesResponse = z.object({
@@ -226,6 +239,8 @@ export const healthResponse = z.object({
       oldestWaitingAgeSeconds: count,
       oldestDeadAgeSeconds: count,
       nextRunAt: z.optional(isoTime),
+      /** While the queue is paused (its settings): for how long. Its backlog is then no symptom. */
+      pausedSeconds: z.optional(count),
     }),
   ),
   lastCheck: z.nullable(z.object({ at: isoTime, status: healthStatus })),

@@ -169,7 +169,8 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
             leaseExpired: lease.leaseExpired,
             leaseExpiredDead: lease.leaseExpiredDead,
           });
-        if (!first || !input.scaleOut) return;
+        // Flow control holds jobs back: more workers would start none of them.
+        if (!first || !input.scaleOut || lease.held) return;
         const n = scaleOutCount(lease.waiting, opts);
         for (let i = 0; i < n; i++) {
           try {
@@ -393,7 +394,8 @@ export async function runSchedule(inv: Invocation): Promise<ScheduleReport> {
   }
   for (const [i, r] of outcomes.entries()) {
     const queue = queues[i]!;
-    if (r.waiting === 0 || r.workerRunning) continue;
+    // A paused queue's waiting jobs need no worker (resuming kicks one).
+    if (r.waiting === 0 || r.workerRunning || r.held === 'paused') continue;
     try {
       await rt.kickWorker(queue, { reason: 'schedule' });
       report.kicked.push(queue);

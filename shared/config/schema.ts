@@ -92,6 +92,8 @@ export const ENV_SCHEMA = z.object({
   SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS: int(900_000),
   SPOOL_HEALTH_STUCK_DEGRADED: int(0),
   SPOOL_HEALTH_STUCK_UNHEALTHY: int(10),
+  // A queue paused (its settings) longer than this is degraded: a ticket (issue 11).
+  SPOOL_HEALTH_PAUSED_DEGRADED_MS: int(3_600_000),
   SPOOL_HEALTH_HISTORY: int(60, 1, 10_000),
   // The health function announces a status only once it has held for this many consecutive runs.
   SPOOL_HEALTH_NOTIFY_AFTER_RUNS: int(3, 1, 1_000),

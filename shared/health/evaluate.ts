@@ -23,12 +23,15 @@ export interface Level {
  * Thresholds: a figure trips when strictly OVER its threshold (as shared/config/schema.ts says).
  * Defaults: waiting over 1,000 / 5,000; dead over 10 / 100; oldest waiting over 5 / 15 min; lease
  * expired over 0 (any) / 10 (SPOOL_HEALTH_STUCK_*: the variables keep their first name). Any DLQ trimming since the previous run is degraded.
+ * A paused queue: its backlog is no symptom (neither waiting nor oldest waiting age); paused longer
+ * than pausedMs (SPOOL_HEALTH_PAUSED_DEGRADED_MS, default 1 h) is degraded, a ticket.
  */
 export interface Thresholds {
   waiting: Level;
   dead: Level;
   oldestWaitingMs: Level;
   leaseExpired: Level;
+  pausedMs: number;
 }
 
 export function thresholdsFrom(c: SpoolConfig): Thresholds {
@@ -40,6 +43,7 @@ export function thresholdsFrom(c: SpoolConfig): Thresholds {
       unhealthy: c.SPOOL_HEALTH_OLDEST_WAITING_UNHEALTHY_MS,
     },
     leaseExpired: { degraded: c.SPOOL_HEALTH_STUCK_DEGRADED, unhealthy: c.SPOOL_HEALTH_STUCK_UNHEALTHY },
+    pausedMs: c.SPOOL_HEALTH_PAUSED_DEGRADED_MS,
   };
 }
 
@@ -110,9 +114,12 @@ export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds
       step: fillStep(CHECKS[check].step, { queue: snap.queue }),
     });
   };
-  add('waiting', snap.waiting, t.waiting);
+  const paused = snap.pausedForMs !== undefined;
+  // A paused queue's backlog is what pausing is for: not a symptom.
+  if (!paused) add('waiting', snap.waiting, t.waiting);
   add('dead', snap.dead, t.dead);
-  add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 1000);
+  if (!paused) add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 1000);
+  if (paused) add('paused', snap.pausedForMs!, { degraded: t.pausedMs, unhealthy: Infinity }, 1000);
   add('leaseExpired', snap.leaseExpired, t.leaseExpired);
   if (deltas.deadTrimmed > 0) {
     symptoms.push({

@@ -43,7 +43,8 @@ function figuresOf(h: QueueHealth): Figures {
     active: s.active,
     completed: s.completed,
     dead: s.dead,
-    oldestWaitingAge: Math.floor(s.oldestWaitingAgeMs / 1000),
+    // A paused backlog must not page (the oldest-waiting-age alarm): 0 while the queue is paused.
+    oldestWaitingAge: s.pausedForMs === undefined ? Math.floor(s.oldestWaitingAgeMs / 1000) : 0,
     oldestDeadAge: Math.floor(s.oldestDeadAgeMs / 1000),
     leaseExpired: s.leaseExpired,
     deadTrimmed: h.deltas.deadTrimmed,

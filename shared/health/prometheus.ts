@@ -6,6 +6,7 @@
  *   spool_oldest_dead_age_seconds{queue}         gauge    how long ago the oldest dead job died
  *   spool_lease_expired_jobs{queue}              gauge    active jobs whose lease has expired
  *   spool_queue_status{queue,status}             gauge    1 for the queue's health status, 0 for the others
+ *   spool_queue_paused{queue}                    gauge    1 while the queue is paused (its settings)
  *   spool_jobs_total{queue,event}                counter  cumulative counters (enqueued, completed, dead, ...)
  *
  * Names follow Prometheus' conventions (snake_case, base units, `_total` on counters, one-hot
@@ -100,6 +101,9 @@ export const QUEUE_FAMILIES: readonly FamilyOf[] = [
       HEALTH_STATUSES.map((status) => ({ labels: { queue: q.queue, status }, value: q.status === status ? 1 : 0 })),
     ),
   }),
+  perQueue('spool_queue_paused', 'Whether the queue is paused (1) or not (0).', (q) =>
+    q.snapshot.pausedForMs === undefined ? 0 : 1,
+  ),
   (queues) => ({
     name: 'spool_jobs_total',
     help: 'Cumulative job events since the queue was first used, by event (the counters of GET /v1/queues).',

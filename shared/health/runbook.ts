@@ -26,6 +26,7 @@ export const RUNBOOK = {
   // Pages or tickets of the health function
   healthMessages: 'health-function-messages',
   waitingBacklog: 'waiting-backlog',
+  pausedQueue: 'paused-queue',
   // Tickets (alarms)
   deadJobs: 'dead-jobs',
   leaseExpired: 'lease-expired',
@@ -41,7 +42,7 @@ export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 export type Severity = 'page' | 'ticket';
 
 /** The figures the health rules judge (shared/health/evaluate.ts). */
-export type Check = 'waiting' | 'dead' | 'oldestWaitingAge' | 'leaseExpired' | 'deadTrimmed';
+export type Check = 'waiting' | 'dead' | 'oldestWaitingAge' | 'leaseExpired' | 'deadTrimmed' | 'paused';
 
 export interface CheckWords {
   /** What the figure is, in a sentence: "dead jobs". */
@@ -97,6 +98,13 @@ export const CHECKS: Readonly<Record<Check, CheckWords>> = {
     runbook: RUNBOOK.dlqTrimmed,
     step: 'jobs were lost: spool dlq ls {queue}; stop the failures; spool dlq replay {queue} --yes, or raise SPOOL_DEAD_CAP',
     coveredBy: { severity: 'page', alarm: RUNBOOK.dlqTrimmed },
+  },
+  paused: {
+    label: 'time the queue has been paused',
+    unit: 'seconds',
+    runbook: RUNBOOK.pausedQueue,
+    step: 'spool queue settings {queue}; if the pause is over: spool queue resume {queue}',
+    coveredBy: undefined,
   },
 };
 

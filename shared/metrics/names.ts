@@ -14,7 +14,7 @@ export const METRICS = {
   active: 'ActiveJobs',
   completed: 'CompletedJobs',
   dead: 'DeadJobs',
-  /** Seconds the oldest waiting job has waited. Fleet-wide: the largest. */
+  /** Seconds the oldest waiting job has waited; 0 while the queue is paused (no symptom). Fleet-wide: the largest. */
   oldestWaitingAge: 'OldestWaitingAgeSeconds',
   /** Seconds since the oldest dead job died. Fleet-wide: the largest. */
   oldestDeadAge: 'OldestDeadAgeSeconds',

@@ -5,6 +5,7 @@ import { enqueue } from './ops/enqueue.js';
 import { cancel, getJob, getJobs, listJobs, runNow } from './ops/jobs.js';
 import { lease, reclaim } from './ops/lease.js';
 import { purge } from './ops/purge.js';
+import { getSettings, putSettings } from './ops/settings.js';
 import { queues, snapshot } from './ops/snapshot.js';
 
 type Rest<F> = F extends (core: SpoolCore, ...args: infer A) => infer R ? (...args: A) => R : never;
@@ -35,4 +36,6 @@ export class Spool extends SpoolCore {
   purge: Rest<typeof purge> = (...a) => purge(this, ...a);
   queues: Rest<typeof queues> = (...a) => queues(this, ...a);
   snapshot: Rest<typeof snapshot> = (...a) => snapshot(this, ...a);
+  settings: Rest<typeof getSettings> = (...a) => getSettings(this, ...a);
+  putSettings: Rest<typeof putSettings> = (...a) => putSettings(this, ...a);
 }

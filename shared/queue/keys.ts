@@ -28,6 +28,8 @@ export const QUEUE_KEYS = {
   worker: 'worker',
   kick: 'kick',
   auditDlqReplay: 'audit:dlq-replay',
+  settings: 'settings',
+  rate: 'rate',
 } as const;
 
 export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
@@ -49,6 +51,9 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
   worker: 'STRING present while a worker drains the queue',
   kick: 'STRING debounce of worker kicks',
   auditDlqReplay: 'LIST JSON audit records of DLQ replays, newest first, capped (written by the replay script)',
+  settings:
+    'HASH flow control (QUEUE_SETTING_FIELDS of ops/settings.ts): paused, pausedAt, rateLimit JSON, maxConcurrency; absent: defaults',
+  rate: "ZSET lease token -> ms it was leased: the rate limit's sliding window (kept one period)",
 };
 
 export type QueueKeyName = keyof typeof QUEUE_KEYS;

@@ -70,6 +70,28 @@ export const jobInputSchema = z.strictObject({
   keepResponse: z.optional(z.boolean()),
 });
 
+/** The most a rate limit may count in one period, and the longest period (a day). */
+export const RATE_LIMIT_MAX = 100_000;
+export const RATE_PERIOD_MAX_MS = 86_400_000;
+export const MAX_CONCURRENCY_MAX = 100_000;
+
+/**
+ * A queue's flow-control settings as PUT: each field given is set, `null` clears it (its default),
+ * a field left out is left as it is; unknown fields are refused (issue 11).
+ */
+export const settingsInputSchema = z.strictObject({
+  paused: z.optional(z.boolean()),
+  rateLimit: z.optional(
+    z.nullable(
+      z.strictObject({
+        limit: z.int().check(z.gte(1), z.lte(RATE_LIMIT_MAX)),
+        periodMs: z.int().check(z.gte(100), z.lte(RATE_PERIOD_MAX_MS)),
+      }),
+    ),
+  ),
+  maxConcurrency: z.optional(z.nullable(z.int().check(z.gte(1), z.lte(MAX_CONCURRENCY_MAX)))),
+});
+
 export function assertQueueName(queue: unknown, field = 'queue'): asserts queue is string {
   if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
     throw new ValidationError(field, 'must match [A-Za-z0-9_-]{1,64}');

@@ -146,6 +146,34 @@ export interface LeaseOutcome {
   unfit: number;
   /** A worker is marked running on the queue (after this call's own mark or clear). */
   workerRunning: boolean;
+  /**
+   * What flow control held waiting jobs back by (the queue's settings), when jobs are left waiting
+   * because of it: `paused`, `concurrency` (maxConcurrency jobs are active) or `rate` (rateLimit).
+   */
+  held?: FlowHold;
+  /** With `held: 'rate'`: when the rate limit lets the next job start (the server's clock). */
+  heldUntil?: number;
+}
+
+export type FlowHold = 'paused' | 'concurrency' | 'rate';
+
+/** A queue's flow-control settings (issue 11), every default filled in. */
+export interface QueueSettings {
+  /** Nothing is leased while paused; enqueues are accepted. Default false. */
+  paused: boolean;
+  /** When the queue was paused (epoch ms, the server's clock). */
+  pausedAt?: number;
+  /** At most `limit` jobs start in any `periodMs` (counted at lease), across all workers. Default none. */
+  rateLimit: { limit: number; periodMs: number } | null;
+  /** At most this many of the queue's jobs active at once, across all workers. Default none. */
+  maxConcurrency: number | null;
+}
+
+/** A PUT of settings: a field given is set, `null` clears it, one left out stays as it is. */
+export interface SettingsInput {
+  paused?: boolean | undefined;
+  rateLimit?: { limit: number; periodMs: number } | null | undefined;
+  maxConcurrency?: number | null | undefined;
 }
 
 export type AckStatus = 'ok' | 'stale' | 'not_found';
@@ -363,5 +391,7 @@ export interface QueueSnapshot {
   /** Age (ms) of the oldest dead job; 0 when none. */
   oldestDeadAgeMs: number;
   nextRunAt?: number;
+  /** While the queue is paused (its settings): how long it has been (ms). */
+  pausedForMs?: number;
   counters: QueueCounters;
 }

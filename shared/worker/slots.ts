@@ -109,6 +109,12 @@ const failure = (err: unknown): JobOutcome => ({
 
 const ACK_TRIES = 3;
 
+/**
+ * A worker whose lease the rate limit held back stays for the next start when it is this near (ms),
+ * leasing exactly then; a later one is left to the queue's due time (the worker schedule).
+ */
+export const RATE_STAY_MS = 5_000;
+
 export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotReport> {
   const { core, queue, clock, log } = deps;
   const grace = core.config.leaseGraceMs;
@@ -381,18 +387,23 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
           r.stop = 'time';
           continue;
         }
-        if (last && l.jobs.length === 0) {
+        // Jobs the rate limit holds back for a moment are work to come: stay for them.
+        const rateNear = l.held === 'rate' && l.heldUntil !== undefined && l.heldUntil - l.now <= RATE_STAY_MS;
+        if (last && l.jobs.length === 0 && !rateNear) {
           r.stop = 'empty';
           break;
         }
         now = clock();
-        if (l.jobs.length < want && l.waiting === 0) {
+        // Short and nothing left, or what is left held back by flow control (paused, cap, rate): dry.
+        if (l.jobs.length < want && (l.waiting === 0 || l.held !== undefined)) {
           dryAt = now;
-          // A delayed job due before the next poll: poll when it is due.
-          if (l.nextRunAt !== undefined) {
-            const dueIn = l.nextRunAt - l.now;
-            if (dueIn < o.pollMs) dryAt = now - o.pollMs + Math.max(0, dueIn) + 5;
-            if (dueIn <= o.lingerMs && idleSince !== undefined) idleSince = now + Math.max(0, dueIn);
+          // A delayed job due, or the rate limit's next start, before the next poll: poll then (for
+          // the rate limit: then, not every poll, and linger from then).
+          const next = Math.min(l.nextRunAt ?? Infinity, l.heldUntil ?? Infinity);
+          if (next !== Infinity) {
+            const dueIn = Math.max(0, next - l.now);
+            if (dueIn < o.pollMs || rateNear) dryAt = now - o.pollMs + dueIn + 5;
+            if ((dueIn <= o.lingerMs || rateNear) && idleSince !== undefined) idleSince = now + dueIn;
           }
         } else dryAt = undefined;
         continue;

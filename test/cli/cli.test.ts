@@ -183,6 +183,40 @@ describe('spool CLI', () => {
     expect(unknown.stdout).toMatch(/^UNKNOWN/);
   });
 
+  it('queue settings|pause|resume: show and change flow control; bad values are usage errors (64)', async () => {
+    const shown = await spoolCli(['queue', 'settings', 'flowq']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/paused\s+no/);
+    expect(shown.stdout).toMatch(/rateLimit\s+none/);
+    const set = await spoolCli(['queue', 'settings', 'flowq', '--rate', '100/1m', '--concurrency', '4', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({
+      queue: 'flowq',
+      paused: false,
+      rateLimit: { limit: 100, periodMs: 60_000 },
+      maxConcurrency: 4,
+    });
+    const paused = await spoolCli(['queue', 'pause', 'flowq']);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(/paused\s+yes, since/);
+    expect((await spool.settings('flowq')).paused).toBe(true);
+    const resumed = await spoolCli(['queue', 'resume', 'flowq', '--json']);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ paused: false, maxConcurrency: 4 });
+    const off = await spoolCli(['queue', 'settings', 'flowq', '--rate', 'off', '--concurrency', 'off', '--json']);
+    expect(JSON.parse(off.stdout)).toEqual({ queue: 'flowq', paused: false, rateLimit: null, maxConcurrency: null });
+    const [badRate, badCap, badPeriod] = await Promise.all([
+      spoolCli(['queue', 'settings', 'flowq', '--rate', 'fast']),
+      spoolCli(['queue', 'settings', 'flowq', '--concurrency', '0']),
+      spoolCli(['queue', 'settings', 'flowq', '--rate', '5/10ms']),
+    ]);
+    expect(badRate.code).toBe(64);
+    expect(badRate.stderr).toContain('--rate must be N/PERIOD');
+    expect(badCap.code).toBe(64);
+    expect(badCap.stderr).toContain('--concurrency must be an integer from 1 to 100000');
+    expect(badPeriod.code).toBe(64);
+    expect(badPeriod.stderr).toContain('rateLimit.periodMs');
+  });
+
   it('answers usage errors with 64, help with 0, --version with the package version', async () => {
     const [bad, help, version, unreachable] = await Promise.all([
       spoolCli(['frobnicate']),

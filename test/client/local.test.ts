@@ -137,6 +137,25 @@ describe('SpoolClient against the local server', () => {
     expectShape(s.openApiResponse, await client.openApi());
   });
 
+  it('settings: pause holds an enqueued job; resume runs it', async () => {
+    const p = expectShape(s.settingsResponse, await client.putSettings('c-flow', { paused: true, maxConcurrency: 2 }));
+    expect(p).toMatchObject({ queue: 'c-flow', paused: true, maxConcurrency: 2, rateLimit: null });
+    const j = await client.enqueue('c-flow', { handler: 'echo', payload: { n: 1 } });
+    expect((await client.getJob('c-flow', j.id)).state).toBe('waiting');
+    const bad = (await client.putSettings('c-flow', { maxConcurrency: 0 }).catch((e: unknown) => e)) as SpoolApiError;
+    expect([bad.status, bad.details.field]).toEqual([400, 'maxConcurrency']);
+    expectShape(s.settingsResponse, await client.putSettings('c-flow', { paused: false }));
+    await until('the resumed job to complete', async () =>
+      (await client.getJob('c-flow', j.id)).state === 'completed' ? true : undefined,
+    );
+    expect(expectShape(s.settingsResponse, await client.getSettings('c-flow'))).toEqual({
+      queue: 'c-flow',
+      paused: false,
+      rateLimit: null,
+      maxConcurrency: 2,
+    });
+  });
+
   it('the methods above called every route of ROUTES', () => {
     // Runs after the tests above (vitest runs a file's tests in order).
     expect([...called].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());

@@ -246,13 +246,58 @@ describe('routing', () => {
         byFn[route.fn],
         route.method,
         path,
-        route.method === 'POST' ? { body: route.path.endsWith('/jobs') ? job() : {} } : {},
+        route.method === 'POST' || route.method === 'PUT' ? { body: route.path.endsWith('/jobs') ? job() : {} } : {},
       );
       expect([200, 201, 202, 404].includes(r.status), `${route.method} ${path}: ${r.status}`).toBe(true);
       if (r.status === 404) expect(r.body.error.message).toContain('nope');
       const other = route.fn === 'health' ? enqueue : health;
       expect((await call(other, route.method, path)).status).toBe(404);
     }
+  });
+});
+
+describe('GET and PUT /v1/queues/{queue}/settings', () => {
+  it('answer the whole settings; PUT merges, null clears; a resume with jobs waiting kicks a worker', async () => {
+    const g = await call(enqueue, 'GET', '/v1/queues/sq/settings');
+    expect(g.status).toBe(200);
+    expect(g.body).toEqual({ queue: 'sq', paused: false, rateLimit: null, maxConcurrency: null });
+    const p = await call(enqueue, 'PUT', '/v1/queues/sq/settings', { body: { paused: true, maxConcurrency: 4 } });
+    expect(p.status).toBe(200);
+    expect(p.body).toMatchObject({ queue: 'sq', paused: true, rateLimit: null, maxConcurrency: 4 });
+    expect(p.body.pausedAt).toMatch(/Z$/);
+    await call(enqueue, 'POST', '/v1/queues/sq/jobs', { body: job() });
+    kicks.length = 0;
+    const r = await call(enqueue, 'PUT', '/v1/queues/sq/settings', {
+      body: { paused: false, rateLimit: { limit: 10, periodMs: 60_000 } },
+    });
+    expect(r.body).toEqual({
+      queue: 'sq',
+      paused: false,
+      rateLimit: { limit: 10, periodMs: 60_000 },
+      maxConcurrency: 4,
+    });
+    expect(kicks).toEqual([{ queue: 'sq', reason: 'settings' }]);
+    const c = await call(enqueue, 'PUT', '/v1/queues/sq/settings', { body: { rateLimit: null } });
+    expect(c.body).toEqual({ queue: 'sq', paused: false, rateLimit: null, maxConcurrency: 4 });
+  });
+
+  it('a bad or unknown field is a 400 naming it, and writes nothing', async () => {
+    for (const [body, field] of [
+      [{ paused: 1 }, 'paused'],
+      [{ maxConcurrency: -1 }, 'maxConcurrency'],
+      [{ rateLimit: { limit: 5, periodMs: 10 } }, 'rateLimit.periodMs'],
+      [{ speed: 'fast' }, 'speed'],
+    ] as const) {
+      const r = await call(enqueue, 'PUT', '/v1/queues/sq2/settings', { body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'invalid_request', details: { field } });
+    }
+    expect((await call(enqueue, 'GET', '/v1/queues/sq2/settings')).body).toEqual({
+      queue: 'sq2',
+      paused: false,
+      rateLimit: null,
+      maxConcurrency: null,
+    });
   });
 });
 

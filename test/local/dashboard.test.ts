@@ -247,6 +247,25 @@ describe('a queue', () => {
     await page.close();
   });
 
+  it('pauses and resumes a queue from its Settings panel; the API says the same', { timeout: 60_000 }, async () => {
+    await spool.putSettings('flow', { maxConcurrency: 3 });
+    await make('flow', [{ handler: 'echo', payload: {} }]);
+    const { page, errors } = await open(1280, '#/queues/flow');
+    const panel = page.locator('#settings');
+    await until(() => panel.locator('[data-setting="maxConcurrency"]').textContent()).toBe('3');
+    expect(await panel.locator('[data-setting="rateLimit"]').textContent()).toBe('none');
+    await panel.locator('button[data-act="pause"]').click();
+    await until(() => panel.locator('.result').textContent()).toContain('Paused: nothing is leased until you resume.');
+    expect((await spool.settings('flow')).paused).toBe(true);
+    await until(() => panel.locator('button[data-act="resume"]').count()).toBe(1);
+    await panel.locator('button[data-act="resume"]').click();
+    await until(() => panel.locator('.result').textContent()).toContain('Resumed.');
+    expect((await spool.settings('flow')).paused).toBe(false);
+    await until(() => panel.locator('button[data-act="pause"]').count()).toBe(1);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("shows a purge's result in its own queue's panel", { timeout: 60_000 }, async () => {
     const { page, errors } = await open(1280, '#/queues/batch');
     await page.locator('#maintenance button[data-act="purge-dry"]').click();

@@ -50,17 +50,25 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
   };
   const next = optNum(res.nextRunAt);
   if (next !== undefined) out.nextRunAt = next;
+  if (res.held) out.held = res.held;
+  const until = optNum(res.heldUntil);
+  if (until !== undefined) out.heldUntil = until;
   return out;
 }
 
 /**
  * Promote due delayed jobs and reclaim expired leases, leasing nothing; says how many jobs wait and
- * whether a worker is running (what a scheduler needs to decide on a kick), in the same call.
+ * whether a worker is running, and whether flow control holds them (what a scheduler needs to decide on
+ * a kick), in the same call.
  */
 export async function reclaim(
   core: SpoolCore,
   queue: string,
-): Promise<Pick<LeaseOutcome, 'promoted' | 'leaseExpired' | 'leaseExpiredDead' | 'waiting' | 'workerRunning'>> {
-  const { promoted, leaseExpired, leaseExpiredDead, waiting, workerRunning } = await lease(core, queue, { count: 0 });
-  return { promoted, leaseExpired, leaseExpiredDead, waiting, workerRunning };
+): Promise<
+  Pick<LeaseOutcome, 'promoted' | 'leaseExpired' | 'leaseExpiredDead' | 'waiting' | 'workerRunning' | 'held'>
+> {
+  const { promoted, leaseExpired, leaseExpiredDead, waiting, workerRunning, held } = await lease(core, queue, {
+    count: 0,
+  });
+  return { promoted, leaseExpired, leaseExpiredDead, waiting, workerRunning, ...(held ? { held } : {}) };
 }

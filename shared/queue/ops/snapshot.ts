@@ -78,6 +78,8 @@ export async function snapshot(core: SpoolCore, only?: string[]): Promise<QueueS
       };
       const next = optNum(r.nextRunAt);
       if (next !== undefined) snap.nextRunAt = next;
+      const pausedAt = optNum(r.pausedAt);
+      if (pausedAt !== undefined) snap.pausedForMs = Math.max(0, now - pausedAt);
       return snap;
     }),
   );

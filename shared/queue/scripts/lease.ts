@@ -1,4 +1,5 @@
 import { ARGS, defineScript, luaLibrary, REQUEST_KEY, returns } from './define.js';
+import { FLOW } from './flow.js';
 import { BASE, DEAD, DUE, HISTORY, WAITING } from './lib.js';
 
 /** What lease does before leasing: due delayed jobs to waiting, expired leases to waiting or dead. */
@@ -74,7 +75,11 @@ enqueue kicks a new one). Safe to run twice:
 the first run keeps the ids and tokens it leased under the request nonce, and a run that finds them
 answers those jobs (the ones still held under those tokens) and changes nothing. Every run but a
 repeat sets the queue's due time exactly (now when jobs are left waiting, else its next run-at or
-lease deadline; no entry when neither).`,
+lease deadline; no entry when neither).
+Flow control (the settings hash, flow library): paused, maxConcurrency and rateLimit cap the jobs
+leased; waiting jobs they hold back are answered in held (what held them) and heldUntil (when the
+rate limit lets the next start), and make the queue due then rather than now (a paused queue: not
+at all by its waiting jobs). A worker leaving a paused queue keeps the kick debounce for a minute.`,
   keys: {
     waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
     waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
@@ -92,6 +97,8 @@ lease deadline; no entry when neither).`,
     kick: 'cleared with the worker mark',
     request: REQUEST_KEY,
     due: "set to the queue's exact due time",
+    settings: 'read (flow control)',
+    rate: 'the leases made join it (with a rate limit); those older than its period leave it',
   },
   args: {
     clock: ARGS.clock,
@@ -118,23 +125,29 @@ lease deadline; no entry when neither).`,
     leaseExpiredDead: number;
     workerRunning: boolean;
     unfit: number;
+    held: '' | 'paused' | 'concurrency' | 'rate';
+    heldUntil?: number;
   }>(
-    '{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax) }',
+    "{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax), held ('' or what held waiting jobs back: paused, concurrency, rate), heldUntil? }",
   ),
-  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE],
+  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE, FLOW],
   body: `
 local now = serverNow(clock)
 
 -- The answer: the jobs leased and the reclaim's counts, with what is left; \`exact\`: set the queue's
 -- due time from what is left.
 -- marked: whether the worker mark is set, when this call just set or cleared it (else it is read).
-local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact, marked)
+-- \`held\`, \`heldUntil\`: what flow control held back (the due time then comes from dueHeld).
+local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact, marked, held, heldUntil)
   local waiting = redis.call('ZCARD', K.waiting)
   local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
-  if exact then dueExact(K.due, K.active, queue, now, waiting, nextRunAt) end
+  if waiting == 0 then held, heldUntil = '', nil end
+  if exact and held ~= '' then dueHeld(K.due, K.active, queue, heldUntil, nextRunAt)
+  elseif exact then dueExact(K.due, K.active, queue, now, waiting, nextRunAt) end
   if marked == nil then marked = redis.call('EXISTS', K.worker) == 1 end
   return cjson.encode({ now = now, jobs = jobs, waiting = waiting, nextRunAt = nextRunAt, promoted = promoted,
-    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = marked, unfit = unfit })
+    leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = marked, unfit = unfit,
+    held = held, heldUntil = heldUntil })
 end
 
 local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
@@ -152,7 +165,7 @@ if earlier then
       end
     end
   end
-  return answer(jobs, e.promoted, e.leaseExpired, e.leaseExpiredDead, e.unfit or 0, false)
+  return answer(jobs, e.promoted, e.leaseExpired, e.leaseExpiredDead, e.unfit or 0, false, nil, '', nil)
 end
 
 local w = newWrites()
@@ -163,10 +176,15 @@ writeWaiting(K.waiting, K.waitingSince, K.counters, w)
 writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
   deadCap)
 
+-- Flow control: how many may start (asked for one at least, so that a reclaim knows what is held).
+local settings = readSettings(K.settings)
+local allowed, held, heldUntil = flowAllows(settings, K.active, K.rate, now, math.max(count, 1))
+if allowed > count then allowed = count end
+
 local jobs, leasedIds, tokens = {}, {}, {}
 local unfit = 0
-if count > 0 then
-  local ids = redis.call('ZRANGE', K.waiting, 0, count - 1)
+if allowed > 0 then
+  local ids = redis.call('ZRANGE', K.waiting, 0, allowed - 1)
   if #ids > 0 then
     local metas = readMetas(K.meta, ids)
     local specs = redis.call('HMGET', K.jobs, unpack(ids))
@@ -199,6 +217,7 @@ if count > 0 then
     bulk('ZREM', K.waitingSince, taken)
     bulk('ZADD', K.active, act)
     writeMetas(K.meta, w)
+    rateSpend(settings, K.rate, now, tokens)
   end
 end
 local marked = nil
@@ -206,6 +225,10 @@ if workerMarkMs > 0 then
   marked = #jobs > 0 or keepMark
   if marked then
     redis.call('SET', K.worker, '1', 'PX', workerMarkMs)
+  elseif held == 'paused' then
+    -- Enqueues to a paused queue kick no worker for a minute (resuming kicks one).
+    redis.call('DEL', K.worker)
+    redis.call('SET', K.kick, '1', 'PX', 60000)
   else
     redis.call('DEL', K.worker, K.kick)
   end
@@ -214,6 +237,6 @@ if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseE
   redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, unfit = unfit }), 'PX', requestTtlMs)
 end
-return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true, marked)
+return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true, marked, held, heldUntil)
 `,
 });

@@ -4,7 +4,8 @@ import { BASE } from './lib.js';
 export const SNAPSHOT = defineScript({
   name: 'snapshot',
   readOnly: true,
-  summary: "A queue's health figures without scanning it: set sizes, the oldest members, every counter.",
+  summary:
+    "A queue's health figures without scanning it: set sizes, the oldest members, every counter, and whether it is paused (since when).",
   keys: {
     waiting: 'counted',
     waitingSince: 'its first member is the oldest waiting job',
@@ -13,6 +14,7 @@ export const SNAPSHOT = defineScript({
     completed: 'counted',
     dead: 'counted; its first member is the oldest dead job',
     counters: 'read whole',
+    settings: 'paused, pausedAt read',
   },
   args: {
     clock: ARGS.clock,
@@ -29,8 +31,9 @@ export const SNAPSHOT = defineScript({
     oldestDiedAt?: string;
     nextRunAt?: string;
     counters: Record<string, string>;
+    pausedAt?: string;
   }>(
-    '{ now, waiting, delayed, active, completed, dead, oldestWaitingSince?, leaseExpired, oldestDiedAt?, nextRunAt?, counters = { [name] = value } }',
+    '{ now, waiting, delayed, active, completed, dead, oldestWaitingSince?, leaseExpired, oldestDiedAt?, nextRunAt?, counters = { [name] = value }, pausedAt? (when paused: since when) }',
   ),
   uses: [BASE],
   body: `
@@ -39,6 +42,9 @@ local function firstScore(key) return redis.call('ZRANGE', key, 0, 0, 'WITHSCORE
 local flat = redis.call('HGETALL', K.counters)
 local counters = {}
 for i = 1, #flat, 2 do counters[flat[i]] = flat[i + 1] end
+local paused = redis.call('HMGET', K.settings, 'paused', 'pausedAt')
+local pausedAt = nil
+if paused[1] == '1' then pausedAt = paused[2] or num(now) end
 return cjson.encode({
   now = now,
   waiting = redis.call('ZCARD', K.waiting),
@@ -51,6 +57,7 @@ return cjson.encode({
   oldestDiedAt = firstScore(K.dead),
   nextRunAt = firstScore(K.delayed),
   counters = counters,
+  pausedAt = pausedAt,
 })
 `,
 });

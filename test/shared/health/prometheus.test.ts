@@ -76,6 +76,7 @@ const thresholds: Thresholds = {
   dead: { degraded: 0, unhealthy: 100 },
   oldestWaitingMs: { degraded: 300_000, unhealthy: 900_000 },
   leaseExpired: { degraded: 10, unhealthy: 20 },
+  pausedMs: 3_600_000,
 };
 const health = (s: QueueSnapshot): QueueHealth => evaluateQueue(s, deltasOf(s, undefined, false), thresholds);
 
@@ -133,8 +134,9 @@ describe('queue families', () => {
     expect(series.get('spool_jobs_total{queue="emails",event="enqueued"}')).toBe(20);
     expect(series.get('spool_jobs_total{queue="emails",event="leaseExpired"}')).toBe(1);
     expect(series.get('spool_jobs{queue="we\\"ird",state="dead"}')).toBe(0);
-    // 5 states + 3 gauges + 3 statuses + 11 counters per queue.
-    expect(series.size).toBe(2 * (5 + 3 + 3 + 11));
+    // 5 states + 4 gauges + 3 statuses + 11 counters per queue.
+    expect(series.size).toBe(2 * (5 + 4 + 3 + 11));
+    expect(series.get('spool_queue_paused{queue="emails"}')).toBe(0);
   });
 
   it('no queue yet: HELP and TYPE only, still valid', () => {

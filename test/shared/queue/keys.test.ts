@@ -44,6 +44,8 @@ describe('Redis keys', () => {
       worker: 'p:{q}:worker',
       kick: 'p:{q}:kick',
       auditDlqReplay: 'p:{q}:audit:dlq-replay',
+      settings: 'p:{q}:settings',
+      rate: 'p:{q}:rate',
     });
     expect(Object.fromEntries(Object.keys(GLOBAL_KEYS).map((k) => [k, globalKey('p', k as never)]))).toEqual({
       queues: 'p:queues',

@@ -44,11 +44,13 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: 'fe5170202e50ddd043bf60fb4a259c5b51f00f26',
   runNow: '250f2bf030a96f657b77b55210d6ee0e50daf12f',
-  lease: '468ed1393ff037715afb08ad6f2a29368e2e126c',
+  lease: 'aa647c08fe9f91bc7452dc36a49467a9bdd44a27',
   release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
   purge: '6d32d1a92b7cf89c7e0e4b614301ac96c913680e',
   forgetQueue: 'c5f0d891b2cc0060054aa92ced908f047bb90ff5',
-  snapshot: 'a2b5d6d5399d8c767ae9bdfdbbdce8825bd6d9fe',
+  snapshot: '925890b1efcb75983e447066fc057c14a5c6d7f1',
+  settings: '3d5641ea570a14b780a5bfe1d8bcded55cb4f570',
+  settingsRead: '1099eb5f3c3872241fe41bbca3d39f7171c84930',
 };
 
 /** Fields of the counters hash that are the engine's own, not counters (keys.ts). */
@@ -75,6 +77,7 @@ describe('the scripts found', () => {
       'base',
       'dead',
       'due',
+      'flow',
       'history',
       'idempotency',
       'leaseCheck',
@@ -87,7 +90,7 @@ describe('the scripts found', () => {
 describe("Upstash's key-level locking", () => {
   it('every script starts with allow-key-locking, and with no-writes exactly when it only reads', () => {
     const readOnly = SCRIPTS.filter((s) => s.readOnly).map((s) => s.name);
-    expect(readOnly.sort()).toEqual(['deadGroups', 'get', 'list', 'snapshot']);
+    expect(readOnly.sort()).toEqual(['deadGroups', 'get', 'list', 'settingsRead', 'snapshot']);
     for (const s of SCRIPTS) {
       expect(s.source.split('\n')[0], s.name).toBe(
         s.readOnly ? '#!lua flags=no-writes,allow-key-locking' : '#!lua flags=allow-key-locking',

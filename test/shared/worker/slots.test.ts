@@ -208,4 +208,82 @@ describe('linger and the worker mark', () => {
     expect(await spool.redis.exists(queueKey(prefix, q, 'worker'))).toBe(0);
     expect((await spool.enqueue(q, { handler: 'h', payload: { n: 9 } })).kick).toBe(true);
   });
+
+  it('flow control: a paused queue is left after the linger (no busy loop); a capped one never runs more than the cap', async () => {
+    const spool = spoolWith({ leaseMs: 10_000, leaseGraceMs: 0 });
+    const q = 'paused-slots';
+    await spool.putSettings(q, { paused: true });
+    await spool.enqueue(
+      q,
+      Array.from({ length: 5 }, (_, n) => ({ handler: 'h', payload: { n } })),
+      { kick: false },
+    );
+    let ran = 0;
+    const paused = await runSlots(
+      {
+        core: spool,
+        queue: q,
+        clock: Date.now,
+        log,
+        run: async () => {
+          ran++;
+          return { kind: 'ok' };
+        },
+      },
+      options({ lingerMs: 300, pollMs: 100 }),
+    );
+    expect(ran).toBe(0);
+    expect(paused).toMatchObject({ leased: 0, stop: 'empty', waiting: 5 });
+    // one lease per poll over the linger, and the last: a handful, not a spin
+    expect(paused.leases).toBeLessThanOrEqual(6);
+
+    await spool.putSettings(q, { paused: false, maxConcurrency: 2 });
+    let running = 0;
+    let most = 0;
+    const capped = await runSlots(
+      {
+        core: spool,
+        queue: q,
+        clock: Date.now,
+        log,
+        run: async () => {
+          running++;
+          most = Math.max(most, running);
+          await sleep(50);
+          running--;
+          return { kind: 'ok' };
+        },
+      },
+      options({ concurrency: 5, prefetch: 5, pollMs: 20 }),
+    );
+    expect(capped).toMatchObject({ leased: 5, completed: 5, stop: 'empty' });
+    expect(most).toBeLessThanOrEqual(2);
+    expect(capped.maxRunning).toBeLessThanOrEqual(2);
+  }, 60_000);
+
+  it('flow control: a rate-limited queue is drained by one worker that waits for each window, never over the limit', async () => {
+    const spool = spoolWith({ leaseMs: 10_000, leaseGraceMs: 0 });
+    const q = 'rate-slots';
+    await spool.putSettings(q, { rateLimit: { limit: 4, periodMs: 500 } });
+    const made = await spool.enqueue(
+      q,
+      Array.from({ length: 10 }, (_, n) => ({ handler: 'h', payload: { n } })),
+      { kick: false },
+    );
+    const r = await runSlots(
+      { core: spool, queue: q, clock: Date.now, log, run: async () => ({ kind: 'ok' }) },
+      options({ concurrency: 4, prefetch: 4, lingerMs: 100, pollMs: 100 }),
+    );
+    expect(r).toMatchObject({ leased: 10, completed: 10, stop: 'empty', waiting: 0 });
+    // starts by the server's clock (each job's lease time): at most 4 in any 500 ms
+    const jobs = await spool.getMany(
+      q,
+      made.jobs.map((j) => j.id),
+    );
+    const starts = jobs.map((j) => j!.history![0]!.startedAt).sort((a, b) => a - b);
+    expect(starts).toHaveLength(10);
+    for (const t of starts) expect(starts.filter((x) => x > t - 500 && x <= t).length).toBeLessThanOrEqual(4);
+    // one lease per window, or about: not a poll loop
+    expect(r.leases).toBeLessThanOrEqual(12);
+  }, 60_000);
 });

@@ -1,0 +1,169 @@
+import { ARGS, defineScript, luaLibrary, returns } from './define.js';
+import { BASE, DUE } from './lib.js';
+
+/**
+ * Flow control (issue 11), applied inside the lease script so that every worker on every Lambda obeys
+ * the same numbers: the queue's settings hash (keys.ts `settings`), one HGETALL per lease call, and a
+ * function per control. Each answers how many of `want` jobs it lets start now, and when it would let
+ * more (nil: not by itself).
+ */
+export const FLOW = luaLibrary(
+  'flow',
+  `
+-- The queue's settings hash as a table (field -> string); {} when nothing is set (the defaults).
+local function readSettings(settingsKey)
+  local flat = redis.call('HGETALL', settingsKey)
+  local s = {}
+  for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
+  return s
+end
+
+-- paused: nothing starts, and nothing by itself lets jobs start later (resuming does).
+local function pausedAllows(s, want)
+  if s.paused == '1' then return 0 end
+  return want
+end
+
+-- maxConcurrency: at most N of the queue's jobs active (activeKey holds them; counted after reclaim).
+-- A job that ends frees a slot: its lease deadline is the latest it frees one.
+local function concurrencyAllows(s, activeKey, want)
+  local cap = tonumber(s.maxConcurrency)
+  if not cap then return want end
+  local free = cap - redis.call('ZCARD', activeKey)
+  if free < 0 then free = 0 end
+  if free < want then return free end
+  return want
+end
+
+-- rateLimit { limit, periodMs }: at most \`limit\` leases in any periodMs (a sliding log in rateKey of
+-- the leases of the last period). Answers how many may start now and, when that is fewer than
+-- \`want\`, when the next one may (the oldest lease in the window leaves it).
+local function rateAllows(s, rateKey, now, want)
+  if not s.rateLimit then return want, nil end
+  local r = cjson.decode(s.rateLimit)
+  redis.call('ZREMRANGEBYSCORE', rateKey, '-inf', num(now - r.periodMs))
+  local free = r.limit - redis.call('ZCARD', rateKey)
+  if free < 0 then free = 0 end
+  if free >= want then return want, nil end
+  local oldest = redis.call('ZRANGE', rateKey, 0, 0, 'WITHSCORES')[2]
+  local at = now + 1
+  if oldest then at = tonumber(oldest) + r.periodMs end
+  return free, at
+end
+
+-- Spend the rate limit's window on the leases made (their tokens, at now); kept one period.
+local function rateSpend(s, rateKey, now, tokens)
+  if not s.rateLimit or #tokens == 0 then return end
+  local r = cjson.decode(s.rateLimit)
+  local z = {}
+  for _, t in ipairs(tokens) do
+    z[#z + 1] = num(now)
+    z[#z + 1] = t
+  end
+  bulk('ZADD', rateKey, z)
+  redis.call('PEXPIRE', rateKey, r.periodMs + 1000)
+end
+
+-- How many of \`want\` jobs flow control lets start now, what held the rest back ('' for nothing:
+-- paused, concurrency or rate), and when more may start by the rate limit (nil: not by itself).
+local function flowAllows(s, activeKey, rateKey, now, want)
+  local n = pausedAllows(s, want)
+  if n < want then return n, 'paused', nil end
+  n = concurrencyAllows(s, activeKey, want)
+  local by = ''
+  if n < want then by = 'concurrency' end
+  if n == 0 then return 0, by, nil end
+  local r, at = rateAllows(s, rateKey, now, n)
+  if r < n then return r, 'rate', at end
+  return n, by, nil
+end
+
+-- The queue's due time when flow control held waiting jobs back: the earliest of the rate limit's
+-- next start (\`at\`), its first delayed run-at and its first lease deadline (the end of a job frees
+-- a slot of the cap); no entry when none (a paused queue with nothing active or delayed: resuming
+-- makes it due).
+local function dueHeld(dueKey, activeKey, queue, at, nextRunAt)
+  local t = at
+  if nextRunAt and (not t or tonumber(nextRunAt) < t) then t = tonumber(nextRunAt) end
+  local lease = redis.call('ZRANGE', activeKey, 0, 0, 'WITHSCORES')[2]
+  if lease and (not t or tonumber(lease) < t) then t = tonumber(lease) end
+  if t then redis.call('ZADD', dueKey, num(t), queue) else redis.call('ZREM', dueKey, queue) end
+end
+`,
+  [BASE],
+);
+
+export const SETTINGS = defineScript({
+  name: 'settings',
+  summary: `
+Change a queue's flow-control settings: set the fields of \`set\`, remove those of \`del\` (back to
+their defaults). Pausing keeps when (pausedAt; pausing a paused queue keeps the first time), resuming
+drops it. Safe to run twice (the same fields end with the same values). When the queue is not paused
+afterwards and jobs wait, it is due now, and kick says whether this call won the kick debounce (no
+worker marked running): a resume, a raised rate or cap, start the jobs held back.`,
+  keys: {
+    settings: 'the fields given are set or removed',
+    waiting: 'counted',
+    worker: 'read',
+    kick: 'SET NX PX by the call that kicks',
+    due: 'the queue is due now when it is not paused and jobs wait',
+  },
+  args: {
+    clock: ARGS.clock,
+    set: { kind: 'json', doc: '{ field = value string, ... } to set' },
+    del: { kind: 'json', doc: '[field, ...] to remove' },
+    debounce: { kind: 'number', doc: 'kick debounce ms (0: never kick)' },
+    queue: ARGS.queue,
+  },
+  result: returns<{ now: number; settings: Record<string, string> | unknown[]; kick: boolean; waiting: number }>(
+    '{ now, settings = { field = value } (the whole hash after the change), kick, waiting }',
+  ),
+  uses: [BASE, DUE, FLOW],
+  body: `
+local now = serverNow(clock)
+local before = readSettings(K.settings)
+local hset = {}
+for f, v in pairs(set) do
+  hset[#hset + 1] = f
+  hset[#hset + 1] = v
+end
+if set.paused == '1' and before.paused ~= '1' then
+  hset[#hset + 1] = 'pausedAt'
+  hset[#hset + 1] = num(now)
+end
+local hdel = {}
+for _, f in ipairs(del) do
+  hdel[#hdel + 1] = f
+  if f == 'paused' then hdel[#hdel + 1] = 'pausedAt' end
+end
+bulk('HDEL', K.settings, hdel)
+bulk('HSET', K.settings, hset)
+local after = readSettings(K.settings)
+local waiting = redis.call('ZCARD', K.waiting)
+local kick = false
+if after.paused ~= '1' and waiting > 0 then
+  dueBy(K.due, queue, now)
+  -- A resume: the debounce a worker left on the paused queue goes (see the lease script).
+  if before.paused == '1' then redis.call('DEL', K.kick) end
+  if debounce > 0 and redis.call('EXISTS', K.worker) == 0 then
+    kick = redis.call('SET', K.kick, '1', 'NX', 'PX', debounce) ~= false
+  end
+end
+return cjson.encode({ now = now, settings = after, kick = kick, waiting = waiting })
+`,
+});
+
+export const SETTINGS_READ = defineScript({
+  name: 'settingsRead',
+  readOnly: true,
+  summary: "A queue's flow-control settings hash, whole (defaults are the fields not set).",
+  keys: { settings: 'read whole' },
+  args: { clock: ARGS.clock },
+  result: returns<{ now: number; settings: Record<string, string> | unknown[] }>(
+    '{ now, settings = { field = value } }',
+  ),
+  uses: [BASE, FLOW],
+  body: `
+return cjson.encode({ now = serverNow(clock), settings = readSettings(K.settings) })
+`,
+});

@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { deltasOf, evaluateQueue, type Thresholds } from '../../../shared/health/evaluate.js';
+import { metricData } from '../../../shared/health/metrics.js';
+import { ValidationError } from '../../../shared/queue/errors.js';
+import { globalKey, queueKey } from '../../../shared/queue/keys.js';
+import { harness, job } from '../../helpers/harness.js';
+
+/**
+ * Issue 11: flow control per queue, applied inside the lease script (counts, never times: the
+ * harness's clock stands in for the server's).
+ */
+describe('flow control', () => {
+  const { spool, clock, redis, prefix } = harness('flow', { config: { leaseMs: 30_000, leaseGraceMs: 0 } });
+  const due = (q: string) => redis.zscore(globalKey(prefix, 'due'), q).then((s) => (s === null ? null : Number(s)));
+  const jobs = (n: number) => Array.from({ length: n }, (_, i) => job({ i }));
+
+  it('settings default to running, no rate limit, no cap; PUT merges, null clears, the answer is whole', async () => {
+    const q = 'f-settings';
+    expect(await spool.settings(q)).toEqual({ paused: false, rateLimit: null, maxConcurrency: null });
+    const a = await spool.putSettings(q, { maxConcurrency: 3 });
+    expect(a.settings).toEqual({ paused: false, rateLimit: null, maxConcurrency: 3 });
+    const b = await spool.putSettings(q, { rateLimit: { limit: 5, periodMs: 1000 } });
+    expect(b.settings).toEqual({ paused: false, rateLimit: { limit: 5, periodMs: 1000 }, maxConcurrency: 3 });
+    const t = clock.now();
+    const c = await spool.putSettings(q, { paused: true, maxConcurrency: null });
+    expect(c.settings).toEqual({
+      paused: true,
+      pausedAt: t,
+      rateLimit: { limit: 5, periodMs: 1000 },
+      maxConcurrency: null,
+    });
+    // pausing again keeps the first pausedAt; the same call twice ends the same
+    clock.advance(5_000);
+    expect((await spool.putSettings(q, { paused: true })).settings.pausedAt).toBe(t);
+    expect(await spool.settings(q)).toEqual(c.settings);
+    const d = await spool.putSettings(q, { paused: false, rateLimit: null });
+    expect(d.settings).toEqual({ paused: false, rateLimit: null, maxConcurrency: null });
+  });
+
+  it('every bad setting is a ValidationError naming the field, and writes nothing', async () => {
+    const q = 'f-bad';
+    await spool.putSettings(q, { maxConcurrency: 2 });
+    const bad: Array<[unknown, string]> = [
+      [{ nope: 1 }, 'nope'],
+      [{ paused: 'yes' }, 'paused'],
+      [{ maxConcurrency: 0 }, 'maxConcurrency'],
+      [{ maxConcurrency: 1.5 }, 'maxConcurrency'],
+      [{ maxConcurrency: 100_001 }, 'maxConcurrency'],
+      [{ rateLimit: { limit: 0, periodMs: 1000 } }, 'rateLimit.limit'],
+      [{ rateLimit: { limit: 1, periodMs: 99 } }, 'rateLimit.periodMs'],
+      [{ rateLimit: { limit: 1 } }, 'rateLimit.periodMs'],
+      [{ rateLimit: { limit: 1, periodMs: 1000, burst: 2 } }, 'rateLimit.burst'],
+      [{ rateLimit: 5 }, 'rateLimit'],
+      [[], '(body)'],
+      [null, '(body)'],
+    ];
+    for (const [input, field] of bad) {
+      const err = await spool.putSettings(q, input).catch((e: unknown) => e);
+      expect(err, JSON.stringify(input)).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field, JSON.stringify(input)).toBe(field);
+    }
+    expect(await spool.settings(q)).toEqual({ paused: false, rateLimit: null, maxConcurrency: 2 });
+  });
+
+  it('paused: enqueue is accepted, nothing is leased, the queue is not due; resume makes it due and kicks', async () => {
+    const q = 'f-pause';
+    await spool.putSettings(q, { paused: true });
+    const e = await spool.enqueue(q, jobs(3));
+    expect(e.jobs).toHaveLength(3);
+    const l = await spool.lease(q, { count: 10, workerMarkMs: 60_000, keepMark: false });
+    expect(l.jobs).toHaveLength(0);
+    expect(l.waiting).toBe(3);
+    expect(l.held).toBe('paused');
+    // nothing active or delayed: the paused queue needs no worker
+    expect(await due(q)).toBeNull();
+    // the worker left; enqueues to the paused queue kick none
+    expect((await spool.enqueue(q, job('more'))).kick).toBe(false);
+    const r = await spool.putSettings(q, { paused: false });
+    expect(r.kick).toBe(true);
+    expect(await due(q)).toBe(clock.now());
+    const after = await spool.lease(q, { count: 10 });
+    expect(after.jobs).toHaveLength(4);
+    expect(after.held).toBeUndefined();
+  });
+
+  it('maxConcurrency: at most N active across leases; a completion frees a slot', async () => {
+    const q = 'f-cap';
+    await spool.putSettings(q, { maxConcurrency: 3 });
+    await spool.enqueue(q, jobs(10));
+    const a = await spool.lease(q, { count: 2 });
+    const b = await spool.lease(q, { count: 5 });
+    expect([a.jobs.length, b.jobs.length]).toEqual([2, 1]);
+    expect(b.held).toBe('concurrency');
+    const c = await spool.lease(q, { count: 5 });
+    expect(c.jobs).toHaveLength(0);
+    // due at the first lease deadline (a job that ends frees a slot), not now
+    expect(await due(q)).toBe(Math.min(...[...a.jobs, ...b.jobs].map((j) => j.leaseUntil!)));
+    await spool.complete(q, [{ id: a.jobs[0]!.id, token: a.jobs[0]!.token }]);
+    const d = await spool.lease(q, { count: 5 });
+    expect(d.jobs).toHaveLength(1);
+    expect(await redis.zcard(queueKey(prefix, q, 'active'))).toBe(3);
+  });
+
+  it('two workers leasing at once never exceed the cap', async () => {
+    const q = 'f-cap-race';
+    await spool.putSettings(q, { maxConcurrency: 7 });
+    await spool.enqueue(q, jobs(100));
+    const leases = await Promise.all(Array.from({ length: 20 }, () => spool.lease(q, { count: 3 })));
+    expect(leases.reduce((n, l) => n + l.jobs.length, 0)).toBe(7);
+  });
+
+  it('rateLimit: at most limit starts per period in a sliding window; many concurrent leases spend each token once', async () => {
+    const q = 'f-rate';
+    await spool.putSettings(q, { rateLimit: { limit: 10, periodMs: 1000 } });
+    await spool.enqueue(q, jobs(100));
+    const t0 = clock.now();
+    const first = await Promise.all(Array.from({ length: 25 }, () => spool.lease(q, { count: 2 })));
+    const started = first.reduce((n, l) => n + l.jobs.length, 0);
+    expect(started).toBe(10);
+    const held = first.find((l) => l.jobs.length === 0)!;
+    expect(held.held).toBe('rate');
+    expect(held.heldUntil).toBe(t0 + 1000);
+    expect(await due(q)).toBe(t0 + 1000);
+    // half a period on: the window still holds all 10
+    clock.advance(500);
+    expect((await spool.lease(q, { count: 5 })).jobs).toHaveLength(0);
+    clock.advance(300);
+    const mid = await spool.lease(q, { count: 1 });
+    expect(mid.jobs).toHaveLength(0);
+    // one period after the first starts, the window frees them
+    clock.set(t0 + 1000);
+    const next = await Promise.all(Array.from({ length: 8 }, () => spool.lease(q, { count: 3 })));
+    expect(next.reduce((n, l) => n + l.jobs.length, 0)).toBe(10);
+    // in any window of a period: starts counted by their lease times
+    const times = [...first, ...next].flatMap((l) => l.jobs.map(() => l.now));
+    for (const t of times) expect(times.filter((x) => x > t - 1000 && x <= t).length).toBeLessThanOrEqual(10);
+  });
+
+  it('rate and cap together: the smaller allowance wins; a raised cap makes the queue due now', async () => {
+    const q = 'f-both';
+    await spool.putSettings(q, { rateLimit: { limit: 5, periodMs: 10_000 }, maxConcurrency: 2 });
+    await spool.enqueue(q, jobs(10));
+    const a = await spool.lease(q, { count: 10 });
+    expect(a.jobs).toHaveLength(2);
+    expect(a.held).toBe('concurrency');
+    const r = await spool.putSettings(q, { maxConcurrency: 10 });
+    expect(r.settings.maxConcurrency).toBe(10);
+    expect(await due(q)).toBe(clock.now());
+    const b = await spool.lease(q, { count: 10 });
+    expect(b.jobs).toHaveLength(3);
+    expect(b.held).toBe('rate');
+  });
+
+  it('health: a paused backlog is no symptom; paused longer than the threshold is degraded (a ticket)', async () => {
+    const q = 'f-health';
+    const t: Thresholds = {
+      waiting: { degraded: 2, unhealthy: 5 },
+      dead: { degraded: 10, unhealthy: 100 },
+      oldestWaitingMs: { degraded: 60_000, unhealthy: 120_000 },
+      leaseExpired: { degraded: 0, unhealthy: 10 },
+      pausedMs: 3_600_000,
+    };
+    const judge = async () => {
+      const [snap] = await spool.snapshot([q]);
+      return evaluateQueue(snap!, deltasOf(snap!, undefined, false), t);
+    };
+    await spool.enqueue(q, jobs(8));
+    clock.advance(200_000);
+    expect((await judge()).symptoms.map((x) => x.check).sort()).toEqual(['oldestWaitingAge', 'waiting']);
+    await spool.putSettings(q, { paused: true });
+    clock.advance(1_000);
+    const a = await judge();
+    expect(a.snapshot.pausedForMs).toBe(1_000);
+    expect(a.status).toBe('healthy');
+    expect(a.symptoms).toEqual([]);
+    const age = metricData([a], clock.now(), '*').find(
+      (d) => d.MetricName === 'OldestWaitingAgeSeconds' && d.Dimensions,
+    );
+    expect(age!.Value).toBe(0);
+    clock.advance(3_600_000);
+    const b = await judge();
+    expect(b.status).toBe('degraded');
+    expect(b.symptoms).toMatchObject([{ check: 'paused', status: 'degraded', value: 3601, threshold: 3600 }]);
+    await spool.putSettings(q, { paused: false });
+    expect((await judge()).symptoms.map((x) => x.check).sort()).toEqual(['oldestWaitingAge', 'waiting']);
+  });
+});
