@@ -1,9 +1,13 @@
+import { Redis } from '@upstash/redis';
+import type { Redis as IORedis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { deltasOf, evaluateQueue, type Thresholds } from '../../../shared/health/evaluate.js';
 import { metricData } from '../../../shared/health/metrics.js';
+import { Spool } from '../../../shared/queue/engine.js';
 import { ValidationError } from '../../../shared/queue/errors.js';
 import { globalKey, queueKey } from '../../../shared/queue/keys.js';
 import { harness, job } from '../../helpers/harness.js';
+import { privateStack } from '../../helpers/private-redis.js';
 
 /**
  * Issue 11: flow control per queue, applied inside the lease script (counts, never times: the
@@ -184,4 +188,64 @@ describe('flow control', () => {
     await spool.putSettings(q, { paused: false });
     expect((await judge()).symptoms.map((x) => x.check).sort()).toEqual(['oldestWaitingAge', 'waiting']);
   });
+});
+
+/** Commands Redis ran (INFO commandstats: inner script commands included) during fn, INFO itself excluded. */
+async function commandsOf(admin: IORedis, fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const stats = async () =>
+    Object.fromEntries(
+      [...(await admin.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
+        .filter((m) => m[1] !== 'info')
+        .map((m) => [m[1]!, Number(m[2])]),
+    );
+  const before = await stats();
+  await fn();
+  const after = await stats();
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+
+describe('the cost of flow control', () => {
+  it('a lease of 10 stays one script call; with no setting it adds one HGETALL; a cap one ZCARD; a rate limit four', async () => {
+    const stack = await privateStack();
+    try {
+      let now = 1_800_000_000_000;
+      const spool = new Spool(new Redis({ ...stack.credentials, retry: false }), {
+        config: { prefix: 'p' },
+        clock: () => now,
+      });
+      const admin = stack.redis.admin();
+      const cost = async (q: string, settings?: Parameters<Spool['putSettings']>[1]) => {
+        if (settings) await spool.putSettings(q, settings);
+        await spool.enqueue(
+          q,
+          Array.from({ length: 30 }, (_, i) => job(i)),
+          { kick: false },
+        );
+        // warm: the script is loaded, the rate window exists
+        await spool.lease(q, { count: 10 });
+        now += 1;
+        return commandsOf(admin, () => spool.lease(q, { count: 10 }));
+      };
+      const plain = await cost('plain');
+      const capped = await cost('capped', { maxConcurrency: 100 });
+      const rated = await cost('rated', { rateLimit: { limit: 1000, periodMs: 1000 } });
+      const held = await cost('held', { rateLimit: { limit: 10, periodMs: 1000 } });
+      const paused = await cost('paused', { paused: true });
+      for (const c of [plain, capped, rated, held, paused]) expect(c.evalsha).toBe(1);
+      // 18 commands with no setting (17 before flow control: the HGETALL of the settings hash)
+      expect(plain.hgetall).toBe(1);
+      expect(total(plain)).toBe(18);
+      expect(total(capped) - total(plain)).toBe(1);
+      expect((capped.zcard ?? 0) - (plain.zcard ?? 0)).toBe(1);
+      expect(total(rated) - total(plain)).toBe(4);
+      // held by the rate limit: nothing leased, fewer commands than a lease that leases
+      expect(total(held)).toBeLessThan(total(plain));
+      expect(total(paused)).toBeLessThan(total(plain));
+    } finally {
+      await stack.stop();
+    }
+  }, 60_000);
 });
