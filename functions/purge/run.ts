@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
+import { dueEntries } from '../../shared/queue/ops/due.js';
 import { reclaim } from '../../shared/queue/ops/lease.js';
 import {
   forgetQueue,
@@ -80,6 +81,7 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
 
   const next: Array<{ queue: string; at: number }> = [];
   const empty: string[] = [];
+  const settled: Array<{ queue: string; jobs: number; nextAt: number | undefined }> = [];
   for (const queue of input.queues) {
     const q = zero();
     let jobs = 0;
@@ -108,19 +110,32 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
       nextAt = p.nextAt;
     } while (q.more && q.rounds < maxRounds);
     if (input.plan) {
-      const now = rt.clock();
-      if (q.more || input.plan.live.has(queue)) next.push({ queue, at: now });
-      else if (jobs === 0) empty.push(queue);
-      else next.push({ queue, at: nextAt ?? now + Math.max(spool.config.orphanSweepMs, 3_600_000) });
+      if (q.more) next.push({ queue, at: rt.clock() });
+      else settled.push({ queue, jobs, nextAt });
     }
     if (q.more) report.more = true;
     for (const k of Object.keys(report.totals) as Array<keyof PurgeRunReport['totals']>) report.totals[k] += q[k];
     log.info('purged', { queue, dryRun: input.dryRun, ...q });
   }
   if (input.plan) {
+    const now = rt.clock();
+    // Live work (an entry in the due index, read after this run's reclaims): looked at again next run.
+    const due = await dueEntries(
+      spool,
+      settled.map((x) => x.queue),
+    );
+    for (const [i, { queue, jobs, nextAt }] of settled.entries()) {
+      if (due[i] !== undefined) next.push({ queue, at: now });
+      else if (jobs === 0) empty.push(queue);
+      else {
+        // Its next retention, TTL or window, and no later than its next orphan sweep (its own slow schedule).
+        const sweep = spool.config.orphanSweepMs;
+        const sweepAt = sweep > 0 ? now + Math.max(sweep, 3_600_000) : now + spool.config.queueIdleTtlMs;
+        next.push({ queue, at: Math.min(nextAt ?? sweepAt, sweepAt) });
+      }
+    }
     // An empty queue leaves the registry once unused for the idle TTL; until then it is looked at again then.
     const idle = spool.config.queueIdleTtlMs;
-    const now = rt.clock();
     const forgotten: string[] = [];
     const last = await lastEnqueued(spool, empty);
     for (const [i, queue] of empty.entries()) {

@@ -7,6 +7,7 @@ import { createRuntime, redisCredentials } from '../../functions/lib/runtime.js'
 import { createPurgeHandler } from '../../functions/purge/handler.js';
 import type { PurgeRunReport } from '../../functions/purge/run.js';
 import { loadConfig } from '../../shared/config/index.js';
+import { globalKey } from '../../shared/queue/keys.js';
 import { queues } from '../../shared/queue/ops/snapshot.js';
 import { apiEvent, json, lambdaContext, scheduledEvent } from '../helpers/fixtures.js';
 import { upstashConfig } from '../helpers/redis.js';
@@ -158,6 +159,25 @@ describe('purge function', () => {
     await rt.spool.enqueue('idle-soon', { handler: 'echo' });
     expect(await rt.spool.queues()).toEqual(['idle-soon', 'used']);
     spy.mockRestore();
+  });
+
+  it('scheduled: a queue keeping dead jobs is purged again by its next orphan sweep, before their TTL', async () => {
+    let now = 1_900_000_000_000;
+    const { rt, prefix } = await testRuntime(
+      'purge-sweep',
+      { SPOOL_ORPHAN_SWEEP_MS: '86400000' },
+      { clock: () => now },
+    );
+    await rt.spool.enqueue('keeps', { handler: 'echo', maxAttempts: 1 });
+    const { jobs } = await rt.spool.lease('keeps', { count: 1 });
+    await rt.spool.fail('keeps', [
+      { id: jobs[0]!.id, token: jobs[0]!.token, error: { message: 'no', class: 'E', retryable: false } },
+    ]);
+    const purge = createPurgeHandler(rt);
+    now += 1_000;
+    await purge(scheduledEvent('purge'), lambdaContext(60_000, 'purge'));
+    // the dead job's TTL is 7 days away; the sweep is a day away
+    expect(Number(await rt.spool.redis.zscore(globalKey(prefix, 'purgeDue'), 'keeps'))).toBe(now + 86_400_000);
   });
 
   it('is bounded per invocation and resumable (limit per round, rounds per call)', async () => {

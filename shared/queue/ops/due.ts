@@ -25,3 +25,10 @@ export async function dueQueues(core: SpoolCore, limit = 1000): Promise<{ queues
 export async function markDueBuilt(core: SpoolCore): Promise<void> {
   await guard(() => core.redis.zadd(globalKey(core.config.prefix, 'due'), { score: 0, member: DUE_BUILT }));
 }
+
+/** The due index's entries of queues (epoch ms; undefined: the queue needs no worker). One read. */
+export async function dueEntries(core: SpoolCore, queues: string[]): Promise<Array<number | undefined>> {
+  if (queues.length === 0) return [];
+  const scores = await guard(() => core.redis.zmscore(globalKey(core.config.prefix, 'due'), queues));
+  return (scores ?? []).map((x) => (x === null || x === undefined ? undefined : Number(x)));
+}

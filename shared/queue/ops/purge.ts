@@ -55,32 +55,28 @@ const TOUCHED_SLACK_MS = 60_000;
 export interface PurgePlan {
   /** The queues to purge now. */
   queues: string[];
-  /** Of those, the ones with live work (in the due index): purged again at the next run. */
-  live: Set<string>;
   /** Every queue of the registry (no purge plan yet: the first scheduled run after an upgrade). */
   full: boolean;
 }
 
 /**
  * What the scheduled purge looks at, without looking at every queue: the queues whose purge is due
- * (purge:due), those enqueued to since the last run (touched) and those with live work (due). Reads
- * purge:last and the three indexes: four commands when there is nothing to purge. With no plan yet
+ * (purge:due), those enqueued to since the last run (touched) and those with live work (due: a replay
+ * makes a queue live without an enqueue). Reads purge:last and the three indexes. With no plan yet
  * (the first run), every registered queue, and the legacy registry's queues get their touched score.
  */
 export async function purgeCandidates(core: SpoolCore): Promise<PurgePlan> {
   const p = core.config.prefix;
   const now = core.now();
   const lastRaw = await guard(() => core.redis.get<string | number>(globalKey(p, 'purgeLast')));
-  const liveOf = (members: unknown[]) => new Set(members.map(String).filter((q) => q !== DUE_BUILT));
   if (lastRaw === null || lastRaw === undefined) {
-    const liveSet = liveOf(await guard(() => core.redis.zrange(globalKey(p, 'due'), 0, -1)));
     const all = await listQueues(core);
     const legacy = await guard(() => core.redis.smembers(globalKey(p, 'queues')));
     if (legacy.length > 0) {
       const [first, ...rest] = legacy.map((member) => ({ score: now, member: String(member) }));
       await guard(() => core.redis.zadd(globalKey(p, 'touched'), { nx: true }, first!, ...rest));
     }
-    return { queues: all, live: liveSet, full: true };
+    return { queues: all, full: true };
   }
   const last = Number(lastRaw);
   const [live, due, touched] = await guard(() =>
@@ -90,9 +86,9 @@ export async function purgeCandidates(core: SpoolCore): Promise<PurgePlan> {
       core.redis.zrange(globalKey(p, 'touched'), Math.floor(last - TOUCHED_SLACK_MS), '+inf', { byScore: true }),
     ]),
   );
-  const liveSet = liveOf(live);
-  const names = new Set([...due, ...touched, ...liveSet].map(String));
-  return { queues: [...names].sort(), live: liveSet, full: false };
+  const names = new Set([...live, ...due, ...touched].map(String));
+  names.delete(DUE_BUILT);
+  return { queues: [...names].sort(), full: false };
 }
 
 /**
