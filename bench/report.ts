@@ -131,8 +131,8 @@ export function buildReport(r: Results): Report {
       '',
     ],
     [
-      'Idle: commands per minute, empty queue',
-      `${f(r.spool.idle.commandsPerCall)} per scheduled worker run (1 lease)`,
+      'Idle: commands per minute, one empty queue',
+      `${f(r.traffic.idle.idleCommandsPerMinute['1'] ?? Number.NaN, 1)} (deployed schedules, bench/idle.ts)`,
       `${f(r.bullmq.idle.commandsPerMinute, 1)} (1 worker)`,
       '',
     ],
@@ -233,12 +233,11 @@ ${closing}
 - **Fail once, then succeed**: Spool with \`backoffBaseMs: 0\` (the retry is due at once): enqueue, lease, fail
   (retryable), lease again (the lease promotes the due retry), complete, in calls of B. BullMQ: \`attempts: 2\`, no
   backoff, the processor throws on the first attempt.
-- **Idle**: Spool holds no connection and runs no loop while a queue is empty: a worker Lambda is kicked by
-  enqueue, and the safety-net worker schedule (\`rate(1 minute)\` by default, infra/config.ts) runs it once a minute.
-  What an empty queue costs is the lease call such a run makes when it finds nothing: one HTTP request and the
-  commands shown (count 100, averaged over ${p.idleLeaseCalls} calls), so about that many commands per queue per minute
-  at the default schedule. The health check's snapshot, also once a minute, is not counted here.
-  BullMQ's figure is one \`Worker\` (concurrency 1, default \`drainDelay\` and \`stalledInterval\`) on an empty queue,
+- **Idle**: Spool holds no connection and runs no loop while its queues are empty: a worker Lambda is kicked by
+  enqueue (or a queue timer), and the scheduled functions run on their schedules (worker and health every minute,
+  purge every hour by default, infra/config.ts). Its commands per minute, by number of empty queues, are measured by
+  bench/idle.ts (see Traffic shapes below). The lease-call row is what one lease (count 100) on an empty queue costs,
+  averaged over ${p.idleLeaseCalls} calls. BullMQ's figure is one \`Worker\` (concurrency 1, default \`drainDelay\` and \`stalledInterval\`) on an empty queue,
   counted over a ${p.idleWindowSec} s window after a 2 s settle, scaled to one minute.
 - **Throughput**: N = ${p.throughputJobs} jobs. Both sides: ${p.producers} concurrent producers enqueue them in calls of 100 (Spool:
   \`enqueue\` of 100; BullMQ: \`addBulk\` of 100), then the consumers drain them. Spool: ${p.spoolLoops} concurrent loops, each with
