@@ -17,7 +17,7 @@ import { type LocalServer, startLocal } from '../local/server.js';
 import { SpoolCore } from '../shared/queue/core.js';
 import { snapshot } from '../shared/queue/ops/snapshot.js';
 import { type Meter, percentile, sleep } from './lib.js';
-import { type Endpoint, spoolClient } from './spool.js';
+import { type Endpoint, newSpool, spoolClient } from './spool.js';
 
 // ---------------------------------------------------------------------------------------------
 // A loopback HTTP target
@@ -246,6 +246,12 @@ export interface StreamResult {
   requestsPerJob: number;
   workerRuns: number;
   workerRunsPerJob: number;
+  /**
+   * Commands of one single-job enqueue alone (the engine's enqueue op, as the route calls it), over
+   * `enqueueAloneJobs` sequential calls on a queue of their own with no worker: the stream's enqueue share.
+   */
+  enqueueAloneCommandsPerJob: number;
+  enqueueAloneJobs: number;
   kicks: number;
   duplicateRuns: number;
   enqueueP50Ms: number;
@@ -268,6 +274,7 @@ export async function stream(
 ): Promise<StreamResult> {
   const n = Math.round(rate * seconds);
   target.reset();
+  const alone = await enqueueAlone(ep, meter, target, 100);
   return withStack(ep, 'bench-t-stream', {}, { worker: DEPLOYED_SCHEDULE_MINUTES.worker * 60_000 }, async (s) => {
     let quiet = false;
     const posts: Array<Promise<{ status: number; ms: number }>> = [];
@@ -296,6 +303,8 @@ export async function stream(
       requestsPerJob: m.requests / n,
       workerRuns,
       workerRunsPerJob: workerRuns / n,
+      enqueueAloneCommandsPerJob: alone,
+      enqueueAloneJobs: 100,
       kicks: s.kicks(),
       duplicateRuns: duplicatesOf(target),
       enqueueP50Ms: percentile(
@@ -307,6 +316,16 @@ export async function stream(
       ms: m.ms,
     };
   });
+}
+
+/** Commands per single-job enqueue (the stream's job, default kick), `n` sequential calls, no worker. */
+async function enqueueAlone(ep: Endpoint, meter: Meter, target: LoopbackTarget, n: number): Promise<number> {
+  const spool = newSpool(ep, { prefix: 'bench-t-enqueue' });
+  await spool.enqueue('prime', { handler: 'echo' }, { kick: false });
+  const m = await meter.measure(async () => {
+    for (let i = 0; i < n; i++) await spool.enqueue('alone', { target: { url: target.url(0) }, payload: { i } });
+  });
+  return m.commands.total / n;
 }
 
 // ---------------------------------------------------------------------------------------------

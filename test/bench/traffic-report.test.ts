@@ -24,6 +24,8 @@ function results(over: { streamCommands: number; bullCommands: number; duplicate
       requestsPerJob: 1.5,
       workerRuns: 8,
       workerRunsPerJob: 8 / jobs,
+      enqueueAloneCommandsPerJob: 9,
+      enqueueAloneJobs: 100,
       kicks: 8,
       duplicateRuns: 0,
       enqueueP50Ms: 3,
