@@ -19,6 +19,7 @@ import { HandlerRegistry } from '../../shared/jobs/registry.js';
 import { Logger } from '../../shared/log/logger.js';
 import { SpoolCore } from '../../shared/queue/core.js';
 import { SpoolError } from '../../shared/queue/errors.js';
+import { claimTimer } from '../../shared/queue/ops/timer.js';
 import { createRedis, type RedisCredentials } from '../../shared/redis/client.js';
 import { parseXRayHeader, type TraceContext } from '../../shared/trace/context.js';
 import { daemonSink, traceFetches, type XRaySink, XRayTracer } from '../../shared/trace/xray.js';
@@ -271,17 +272,24 @@ export function sqsTimer(
 }
 
 /**
- * Arm a queue's timer `delayMs` from now. A failure is logged, never thrown: the jobs are stored and
- * the worker schedule runs them (later than the timer would have).
+ * Arm a queue's timer `delayMs` from now, unless one is pending for then or sooner (claimTimer: the
+ * queue's pending timer in Redis, so that workers leaving at once arm one timer, not one each, and a
+ * chain of timer-woken workers stays one chain). A failure is logged, never thrown: the jobs are
+ * stored and the worker schedule runs them (later than the timer would have).
  */
 export async function armTimer(
-  rt: Pick<Runtime, 'timer' | 'clock'>,
+  rt: Pick<Runtime, 'timer' | 'clock' | 'spool'>,
   log: Pick<Logger, 'debug' | 'warn'>,
   queue: string,
   delayMs: number,
 ): Promise<void> {
   const ms = Math.max(0, Math.round(delayMs));
   try {
+    const claim = await claimTimer(rt.spool, queue, ms);
+    if (!claim.claimed) {
+      log.debug('timer pending already', { queue, delayMs: ms, at: claim.at });
+      return;
+    }
     await rt.timer.arm(queue, rt.clock() + ms);
     log.debug('timer armed', { queue, delayMs: ms });
   } catch (err) {

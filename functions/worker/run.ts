@@ -269,22 +269,12 @@ export async function runKick(
       });
     }
   }
-  if (!continued && report.nextDueInMs !== undefined && mayLackTimer(reason, report))
-    await armTimer(rt, log, kick.queue, report.nextDueInMs);
+  // Leaving delayed jobs: the first one's timer, unless one is pending for it (armTimer claims it).
+  // A worker that continues leaves it to its successor.
+  if (!continued && report.nextDueInMs !== undefined) await armTimer(rt, log, kick.queue, report.nextDueInMs);
   log.info('worker done', { ...report, reason });
   return report;
 }
-
-/**
- * Whether the queue's first delayed job, as this worker leaves it, may have no timer. A delayed job
- * gets one when it is the queue's first (enqueue and fail answer wakeAt); a later one gets none
- * until the jobs before it are gone. So the first left may lack one after this run promoted delayed
- * jobs, after a retry of its own moved the first earlier (a retry the worker may have run itself),
- * or when a timer or the schedule woke it (the timer chain goes on with it; the schedule runs when
- * a timer was lost, or a job before it was cancelled). A worker that continues leaves it to its successor.
- */
-export const mayLackTimer = (reason: KickReason, r: Pick<DrainReport, 'promoted' | 'wakeAt'>): boolean =>
-  reason === 'timer' || reason === 'schedule' || r.promoted > 0 || r.wakeAt !== undefined;
 
 /** A timer kick lingers at least this long for the job it was armed for. */
 export const TIMER_LINGER_MS = 1_500;

@@ -27,6 +27,7 @@ export const QUEUE_KEYS = {
   counters: 'counters',
   worker: 'worker',
   kick: 'kick',
+  timer: 'timer',
   auditDlqReplay: 'audit:dlq-replay',
   settings: 'settings',
   rate: 'rate',
@@ -50,6 +51,7 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
     "HASH name -> count: QueueCounters (types.ts), and the engine's seq, fence, purge:cursor, purge:jobs-cursor, purge:swept-at",
   worker: 'STRING present while a worker drains the queue',
   kick: 'STRING debounce of worker kicks',
+  timer: "STRING '<due ms>:<nonce>' of the queue's pending timer (the arm that set it), until it has fired",
   auditDlqReplay: 'LIST JSON audit records of DLQ replays, newest first, capped (written by the replay script)',
   settings:
     'HASH flow control (QUEUE_SETTING_FIELDS of ops/settings.ts): paused, pausedAt, rateLimit JSON, maxConcurrency; absent: defaults',

@@ -108,15 +108,25 @@ describe('the worker and its timers', () => {
     expect(bodyOf(m!).timer.queue).toBe('retry-later');
   });
 
-  it('a kicked worker that promoted nothing and retried nothing arms nothing: its delayed jobs have timers', async () => {
+  it("workers leaving the same delayed job arm its timer once (the queue's pending timer is claimed)", async () => {
     await rt.spool.enqueue('covered', [
       { handler: 'echo', payload: {} },
       { handler: 'echo', payload: {}, delayMs: 30_000 },
     ]);
-    const r = (await worker({ kick: { queue: 'covered' } }, lambdaContext(20_000))) as DrainReport;
-    expect(r).toMatchObject({ completed: 1, promoted: 0, stop: 'empty' });
-    expect(r.nextDueInMs).toBeGreaterThan(0);
-    expect(sent()).toEqual([]);
+    const r1 = (await worker({ kick: { queue: 'covered' } }, lambdaContext(20_000))) as DrainReport;
+    await rt.spool.enqueue('covered', { handler: 'echo', payload: {} });
+    const r2 = (await worker({ kick: { queue: 'covered' } }, lambdaContext(20_000))) as DrainReport;
+    expect([r1.completed, r2.completed]).toEqual([1, 1]);
+    expect(r2.nextDueInMs).toBeGreaterThan(0);
+    expect(sent()).toHaveLength(1);
+    // A job due sooner than the pending timer gets a timer of its own.
+    await rt.spool.enqueue('covered', [
+      { handler: 'echo', payload: {} },
+      { handler: 'echo', payload: {}, delayMs: 10_000 },
+    ]);
+    await worker({ kick: { queue: 'covered' } }, lambdaContext(20_000));
+    expect(sent()).toHaveLength(2);
+    expect(sent()[1]!.DelaySeconds).toBeLessThanOrEqual(10);
   });
 
   it("a retry sooner than the queue's first delayed job arms a timer when the worker leaves", async () => {

@@ -38,6 +38,7 @@ describe('Redis keys', () => {
       deadIndex: 'p:{q}:dead:index',
       jobs: 'p:{q}:jobs',
       meta: 'p:{q}:meta',
+      timer: 'p:{q}:timer',
       idempotency: 'p:{q}:idem',
       idempotencyExpiry: 'p:{q}:idem:expiry',
       counters: 'p:{q}:counters',

@@ -1,12 +1,14 @@
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueKey, Spool } from '../../../shared/queue/index.js';
-import { COMPLETE, FAIL } from '../../../shared/queue/scripts/ack.js';
+import { claimTimer } from '../../../shared/queue/ops/timer.js';
+import { COMPLETE, FAIL, RELEASE } from '../../../shared/queue/scripts/ack.js';
 import { DELETE_DEAD, REPLAY } from '../../../shared/queue/scripts/dead.js';
 import { ENQUEUE } from '../../../shared/queue/scripts/enqueue.js';
 import { CANCEL } from '../../../shared/queue/scripts/jobs.js';
 import { LEASE } from '../../../shared/queue/scripts/lease.js';
 import { PURGE } from '../../../shared/queue/scripts/purge.js';
+import { CLAIM_TIMER } from '../../../shared/queue/scripts/timer.js';
 import { harness, job } from '../../helpers/harness.js';
 import { carries, type DroppingProxy, startDroppingProxy } from '../../helpers/proxy.js';
 import { upstashConfig } from '../../helpers/redis.js';
@@ -30,7 +32,7 @@ describe('a request retried after its reply was lost', () => {
   beforeAll(async () => {
     // Redis knows every script already, so the first run of each call is an EVALSHA that runs it
     // (a NOSCRIPT answer is not what these tests drop).
-    for (const s of [ENQUEUE, LEASE, COMPLETE, FAIL, REPLAY, PURGE, CANCEL, DELETE_DEAD])
+    for (const s of [ENQUEUE, LEASE, COMPLETE, FAIL, RELEASE, CLAIM_TIMER, REPLAY, PURGE, CANCEL, DELETE_DEAD])
       await direct.redis.scriptLoad(s.source);
     proxy = await startDroppingProxy(upstashConfig().url);
     // @upstash/redis at its defaults (5 retries), through the proxy; same prefix and clock as `direct`
@@ -90,6 +92,28 @@ describe('a request retried after its reply was lost', () => {
       l.jobs.map((j) => ({ id: j.id, token: j.token })),
     );
     expect(acks.map((a) => a.status)).toEqual(['ok', 'ok']);
+  });
+
+  it('release: answered ok, the attempt refunded once', async () => {
+    const q = 'release';
+    await direct.enqueue(q, job('r'));
+    const {
+      jobs: [r],
+    } = await direct.lease(q, { count: 1 });
+    proxy.dropNextReply(carries(RELEASE));
+    expect(await spool.release(q, [{ id: r!.id, token: r!.token }])).toEqual([{ id: r!.id, status: 'ok' }]);
+    expect(sent(RELEASE)).toEqual([true, false]);
+    expect(await direct.get(q, r!.id)).toMatchObject({ state: 'waiting', attempts: 0 });
+  });
+
+  it("claimTimer: the retried call is still the claim (its timer is armed), another caller's is not", async () => {
+    const q = 'claim';
+    proxy.dropNextReply(carries(CLAIM_TIMER));
+    const first = await claimTimer(spool, q, 5_000);
+    expect(sent(CLAIM_TIMER)).toEqual([true, false]);
+    expect(first).toEqual({ claimed: true, at: clock.now() + 5_000 });
+    expect(await claimTimer(direct, q, 5_000)).toEqual({ claimed: false, at: first.at });
+    expect((await claimTimer(direct, q, 1_000)).claimed).toBe(true);
   });
 
   it('complete and fail: answered ok, applied once', async () => {

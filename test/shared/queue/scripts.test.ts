@@ -46,6 +46,7 @@ const DIGESTS: Record<string, string> = {
   runNow: '250f2bf030a96f657b77b55210d6ee0e50daf12f',
   lease: 'aa647c08fe9f91bc7452dc36a49467a9bdd44a27',
   release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
+  claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
   purge: '6d32d1a92b7cf89c7e0e4b614301ac96c913680e',
   forgetQueue: 'c5f0d891b2cc0060054aa92ced908f047bb90ff5',
   snapshot: '925890b1efcb75983e447066fc057c14a5c6d7f1',
