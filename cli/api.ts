@@ -68,6 +68,7 @@ export interface Bodies {
   'POST /v1/queues/{queue}/purge': Body<typeof s.purgeResponse>;
   'GET /v1/queues/{queue}/settings': Body<typeof s.settingsResponse>;
   'PUT /v1/queues/{queue}/settings': Body<typeof s.settingsResponse>;
+  'DELETE /v1/queues/{queue}': Body<typeof s.clearResponse>;
 }
 
 export type ErrorBody = Body<typeof s.errorResponse>;

@@ -35,6 +35,8 @@ const OPTIONS = {
   cursor: { type: 'string' },
   rate: { type: 'string' },
   concurrency: { type: 'string' },
+  'include-dead': { type: 'boolean' },
+  force: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 type OptionName = keyof typeof OPTIONS;
 const GLOBAL_OPTIONS: OptionName[] = ['json', 'help', 'version'];
@@ -54,6 +56,8 @@ type Flags = {
   cursor?: string;
   rate?: string;
   concurrency?: string;
+  'include-dead'?: boolean;
+  force?: boolean;
 };
 
 interface Command {
@@ -583,6 +587,49 @@ const queueResume: Command = {
   },
 };
 
+const queueClear: Command = {
+  words: ['queue', 'clear'],
+  synopsis: '<queue> --yes [--include-dead] [--force]',
+  summary: "remove a queue's waiting and delayed jobs for good (and its dead ones with --include-dead)",
+  options: [
+    ['yes', 'really remove them (required: there is no undo)'],
+    ['include-dead', 'remove the dead jobs too'],
+    ['force', "clear even while jobs are active: they are removed too (their workers' acks are refused)"],
+  ],
+  notes: [
+    'One atomic script, audited with the replays (actor: cli:<user>@<host>). Completed jobs stay; a queue',
+    'left holding no job leaves the registry. Exit 1 while jobs are active (without --force).',
+    '--json prints the body of DELETE /v1/queues/{queue}?confirm=<queue>.',
+  ],
+  arity: [1, 1],
+  async run(api, [queue], flags, io) {
+    await queueArg(api, this, queue!);
+    if (!flags.yes) throw new UsageError(`clearing removes the jobs of ${queue} for good: add --yes`, this);
+    const res = await api.call(
+      'DELETE /v1/queues/{queue}',
+      { queue: queue! },
+      {
+        query: {
+          confirm: queue,
+          includeDead: flags['include-dead'] ? 'true' : undefined,
+          force: flags.force ? 'true' : undefined,
+        },
+      },
+    );
+    const body = bodyOf(res, this);
+    if (flags.json) {
+      printJson(io, body);
+      return EXIT.ok;
+    }
+    const r = body.removed;
+    io.out(
+      `Cleared ${queue}: removed ${r.waiting} waiting, ${r.delayed} delayed, ${r.active} active, ${r.dead} dead; ${body.left} left.` +
+        (body.unregistered ? ' The queue left the registry.' : ''),
+    );
+    return EXIT.ok;
+  },
+};
+
 export const COMMANDS: readonly Command[] = [
   status,
   jobsGet,
@@ -595,6 +642,7 @@ export const COMMANDS: readonly Command[] = [
   queueSettings,
   queuePause,
   queueResume,
+  queueClear,
 ];
 
 // ---- usage -----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ export type ReplayRequest = z.input<typeof s.replayBody>;
 export type ReplayReport = Out<typeof s.replayResponse>;
 export type PurgeRequest = z.input<typeof s.purgeBody>;
 export type PurgeReport = Out<typeof s.purgeResponse>;
+export type Cleared = Out<typeof s.clearResponse>;
 export type ApiErrorBody = Out<typeof s.errorResponse>;
 
 export interface RetryOptions {
@@ -231,6 +232,17 @@ export class SpoolClient {
   /** A dry run unless `dryRun: false`. */
   purge(queue: string, body: PurgeRequest = {}): Promise<PurgeReport> {
     return this.call({ method: 'POST', path: `v1/queues/${seg(queue)}/purge`, body, resendable: false });
+  }
+
+  /**
+   * Clear a queue: its waiting and delayed jobs (dead ones with includeDead; active ones with force, else
+   * 409 while any is active). Not resent: a second clear would remove jobs enqueued in between.
+   */
+  clearQueue(queue: string, opts: { includeDead?: boolean; force?: boolean } = {}): Promise<Cleared> {
+    const query: Record<string, string> = { confirm: queue };
+    if (opts.includeDead) query.includeDead = 'true';
+    if (opts.force) query.force = 'true';
+    return this.call({ method: 'DELETE', path: `v1/queues/${seg(queue)}`, query, resendable: false });
   }
 
   // ---- documents ----

@@ -22,6 +22,7 @@ export const ROUTES = [
   { method: 'DELETE', path: '/v1/queues/{queue}/dlq/{id}', fn: 'dlq-replay' },
   { method: 'POST', path: '/v1/queues/{queue}/dlq/replay', fn: 'dlq-replay' },
   { method: 'POST', path: '/v1/queues/{queue}/purge', fn: 'purge' },
+  { method: 'DELETE', path: '/v1/queues/{queue}', fn: 'purge' },
   { method: 'POST', path: '/v1/queues/{queue}/jobs/{id}/run', fn: 'enqueue' },
   { method: 'POST', path: '/v1/queues/{queue}/drain', fn: 'enqueue' },
   { method: 'GET', path: '/v1/queues/{queue}/settings', fn: 'enqueue' },

@@ -17,12 +17,13 @@ import { assertQueueName } from '../../shared/queue/schema.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
 import { parseWith } from '../../shared/validation/zod.js';
+import { auditRecord } from '../lib/audit.js';
 import type { Invocation } from '../lib/handler.js';
 import { iso } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
 import { type Body, type replayBody, replayFields, type replayResponse } from '../lib/schemas.js';
 
-export const AUDIT_CAP = 1000;
+export { AUDIT_CAP } from '../lib/audit.js';
 /** Jobs moved per engine call, and the rate the chunks go at. */
 export const REPLAY_CHUNK = 50;
 export const REPLAY_RATE_PER_SECOND = 200;
@@ -64,18 +65,7 @@ export async function runReplay(
   if (before !== undefined) sel.failedBefore = before;
 
   const record = (chunk: number) => ({
-    audit: {
-      record: {
-        at: iso(rt.clock()),
-        actor: who.actor,
-        requestId: who.requestId,
-        queue,
-        dryRun,
-        selection: { ...input, dryRun, limit },
-        chunk,
-      },
-      cap: AUDIT_CAP,
-    },
+    audit: auditRecord(rt.clock(), who, queue, { dryRun, selection: { ...input, dryRun, limit }, chunk }),
   });
   const reports: ReplayReport[] = [];
   if (dryRun) {

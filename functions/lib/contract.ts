@@ -141,6 +141,20 @@ export const CONTRACT = {
       415: error('unsupported_media_type: the body is not `application/json`.'),
     },
   },
+  'DELETE /v1/queues/{queue}': {
+    operationId: 'clearQueue',
+    summary: 'Clear a queue: remove its waiting and delayed jobs (and, with includeDead, its dead ones)',
+    description:
+      '`confirm` must repeat the queue name. While jobs are active it answers 409 unless `force=true`, which ' +
+      "removes the active jobs too (their workers' acks are refused as stale). One atomic script, audited like a " +
+      'replay (the same audit list); a queue left holding no job leaves the registry. Completed jobs stay.',
+    query: s.clearQuery,
+    responses: {
+      200: { description: 'What was removed.', schema: s.clearResponse },
+      400: badRequest,
+      409: error('conflict: jobs are active (`details.active`); retry with force=true to remove them too.'),
+    },
+  },
   'GET /v1/queues': {
     operationId: 'listQueues',
     summary: 'Every queue: counts by state and cumulative counters',
@@ -228,6 +242,7 @@ export const COMPONENTS: ReadonlyArray<[string, z.ZodMiniType]> = [
   ['Cancelled', s.cancelResponse],
   ['RanNow', s.runResponse],
   ['DrainAccepted', s.drainResponse],
+  ['Cleared', s.clearResponse],
   ['SettingsChange', s.settingsInputSchema],
   ['Settings', s.settingsResponse],
   ['Queues', s.queuesResponse],

@@ -60,6 +60,14 @@ export const purgeFields = {
 };
 export const purgeBody = z.strictObject(purgeFields);
 
+const flagParam = z.optional(z.enum(['true', 'false']));
+/** `DELETE /v1/queues/{queue}`: `confirm` must repeat the queue's name. */
+export const clearQuery = z.object({
+  confirm: z.optional(z.string().check(z.maxLength(64))),
+  includeDead: flagParam,
+  force: flagParam,
+});
+
 // ---- responses ----
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -183,6 +191,16 @@ export const cancelResponse = z.object({
 export const runResponse = z.object({ queue: z.string(), id: z.string(), state: z.literal('waiting') });
 
 export const drainResponse = z.object({ queue: z.string(), accepted: z.literal(true) });
+
+/** A queue cleared: the jobs removed by the state they were in, the jobs left, whether it left the registry. */
+export const clearResponse = z.object({
+  queue: z.string(),
+  removed: z.object({ waiting: count, delayed: count, active: count, dead: count }),
+  /** Jobs kept: completed ones, and dead ones without includeDead. */
+  left: count,
+  /** It held no job afterwards and left the registry (an enqueue brings it back). */
+  unregistered: z.boolean(),
+});
 
 /** A queue's flow-control settings, every default filled in (issue 11). */
 export const settingsResponse = z.object({

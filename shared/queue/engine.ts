@@ -1,5 +1,6 @@
 import { SpoolCore } from './core.js';
 import { complete, extend, fail, failReport, release } from './ops/ack.js';
+import { clearQueue } from './ops/clear.js';
 import { deadGroups, deleteDead, replay } from './ops/dead.js';
 import { enqueue } from './ops/enqueue.js';
 import { cancel, getJob, getJobs, listJobs, runNow } from './ops/jobs.js';
@@ -34,6 +35,7 @@ export class Spool extends SpoolCore {
   replay: Rest<typeof replay> = (...a) => replay(this, ...a);
   deleteDead: Rest<typeof deleteDead> = (...a) => deleteDead(this, ...a);
   purge: Rest<typeof purge> = (...a) => purge(this, ...a);
+  clear: Rest<typeof clearQueue> = (...a) => clearQueue(this, ...a);
   queues: Rest<typeof queues> = (...a) => queues(this, ...a);
   snapshot: Rest<typeof snapshot> = (...a) => snapshot(this, ...a);
   settings: Rest<typeof getSettings> = (...a) => getSettings(this, ...a);

@@ -52,7 +52,8 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
   worker: 'STRING present while a worker drains the queue',
   kick: 'STRING debounce of worker kicks',
   timer: "STRING '<due ms>:<nonce>' of the queue's pending timer (the arm that set it), until it has fired",
-  auditDlqReplay: 'LIST JSON audit records of DLQ replays, newest first, capped (written by the replay script)',
+  auditDlqReplay:
+    'LIST JSON audit records of DLQ replays and queue clears, newest first, capped (written by the replay and clear scripts)',
   settings:
     'HASH flow control (QUEUE_SETTING_FIELDS of ops/settings.ts): paused, pausedAt, rateLimit JSON, maxConcurrency; absent: defaults',
   rate: "ZSET lease token -> ms it was leased: the rate limit's sliding window (kept one period)",

@@ -217,6 +217,39 @@ describe('spool CLI', () => {
     expect(badPeriod.stderr).toContain('rateLimit.periodMs');
   });
 
+  it('queue clear: --yes required (64); 1 while jobs are active; --force and --include-dead clear them', async () => {
+    await spool.enqueue(
+      'clearq',
+      [
+        { payload: {}, handler: 'echo' },
+        { payload: {}, handler: 'echo' },
+      ],
+      { kick: false },
+    );
+    const held = await spool.lease('clearq', { count: 1 });
+    const [noYes, unknown] = await Promise.all([
+      spoolCli(['queue', 'clear', 'clearq']),
+      spoolCli(['queue', 'clear', 'nosuchq', '--yes']),
+    ]);
+    expect(noYes.code).toBe(64);
+    expect(noYes.stderr).toContain('add --yes');
+    expect(unknown.code).toBe(5);
+    const busy = await spoolCli(['queue', 'clear', 'clearq', '--yes']);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain('active');
+    expect((await spool.snapshot(['clearq']))[0]).toMatchObject({ waiting: 1, active: 1 });
+    const forced = await spoolCli(['queue', 'clear', 'clearq', '--yes', '--force', '--include-dead', '--json']);
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.stdout)).toEqual({
+      queue: 'clearq',
+      removed: { waiting: 1, delayed: 0, active: 1, dead: 0 },
+      left: 0,
+      unregistered: true,
+    });
+    expect(held.jobs).toHaveLength(1);
+    expect(await spool.queues()).not.toContain('clearq');
+  });
+
   it('answers usage errors with 64, help with 0, --version with the package version', async () => {
     const [bad, help, version, unreachable] = await Promise.all([
       spoolCli(['frobnicate']),

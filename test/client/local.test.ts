@@ -135,6 +135,9 @@ describe('SpoolClient against the local server', () => {
     expect(metrics).toContain('# TYPE spool_jobs gauge');
     expect(metrics).toMatch(/^spool_jobs_total\{queue="c-dlq",event="enqueued"\} 2$/m);
     expectShape(s.openApiResponse, await client.openApi());
+    const cleared = expectShape(s.clearResponse, await client.clearQueue('c-dlq', { includeDead: true }));
+    expect(cleared.queue).toBe('c-dlq');
+    expect((await client.deadGroups('c-dlq')).total).toBe(0);
   });
 
   it('settings: pause holds an enqueued job; resume runs it', async () => {

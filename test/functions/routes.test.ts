@@ -246,7 +246,11 @@ describe('routing', () => {
         byFn[route.fn],
         route.method,
         path,
-        route.method === 'POST' || route.method === 'PUT' ? { body: route.path.endsWith('/jobs') ? job() : {} } : {},
+        route.method === 'POST' || route.method === 'PUT'
+          ? { body: route.path.endsWith('/jobs') ? job() : {} }
+          : route.path === '/v1/queues/{queue}'
+            ? { query: 'confirm=rq' }
+            : {},
       );
       expect([200, 201, 202, 404].includes(r.status), `${route.method} ${path}: ${r.status}`).toBe(true);
       if (r.status === 404) expect(r.body.error.message).toContain('nope');

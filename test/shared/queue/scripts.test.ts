@@ -33,11 +33,12 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
+  clear: '5942d2113c36ea7446d652a9e2213f27697af48c',
   complete: '8523b8973bd4a3ebf94c17e1f52963883c350ff5',
   fail: '13de4f9c03a44a6053aab259ba8bdb3377fcf907',
   extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
-  replay: 'bc7ae1dac237e5c8b5247d7c95b53cf407403cc3',
+  replay: '57387f11a138325853e52ac49304bbc9a3475483',
   deleteDead: '2713720c5f116c2d64369ef97d4c841d3d236ce3',
   enqueue: '52128f191be6d4229f00efb35b149975b92612b3',
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
