@@ -388,7 +388,7 @@ export class SpoolMonitoring extends Construct {
           ? `Lambda Duration maximum above ${limit} ms (within ${WORKER_STOP_SLACK_MS / 1000} s of its ${timeoutMs / 1000} s timeout)`
           : `Lambda Duration p99 above ${limit} ms (${config.durationAlarmPercent}% of its ${timeoutMs / 1000} s timeout) in 2 of 3 periods of 5 minutes`,
         next: isWorker
-          ? 'find the job that ignores its timeout in the worker log; lower SPOOL_WORKER_BATCH_SIZE or raise SPOOL_WORKER_TIME_MARGIN_MS'
+          ? 'find the job that ignores its timeout in the worker log; give it a timeoutMs it keeps or raise SPOOL_WORKER_TIME_MARGIN_MS'
           : 'check Upstash latency and the X-Ray traces of the function',
         runbook: [RUNBOOK.functionDuration],
         metric: f.metricDuration({ period: fnPeriod, statistic: isWorker ? 'Maximum' : 'p99' }),

@@ -47,7 +47,7 @@ export const ENV_SCHEMA = z.object({
   // A queue with no job left and no enqueue for this long leaves the registry (an enqueue brings it back).
   SPOOL_QUEUE_IDLE_TTL_MS: int(7 * 86_400_000, 60_000, 365 * 86_400_000),
   SPOOL_KICK_DEBOUNCE_MS: int(5_000, 0, 600_000),
-  SPOOL_WORKER_BATCH_SIZE: int(25, 1, 1_000),
+  SPOOL_WORKER_BATCH_SIZE: int(50, 1, 1_000),
   SPOOL_WORKER_CONCURRENCY: int(10, 1, 1_000),
   SPOOL_WORKER_MAX_SCALE_OUT: int(5, 0, 1_000),
   SPOOL_WORKER_JOBS_PER_WORKER: int(500, 1, 1_000_000),
@@ -55,7 +55,7 @@ export const ENV_SCHEMA = z.object({
   // A worker whose queue runs empty keeps polling this long before it leaves (a stream stays on it).
   SPOOL_WORKER_LINGER_MS: int(500, 0, 60_000),
   // While its queue is empty, a worker leases this often (each lease is a script: fewer, bigger ones cost less).
-  SPOOL_WORKER_POLL_MS: int(500, 10, 10_000),
+  SPOOL_WORKER_POLL_MS: int(1_000, 10, 10_000),
   SPOOL_TARGET_ALLOWED_HOSTS: csv,
   SPOOL_TARGET_ALLOW_PRIVATE: bool(false),
   SPOOL_METRIC_NAMESPACE: z._default(z.string().check(z.minLength(1), z.maxLength(255)), 'Spool'),

@@ -301,6 +301,8 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
   // The last lease's view of the first delayed job: its due time, the server's now, and our clock then.
   let lastSeen: { nextRunAt: number; serverNow: number; at: number } | undefined;
   let leasing = true;
+  // Dry leases in a row that found jobs (a stream).
+  let dryHits = 0;
   let dryAt: number | undefined;
   // Nothing held since: the loop leaves once this is lingerMs old and a lease finds nothing.
   let idleSince: number | undefined = started;
@@ -349,10 +351,12 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
       const lingered = idleSince !== undefined && now - idleSince >= o.lingerMs;
       // A slot would idle, or half the room is free; after a dry lease, not before pollMs (or the linger's end).
       const needed = free > queued.length || want >= Math.ceil((o.concurrency + o.prefetch) / 2);
+      // A stream (dry leases that keep finding jobs) is polled every pollMs, however short the linger;
+      // otherwise the linger's end comes first.
       const notBefore =
         dryAt === undefined
           ? now
-          : Math.min(dryAt + o.pollMs, idleSince === undefined ? Infinity : idleSince + o.lingerMs);
+          : Math.min(dryAt + o.pollMs, idleSince === undefined || dryHits >= 2 ? Infinity : idleSince + o.lingerMs);
       if (want > 0 && needed && now >= notBefore) {
         const sentAt = now;
         const last = lingered && queued.length === 0 && running === 0 && held.size === 0;
@@ -397,6 +401,7 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
         // Short and nothing left, or what is left held back by flow control (paused, cap, rate): dry.
         if (l.jobs.length < want && (l.waiting === 0 || l.held !== undefined)) {
           dryAt = now;
+          dryHits = l.jobs.length > 0 ? dryHits + 1 : 0;
           // A delayed job due, or the rate limit's next start, before the next poll: poll then (for
           // the rate limit: then, not every poll, and linger from then).
           const next = Math.min(l.nextRunAt ?? Infinity, l.heldUntil ?? Infinity);
@@ -405,7 +410,10 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
             if (dueIn < o.pollMs || rateNear) dryAt = now - o.pollMs + dueIn + 5;
             if ((dueIn <= o.lingerMs || rateNear) && idleSince !== undefined) idleSince = now + dueIn;
           }
-        } else dryAt = undefined;
+        } else {
+          dryAt = undefined;
+          dryHits = 0;
+        }
         continue;
       }
       const until = want > 0 && needed ? notBefore : o.stopAt;
