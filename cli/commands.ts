@@ -507,8 +507,15 @@ function describeSettings(s: Settings): string {
     ['paused', s.paused ? `yes, since ${s.pausedAt ?? '-'} (${ago(s.pausedAt)} ago)` : 'no'],
     ['rateLimit', s.rateLimit ? `${s.rateLimit.limit} starts per ${s.rateLimit.periodMs} ms` : 'none'],
     ['maxConcurrency', s.maxConcurrency === null ? 'none' : `${s.maxConcurrency} active jobs`],
+    [
+      'circuitBreaker',
+      s.circuitBreaker.enabled
+        ? `on: opens after ${s.circuitBreaker.failures} failures in a row, ${s.circuitBreaker.coolDownMs} ms doubling to ${s.circuitBreaker.maxCoolDownMs} ms`
+        : 'off',
+    ],
   ];
-  return `queue ${s.queue}\n${table(rows)}`;
+  const breakers = s.breakers.map((b) => [b.origin, b.state, String(b.failures), b.openUntil ?? '-']);
+  return `queue ${s.queue}\n${table(rows)}${breakers.length ? `\n\n${table([['ORIGIN', 'BREAKER', 'FAILURES', 'OPEN-UNTIL'], ...breakers])}` : ''}`;
 }
 
 async function putSettings(

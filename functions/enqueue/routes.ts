@@ -49,8 +49,16 @@ export async function kickIfNeeded(
 }
 
 const presentSettings = (queue: string, st: QueueSettings): Body<typeof settingsResponse> => {
-  const { pausedAt, ...rest } = st;
-  return { queue, ...rest, ...(pausedAt !== undefined ? { pausedAt: iso(pausedAt) } : {}) };
+  const { pausedAt, breakers, ...rest } = st;
+  return {
+    queue,
+    ...rest,
+    ...(pausedAt !== undefined ? { pausedAt: iso(pausedAt) } : {}),
+    breakers: breakers.map(({ openUntil, ...b }) => ({
+      ...b,
+      ...(openUntil !== undefined ? { openUntil: iso(openUntil) } : {}),
+    })),
+  };
 };
 
 export const enqueueRoutes: RouteImpls = {

@@ -213,6 +213,24 @@ export const settingsResponse = z.object({
   rateLimit: z.nullable(z.object({ limit: z.int(), periodMs: z.int() })),
   /** At most this many of the queue's jobs active at once; null: none. */
   maxConcurrency: z.nullable(z.int()),
+  /** The circuit breaker of each target origin: on, 5 failures, 10 s doubling to 5 min by default. */
+  circuitBreaker: z.object({
+    enabled: z.boolean(),
+    failures: z.int(),
+    coolDownMs: z.int(),
+    maxCoolDownMs: z.int(),
+  }),
+  /** The breakers of origins that failed since they last answered. */
+  breakers: z.array(
+    z.object({
+      origin: z.string(),
+      /** open: its jobs wait (delayed, no attempt spent); halfOpen: one probe; closed: counting failures. */
+      state: z.enum(['closed', 'open', 'halfOpen']),
+      failures: count,
+      openUntil: z.optional(isoTime),
+      coolDownMs: z.optional(z.int()),
+    }),
+  ),
 });
 
 const counts = z.object({ waiting: count, delayed: count, active: count, completed: count, dead: count });
@@ -245,9 +263,11 @@ export const healthResponse = z.object({
           status: z.enum(['degraded', 'unhealthy']),
           value: z.number(),
           threshold: z.number(),
-          unit: z.enum(['jobs', 'seconds']),
+          unit: z.enum(['jobs', 'seconds', 'origins']),
           runbook: z.string(),
           step: z.string(),
+          /** breakerOpen: the target origins whose circuit breaker is open. */
+          origins: z.optional(z.array(z.string())),
           /** The symptom as a sentence: `dead jobs = 12 jobs (above 10 jobs)`. */
           text: z.string(),
         }),

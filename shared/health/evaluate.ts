@@ -24,7 +24,8 @@ export interface Level {
  * Defaults: waiting over 1,000 / 5,000; dead over 10 / 100; oldest waiting over 5 / 15 min; lease
  * expired over 0 (any) / 10 (SPOOL_HEALTH_STUCK_*: the variables keep their first name). Any DLQ trimming since the previous run is degraded.
  * A paused queue: its backlog is no symptom (neither waiting nor oldest waiting age); paused longer
- * than pausedMs (SPOOL_HEALTH_PAUSED_DEGRADED_MS, default 1 h) is degraded, a ticket.
+ * than pausedMs (SPOOL_HEALTH_PAUSED_DEGRADED_MS, default 1 h) is degraded, a ticket. An open circuit
+ * breaker (a target origin failing) is degraded, naming the origin.
  */
 export interface Thresholds {
   waiting: Level;
@@ -56,6 +57,8 @@ export interface Symptom {
   unit: CheckWords['unit'];
   runbook: string;
   step: string;
+  /** breakerOpen: the origins whose breaker is open. */
+  origins?: string[];
 }
 
 /** Counter movements since the previous scheduled health run. */
@@ -120,6 +123,20 @@ export function evaluateQueue(snap: QueueSnapshot, deltas: Deltas, t: Thresholds
   add('dead', snap.dead, t.dead);
   if (!paused) add('oldestWaitingAge', snap.oldestWaitingAgeMs, t.oldestWaitingMs, 1000);
   if (paused) add('paused', snap.pausedForMs!, { degraded: t.pausedMs, unhealthy: Infinity }, 1000);
+  const open = snap.breakersOpen ?? [];
+  if (open.length > 0) {
+    symptoms.push({
+      check: 'breakerOpen',
+      status: 'degraded',
+      value: open.length,
+      threshold: 0,
+      unit: CHECKS.breakerOpen.unit,
+      runbook: runbookUrl(CHECKS.breakerOpen.runbook, runbookBase),
+      // The step names the origins (the symptom's sentence says how many).
+      step: `${open.join(', ')}: ${fillStep(CHECKS.breakerOpen.step, { queue: snap.queue })}`,
+      origins: open,
+    });
+  }
   add('leaseExpired', snap.leaseExpired, t.leaseExpired);
   if (deltas.deadTrimmed > 0) {
     symptoms.push({

@@ -31,6 +31,7 @@ const UNIT: Record<MetricKey, Datum['Unit']> = {
   failed: 'Count',
   retried: 'Count',
   deadDelta: 'Count',
+  breakersOpen: 'Count',
   heartbeat: 'Count',
 };
 
@@ -53,6 +54,7 @@ function figuresOf(h: QueueHealth): Figures {
     failed: h.deltas.failed,
     retried: h.deltas.retried,
     deadDelta: h.deltas.dead,
+    breakersOpen: s.breakersOpen?.length ?? 0,
   };
 }
 

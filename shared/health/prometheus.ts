@@ -7,6 +7,7 @@
  *   spool_lease_expired_jobs{queue}              gauge    active jobs whose lease has expired
  *   spool_queue_status{queue,status}             gauge    1 for the queue's health status, 0 for the others
  *   spool_queue_paused{queue}                    gauge    1 while the queue is paused (its settings)
+ *   spool_circuit_breaker_open{queue,origin}     gauge    1 for each target origin whose breaker is open
  *   spool_jobs_total{queue,event}                counter  cumulative counters (enqueued, completed, dead, ...)
  *
  * Names follow Prometheus' conventions (snake_case, base units, `_total` on counters, one-hot
@@ -104,6 +105,14 @@ export const QUEUE_FAMILIES: readonly FamilyOf[] = [
   perQueue('spool_queue_paused', 'Whether the queue is paused (1) or not (0).', (q) =>
     q.snapshot.pausedForMs === undefined ? 0 : 1,
   ),
+  (queues) => ({
+    name: 'spool_circuit_breaker_open',
+    help: 'Target origins whose circuit breaker is open or half-open (their jobs wait): 1 each.',
+    type: 'gauge',
+    samples: queues.flatMap((q) =>
+      (q.snapshot.breakersOpen ?? []).map((origin) => ({ labels: { queue: q.queue, origin }, value: 1 })),
+    ),
+  }),
   (queues) => ({
     name: 'spool_jobs_total',
     help: 'Cumulative job events since the queue was first used, by event (the counters of GET /v1/queues).',

@@ -27,6 +27,7 @@ export const RUNBOOK = {
   healthMessages: 'health-function-messages',
   waitingBacklog: 'waiting-backlog',
   pausedQueue: 'paused-queue',
+  breakerOpen: 'circuit-breaker-open',
   // Tickets (alarms)
   deadJobs: 'dead-jobs',
   leaseExpired: 'lease-expired',
@@ -42,12 +43,12 @@ export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 export type Severity = 'page' | 'ticket';
 
 /** The figures the health rules judge (shared/health/evaluate.ts). */
-export type Check = 'waiting' | 'dead' | 'oldestWaitingAge' | 'leaseExpired' | 'deadTrimmed' | 'paused';
+export type Check = 'waiting' | 'dead' | 'oldestWaitingAge' | 'leaseExpired' | 'deadTrimmed' | 'paused' | 'breakerOpen';
 
 export interface CheckWords {
   /** What the figure is, in a sentence: "dead jobs". */
   readonly label: string;
-  readonly unit: 'jobs' | 'seconds';
+  readonly unit: 'jobs' | 'seconds' | 'origins';
   readonly runbook: RunbookAnchor;
   /** The next step; `{queue}` stands for the queue's name (see fillStep). */
   readonly step: string;
@@ -104,6 +105,13 @@ export const CHECKS: Readonly<Record<Check, CheckWords>> = {
     unit: 'seconds',
     runbook: RUNBOOK.pausedQueue,
     step: 'spool queue settings {queue}; if the pause is over: spool queue resume {queue}',
+    coveredBy: undefined,
+  },
+  breakerOpen: {
+    label: 'target origins whose circuit breaker is open',
+    unit: 'origins',
+    runbook: RUNBOOK.breakerOpen,
+    step: 'these targets fail (5xx, 429, timeouts): their jobs wait, no attempt spent, until a probe succeeds; spool queue settings {queue}',
     coveredBy: undefined,
   },
 };

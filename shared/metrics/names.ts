@@ -29,6 +29,8 @@ export const METRICS = {
   retried: 'JobsRetried',
   /** Delta of counters.dead. Was JobsDeadLettered. */
   deadDelta: 'JobsDead',
+  /** Target origins whose circuit breaker is open or half-open. Fleet-wide: the sum. */
+  breakersOpen: 'OpenCircuitBreakers',
   /** 1 on every health run, no dimension: the alarm on its absence catches a dead health check. */
   heartbeat: 'HealthHeartbeat',
 } as const;

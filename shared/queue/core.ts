@@ -147,6 +147,8 @@ export interface Meta {
   /** The token of the lease whose complete or fail put the job where it is (a repeat of that call answers ok). */
   ackToken?: string;
   idem?: string;
+  /** An HTTP target's origin (scheme://host:port): the circuit breaker its runs count toward. */
+  origin?: string;
   error?: Job['lastError'];
   firstFailedAt?: number;
   lastFailedAt?: number;

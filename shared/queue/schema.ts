@@ -90,7 +90,26 @@ export const settingsInputSchema = z.strictObject({
     ),
   ),
   maxConcurrency: z.optional(z.nullable(z.int().check(z.gte(1), z.lte(MAX_CONCURRENCY_MAX)))),
+  circuitBreaker: z.optional(
+    z.nullable(
+      z.strictObject({
+        enabled: z.optional(z.boolean()),
+        failures: z.optional(z.int().check(z.gte(1), z.lte(1000))),
+        coolDownMs: z.optional(z.int().check(z.gte(100), z.lte(RATE_PERIOD_MAX_MS))),
+        maxCoolDownMs: z.optional(z.int().check(z.gte(100), z.lte(RATE_PERIOD_MAX_MS))),
+      }),
+    ),
+  ),
 });
+
+/** The circuit breaker of every target origin of a queue, unless its settings say otherwise. */
+export const BREAKER_DEFAULTS = { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 } as const;
+
+/** A target URL's origin as its circuit breaker is keyed: `scheme://host:port`, the port always written. */
+export function originOf(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+}
 
 export function assertQueueName(queue: unknown, field = 'queue'): asserts queue is string {
   if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) {
@@ -108,6 +127,8 @@ export interface NormalizedJob {
     backoff: BackoffPolicy;
     runAt?: number;
     idem?: string;
+    /** The target's origin (scheme://host:port): its circuit breaker. */
+    origin?: string;
   };
   idempotencyKey?: string;
   /** Due this long after the enqueue script runs (by the Redis server's clock), when given as delayMs. */
@@ -194,6 +215,7 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
     backoff,
   };
   if (runAt !== undefined) meta.runAt = runAt;
+  if (spec.target) meta.origin = originOf(spec.target.url);
   const out: NormalizedJob = { spec: specJson, meta };
   if (j.delayMs !== undefined && j.delayMs > 0) out.delayMs = j.delayMs;
   if (j.idempotencyKey !== undefined) {

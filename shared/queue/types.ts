@@ -153,6 +153,8 @@ export interface LeaseOutcome {
   held?: FlowHold;
   /** With `held: 'rate'`: when the rate limit lets the next job start (the server's clock). */
   heldUntil?: number;
+  /** Jobs moved to delayed, no attempt spent: their target origin's circuit breaker is open (or probing). */
+  deferred: number;
 }
 
 export type FlowHold = 'paused' | 'concurrency' | 'rate';
@@ -167,6 +169,32 @@ export interface QueueSettings {
   rateLimit: { limit: number; periodMs: number } | null;
   /** At most this many of the queue's jobs active at once, across all workers. Default none. */
   maxConcurrency: number | null;
+  /** The circuit breaker of each target origin (defaults: on, 5 failures, 10 s doubling to 5 min). */
+  circuitBreaker: BreakerConfig;
+  /** The breakers of origins that failed since they last answered (closed ones counting failures, open, half-open). */
+  breakers: BreakerState[];
+}
+
+export interface BreakerConfig {
+  enabled: boolean;
+  /** Consecutive failures (5xx, 429, timeouts, connection errors) that open it. */
+  failures: number;
+  /** How long it stays open the first time; each failed probe doubles it, up to maxCoolDownMs. */
+  coolDownMs: number;
+  maxCoolDownMs: number;
+}
+
+export interface BreakerState {
+  /** scheme://host:port */
+  origin: string;
+  /** open: its jobs wait; halfOpen: one probe job runs (or may: the cool-down is over); closed: failures counted. */
+  state: 'closed' | 'open' | 'halfOpen';
+  /** Consecutive failures. */
+  failures: number;
+  /** Open: until when (epoch ms). */
+  openUntil?: number;
+  /** The cool-down of the current opening. */
+  coolDownMs?: number;
 }
 
 /** A PUT of settings: a field given is set, `null` clears it, one left out stays as it is. */
@@ -174,6 +202,7 @@ export interface SettingsInput {
   paused?: boolean | undefined;
   rateLimit?: { limit: number; periodMs: number } | null | undefined;
   maxConcurrency?: number | null | undefined;
+  circuitBreaker?: Partial<BreakerConfig> | null | undefined;
 }
 
 export type AckStatus = 'ok' | 'stale' | 'not_found';
@@ -393,5 +422,7 @@ export interface QueueSnapshot {
   nextRunAt?: number;
   /** While the queue is paused (its settings): how long it has been (ms). */
   pausedForMs?: number;
+  /** Target origins whose circuit breaker is open or half-open (their jobs wait). */
+  breakersOpen?: string[];
   counters: QueueCounters;
 }

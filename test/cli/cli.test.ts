@@ -10,6 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Spool } from '../../shared/queue/index.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
+/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet. */
+const DEFAULT_BREAKERS = {
+  circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
+  breakers: [],
+};
+
 const BIN = fileURLToPath(new URL('../../bin/spool.mjs', import.meta.url));
 const prefix = uniquePrefix('cli');
 
@@ -195,6 +201,7 @@ describe('spool CLI', () => {
       paused: false,
       rateLimit: { limit: 100, periodMs: 60_000 },
       maxConcurrency: 4,
+      ...DEFAULT_BREAKERS,
     });
     const paused = await spoolCli(['queue', 'pause', 'flowq']);
     expect(paused.code).toBe(0);
@@ -203,7 +210,13 @@ describe('spool CLI', () => {
     const resumed = await spoolCli(['queue', 'resume', 'flowq', '--json']);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ paused: false, maxConcurrency: 4 });
     const off = await spoolCli(['queue', 'settings', 'flowq', '--rate', 'off', '--concurrency', 'off', '--json']);
-    expect(JSON.parse(off.stdout)).toEqual({ queue: 'flowq', paused: false, rateLimit: null, maxConcurrency: null });
+    expect(JSON.parse(off.stdout)).toEqual({
+      queue: 'flowq',
+      paused: false,
+      rateLimit: null,
+      maxConcurrency: null,
+      ...DEFAULT_BREAKERS,
+    });
     const [badRate, badCap, badPeriod] = await Promise.all([
       spoolCli(['queue', 'settings', 'flowq', '--rate', 'fast']),
       spoolCli(['queue', 'settings', 'flowq', '--concurrency', '0']),

@@ -14,6 +14,12 @@ import { ROUTES } from '../../functions/routes.js';
 import { type LocalServer, startLocal } from '../../local/server.js';
 import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
+/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet. */
+const DEFAULT_BREAKERS = {
+  circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
+  breakers: [],
+};
+
 const prefix = uniquePrefix('client');
 let local: LocalServer;
 let client: SpoolClient;
@@ -156,6 +162,7 @@ describe('SpoolClient against the local server', () => {
       paused: false,
       rateLimit: null,
       maxConcurrency: 2,
+      ...DEFAULT_BREAKERS,
     });
   });
 

@@ -54,7 +54,7 @@ describe('scheduled health run', () => {
     expect(calls).toHaveLength(1);
     const data = calls[0]!.args[0].input.MetricData!;
     expect(calls[0]!.args[0].input.Namespace).toBe('SpoolTest');
-    expect(data).toHaveLength(16);
+    expect(data).toHaveLength(17);
     expect(data.find((d) => d.MetricName === METRICS.heartbeat)).toEqual(datum('HealthHeartbeat', 1, 'Count'));
     expect(data.every((d) => !d.Dimensions)).toBe(true);
     expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
@@ -71,7 +71,7 @@ describe('scheduled health run', () => {
     await rt.spool.enqueue('sms', { handler: 'echo' });
     now += 30_000;
     const r = await run();
-    expect(r).toMatchObject({ status: 'healthy', queues: 2, metrics: 15 * 3 + 1 });
+    expect(r).toMatchObject({ status: 'healthy', queues: 2, metrics: 16 * 3 + 1 });
     const data = cw.commandCalls(PutMetricDataCommand)[0]!.args[0].input.MetricData!;
     const mail = data.filter((d) => d.Dimensions?.[0]?.Value === 'mail');
     expect(mail).toEqual([
@@ -90,6 +90,7 @@ describe('scheduled health run', () => {
       datum('JobsFailed', 0, 'Count', 'mail'),
       datum('JobsRetried', 0, 'Count', 'mail'),
       datum('JobsDead', 0, 'Count', 'mail'),
+      datum('OpenCircuitBreakers', 0, 'Count', 'mail'),
     ]);
     const fleet = data.filter((d) => !d.Dimensions);
     expect(fleet.find((d) => d.MetricName === 'WaitingJobs')!.Value).toBe(3);
@@ -137,8 +138,8 @@ describe('scheduled health run', () => {
       deltas: { enqueued: 0, completed: 0, failed: 0, retried: 0, dead: 0, deadTrimmed: 0 },
     }));
     const data = metricData(fake, now, '*');
-    expect(data).toHaveLength(70 * 15 + 16);
-    expect(chunk(data, MAX_DATA_PER_REQUEST).map((c) => c.length)).toEqual([1000, 66]);
+    expect(data).toHaveLength(70 * 16 + 17);
+    expect(chunk(data, MAX_DATA_PER_REQUEST).map((c) => c.length)).toEqual([1000, 137]);
   });
 
   it('publishes per-queue metrics only for the queues of SPOOL_METRIC_QUEUES; fleet-wide ones cover all', async () => {
@@ -146,14 +147,14 @@ describe('scheduled health run', () => {
     await t.rt.spool.enqueue('named', { handler: 'echo' });
     await t.rt.spool.enqueue('other', [{ handler: 'echo' }, { handler: 'echo' }]);
     const r = await t.run();
-    expect(r).toMatchObject({ queues: 2, metrics: 15 + 15 + 1 });
+    expect(r).toMatchObject({ queues: 2, metrics: 16 + 16 + 1 });
     const data = cw.commandCalls(PutMetricDataCommand).at(-1)!.args[0].input.MetricData!;
     expect(new Set(data.filter((d) => d.Dimensions).map((d) => d.Dimensions![0]!.Value))).toEqual(new Set(['named']));
     expect(data.find((d) => d.MetricName === 'WaitingJobs' && !d.Dimensions)!.Value).toBe(3);
     // None named (a stack without context queues; also the default): fleet-wide figures and the heartbeat only.
     const none = await fresh();
     await none.rt.spool.enqueue('q', { handler: 'echo' });
-    expect((await none.run()).metrics).toBe(16);
+    expect((await none.run()).metrics).toBe(17);
   });
 });
 

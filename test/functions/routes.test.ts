@@ -12,6 +12,12 @@ import { createRedis } from '../../shared/redis/client.js';
 import { apiEvent, json, lambdaContext } from '../helpers/fixtures.js';
 import { testRuntime } from '../helpers/runtime.js';
 
+/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet. */
+const DEFAULT_BREAKERS = {
+  circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
+  breakers: [],
+};
+
 const { rt, kicks, prefix } = await testRuntime('api', { SPOOL_PAYLOAD_MAX_BYTES: '1024' });
 const enqueue = createEnqueueHandler(rt);
 const health = createHealthHandler(rt);
@@ -264,10 +270,16 @@ describe('GET and PUT /v1/queues/{queue}/settings', () => {
   it('answer the whole settings; PUT merges, null clears; a resume with jobs waiting kicks a worker', async () => {
     const g = await call(enqueue, 'GET', '/v1/queues/sq/settings');
     expect(g.status).toBe(200);
-    expect(g.body).toEqual({ queue: 'sq', paused: false, rateLimit: null, maxConcurrency: null });
+    expect(g.body).toEqual({ queue: 'sq', paused: false, rateLimit: null, maxConcurrency: null, ...DEFAULT_BREAKERS });
     const p = await call(enqueue, 'PUT', '/v1/queues/sq/settings', { body: { paused: true, maxConcurrency: 4 } });
     expect(p.status).toBe(200);
-    expect(p.body).toMatchObject({ queue: 'sq', paused: true, rateLimit: null, maxConcurrency: 4 });
+    expect(p.body).toMatchObject({
+      queue: 'sq',
+      paused: true,
+      rateLimit: null,
+      maxConcurrency: 4,
+      ...DEFAULT_BREAKERS,
+    });
     expect(p.body.pausedAt).toMatch(/Z$/);
     await call(enqueue, 'POST', '/v1/queues/sq/jobs', { body: job() });
     kicks.length = 0;
@@ -279,10 +291,11 @@ describe('GET and PUT /v1/queues/{queue}/settings', () => {
       paused: false,
       rateLimit: { limit: 10, periodMs: 60_000 },
       maxConcurrency: 4,
+      ...DEFAULT_BREAKERS,
     });
     expect(kicks).toEqual([{ queue: 'sq', reason: 'settings' }]);
     const c = await call(enqueue, 'PUT', '/v1/queues/sq/settings', { body: { rateLimit: null } });
-    expect(c.body).toEqual({ queue: 'sq', paused: false, rateLimit: null, maxConcurrency: 4 });
+    expect(c.body).toEqual({ queue: 'sq', paused: false, rateLimit: null, maxConcurrency: 4, ...DEFAULT_BREAKERS });
   });
 
   it('a bad or unknown field is a 400 naming it, and writes nothing', async () => {
@@ -301,6 +314,7 @@ describe('GET and PUT /v1/queues/{queue}/settings', () => {
       paused: false,
       rateLimit: null,
       maxConcurrency: null,
+      ...DEFAULT_BREAKERS,
     });
   });
 });

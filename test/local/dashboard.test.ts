@@ -262,6 +262,25 @@ describe('a queue', () => {
     await until(() => panel.locator('.result').textContent()).toContain('Resumed.');
     expect((await spool.settings('flow')).paused).toBe(false);
     await until(() => panel.locator('button[data-act="pause"]').count()).toBe(1);
+    // a target failing: its breaker shows in the panel, open
+    await spool.putSettings('flow', { paused: true, circuitBreaker: { failures: 1 } });
+    const [t] = (
+      await spool.enqueue('flow', [{ target: { url: 'https://down.example.com/hook' }, payload: {} }], { kick: false })
+    ).jobs;
+    await spool.putSettings('flow', { paused: false });
+    const leased = await spool.lease('flow', { count: 10 });
+    const job = leased.jobs.find((j) => j.id === t!.id)!;
+    await spool.fail('flow', [
+      {
+        id: job.id,
+        token: job.token,
+        error: { class: 'HttpError', message: 'HTTP 503', retryable: true },
+        run: { startedAt: 0, endedAt: 0, status: 503 },
+      },
+    ]);
+    await spool.putSettings('flow', { paused: true });
+    const row = panel.locator('table.breakers tr[data-origin="https://down.example.com:443"]');
+    await until(() => row.locator('td[data-label="State"]').textContent()).toBe('open');
     expect(errors).toEqual([]);
     await page.close();
   });

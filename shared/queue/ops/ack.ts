@@ -54,6 +54,17 @@ export async function complete(
   });
   return list(results).map(({ status }, i) => ({ id: items[i]!.id, status }));
 }
+/**
+ * What a failure tells the circuit breaker of its job's target origin: `trip` (a 5xx, a 429, a
+ * timeout, a connection error: the target is in trouble), `ok` (it answered, with a 4xx: the failure
+ * is the job's; the breaker closes), or nothing (no target reached, e.g. a handler's failure).
+ */
+export function breakerOutcome(error: FailItem['error'], status: number | undefined): 'trip' | 'ok' | undefined {
+  if (error.class === 'TimeoutError' || error.class === 'NetworkError') return 'trip';
+  if (status === undefined || status === 408 || status === 425) return undefined;
+  return status >= 500 || status === 429 ? 'trip' : 'ok';
+}
+
 /** Fail many leased jobs: retry with backoff, or dead with the failure story. Stale tokens are refused. */
 export async function fail(core: SpoolCore, queue: string, items: FailItem[]): Promise<FailResult[]> {
   return (await failReport(core, queue, items)).results;
@@ -78,6 +89,8 @@ export async function failReport(core: SpoolCore, queue: string, items: FailItem
     };
     if (error.retryAfterMs !== undefined && error.retryAfterMs > 0) o.retryAfterMs = Math.round(error.retryAfterMs);
     if (error.requestId) o.requestId = error.requestId;
+    const breaker = breakerOutcome(error, run?.status);
+    if (breaker) o.breaker = breaker;
     return o;
   });
   const res = await core.run(FAIL, queue, {

@@ -47,6 +47,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     leaseExpiredDead: res.leaseExpiredDead,
     workerRunning: res.workerRunning,
     unfit: res.unfit ?? 0,
+    deferred: res.deferred ?? 0,
   };
   const next = optNum(res.nextRunAt);
   if (next !== undefined) out.nextRunAt = next;

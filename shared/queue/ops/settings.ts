@@ -2,25 +2,43 @@ import { wellFormedDeep } from '../../text/index.js';
 import { firstIssue } from '../../validation/zod.js';
 import type { SpoolCore } from '../core.js';
 import { ValidationError } from '../errors.js';
-import { assertQueueName, settingsInputSchema } from '../schema.js';
+import { assertQueueName, BREAKER_DEFAULTS, settingsInputSchema } from '../schema.js';
 import { SETTINGS, SETTINGS_READ } from '../scripts/flow.js';
-import type { QueueSettings, SettingsInput } from '../types.js';
+import type { BreakerConfig, BreakerState, QueueSettings, SettingsInput } from '../types.js';
 
 /**
  * The fields of a queue's settings hash (keys.ts `settings`) and how each is kept: `paused` '1'
  * (absent: running), `pausedAt` epoch ms (written by the script), `rateLimit` JSON `{ limit, periodMs }`,
- * `maxConcurrency` an integer. A field absent is its default: running, no rate limit, no cap.
+ * `maxConcurrency` an integer, `circuitBreaker` JSON (BreakerConfig). A field absent is its default:
+ * running, no rate limit, no cap, breakers on with BREAKER_DEFAULTS. And `breaker:<origin>`, one per
+ * target origin that failed since it last answered (written by the lease and fail scripts).
  */
-export const QUEUE_SETTING_FIELDS = ['paused', 'pausedAt', 'rateLimit', 'maxConcurrency'] as const;
+export const QUEUE_SETTING_FIELDS = ['paused', 'pausedAt', 'rateLimit', 'maxConcurrency', 'circuitBreaker'] as const;
+export const BREAKER_FIELD_PREFIX = 'breaker:';
 
-/** Settings as stored (field -> string) to what GET answers, every default filled in. */
-export function settingsOf(raw: Record<string, string> | unknown[]): QueueSettings {
-  const h = Array.isArray(raw) ? {} : raw;
+/**
+ * Settings as stored (field -> string) to what GET answers, every default filled in; `now` (the
+ * server's clock) says which open breakers are past their cool-down (half-open: the next lease probes).
+ */
+export function settingsOf(raw: Record<string, string> | unknown[], now: number): QueueSettings {
+  const h = (Array.isArray(raw) ? {} : raw) as Record<string, string>;
   const out: QueueSettings = {
     paused: h.paused === '1',
     rateLimit: null,
     maxConcurrency: null,
+    circuitBreaker: h.circuitBreaker ? (JSON.parse(h.circuitBreaker) as BreakerConfig) : { ...BREAKER_DEFAULTS },
+    breakers: [],
   };
+  for (const [field, value] of Object.entries(h)) {
+    if (!field.startsWith(BREAKER_FIELD_PREFIX)) continue;
+    const b = JSON.parse(value) as Omit<BreakerState, 'origin'>;
+    const state = b.state === 'open' && b.openUntil !== undefined && now >= b.openUntil ? 'halfOpen' : b.state;
+    const s: BreakerState = { origin: field.slice(BREAKER_FIELD_PREFIX.length), state, failures: Number(b.failures) };
+    if (b.state === 'open' && b.openUntil !== undefined) s.openUntil = Number(b.openUntil);
+    if (b.coolDownMs !== undefined) s.coolDownMs = Number(b.coolDownMs);
+    out.breakers.push(s);
+  }
+  out.breakers.sort((a, b) => a.origin.localeCompare(b.origin));
   if (out.paused && h.pausedAt !== undefined) out.pausedAt = Number(h.pausedAt);
   if (h.rateLimit) {
     const r = JSON.parse(h.rateLimit) as { limit: number; periodMs: number };
@@ -48,6 +66,14 @@ export function settingsChange(input: unknown): { set: Record<string, string>; d
   else if (v.rateLimit) set.rateLimit = JSON.stringify({ limit: v.rateLimit.limit, periodMs: v.rateLimit.periodMs });
   if (v.maxConcurrency === null) del.push('maxConcurrency');
   else if (v.maxConcurrency !== undefined) set.maxConcurrency = String(v.maxConcurrency);
+  if (v.circuitBreaker === null) del.push('circuitBreaker');
+  else if (v.circuitBreaker) {
+    // An object given replaces the stored one; the fields it leaves out take their defaults.
+    const c: BreakerConfig = { ...BREAKER_DEFAULTS, ...v.circuitBreaker };
+    if (c.maxCoolDownMs < c.coolDownMs)
+      throw new ValidationError('circuitBreaker.maxCoolDownMs', 'must be at least circuitBreaker.coolDownMs');
+    set.circuitBreaker = JSON.stringify(c);
+  }
   return { set, del };
 }
 
@@ -55,7 +81,7 @@ export function settingsChange(input: unknown): { set: Record<string, string>; d
 export async function getSettings(core: SpoolCore, queue: string): Promise<QueueSettings> {
   assertQueueName(queue);
   const r = await core.run(SETTINGS_READ, queue, { clock: core.scriptClock() });
-  return settingsOf(r.settings);
+  return settingsOf(r.settings, Number(r.now));
 }
 
 /**
@@ -76,5 +102,5 @@ export async function putSettings(
     del,
     debounce: core.config.kickDebounceMs,
   });
-  return { settings: settingsOf(r.settings), kick: r.kick };
+  return { settings: settingsOf(r.settings, Number(r.now)), kick: r.kick };
 }

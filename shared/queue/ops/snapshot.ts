@@ -1,5 +1,5 @@
 import { guard } from '../../redis/client.js';
-import { optNum, type SpoolCore } from '../core.js';
+import { list, optNum, type SpoolCore } from '../core.js';
 import { globalKey } from '../keys.js';
 import { assertQueueName } from '../schema.js';
 import { SNAPSHOT } from '../scripts/snapshot.js';
@@ -80,6 +80,7 @@ export async function snapshot(core: SpoolCore, only?: string[]): Promise<QueueS
       if (next !== undefined) snap.nextRunAt = next;
       const pausedAt = optNum(r.pausedAt);
       if (pausedAt !== undefined) snap.pausedForMs = Math.max(0, now - pausedAt);
+      snap.breakersOpen = list(r.breakersOpen as string[]);
       return snap;
     }),
   );

@@ -1,5 +1,6 @@
 import type { AckStatus } from '../types.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
+import { FLOW } from './flow.js';
 import { BASE, DEAD, DUE, HISTORY, IDEMPOTENCY, WAITING } from './lib.js';
 
 /** The fencing check shared by complete, fail and extend. */
@@ -34,6 +35,7 @@ export const COMPLETE = defineScript({
 Complete leased jobs. A stale token (the lease expired and the job moved on, or another worker
 holds it) is refused. Safe to run twice: a job this token completed already answers ok, unchanged.
 Each completed job records its attempt in its history, and keeps the response snippet it is given.
+A completed job's target origin answered: its circuit breaker closes (its field leaves the settings hash).
 Retention as jobs complete: each time the completed count passes a multiple of TRIM_EVERY, the call
 removes up to (jobs it completed + TRIM_EXTRA) completed jobs older than retentionMs (with the
 idempotency keys that name them), so removal keeps up with completion at any rate; what is left
@@ -46,6 +48,7 @@ when completions stop is purge's.`,
     idempotency: 'keys of jobs past retention leave it',
     idempotencyExpiry: 'keys of jobs past retention leave it',
     counters: 'writes completed',
+    settings: 'the circuit breakers of the origins of completed jobs leave it (closed)',
   },
   args: {
     clock: ARGS.clock,
@@ -66,8 +69,13 @@ for i, it in ipairs(items) do ids[i] = it[1] end
 local metas = readMetas(K.meta, ids)
 local w = newWrites()
 local res, seenIds, done, z = {}, {}, {}, {}
+local closed, seenOrigin = {}, {}
 for i, it in ipairs(items) do
   local m = leased(i, it[1], it[2], metas, res, seenIds, { completed = true })
+  if m and m.origin and not seenOrigin[m.origin] then
+    seenOrigin[m.origin] = true
+    closed[#closed + 1] = 'breaker:' .. m.origin
+  end
   if m then
     local r = it[3] or {}
     recordAttempt(m, now, 'completed', 'completed', r)
@@ -87,6 +95,7 @@ for i, it in ipairs(items) do
 end
 local trimmed = 0
 if #done > 0 then
+  bulk('HDEL', K.settings, closed)
   bulk('ZREM', K.active, done)
   bulk('ZADD', K.completed, z)
   writeMetas(K.meta, w)
@@ -118,7 +127,10 @@ policy's max. Otherwise dead with the failure story. A stale token is refused. S
 job this token failed already answers ok with where it went (delayed, runAt; or dead), unchanged.
 Each failed job records its attempt in its history (with \`short\`, the message cut for it).
 Retries make the queue due by the first of them; wakeAt: that run-at when it is sooner than the
-queue's first delayed job was (arm the queue's timer for it).`,
+queue's first delayed job was (arm the queue's timer for it).
+Circuit breakers (flow library): an item's \`breaker\` says what the failure tells of its job's target
+origin: 'trip' (5xx, 429, a timeout, a connection error) counts toward opening its breaker, 'ok' (the
+target answered: the failure is the job's) closes it; the settings hash is read only then.`,
   keys: {
     active: 'failed jobs leave it',
     delayed: 'retried jobs join it',
@@ -131,6 +143,7 @@ queue's first delayed job was (arm the queue's timer for it).`,
     idempotencyExpiry: 'keys of dead jobs the cap trims leave it',
     counters: 'writes failed, retried, dead, deadTrimmed',
     due: 'lowered to the first retry',
+    settings: "read (circuitBreaker); the breakers of the failed jobs' origins are written",
   },
   args: {
     clock: ARGS.clock,
@@ -138,17 +151,19 @@ queue's first delayed job was (arm the queue's timer for it).`,
     queue: ARGS.queue,
     items: {
       kind: 'json',
-      doc: '[{ id, token, message, class, fingerprint, retryable, retryAfterMs?, requestId?, jitter, short, agoMs?, ranMs?, status? }, ...]',
+      doc: '[{ id, token, message, class, fingerprint, retryable, retryAfterMs?, requestId?, jitter, short, agoMs?, ranMs?, status?, breaker? (trip or ok) }, ...]',
     },
   },
   result: returns<{ results: Array<{ status: AckStatus; state?: string; runAt?: number }>; wakeAt?: number }>(
     '{ results = [{ status = ok|stale|not_found, state = delayed|dead (or the state of a stale job), runAt? }, ...], wakeAt? }',
   ),
-  uses: [BASE, DEAD, DUE, HISTORY, LEASE_CHECK],
+  uses: [BASE, DEAD, DUE, HISTORY, LEASE_CHECK, FLOW],
   body: `
 local now = serverNow(clock)
 local ids = {}
 for i, it in ipairs(items) do ids[i] = it.id end
+-- What the failures tell the circuit breakers of their origins: [origin, 'trip' or 'ok', status, retryAfterMs].
+local told = {}
 local metas = readMetas(K.meta, ids)
 local w = newWrites()
 local res, seenIds, gone, delayed = {}, {}, {}, {}
@@ -157,6 +172,7 @@ local earliest = nil
 for i, it in ipairs(items) do
   local m = leased(i, it.id, it.token, metas, res, seenIds, { delayed = true, dead = true })
   if m then
+    if m.origin and it.breaker then told[#told + 1] = { m.origin, it.breaker, it.status, it.retryAfterMs } end
     m.ackToken = m.leaseToken
     m.error = { message = it.message, class = it.class, fingerprint = it.fingerprint, requestId = it.requestId,
       at = now, attempt = m.attempts, retryable = it.retryable }
@@ -206,6 +222,17 @@ if #gone > 0 then
   if retried > 0 then redis.call('HINCRBY', K.counters, 'retried', retried) end
   writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
     deadCap)
+end
+if #told > 0 then
+  local breakers = breakerSettings(readSettings(K.settings))
+  if breakers then
+    local changed = {}
+    for _, t in ipairs(told) do
+      if t[2] == 'trip' then breakerTrip(breakers, changed, t[1], now, t[3], t[4])
+      else breakerClose(breakers, changed, t[1]) end
+    end
+    breakersWrite(K.settings, changed)
+  end
 end
 return cjson.encode({ results = res, wakeAt = wakeAt })
 `,

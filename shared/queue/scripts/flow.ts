@@ -1,3 +1,4 @@
+import { BREAKER_DEFAULTS as D } from '../schema.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
 import { BASE, DUE } from './lib.js';
 
@@ -76,6 +77,114 @@ local function flowAllows(s, activeKey, rateKey, now, want)
   local r, at = rateAllows(s, rateKey, now, n)
   if r < n then return r, 'rate', at end
   return n, by, nil
+end
+
+-- Circuit breakers, one per target origin (scheme://host:port), kept in the settings hash as
+-- \`breaker:<origin>\` = { state = closed|open|halfOpen, failures (consecutive), openUntil, coolDownMs,
+-- probeUntil (half-open: the probe's lease deadline) }. The queue's circuitBreaker setting (JSON
+-- { enabled, failures, coolDownMs, maxCoolDownMs }) or, absent, breakerDefault() configures them.
+local function breakerDefault()
+  return { enabled = true, failures = ${D.failures}, coolDownMs = ${D.coolDownMs}, maxCoolDownMs = ${D.maxCoolDownMs} }
+end
+
+-- The breakers of settings \`s\`: { cfg, of = { origin = record } }, or nil when they are off.
+local function breakerSettings(s)
+  local cfg = breakerDefault()
+  if s.circuitBreaker then cfg = cjson.decode(s.circuitBreaker) end
+  if cfg.enabled == false then return nil end
+  local of = {}
+  for f, v in pairs(s) do
+    if string.sub(f, 1, 8) == 'breaker:' then of[string.sub(f, 9)] = cjson.decode(v) end
+  end
+  return { cfg = cfg, of = of }
+end
+
+-- The record of origin's breaker as this call sees it (changed: the records it changed so far).
+local function breakerOf(breakers, changed, origin)
+  local b = changed[origin]
+  if b == nil then b = breakers.of[origin] end
+  if b == false then return nil end
+  return b
+end
+
+-- What origin's breaker says of starting one of its jobs now: 'lease', 'probe' (the one job that
+-- goes through once the cool-down is over), or the time to defer the job to.
+local function breakerGate(breakers, changed, origin, now)
+  if not breakers then return 'lease' end
+  local b = breakerOf(breakers, changed, origin)
+  if not b or b.state == 'closed' then return 'lease' end
+  if b.state == 'open' then
+    if now < b.openUntil then return b.openUntil end
+    return 'probe'
+  end
+  if b.probeUntil and now < b.probeUntil then return b.probeUntil end
+  return 'probe'
+end
+
+-- origin's breaker half-opens: its probe is leased until leaseUntil.
+local function breakerProbe(breakers, changed, origin, leaseUntil)
+  local b = breakerOf(breakers, changed, origin)
+  local p = {}
+  for k, v in pairs(b) do p[k] = v end
+  p.state = 'halfOpen'
+  p.probeUntil = leaseUntil
+  changed[origin] = p
+end
+
+-- A failure to origin that counts (5xx, 429, a timeout, a connection error): one more in the run;
+-- the run reaching cfg.failures opens the breaker for the cool-down; a failed probe (half-open, or
+-- open past its cool-down) opens it again for twice the cool-down, up to maxCoolDownMs; a 429 or
+-- 503 with Retry-After opens it for at least that long.
+local function breakerTrip(breakers, changed, origin, now, status, retryAfterMs)
+  local cfg = breakers.cfg
+  local b0 = breakerOf(breakers, changed, origin) or { state = 'closed', failures = 0 }
+  local b = {}
+  for k, v in pairs(b0) do b[k] = v end
+  b.failures = (b.failures or 0) + 1
+  b.lastFailedAt = now
+  if b.state == 'halfOpen' or (b.state == 'open' and now >= b.openUntil) then
+    b.coolDownMs = math.min((b.coolDownMs or cfg.coolDownMs) * 2, cfg.maxCoolDownMs)
+    b.state = 'open'
+    b.openUntil = now + b.coolDownMs
+    b.probeUntil = nil
+  elseif b.state == 'closed' and b.failures >= cfg.failures then
+    b.coolDownMs = cfg.coolDownMs
+    b.state = 'open'
+    b.openUntil = now + b.coolDownMs
+    b.openedAt = now
+  end
+  if retryAfterMs and retryAfterMs > 0 and (status == 429 or status == 503) then
+    if b.state ~= 'open' then
+      b.state = 'open'
+      b.openedAt = now
+      b.coolDownMs = b.coolDownMs or cfg.coolDownMs
+      b.openUntil = now + retryAfterMs
+      b.probeUntil = nil
+    elseif b.openUntil < now + retryAfterMs then
+      b.openUntil = now + retryAfterMs
+    end
+  end
+  changed[origin] = b
+end
+
+-- origin answered (a success, or a failure that is the job's, not the target's): its breaker closes.
+local function breakerClose(breakers, changed, origin)
+  if breakerOf(breakers, changed, origin) then changed[origin] = false end
+end
+
+-- Write the breakers changed: a record, or false (closed: the field goes).
+local function breakersWrite(settingsKey, changed)
+  local set, del = {}, {}
+  for origin, b in pairs(changed) do
+    if b == false then
+      del[#del + 1] = 'breaker:' .. origin
+    else
+      set[#set + 1] = 'breaker:' .. origin
+      set[#set + 1] = cjson.encode(b)
+    end
+  end
+  bulk('HSET', settingsKey, set)
+  bulk('HDEL', settingsKey, del)
 end
 
 -- The queue's due time when flow control held waiting jobs back: the earliest of the rate limit's

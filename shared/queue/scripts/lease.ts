@@ -79,11 +79,14 @@ lease deadline; no entry when neither).
 Flow control (the settings hash, flow library): paused, maxConcurrency and rateLimit cap the jobs
 leased; waiting jobs they hold back are answered in held (what held them) and heldUntil (when the
 rate limit lets the next start), and make the queue due then rather than now (a paused queue: not
-at all by its waiting jobs). A worker leaving a paused queue keeps the kick debounce for a minute.`,
+at all by its waiting jobs). A worker leaving a paused queue keeps the kick debounce for a minute.
+Circuit breakers (per target origin, in the settings hash): a job whose origin's breaker is open
+goes to delayed until it half-opens (no attempt spent; at most DEFER_SCAN such jobs a call); once
+the cool-down is over one job is leased as the probe (half-open) and the others wait for its lease.`,
   keys: {
     waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
     waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
-    delayed: 'due jobs leave it',
+    delayed: "due jobs leave it; jobs whose target's circuit breaker is open join it (until it half-opens)",
     active: 'leased jobs join it, jobs whose lease expired leave it',
     dead: 'jobs whose lease expired with their attempts spent join it',
     deadFingerprints: '',
@@ -97,7 +100,7 @@ at all by its waiting jobs). A worker leaving a paused queue keeps the kick debo
     kick: 'cleared with the worker mark',
     request: REQUEST_KEY,
     due: "set to the queue's exact due time",
-    settings: 'read (flow control)',
+    settings: 'read (flow control); the breaker of an origin whose probe it leases (half-open)',
     rate: 'the leases made join it (with a rate limit); those older than its period leave it',
   },
   args: {
@@ -127,8 +130,9 @@ at all by its waiting jobs). A worker leaving a paused queue keeps the kick debo
     unfit: number;
     held: '' | 'paused' | 'concurrency' | 'rate';
     heldUntil?: number;
+    deferred: number;
   }>(
-    "{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax), held ('' or what held waiting jobs back: paused, concurrency, rate), heldUntil? }",
+    "{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax), held ('' or what held waiting jobs back: paused, concurrency, rate), heldUntil?, deferred (jobs moved to delayed: their target's breaker is open) }",
   ),
   uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE, FLOW],
   body: `
@@ -138,7 +142,7 @@ local now = serverNow(clock)
 -- due time from what is left.
 -- marked: whether the worker mark is set, when this call just set or cleared it (else it is read).
 -- \`held\`, \`heldUntil\`: what flow control held back (the due time then comes from dueHeld).
-local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact, marked, held, heldUntil)
+local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact, marked, held, heldUntil, deferred)
   local waiting = redis.call('ZCARD', K.waiting)
   local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
   if waiting == 0 then held, heldUntil = '', nil end
@@ -147,7 +151,7 @@ local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exa
   if marked == nil then marked = redis.call('EXISTS', K.worker) == 1 end
   return cjson.encode({ now = now, jobs = jobs, waiting = waiting, nextRunAt = nextRunAt, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = marked, unfit = unfit,
-    held = held, heldUntil = heldUntil })
+    held = held, heldUntil = heldUntil, deferred = deferred or 0 })
 end
 
 local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
@@ -183,43 +187,72 @@ if allowed > count then allowed = count end
 
 local jobs, leasedIds, tokens = {}, {}, {}
 local unfit = 0
-if allowed > 0 then
-  local ids = redis.call('ZRANGE', K.waiting, 0, allowed - 1)
-  if #ids > 0 then
-    local metas = readMetas(K.meta, ids)
-    local specs = redis.call('HMGET', K.jobs, unpack(ids))
-    local fence = redis.call('HINCRBY', K.counters, 'fence', #ids)
-    local act, taken = {}, {}
-    for i, id in ipairs(ids) do
-      local m = metas[i]
-      if m and specs[i] and fitOnly and leaseForMax > 0 and (m.timeoutMs or 0) + graceMs > leaseForMax then
-        unfit = unfit + 1
-      elseif m and specs[i] then
-        m.attempts = m.attempts + 1
-        m.state = 'active'
-        m.updatedAt = now
-        m.leasedAt = now
-        if requestId ~= '' then m.leasedBy = requestId else m.leasedBy = nil end
-        local lu = now + math.max(leaseMs, (m.timeoutMs or 0) + graceMs)
-        if leaseForMax > 0 and lu > now + leaseForMax then lu = now + leaseForMax end
-        m.leaseUntil = lu
-        m.leaseToken = num(fence - #ids + i)
-        putMeta(w, id, m)
-        act[#act + 1] = num(lu)
-        act[#act + 1] = id
-        jobs[#jobs + 1] = { id = id, spec = specs[i], meta = cjson.encode(m) }
-        leasedIds[#leasedIds + 1] = id
-        tokens[#tokens + 1] = m.leaseToken
-      end
-      if not (m and specs[i]) or m.state == 'active' then taken[#taken + 1] = id end
+-- Jobs whose target's circuit breaker is open go to delayed until it half-opens, spending no attempt;
+-- at most DEFER_SCAN of them a call beyond what it leases (bounded work, however many wait).
+local DEFER_SCAN = 100
+local breakers = breakerSettings(settings)
+local changed = {}
+local deferred = 0
+local deferredAt = {}
+local looked, offset = 0, 0
+while #jobs < allowed and looked < allowed + DEFER_SCAN do
+  local want = allowed - #jobs
+  local batch = math.min(math.max(want, 20), allowed + DEFER_SCAN - looked)
+  local ids = redis.call('ZRANGE', K.waiting, offset, offset + batch - 1)
+  if #ids == 0 then break end
+  looked = looked + #ids
+  local metas = readMetas(K.meta, ids)
+  local specs = redis.call('HMGET', K.jobs, unpack(ids))
+  local fence = redis.call('HINCRBY', K.counters, 'fence', #ids)
+  local act, taken = {}, {}
+  local unfitHere = 0
+  for i, id in ipairs(ids) do
+    if #jobs >= allowed then break end
+    local m = metas[i]
+    local gate = 'lease'
+    if m and specs[i] and m.origin then gate = breakerGate(breakers, changed, m.origin, now) end
+    if m and specs[i] and fitOnly and leaseForMax > 0 and (m.timeoutMs or 0) + graceMs > leaseForMax then
+      unfitHere = unfitHere + 1
+    elseif m and specs[i] and type(gate) == 'number' then
+      m.state = 'delayed'
+      m.runAt = gate
+      m.updatedAt = now
+      putMeta(w, id, m)
+      deferredAt[#deferredAt + 1] = num(gate)
+      deferredAt[#deferredAt + 1] = id
+      deferred = deferred + 1
+    elseif m and specs[i] then
+      m.attempts = m.attempts + 1
+      m.state = 'active'
+      m.updatedAt = now
+      m.leasedAt = now
+      if requestId ~= '' then m.leasedBy = requestId else m.leasedBy = nil end
+      local lu = now + math.max(leaseMs, (m.timeoutMs or 0) + graceMs)
+      if leaseForMax > 0 and lu > now + leaseForMax then lu = now + leaseForMax end
+      m.leaseUntil = lu
+      m.leaseToken = num(fence - #ids + i)
+      if gate == 'probe' then breakerProbe(breakers, changed, m.origin, lu) end
+      putMeta(w, id, m)
+      act[#act + 1] = num(lu)
+      act[#act + 1] = id
+      jobs[#jobs + 1] = { id = id, spec = specs[i], meta = cjson.encode(m) }
+      leasedIds[#leasedIds + 1] = id
+      tokens[#tokens + 1] = m.leaseToken
     end
-    bulk('ZREM', K.waiting, taken)
-    bulk('ZREM', K.waitingSince, taken)
-    bulk('ZADD', K.active, act)
-    writeMetas(K.meta, w)
-    rateSpend(settings, K.rate, now, tokens)
+    if not (m and specs[i]) or m.state == 'active' or m.state == 'delayed' then taken[#taken + 1] = id end
   end
+  bulk('ZREM', K.waiting, taken)
+  bulk('ZREM', K.waitingSince, taken)
+  bulk('ZADD', K.active, act)
+  bulk('ZADD', K.delayed, deferredAt)
+  deferredAt = {}
+  writeMetas(K.meta, w)
+  unfit = unfit + unfitHere
+  offset = offset + unfitHere
+  if #ids < batch then break end
 end
+rateSpend(settings, K.rate, now, tokens)
+breakersWrite(K.settings, changed)
 local marked = nil
 if workerMarkMs > 0 then
   marked = #jobs > 0 or keepMark
@@ -237,6 +270,6 @@ if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseE
   redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, unfit = unfit }), 'PX', requestTtlMs)
 end
-return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true, marked, held, heldUntil)
+return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true, marked, held, heldUntil, deferred)
 `,
 });

@@ -5,7 +5,7 @@ export const SNAPSHOT = defineScript({
   name: 'snapshot',
   readOnly: true,
   summary:
-    "A queue's health figures without scanning it: set sizes, the oldest members, every counter, and whether it is paused (since when).",
+    "A queue's health figures without scanning it: set sizes, the oldest members, every counter, whether it is paused (since when), and the target origins whose circuit breaker is open.",
   keys: {
     waiting: 'counted',
     waitingSince: 'its first member is the oldest waiting job',
@@ -14,7 +14,7 @@ export const SNAPSHOT = defineScript({
     completed: 'counted',
     dead: 'counted; its first member is the oldest dead job',
     counters: 'read whole',
-    settings: 'paused, pausedAt read',
+    settings: 'read whole: paused, pausedAt, the breakers',
   },
   args: {
     clock: ARGS.clock,
@@ -32,8 +32,9 @@ export const SNAPSHOT = defineScript({
     nextRunAt?: string;
     counters: Record<string, string>;
     pausedAt?: string;
+    breakersOpen: string[] | Record<string, never>;
   }>(
-    '{ now, waiting, delayed, active, completed, dead, oldestWaitingSince?, leaseExpired, oldestDiedAt?, nextRunAt?, counters = { [name] = value }, pausedAt? (when paused: since when) }',
+    '{ now, waiting, delayed, active, completed, dead, oldestWaitingSince?, leaseExpired, oldestDiedAt?, nextRunAt?, counters = { [name] = value }, pausedAt? (when paused: since when), breakersOpen = [origin, ...] (open or half-open) }',
   ),
   uses: [BASE],
   body: `
@@ -42,9 +43,18 @@ local function firstScore(key) return redis.call('ZRANGE', key, 0, 0, 'WITHSCORE
 local flat = redis.call('HGETALL', K.counters)
 local counters = {}
 for i = 1, #flat, 2 do counters[flat[i]] = flat[i + 1] end
-local paused = redis.call('HMGET', K.settings, 'paused', 'pausedAt')
+local s = {}
+local sflat = redis.call('HGETALL', K.settings)
+for i = 1, #sflat, 2 do s[sflat[i]] = sflat[i + 1] end
 local pausedAt = nil
-if paused[1] == '1' then pausedAt = paused[2] or num(now) end
+if s.paused == '1' then pausedAt = s.pausedAt or num(now) end
+local breakersOpen = {}
+for f, v in pairs(s) do
+  if string.sub(f, 1, 8) == 'breaker:' and cjson.decode(v).state ~= 'closed' then
+    breakersOpen[#breakersOpen + 1] = string.sub(f, 9)
+  end
+end
+table.sort(breakersOpen)
 return cjson.encode({
   now = now,
   waiting = redis.call('ZCARD', K.waiting),
@@ -58,6 +68,7 @@ return cjson.encode({
   nextRunAt = firstScore(K.delayed),
   counters = counters,
   pausedAt = pausedAt,
+  breakersOpen = breakersOpen,
 })
 `,
 });

@@ -17,14 +17,19 @@ describe('flow control', () => {
   const { spool, clock, redis, prefix } = harness('flow', { config: { leaseMs: 30_000, leaseGraceMs: 0 } });
   const due = (q: string) => redis.zscore(globalKey(prefix, 'due'), q).then((s) => (s === null ? null : Number(s)));
   const jobs = (n: number) => Array.from({ length: n }, (_, i) => job({ i }));
+  // What GET answers beside the fields a test sets: the breakers' defaults, no breaker yet.
+  const rest = {
+    circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
+    breakers: [],
+  };
 
   it('settings default to running, no rate limit, no cap; PUT merges, null clears, the answer is whole', async () => {
     const q = 'f-settings';
-    expect(await spool.settings(q)).toEqual({ paused: false, rateLimit: null, maxConcurrency: null });
+    expect(await spool.settings(q)).toEqual({ paused: false, rateLimit: null, maxConcurrency: null, ...rest });
     const a = await spool.putSettings(q, { maxConcurrency: 3 });
-    expect(a.settings).toEqual({ paused: false, rateLimit: null, maxConcurrency: 3 });
+    expect(a.settings).toEqual({ paused: false, rateLimit: null, maxConcurrency: 3, ...rest });
     const b = await spool.putSettings(q, { rateLimit: { limit: 5, periodMs: 1000 } });
-    expect(b.settings).toEqual({ paused: false, rateLimit: { limit: 5, periodMs: 1000 }, maxConcurrency: 3 });
+    expect(b.settings).toEqual({ paused: false, rateLimit: { limit: 5, periodMs: 1000 }, maxConcurrency: 3, ...rest });
     const t = clock.now();
     const c = await spool.putSettings(q, { paused: true, maxConcurrency: null });
     expect(c.settings).toEqual({
@@ -32,13 +37,20 @@ describe('flow control', () => {
       pausedAt: t,
       rateLimit: { limit: 5, periodMs: 1000 },
       maxConcurrency: null,
+      ...rest,
     });
+    // a circuitBreaker given replaces the stored one, its missing fields at their defaults; null: the defaults
+    const cb = await spool.putSettings(q, { circuitBreaker: { failures: 2 } });
+    expect(cb.settings.circuitBreaker).toEqual({ ...rest.circuitBreaker, failures: 2 });
+    const off = await spool.putSettings(q, { circuitBreaker: { enabled: false, coolDownMs: 500 } });
+    expect(off.settings.circuitBreaker).toEqual({ ...rest.circuitBreaker, enabled: false, coolDownMs: 500 });
+    expect((await spool.putSettings(q, { circuitBreaker: null })).settings.circuitBreaker).toEqual(rest.circuitBreaker);
     // pausing again keeps the first pausedAt; the same call twice ends the same
     clock.advance(5_000);
     expect((await spool.putSettings(q, { paused: true })).settings.pausedAt).toBe(t);
     expect(await spool.settings(q)).toEqual(c.settings);
     const d = await spool.putSettings(q, { paused: false, rateLimit: null });
-    expect(d.settings).toEqual({ paused: false, rateLimit: null, maxConcurrency: null });
+    expect(d.settings).toEqual({ paused: false, rateLimit: null, maxConcurrency: null, ...rest });
   });
 
   it('every bad setting is a ValidationError naming the field, and writes nothing', async () => {
@@ -55,6 +67,10 @@ describe('flow control', () => {
       [{ rateLimit: { limit: 1 } }, 'rateLimit.periodMs'],
       [{ rateLimit: { limit: 1, periodMs: 1000, burst: 2 } }, 'rateLimit.burst'],
       [{ rateLimit: 5 }, 'rateLimit'],
+      [{ circuitBreaker: { failures: 0 } }, 'circuitBreaker.failures'],
+      [{ circuitBreaker: { coolDownMs: 50 } }, 'circuitBreaker.coolDownMs'],
+      [{ circuitBreaker: { coolDownMs: 60_000, maxCoolDownMs: 1_000 } }, 'circuitBreaker.maxCoolDownMs'],
+      [{ circuitBreaker: { window: 3 } }, 'circuitBreaker.window'],
       [[], '(body)'],
       [null, '(body)'],
     ];
@@ -63,7 +79,7 @@ describe('flow control', () => {
       expect(err, JSON.stringify(input)).toBeInstanceOf(ValidationError);
       expect((err as ValidationError).field, JSON.stringify(input)).toBe(field);
     }
-    expect(await spool.settings(q)).toEqual({ paused: false, rateLimit: null, maxConcurrency: 2 });
+    expect(await spool.settings(q)).toEqual({ paused: false, rateLimit: null, maxConcurrency: 2, ...rest });
   });
 
   it('paused: enqueue is accepted, nothing is leased, the queue is not due; resume makes it due and kicks', async () => {

@@ -67,6 +67,7 @@ describe('enqueue and lease', () => {
       leaseExpiredDead: 0,
       workerRunning: false,
       unfit: 0,
+      deferred: 0,
     });
   });
 

@@ -34,8 +34,8 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  */
 const DIGESTS: Record<string, string> = {
   clear: '5942d2113c36ea7446d652a9e2213f27697af48c',
-  complete: '8523b8973bd4a3ebf94c17e1f52963883c350ff5',
-  fail: '13de4f9c03a44a6053aab259ba8bdb3377fcf907',
+  complete: 'b08708dea130e6cd2bc7a6ea70c27f4ea303c875',
+  fail: '5fe6d106ff07e049c0183c64df5bbf870c339dc4',
   extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
   replay: '57387f11a138325853e52ac49304bbc9a3475483',
@@ -45,14 +45,14 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: 'fe5170202e50ddd043bf60fb4a259c5b51f00f26',
   runNow: '250f2bf030a96f657b77b55210d6ee0e50daf12f',
-  lease: 'aa647c08fe9f91bc7452dc36a49467a9bdd44a27',
+  lease: '3aedf4b6768ff7ed64d28eea77be4258600e3c1c',
   release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
   claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
   purge: '6d32d1a92b7cf89c7e0e4b614301ac96c913680e',
   forgetQueue: 'c5f0d891b2cc0060054aa92ced908f047bb90ff5',
-  snapshot: '925890b1efcb75983e447066fc057c14a5c6d7f1',
-  settings: '3d5641ea570a14b780a5bfe1d8bcded55cb4f570',
-  settingsRead: '1099eb5f3c3872241fe41bbca3d39f7171c84930',
+  snapshot: '7e9d06ac2fb1cca250b3f653d0e56f088d777851',
+  settings: 'ffd3007eda7cf49456e92b9fc255b1775e67a8de',
+  settingsRead: '21035b748e65087670230a1864b8df330299f048',
 };
 
 /** Fields of the counters hash that are the engine's own, not counters (keys.ts). */
