@@ -111,7 +111,7 @@ export function globalKey(prefix: string, name: GlobalKeyName): string {
 
 /**
  * `<prefix>:{<queue>}:request:<nonce>`: STRING, the answer of one script call (lease, replay, purge,
- * cancel, deleteDead) kept briefly under the call's nonce, so that the call, retried by the client
+ * cancel, runNow, deleteDead) kept briefly under the call's nonce, so that the call, retried by the client
  * after its reply was lost, answers what its first run did and does nothing more. Under the queue's
  * hash tag; the script declares it in KEYS as `request`.
  */

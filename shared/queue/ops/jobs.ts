@@ -68,13 +68,21 @@ export async function cancel(
   );
   return state ? { status, state } : { status };
 }
-/** Run a delayed job now: it moves to waiting. Any other state: 'conflict' (with the state). */
+/**
+ * Run a delayed job now: it moves to waiting. Any other state: 'conflict' (with the state). A call
+ * retried after its reply was lost answers what its first run did.
+ */
 export async function runNow(
   core: SpoolCore,
   queue: string,
   id: string,
 ): Promise<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }> {
   assertQueueName(queue);
-  const { status, state } = await core.run(RUN_NOW, queue, { clock: core.scriptClock(), id });
+  const { status, state } = await core.run(
+    RUN_NOW,
+    queue,
+    { clock: core.scriptClock(), id, requestTtlMs: REQUEST_TTL_MS },
+    { request: requestKey(core.config.prefix, queue, randomUUID()) },
+  );
   return state ? { status, state } : { status };
 }

@@ -12,8 +12,9 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
   if (!Number.isInteger(opts.count) || opts.count < 0 || opts.count > MAX_BATCH) {
     throw new ValidationError('count', `must be an integer from 0 to ${MAX_BATCH}`);
   }
-  // A lease that leases gets a nonce: run twice (a retried request), it answers what it leased once.
-  const nonce = opts.nonce ?? (opts.count > 0 ? randomUUID() : '');
+  // Every call gets a nonce: run twice (a retried request), it answers what it leased, promoted and
+  // reclaimed once (the script keeps the answer only when the call did something).
+  const nonce = opts.nonce ?? randomUUID();
   const res = await core.run(
     LEASE,
     queue,
@@ -28,10 +29,10 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
       fitOnly: opts.fitOnly === true,
       deadCap: core.config.deadCap,
       scanLimit: 1000,
-      requestTtlMs: nonce ? REQUEST_TTL_MS : 0,
+      requestTtlMs: REQUEST_TTL_MS,
       requestId: opts.requestId ?? '',
     },
-    { request: requestKey(core.config.prefix, queue, nonce || 'none') },
+    { request: requestKey(core.config.prefix, queue, nonce) },
   );
   const jobs = list(res.jobs).map(({ id, spec, meta }) => {
     const job = toJob(queue, id, spec, meta) as LeasedJob;

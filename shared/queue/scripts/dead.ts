@@ -1,5 +1,5 @@
 import { ARGS, defineScript, REQUEST_KEY, returns } from './define.js';
-import { BASE, DEAD, DUE, WAITING } from './lib.js';
+import { BASE, DEAD, DUE, REQUEST, WAITING } from './lib.js';
 
 export const DEAD_GROUPS = defineScript({
   name: 'deadGroups',
@@ -217,9 +217,9 @@ answers it and deletes nothing more.`,
     requestTtlMs: ARGS.requestTtlMs,
   },
   result: returns<{ deleted: string[] }>('{ deleted = [id, ...] the ids that were dead }'),
-  uses: [BASE, DEAD],
+  uses: [BASE, DEAD, REQUEST],
   body: `
-local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
+local earlier = keptAnswer(K.request, requestTtlMs)
 if earlier then return earlier end
 local found, once = {}, {}
 for _, id in ipairs(ids) do
@@ -227,8 +227,6 @@ for _, id in ipairs(ids) do
   once[id] = true
 end
 removeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, found)
-local out = cjson.encode({ deleted = found })
-if requestTtlMs > 0 then redis.call('SET', K.request, out, 'PX', requestTtlMs) end
-return out
+return keepAnswer(K.request, requestTtlMs, { deleted = found })
 `,
 });

@@ -1,6 +1,6 @@
 import type { JobState } from '../types.js';
 import { ARGS, defineScript, REQUEST_KEY, returns } from './define.js';
-import { BASE, DUE, IDEMPOTENCY, WAITING } from './lib.js';
+import { BASE, DUE, IDEMPOTENCY, REQUEST, WAITING } from './lib.js';
 
 /** A job's two records as stored: spec JSON and meta JSON (false when missing). */
 export interface StoredJob {
@@ -91,15 +91,11 @@ request nonce, and a run that finds it answers it and changes nothing.`,
   result: returns<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }>(
     '{ status = ok|conflict|not_found, state? (the state it was in) }',
   ),
-  uses: [BASE, IDEMPOTENCY],
+  uses: [BASE, IDEMPOTENCY, REQUEST],
   body: `
-local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
+local earlier = keptAnswer(K.request, requestTtlMs)
 if earlier then return earlier end
-local function answer(a)
-  local out = cjson.encode(a)
-  if requestTtlMs > 0 then redis.call('SET', K.request, out, 'PX', requestTtlMs) end
-  return out
-end
+local function answer(a) return keepAnswer(K.request, requestTtlMs, a) end
 local raw = redis.call('HGET', K.meta, id)
 if not raw then return answer({ status = 'not_found' }) end
 local m = cjson.decode(raw)
@@ -119,8 +115,9 @@ export const RUN_NOW = defineScript({
   name: 'runNow',
   summary: `
 Run a delayed job now: it joins waiting (waiting since now) in its priority order and runs when a
-worker next leases (the queue is due now). A job in any other state is refused (run twice: the
-second call finds it waiting).`,
+worker next leases (the queue is due now). A job in any other state is refused. Safe to run
+twice: the answer is kept under the request nonce, and a run that finds it answers it and changes
+nothing.`,
   keys: {
     delayed: 'the job leaves it',
     waiting: 'the job joins it',
@@ -128,21 +125,26 @@ second call finds it waiting).`,
     meta: '',
     counters: 'writes seq',
     due: 'the queue is due now',
+    request: REQUEST_KEY,
   },
   args: {
     clock: ARGS.clock,
     id: { kind: 'string', doc: 'the job' },
     queue: ARGS.queue,
+    requestTtlMs: ARGS.requestTtlMs,
   },
   result: returns<{ status: 'ok' | 'conflict' | 'not_found'; state?: JobState }>(
     '{ status = ok|conflict|not_found, state? (the state it was in) }',
   ),
-  uses: [BASE, WAITING, DUE],
+  uses: [BASE, WAITING, DUE, REQUEST],
   body: `
+local earlier = keptAnswer(K.request, requestTtlMs)
+if earlier then return earlier end
+local function answer(a) return keepAnswer(K.request, requestTtlMs, a) end
 local raw = redis.call('HGET', K.meta, id)
-if not raw then return cjson.encode({ status = 'not_found' }) end
+if not raw then return answer({ status = 'not_found' }) end
 local m = cjson.decode(raw)
-if m.state ~= 'delayed' then return cjson.encode({ status = 'conflict', state = m.state }) end
+if m.state ~= 'delayed' then return answer({ status = 'conflict', state = m.state }) end
 local now = serverNow(clock)
 local w = newWrites()
 m.updatedAt = now
@@ -151,6 +153,6 @@ redis.call('ZREM', K.delayed, id)
 writeMetas(K.meta, w)
 writeWaiting(K.waiting, K.waitingSince, K.counters, w)
 dueBy(K.due, queue, now)
-return cjson.encode({ status = 'ok', state = 'delayed' })
+return answer({ status = 'ok', state = 'delayed' })
 `,
 });

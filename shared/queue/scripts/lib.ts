@@ -303,3 +303,22 @@ end
 `,
   [BASE],
 );
+
+/** A call's answer kept under its nonce (keys.ts requestKey), so that the call retried answers the same. */
+export const REQUEST = luaLibrary(
+  'request',
+  `
+-- The answer an earlier run of this call kept under its nonce, or false (ttl 0: none looked for).
+local function keptAnswer(requestKey, ttl)
+  if ttl > 0 then return redis.call('GET', requestKey) end
+  return false
+end
+
+-- Encode the answer a and keep it under the call's nonce for ttl ms (0: not kept); returns it.
+local function keepAnswer(requestKey, ttl, a)
+  local out = cjson.encode(a)
+  if ttl > 0 then redis.call('SET', requestKey, out, 'PX', ttl) end
+  return out
+end
+`,
+);

@@ -5,7 +5,7 @@ import { claimTimer } from '../../../shared/queue/ops/timer.js';
 import { COMPLETE, FAIL, RELEASE } from '../../../shared/queue/scripts/ack.js';
 import { DELETE_DEAD, REPLAY } from '../../../shared/queue/scripts/dead.js';
 import { ENQUEUE } from '../../../shared/queue/scripts/enqueue.js';
-import { CANCEL } from '../../../shared/queue/scripts/jobs.js';
+import { CANCEL, RUN_NOW } from '../../../shared/queue/scripts/jobs.js';
 import { LEASE } from '../../../shared/queue/scripts/lease.js';
 import { PURGE } from '../../../shared/queue/scripts/purge.js';
 import { CLAIM_TIMER } from '../../../shared/queue/scripts/timer.js';
@@ -32,7 +32,7 @@ describe('a request retried after its reply was lost', () => {
   beforeAll(async () => {
     // Redis knows every script already, so the first run of each call is an EVALSHA that runs it
     // (a NOSCRIPT answer is not what these tests drop).
-    for (const s of [ENQUEUE, LEASE, COMPLETE, FAIL, RELEASE, CLAIM_TIMER, REPLAY, PURGE, CANCEL, DELETE_DEAD])
+    for (const s of [ENQUEUE, LEASE, COMPLETE, FAIL, RELEASE, CLAIM_TIMER, REPLAY, PURGE, CANCEL, DELETE_DEAD, RUN_NOW])
       await direct.redis.scriptLoad(s.source);
     proxy = await startDroppingProxy(upstashConfig().url);
     // @upstash/redis at its defaults (5 retries), through the proxy; same prefix and clock as `direct`
@@ -116,6 +116,20 @@ describe('a request retried after its reply was lost', () => {
     expect((await claimTimer(direct, q, 1_000)).claimed).toBe(true);
   });
 
+  it('reclaim: answers what the first run promoted and reclaimed', async () => {
+    const q = 'reclaim';
+    await direct.enqueue(q, [job('spent', { maxAttempts: 1 }), job('again'), job('later', { delayMs: 1_000 })]);
+    await direct.lease(q, { count: 2, leaseMs: 1_000 });
+    clock.advance(60_000);
+    proxy.dropNextReply(carries(LEASE));
+    const r = await spool.reclaim(q);
+    expect(sent(LEASE).slice(-2)).toEqual([true, false]);
+    expect(r).toMatchObject({ promoted: 1, leaseExpired: 1, leaseExpiredDead: 1, waiting: 2 });
+    const [snap] = await direct.snapshot([q]);
+    expect(snap).toMatchObject({ waiting: 2, dead: 1, active: 0 });
+    expect(snap!.counters.leaseExpired).toBe(1);
+  });
+
   it('complete and fail: answered ok, applied once', async () => {
     const q = 'ack';
     await direct.enqueue(q, [job('c'), job('f')]);
@@ -190,6 +204,15 @@ describe('a request retried after its reply was lost', () => {
     const [snap] = await direct.snapshot([q]);
     expect(snap).toMatchObject({ waiting: 0 });
     expect(snap!.counters.cancelled).toBe(1);
+  });
+
+  it('runNow: answers ok (not a conflict with the waiting job it made)', async () => {
+    const q = 'run-now';
+    const { jobs } = await direct.enqueue(q, job('later', { delayMs: 60_000 }));
+    proxy.dropNextReply(carries(RUN_NOW));
+    expect(await spool.runNow(q, jobs[0]!.id)).toEqual({ status: 'ok', state: 'delayed' });
+    expect(sent(RUN_NOW)).toEqual([true, false]);
+    expect(await direct.snapshot([q])).toMatchObject([{ waiting: 1, delayed: 0 }]);
   });
 
   it('deleteDead: answers the ids the first run deleted', async () => {

@@ -39,12 +39,12 @@ const DIGESTS: Record<string, string> = {
   extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
   replay: '57387f11a138325853e52ac49304bbc9a3475483',
-  deleteDead: '2713720c5f116c2d64369ef97d4c841d3d236ce3',
+  deleteDead: '22cb70e1b6e0dde0f00d23bc05e56c4265173a82',
   enqueue: '52128f191be6d4229f00efb35b149975b92612b3',
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
-  cancel: 'fe5170202e50ddd043bf60fb4a259c5b51f00f26',
-  runNow: '250f2bf030a96f657b77b55210d6ee0e50daf12f',
+  cancel: '62dc80fb2a61b7eb8ae06dc51176edfb3b779d13',
+  runNow: 'a5955005495345af717503d06f22873843de8b08',
   lease: '3aedf4b6768ff7ed64d28eea77be4258600e3c1c',
   release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
   claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
@@ -84,6 +84,7 @@ describe('the scripts found', () => {
       'idempotency',
       'leaseCheck',
       'reclaim',
+      'request',
       'waiting',
     ]);
   });
