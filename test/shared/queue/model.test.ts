@@ -3,7 +3,7 @@
  * `commands`), on real Redis through `@upstash/redis` and the local endpoint, under a test clock.
  *
  * The operations: enqueue (one job or a batch, with idempotency keys, delays, priorities and attempt
- * limits), lease, reclaim, complete, fail (retryable and permanent), extend, cancel, run-now, replay
+ * limits), lease, reclaim, complete, fail (retryable and permanent), extend, release, cancel, run-now, replay
  * (by ids, duplicates included, or by a scan; dry runs too), delete dead, purge, trim (a purge under a
  * lower DLQ cap, as after SPOOL_DEAD_CAP was lowered), clock jumps, and any of them as a retried
  * call: sent through a proxy that lets the request run in Redis and drops its reply, so the client
@@ -14,7 +14,9 @@
  * checked: each job is in exactly the set its record's state names; every member of a state set has
  * both records, in that state; `waiting:since` mirrors `waiting`; active scores are lease deadlines
  * and delayed scores run-at times; the fingerprint counts are exact; the DLQ is within its cap; the
- * counters balance; idempotency keys name live jobs that carry them.
+ * counters balance; idempotency keys name live jobs that carry them; `dead:index` holds exactly the
+ * dead jobs; the global `due` index is never later than the queue's first waiting, delayed or
+ * leased job.
  *
  * Bounded: a fixed seed, RUNS runs of at most STEPS steps (counts, not time). `npm run test:model`
  * draws a random seed and more runs (MODEL_SEED, MODEL_RUNS, MODEL_STEPS change them); the seed is
@@ -26,6 +28,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Meta } from '../../../shared/queue/core.js';
 import { IdempotencyConflictError } from '../../../shared/queue/errors.js';
 import { type JobState, queueKey, Spool } from '../../../shared/queue/index.js';
+import { globalKey } from '../../../shared/queue/keys.js';
 import { normalizeJob } from '../../../shared/queue/schema.js';
 import * as ack from '../../../shared/queue/scripts/ack.js';
 import * as dead from '../../../shared/queue/scripts/dead.js';
@@ -190,6 +193,10 @@ interface Stored {
   idem: Map<string, string>;
   idemExpiry: Map<string, number>;
   audits: number;
+  /** Members of dead:index. */
+  deadIndex: string[];
+  /** The queue's score in the global due index (null: absent). */
+  due: number | null;
 }
 
 const zmap = (flat: unknown): Map<string, number> => {
@@ -219,6 +226,8 @@ async function read(q: string): Promise<Stored> {
   p.hgetall(k('idempotency'));
   p.zrange(k('idempotencyExpiry'), 0, -1, { withScores: true });
   p.llen(k('auditDlqReplay'));
+  p.zrange(k('deadIndex'), 0, -1);
+  p.zscore(globalKey(prefix, 'due'), q);
   const r = (await p.exec()) as unknown[];
   const sets = Object.fromEntries(STATES.map((s, i) => [s, zmap(r[i])])) as Record<JobState, Map<string, number>>;
   const n = STATES.length;
@@ -233,6 +242,8 @@ async function read(q: string): Promise<Stored> {
     idem: hmap(r[n + 5]),
     idemExpiry: zmap(r[n + 6]),
     audits: Number(r[n + 7]),
+    deadIndex: ((r[n + 8] as string[] | null) ?? []).map(String),
+    due: r[n + 9] === null || r[n + 9] === undefined ? null : Number(r[n + 9]),
   };
 }
 
@@ -240,7 +251,7 @@ const fingerprintOf = (m: Meta | undefined) => m?.error?.fingerprint ?? 'unknown
 const count = (s: Stored, name: string) => s.counters[name] ?? 0;
 
 /** The invariants of a queue, whatever happened to it. */
-function checkInvariants(s: Stored, m: Model): void {
+function checkInvariants(s: Stored, m: Model, now: number): void {
   for (const [id, meta] of s.meta) {
     expect(STATES, `${id}: a state`).toContain(meta.state);
     expect(s.specs.has(id), `${id}: has its spec`).toBe(true);
@@ -274,6 +285,18 @@ function checkInvariants(s: Stored, m: Model): void {
   }
   expect(Object.fromEntries(s.fingerprints), 'fingerprint counts are exact').toEqual(Object.fromEntries(fps));
   expect(s.sets.dead.size, 'the DLQ is within its cap').toBeLessThanOrEqual(CAP);
+  const index = [...s.sets.dead].map(
+    ([id, diedAt]) => `${fingerprintOf(s.meta.get(id))}:${String(diedAt).padStart(16, '0')}:${id}`,
+  );
+  expect([...s.deadIndex].sort(), 'dead:index holds exactly the dead jobs').toEqual(index.sort());
+
+  // The due index is never later than the truth (a job would wait for no worker).
+  const first = (z: Map<string, number>) => Math.min(...z.values());
+  const dueBy = s.sets.waiting.size > 0 ? now : Math.min(first(s.sets.delayed), first(s.sets.active));
+  if (Number.isFinite(dueBy)) {
+    expect(s.due, 'the queue is in the due index').not.toBeNull();
+    expect(s.due!, 'the due index is never later than the truth').toBeLessThanOrEqual(dueBy);
+  }
 
   const live = STATES.reduce((n, st) => n + s.sets[st].size, 0);
   const c = (name: string) => count(s, name);
@@ -569,6 +592,37 @@ class Extend implements Cmd {
   toString = () => `extend lease ${atText(this.at)} by ${this.leaseMs} ms${viaText(this.via)}`;
 }
 
+class Release implements Cmd {
+  constructor(
+    readonly at: At,
+    readonly via: Via,
+  ) {}
+  check = hasLeases;
+  async run(m: Model) {
+    const { before, h, meta } = await ackTarget(m, this.at);
+    const [res] = value(await call(m, this.via, ack.RELEASE, (s) => s.release(m.q, [h])));
+    const after = await read(m.q);
+    const again = meta?.state === 'waiting' && meta.ackToken === h.token;
+    if (holds(before, h) || again) {
+      if (this.via.retried && this.via.between && res!.status === 'stale') {
+        // Released by the first run, then leased again by the lease in between.
+        expect(after.meta.get(h.id), `release ${h.id}: leased again in between`).toMatchObject({ state: 'active' });
+        tally('release, retried: leased again in between (stale)');
+        return;
+      }
+      expect(res!.status, `release ${h.id}`).toBe('ok');
+      if (holds(before, h)) {
+        expect(after.meta.get(h.id)?.attempts, `release ${h.id}: its attempt refunded`).toBe(meta!.attempts - 1);
+      }
+      tally(holds(before, h) ? 'release: ok' : 'release: again');
+    } else {
+      expect(res!.status, `release ${h.id} (${meta?.state ?? 'gone'})`).toBe(meta ? 'stale' : 'not_found');
+      tally('release: refused');
+    }
+  }
+  toString = () => `release lease ${atText(this.at)}${viaText(this.via)}`;
+}
+
 /** cancel or runNow: ok from the states it takes, conflict naming any other, not_found when gone. */
 class Move implements Cmd {
   constructor(
@@ -732,6 +786,7 @@ const COMMANDS: Array<fc.Arbitrary<Cmd>> = [
     .tuple(at, fc.boolean(), fc.constantFrom('boom', 'timeout after 10 ms', 'timeout after 25 ms', 'refused'), viaArb)
     .map(([a, r, msg, v]) => new Fail(a, r, msg, v)),
   fc.tuple(at, fc.constantFrom(5_000, 60_000), viaArb).map(([a, l, v]) => new Extend(a, l, v)),
+  fc.tuple(at, viaArb).map(([a, v]) => new Release(a, v)),
   fc.tuple(at, viaArb).map(([a, v]) => new Move('cancel', a, v)),
   fc.tuple(at, viaArb).map(([a, v]) => new Move('runNow', a, v)),
   fc
@@ -760,7 +815,7 @@ const checked = (c: Cmd): Cmd => ({
     totals.steps++;
     await c.run(m, r);
     const after = await read(m.q);
-    checkInvariants(after, m);
+    checkInvariants(after, m, clock.now());
     for (const [name, n] of Object.entries(after.counters)) {
       if (!/^(seq|fence|purge:)/.test(name)) tally(`counter ${name}`, n - (m.counters[name] ?? 0));
     }
