@@ -45,7 +45,8 @@ export const COMMON_RESPONSES: Record<number, ResponseContract> = {
   },
   500: error('internal_error: a bug; nothing the caller can change. Reported in the function logs.'),
   503: {
-    description: 'redis_unavailable: Redis could not be reached; nothing was written. Retry after Retry-After.',
+    description:
+      'redis_unavailable: Redis could not serve the call now (unreachable, no answer in time, or refusing: OOM, BUSY, LOADING, READONLY). A write may or may not have happened: retry after Retry-After; an enqueue retried with the same Idempotency-Key answers the job the first call made, or makes it.',
     schema: s.errorResponse,
     headers: { 'Retry-After': retryAfter },
   },
