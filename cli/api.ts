@@ -69,6 +69,7 @@ export interface Bodies {
   'GET /v1/queues/{queue}/settings': Body<typeof s.settingsResponse>;
   'PUT /v1/queues/{queue}/settings': Body<typeof s.settingsResponse>;
   'DELETE /v1/queues/{queue}': Body<typeof s.clearResponse>;
+  'GET /v1/queues/{queue}/workers': Body<typeof s.workersResponse>;
 }
 
 export type ErrorBody = Body<typeof s.errorResponse>;

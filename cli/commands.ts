@@ -637,6 +637,35 @@ const queueClear: Command = {
   },
 };
 
+const workers: Command = {
+  words: ['workers'],
+  synopsis: '<queue>',
+  summary: 'the worker invocations draining the queue now: started, last heartbeat, jobs held and done',
+  options: [],
+  notes: [
+    "Each entry is written by the worker's own lease and heartbeat calls and removed by its last one; a",
+    'worker that stopped calling lapses after four heartbeats. --json prints GET /v1/queues/{queue}/workers.',
+  ],
+  arity: [1, 1],
+  async run(api, [queue], flags, io) {
+    queueName(api, this, queue!);
+    const body = bodyOf(await api.call('GET /v1/queues/{queue}/workers', { queue: queue! }), this);
+    if (flags.json) {
+      printJson(io, body);
+      return EXIT.ok;
+    }
+    if (body.workers.length === 0) {
+      io.out(`No worker is draining ${queue}.`);
+      return EXIT.ok;
+    }
+    const rows = [['WORKER', 'STARTED', 'HEARTBEAT', 'HELD', 'DONE']];
+    for (const w of body.workers)
+      rows.push([w.id, `${ago(w.startedAt)} ago`, `${ago(w.lastHeartbeatAt)} ago`, String(w.held), String(w.done)]);
+    io.out(table(rows));
+    return EXIT.ok;
+  },
+};
+
 export const COMMANDS: readonly Command[] = [
   status,
   jobsGet,
@@ -650,6 +679,7 @@ export const COMMANDS: readonly Command[] = [
   queuePause,
   queueResume,
   queueClear,
+  workers,
 ];
 
 // ---- usage -----------------------------------------------------------------------------------

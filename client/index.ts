@@ -49,6 +49,7 @@ export type ReplayReport = Out<typeof s.replayResponse>;
 export type PurgeRequest = z.input<typeof s.purgeBody>;
 export type PurgeReport = Out<typeof s.purgeResponse>;
 export type Cleared = Out<typeof s.clearResponse>;
+export type Workers = Out<typeof s.workersResponse>;
 export type ApiErrorBody = Out<typeof s.errorResponse>;
 
 export interface RetryOptions {
@@ -203,6 +204,11 @@ export class SpoolClient {
   /** Merge a change into a queue's settings (null clears a field); answers the whole settings. Safe to resend. */
   putSettings(queue: string, change: SettingsChange): Promise<Settings> {
     return this.call({ method: 'PUT', path: `v1/queues/${seg(queue)}/settings`, body: change, resendable: true });
+  }
+
+  /** The worker invocations draining the queue now. */
+  listWorkers(queue: string): Promise<Workers> {
+    return this.call({ method: 'GET', path: `v1/queues/${seg(queue)}/workers`, resendable: true });
   }
 
   listQueues(): Promise<Queues> {

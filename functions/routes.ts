@@ -17,6 +17,7 @@ export const ROUTES = [
   { method: 'GET', path: '/v1/queues/{queue}/jobs/{id}', fn: 'enqueue' },
   { method: 'DELETE', path: '/v1/queues/{queue}/jobs/{id}', fn: 'enqueue' },
   { method: 'GET', path: '/v1/queues', fn: 'health' },
+  { method: 'GET', path: '/v1/queues/{queue}/workers', fn: 'health' },
   { method: 'GET', path: '/v1/health', fn: 'health' },
   { method: 'GET', path: '/v1/queues/{queue}/dlq', fn: 'dlq-replay' },
   { method: 'DELETE', path: '/v1/queues/{queue}/dlq/{id}', fn: 'dlq-replay' },

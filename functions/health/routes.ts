@@ -6,10 +6,17 @@ import type { QueueHealth } from '../../shared/health/evaluate.js';
 import { PROMETHEUS_CONTENT_TYPE, queueMetrics } from '../../shared/health/prometheus.js';
 import { symptomText } from '../../shared/health/runbook.js';
 import { snapshot } from '../../shared/queue/ops/snapshot.js';
+import { activeWorkers } from '../../shared/queue/ops/workers.js';
 import { parseWith, type RouteImpls } from '../lib/http.js';
 import { openApiDocument } from '../lib/openapi.js';
 import { iso } from '../lib/present.js';
-import { type Body, healthQuery, type healthResponse, type queuesResponse } from '../lib/schemas.js';
+import {
+  type Body,
+  healthQuery,
+  type healthResponse,
+  type queuesResponse,
+  type workersResponse,
+} from '../lib/schemas.js';
 import { assess, readHistory } from './run.js';
 
 type QueueBody = Body<typeof healthResponse>['queues'][number];
@@ -32,6 +39,25 @@ const presentQueue = (q: QueueHealth): QueueBody => {
 };
 
 export const healthRoutes: RouteImpls = {
+  /** The worker invocations draining the queue now, as their own lease and heartbeat calls wrote them. */
+  'GET /v1/queues/{queue}/workers': async (req, rt) => {
+    const queue = req.params.queue!;
+    const workers = await activeWorkers(rt.spool, queue);
+    return {
+      status: 200,
+      body: {
+        queue,
+        workers: workers.map((w) => ({
+          id: w.id,
+          startedAt: iso(w.startedAt),
+          lastHeartbeatAt: iso(w.lastHeartbeatAt),
+          held: w.held,
+          done: w.done,
+          expiresAt: iso(w.expiresAt),
+        })),
+      } satisfies Body<typeof workersResponse>,
+    };
+  },
   'GET /metrics': async (_req, rt) => {
     const a = await assess(rt);
     return { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE }, text: queueMetrics(a.queues) };

@@ -156,6 +156,14 @@ export const CONTRACT = {
       409: error('conflict: jobs are active (`details.active`); retry with force=true to remove them too.'),
     },
   },
+  'GET /v1/queues/{queue}/workers': {
+    operationId: 'listWorkers',
+    summary: 'The worker invocations draining the queue now',
+    description:
+      "Each worker's entry is written by its own lease and heartbeat calls (id: its request id) and removed by its " +
+      'last one; an entry whose worker stopped calling lapses after four heartbeats (SPOOL_LEASE_MS × 4/3).',
+    responses: { 200: { description: 'The workers, oldest first.', schema: s.workersResponse }, 400: badRequest },
+  },
   'GET /v1/queues': {
     operationId: 'listQueues',
     summary: 'Every queue: counts by state and cumulative counters',
@@ -244,6 +252,7 @@ export const COMPONENTS: ReadonlyArray<[string, z.ZodMiniType]> = [
   ['RanNow', s.runResponse],
   ['DrainAccepted', s.drainResponse],
   ['Cleared', s.clearResponse],
+  ['Workers', s.workersResponse],
   ['SettingsChange', s.settingsInputSchema],
   ['Settings', s.settingsResponse],
   ['Queues', s.queuesResponse],

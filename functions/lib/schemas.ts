@@ -192,6 +192,25 @@ export const runResponse = z.object({ queue: z.string(), id: z.string(), state: 
 
 export const drainResponse = z.object({ queue: z.string(), accepted: z.literal(true) });
 
+/** The worker invocations draining a queue now (entries whose worker stopped heartbeating are gone). */
+export const workersResponse = z.object({
+  queue: z.string(),
+  workers: z.array(
+    z.object({
+      /** The invocation's request id. */
+      id: z.string(),
+      startedAt: isoTime,
+      lastHeartbeatAt: isoTime,
+      /** Jobs it holds (leased, not yet acked), as of its last call. */
+      held: count,
+      /** Jobs it finished (completed, retried or dead), as of its last call. */
+      done: count,
+      /** The entry lapses then unless the worker calls again. */
+      expiresAt: isoTime,
+    }),
+  ),
+});
+
 /** A queue cleared: the jobs removed by the state they were in, the jobs left, whether it left the registry. */
 export const clearResponse = z.object({
   queue: z.string(),

@@ -31,6 +31,8 @@ export const QUEUE_KEYS = {
   auditDlqReplay: 'audit:dlq-replay',
   settings: 'settings',
   rate: 'rate',
+  workers: 'workers',
+  workersInfo: 'workers:info',
 } as const;
 
 export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
@@ -57,6 +59,8 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
   settings:
     'HASH flow control (QUEUE_SETTING_FIELDS of ops/settings.ts): paused, pausedAt, rateLimit JSON, maxConcurrency; absent: defaults',
   rate: "ZSET lease token -> ms it was leased: the rate limit's sliding window (kept one period)",
+  workers: 'ZSET worker request id -> ms its entry lapses (its last lease or heartbeat plus the ttl it gave)',
+  workersInfo: 'HASH worker request id -> JSON { startedAt, lastHeartbeatAt, held, done } (server ms; jobs)',
 };
 
 export type QueueKeyName = keyof typeof QUEUE_KEYS;

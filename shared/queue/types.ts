@@ -127,6 +127,23 @@ export interface LeaseOptions {
   nonce?: string;
   /** The leasing worker's request id: kept with each job it leases, named by an attempt whose lease expires. */
   requestId?: string;
+  /**
+   * The leasing worker's entry of the active workers (its id is requestId): written by the lease, or
+   * removed when the lease clears the worker mark (the worker leaves).
+   */
+  worker?: WorkerBeat;
+}
+
+/** A worker's heartbeat in the active workers (ops/workers.ts), carried by its own lease and extend calls. */
+export interface WorkerBeat {
+  /** How long the entry holds without another call (ms). */
+  ttlMs: number;
+  /** Jobs it holds (leased, not acked), before this call leases more. */
+  held: number;
+  /** Jobs it finished so far (completed, retried or dead). */
+  done: number;
+  /** It stops: remove its entry. */
+  gone?: boolean;
 }
 
 export interface LeaseOutcome {

@@ -13,6 +13,10 @@
  * - **Time**: a job whose timeout + grace does not fit before `stopAt` is never leased (the lease
  *   script leaves it waiting); a leased job that no longer fits when a slot is free, and a running
  *   job still going at `stopAt` (aborted), go back to waiting with their attempt refunded (release).
+ * - **Active workers**: with a `requestId`, every lease and heartbeat call also writes the worker's
+ *   entry (ops/workers.ts: held, done), valid WORKER_TTL_BEATS beats; a beat with no lease to extend
+ *   sends an empty extend only when no call wrote the entry for two beats. The last lease removes the
+ *   entry with the mark; a loop stopped by time removes it with one extend of no items.
  * - **Worker mark**: every lease keeps the queue's mark (enqueues do not kick another worker) while
  *   the loop holds jobs or lingers; the last lease, after `lingerMs` with nothing held and nothing
  *   leased, clears it atomically with the kick debounce, so the next enqueue kicks a new worker.
@@ -22,7 +26,15 @@ import type { Logger } from '../log/logger.js';
 import type { SpoolCore } from '../queue/core.js';
 import { complete, extend, failReport, release } from '../queue/ops/ack.js';
 import { lease } from '../queue/ops/lease.js';
-import type { AttemptRun, CompleteItem, FailItem, LeasedJob, LeaseOutcome, ReleaseItem } from '../queue/types.js';
+import type {
+  AttemptRun,
+  CompleteItem,
+  FailItem,
+  LeasedJob,
+  LeaseOutcome,
+  ReleaseItem,
+  WorkerBeat,
+} from '../queue/types.js';
 
 export interface SlotOptions {
   concurrency: number;
@@ -114,6 +126,9 @@ const ACK_TRIES = 3;
  * leasing exactly then; a later one is left to the queue's due time (the worker schedule).
  */
 export const RATE_STAY_MS = 5_000;
+
+/** A worker's entry of the active workers lapses this many heartbeats after its last lease or extend. */
+export const WORKER_TTL_BEATS = 4;
 
 export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotReport> {
   const { core, queue, clock, log } = deps;
@@ -268,17 +283,36 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
   /** The job's own timeout plus grace still fits before stopAt. */
   const fits = (job: LeasedJob, now: number) => (job.target?.timeoutMs ?? job.timeoutMs) + grace <= o.stopAt - now;
 
+  // --- the worker's entry of the active workers: carried by its lease and extend calls ---
+  // Each call writes it, valid WORKER_TTL_BEATS heartbeats; a beat with nothing to extend sends an
+  // extend of no items only when no call has written it for two beats.
+  let entryAt = -Infinity;
+  let entryGone = false;
+  const workerBeat = (gone = false): WorkerBeat | undefined => {
+    if (!o.requestId) return undefined;
+    entryAt = clock();
+    return {
+      ttlMs: WORKER_TTL_BEATS * o.heartbeatMs,
+      held: held.size,
+      done: r.completed + r.retried + r.dead,
+      ...(gone ? { gone } : {}),
+    };
+  };
+
   // --- heartbeat: every held job whose lease would end before two more beats ---
   const beat = () => {
     const now = clock();
     const due = [...held.values()].filter((h) => h.until - now < 2 * o.heartbeatMs);
-    if (due.length === 0) return;
+    const entryDue = o.requestId !== undefined && now - entryAt >= 2 * o.heartbeatMs;
+    if (due.length === 0 && !entryDue) return;
     r.extends++;
+    const w = workerBeat();
     extend(
       core,
       queue,
       due.map((h) => ({ id: h.job.id, token: h.job.token, leaseMs: h.leaseMs })),
       o.stopAt,
+      w && o.requestId ? { id: o.requestId, ...w } : undefined,
     ).then(
       (res) => {
         for (const [i, x] of res.entries()) {
@@ -366,7 +400,7 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
           fitOnly: true,
           workerMarkMs: Math.max(1, o.deadline - sentAt),
           keepMark: !last,
-          ...(o.requestId ? { requestId: o.requestId } : {}),
+          ...(o.requestId ? { requestId: o.requestId, worker: workerBeat()! } : {}),
         });
         r.leases++;
         r.leased += l.jobs.length;
@@ -394,6 +428,8 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
         // Jobs the rate limit holds back for a moment are work to come: stay for them.
         const rateNear = l.held === 'rate' && l.heldUntil !== undefined && l.heldUntil - l.now <= RATE_STAY_MS;
         if (last && l.jobs.length === 0 && !rateNear) {
+          // This lease cleared the worker mark, and with it the worker's entry.
+          entryGone = true;
           r.stop = 'empty';
           break;
         }
@@ -425,6 +461,16 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
     if (flushTimer) clearTimeout(flushTimer);
     await flushing;
     if (!fatal && pendingCount() > 0) await flush();
+    // Stopped by time (or a failure): no last lease removed the entry; one call does.
+    if (o.requestId && !entryGone) {
+      const gone = { id: o.requestId, ...workerBeat(true)! };
+      await extend(core, queue, [], 0, gone).catch((err: unknown) =>
+        log.warn('worker entry not removed; it lapses', {
+          queue,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      );
+    }
     const end = clock();
     r.elapsedMs = end - started;
     if (lastSeen) r.nextDueInMs = lastSeen.nextRunAt - lastSeen.serverNow - (end - lastSeen.at);

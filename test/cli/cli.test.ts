@@ -263,6 +263,23 @@ describe('spool CLI', () => {
     expect(await spool.queues()).not.toContain('clearq');
   });
 
+  it('workers: the invocations draining a queue, none once they leave', async () => {
+    await spool.enqueue('workq', { payload: {}, handler: 'echo' }, { kick: false });
+    const worker = { ttlMs: 600_000, held: 0, done: 3 };
+    await spool.lease('workq', { count: 1, workerMarkMs: 60_000, requestId: 'req-cli', worker });
+    const [listed, text] = await Promise.all([
+      spoolCli(['workers', 'workq', '--json']),
+      spoolCli(['workers', 'workq']),
+    ]);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout).workers).toEqual([expect.objectContaining({ id: 'req-cli', held: 1, done: 3 })]);
+    expect(text.stdout).toMatch(/^WORKER\s+STARTED\s+HEARTBEAT\s+HELD\s+DONE$/m);
+    expect(text.stdout).toMatch(/^req-cli\s.*\s1\s+3$/m);
+    await spool.extend('workq', [], 0, { id: 'req-cli', ...worker, gone: true });
+    const none = await spoolCli(['workers', 'workq']);
+    expect(none.stdout).toContain('No worker is draining workq.');
+  });
+
   it('answers usage errors with 64, help with 0, --version with the package version', async () => {
     const [bad, help, version, unreachable] = await Promise.all([
       spoolCli(['frobnicate']),

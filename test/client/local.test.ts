@@ -123,6 +123,8 @@ describe('SpoolClient against the local server', () => {
       const [a, b] = await Promise.all([client.getJob('c-dlq', dead.id), client.getJob('c-dlq', second.id)]);
       return a.state === 'dead' && b.state === 'dead' ? true : undefined;
     });
+    const idle = expectShape(s.workersResponse, await client.listWorkers('c-dlq'));
+    expect(idle.queue).toBe('c-dlq');
     const queues = expectShape(s.queuesResponse, await client.listQueues());
     expect(queues.queues.map((q) => q.queue)).toEqual(expect.arrayContaining(['c-dlq']));
     const health = expectShape(s.healthResponse, await client.health({ history: 5 }));

@@ -285,6 +285,23 @@ describe('a queue', () => {
     await page.close();
   });
 
+  it('lists the active workers of a queue, and none once the worker is gone', { timeout: 60_000 }, async () => {
+    await spool.enqueue('workq', [{ handler: 'echo', payload: {} }], { kick: false });
+    const worker = { ttlMs: 600_000, held: 0, done: 2 };
+    const l = await spool.lease('workq', { count: 1, workerMarkMs: 60_000, requestId: 'req-dash-1', worker });
+    expect(l.jobs).toHaveLength(1);
+    const { page, errors } = await open(1280, '#/queues/workq');
+    const row = page.locator('#workers tr[data-worker="req-dash-1"]');
+    await until(() => row.count()).toBe(1);
+    expect(await row.locator('td[data-label="Jobs held"]').textContent()).toBe('1');
+    expect(await row.locator('td[data-label="Jobs done"]').textContent()).toBe('2');
+    await spool.extend('workq', [], 0, { id: 'req-dash-1', ...worker, gone: true });
+    await page.goto(`${local.url}/dashboard#/queues/workq?state=active`);
+    await until(() => text(page, '#workers')).toContain('No worker is draining this queue.');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("shows a purge's result in its own queue's panel", { timeout: 60_000 }, async () => {
     const { page, errors } = await open(1280, '#/queues/batch');
     await page.locator('#maintenance button[data-act="purge-dry"]').click();

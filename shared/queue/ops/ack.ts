@@ -12,6 +12,7 @@ import type {
   FailOutcome,
   FailResult,
   ReleaseItem,
+  WorkerBeat,
 } from '../types.js';
 
 /** A failure message is kept to this many code points (never half a surrogate pair). */
@@ -110,19 +111,25 @@ export async function failReport(core: SpoolCore, queue: string, items: FailItem
   if (wakeAt !== undefined) out.wakeAt = wakeAt;
   return out;
 }
-/** Extend many leases (heartbeat). `leaseUntilMax` (epoch ms of this process's clock) caps them: the end of the invocation. */
+/**
+ * Extend many leases (heartbeat). `leaseUntilMax` (epoch ms of this process's clock) caps them: the end
+ * of the invocation. With `worker`, the same call is the worker's heartbeat in the active workers (its
+ * entry written, or removed when `gone`), items or none.
+ */
 export async function extend(
   core: SpoolCore,
   queue: string,
   items: ExtendItem[],
   leaseUntilMax = 0,
+  worker?: WorkerBeat & { id: string },
 ): Promise<Array<{ id: string; status: AckStatus; leaseUntil?: number }>> {
   assertQueueName(queue);
-  if (items.length === 0) return [];
+  if (items.length === 0 && !worker) return [];
   const { results } = await core.run(EXTEND, queue, {
     clock: core.scriptClock(),
     leaseForMax: core.msUntil(leaseUntilMax),
     items: items.map((i) => [i.id, i.token, i.leaseMs]),
+    worker: worker ?? {},
   });
   return list(results).map(({ status, leaseUntil }, i) =>
     status === 'ok' ? { id: items[i]!.id, status, leaseUntil: Number(leaseUntil) } : { id: items[i]!.id, status },

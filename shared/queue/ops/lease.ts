@@ -31,6 +31,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
       scanLimit: 1000,
       requestTtlMs: REQUEST_TTL_MS,
       requestId: opts.requestId ?? '',
+      worker: opts.worker && opts.requestId ? { id: opts.requestId, ...opts.worker } : {},
     },
     { request: requestKey(core.config.prefix, queue, nonce) },
   );

@@ -1,7 +1,7 @@
 import type { AckStatus } from '../types.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
 import { FLOW } from './flow.js';
-import { BASE, DEAD, DUE, HISTORY, IDEMPOTENCY, WAITING } from './lib.js';
+import { BASE, DEAD, DUE, HISTORY, IDEMPOTENCY, WAITING, WORKERS } from './lib.js';
 
 /** The fencing check shared by complete, fail and extend. */
 const LEASE_CHECK = luaLibrary(
@@ -241,20 +241,25 @@ return cjson.encode({ results = res, wakeAt = wakeAt })
 export const EXTEND = defineScript({
   name: 'extend',
   summary: `
-Heartbeat: extend leases (never shortened, capped by leaseForMax). A stale token is refused.`,
+Heartbeat: extend leases (never shortened, capped by leaseForMax). A stale token is refused. Also
+the calling worker's heartbeat in the active workers (worker): its entry written, or removed when
+it is gone (the end of its time); items may then be empty.`,
   keys: {
     active: 'extended leases move later',
     meta: '',
+    workers: "the calling worker's entry (and lapsed ones leave it)",
+    workersInfo: "the calling worker's entry (and lapsed ones leave it)",
   },
   args: {
     clock: ARGS.clock,
     leaseForMax: ARGS.leaseForMax,
     items: { kind: 'json', doc: '[[id, token, leaseMs], ...]' },
+    worker: ARGS.worker,
   },
   result: returns<{ results: Array<{ status: AckStatus; state?: string; leaseUntil?: number }> }>(
     '{ results = [{ status = ok|stale|not_found, leaseUntil? (ok), state? (stale) }, ...] }',
   ),
-  uses: [BASE, LEASE_CHECK],
+  uses: [BASE, LEASE_CHECK, WORKERS],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -280,6 +285,7 @@ if #z > 0 then
   bulk('ZADD', K.active, z)
   writeMetas(K.meta, w)
 end
+workerBeat(K.workers, K.workersInfo, worker, now, 0)
 return cjson.encode({ results = res })
 `,
 });

@@ -51,6 +51,10 @@ export const ARGS = {
   leaseForMax: { kind: 'number', doc: 'ms from now no lease may outlive (0: none)' },
   requestTtlMs: { kind: 'number', doc: 'ms the answer is kept under the request nonce (0: not kept, not looked for)' },
   queue: { kind: 'string', doc: "the queue's name: its member in the global indexes (due, touched)" },
+  worker: {
+    kind: 'json',
+    doc: "the calling worker's entry of the active workers: { id, ttlMs, held, done, gone? } ({} for none)",
+  },
 } as const satisfies Record<string, ArgSpec>;
 
 export type ArgValue<T extends ArgKind> = T extends 'number'

@@ -1,6 +1,6 @@
 import { ARGS, defineScript, luaLibrary, REQUEST_KEY, returns } from './define.js';
 import { FLOW } from './flow.js';
-import { BASE, DEAD, DUE, HISTORY, WAITING } from './lib.js';
+import { BASE, DEAD, DUE, HISTORY, WAITING, WORKERS } from './lib.js';
 
 /** What lease does before leasing: due delayed jobs to waiting, expired leases to waiting or dead. */
 const RECLAIM = luaLibrary(
@@ -82,7 +82,9 @@ rate limit lets the next start), and make the queue due then rather than now (a 
 at all by its waiting jobs). A worker leaving a paused queue keeps the kick debounce for a minute.
 Circuit breakers (per target origin, in the settings hash): a job whose origin's breaker is open
 goes to delayed until it half-opens (no attempt spent; at most DEFER_SCAN such jobs a call); once
-the cool-down is over one job is leased as the probe (half-open) and the others wait for its lease.`,
+the cool-down is over one job is leased as the probe (half-open) and the others wait for its lease.
+The calling worker's entry of the active workers (worker): written with the jobs it holds (those
+leased now included), removed when this lease clears the worker mark (it leaves).`,
   keys: {
     waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
     waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
@@ -102,6 +104,8 @@ the cool-down is over one job is leased as the probe (half-open) and the others 
     due: "set to the queue's exact due time",
     settings: 'read (flow control); the breaker of an origin whose probe it leases (half-open)',
     rate: 'the leases made join it (with a rate limit); those older than its period leave it',
+    workers: "the calling worker's entry (and lapsed ones leave it)",
+    workersInfo: "the calling worker's entry (and lapsed ones leave it)",
   },
   args: {
     clock: ARGS.clock,
@@ -116,6 +120,7 @@ the cool-down is over one job is leased as the probe (half-open) and the others 
     scanLimit: { kind: 'number', doc: 'due delayed jobs and expired leases handled at most, each' },
     requestTtlMs: ARGS.requestTtlMs,
     requestId: { kind: 'string', doc: "the leasing worker's request id, kept as the job's leasedBy ('' for none)" },
+    worker: ARGS.worker,
     queue: ARGS.queue,
   },
   result: returns<{
@@ -134,7 +139,7 @@ the cool-down is over one job is leased as the probe (half-open) and the others 
   }>(
     "{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax), held ('' or what held waiting jobs back: paused, concurrency, rate), heldUntil?, deferred (jobs moved to delayed: their target's breaker is open) }",
   ),
-  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE, FLOW],
+  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE, FLOW, WORKERS],
   body: `
 local now = serverNow(clock)
 
@@ -265,6 +270,10 @@ if workerMarkMs > 0 then
   else
     redis.call('DEL', K.worker, K.kick)
   end
+end
+if type(worker) == 'table' and worker.id then
+  if marked == false then worker.gone = true end
+  workerBeat(K.workers, K.workersInfo, worker, now, #jobs)
 end
 if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseExpiredDead > 0) then
   redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,

@@ -322,3 +322,43 @@ local function keepAnswer(requestKey, ttl, a)
 end
 `,
 );
+
+/**
+ * The active workers of a queue (keys.ts workers, workersInfo): each worker invocation's entry, by
+ * its request id, written by its own lease and heartbeat (extend) calls, so that it costs no command
+ * of its own; an entry is valid until its score (the worker's last call plus the ttl it gave), and
+ * its last lease (it leaves) or its last extend (the end of its time) removes it.
+ */
+export const WORKERS = luaLibrary(
+  'workers',
+  `
+-- Remove up to \`limit\` entries whose time ran out by \`now\` (their worker stopped calling). Returns how many.
+local function trimWorkers(workersKey, infoKey, now, limit)
+  local gone = redis.call('ZRANGEBYSCORE', workersKey, '-inf', now, 'LIMIT', 0, limit)
+  if #gone == 0 then return 0 end
+  bulk('ZREM', workersKey, gone)
+  bulk('HDEL', infoKey, gone)
+  return #gone
+end
+
+-- Record worker w ({ id, ttlMs, held, done, gone }) at \`now\`: its entry, valid ttlMs, with the jobs it
+-- holds (\`leased\` more than w.held: the ones this call leased) and has done; with w.gone, remove it.
+-- Nothing without an id. Also trims a few entries whose time ran out.
+local function workerBeat(workersKey, infoKey, w, now, leased)
+  if type(w) ~= 'table' or not w.id or w.id == '' then return end
+  if w.gone then
+    redis.call('ZREM', workersKey, w.id)
+    redis.call('HDEL', infoKey, w.id)
+  else
+    local raw = redis.call('HGET', infoKey, w.id)
+    local started = now
+    if raw then started = tonumber(cjson.decode(raw).startedAt) or now end
+    redis.call('ZADD', workersKey, num(now + w.ttlMs), w.id)
+    redis.call('HSET', infoKey, w.id, cjson.encode({ startedAt = started, lastHeartbeatAt = now,
+      held = (tonumber(w.held) or 0) + leased, done = tonumber(w.done) or 0 }))
+  end
+  trimWorkers(workersKey, infoKey, now, 10)
+end
+`,
+  [BASE],
+);

@@ -47,6 +47,8 @@ describe('Redis keys', () => {
       auditDlqReplay: 'p:{q}:audit:dlq-replay',
       settings: 'p:{q}:settings',
       rate: 'p:{q}:rate',
+      workers: 'p:{q}:workers',
+      workersInfo: 'p:{q}:workers:info',
     });
     expect(Object.fromEntries(Object.keys(GLOBAL_KEYS).map((k) => [k, globalKey('p', k as never)]))).toEqual({
       queues: 'p:queues',

@@ -36,7 +36,7 @@ const DIGESTS: Record<string, string> = {
   clear: '5942d2113c36ea7446d652a9e2213f27697af48c',
   complete: 'b08708dea130e6cd2bc7a6ea70c27f4ea303c875',
   fail: '5fe6d106ff07e049c0183c64df5bbf870c339dc4',
-  extend: '612a2bf66b323a1d2cd768ccb49ce8b49788bc31',
+  extend: 'adf22e7f13fa16c732918ec551a38b27ee9493fa',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
   replay: '57387f11a138325853e52ac49304bbc9a3475483',
   deleteDead: '22cb70e1b6e0dde0f00d23bc05e56c4265173a82',
@@ -45,7 +45,7 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: '62dc80fb2a61b7eb8ae06dc51176edfb3b779d13',
   runNow: 'a5955005495345af717503d06f22873843de8b08',
-  lease: '3aedf4b6768ff7ed64d28eea77be4258600e3c1c',
+  lease: '1db3e9f01736bdb71af6502c741969475cac39b9',
   release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
   claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
   purge: '6d32d1a92b7cf89c7e0e4b614301ac96c913680e',
@@ -53,6 +53,7 @@ const DIGESTS: Record<string, string> = {
   snapshot: '7e9d06ac2fb1cca250b3f653d0e56f088d777851',
   settings: 'ffd3007eda7cf49456e92b9fc255b1775e67a8de',
   settingsRead: '21035b748e65087670230a1864b8df330299f048',
+  activeWorkers: 'abce62417859c2271a016dccbd0ea56a5eba7866',
 };
 
 /** Fields of the counters hash that are the engine's own, not counters (keys.ts). */
@@ -86,6 +87,7 @@ describe('the scripts found', () => {
       'reclaim',
       'request',
       'waiting',
+      'workers',
     ]);
   });
 });
