@@ -54,6 +54,8 @@ export interface WorkerOptions {
   pollMs: number;
   maxScaleOut: number;
   jobsPerWorker: number;
+  /** The longest job (timeout + grace) some invocation fits; default this one's window (tests set it). */
+  fitCapMs?: number;
 }
 
 /**
@@ -195,6 +197,7 @@ export async function drainQueue(rt: Runtime, input: DrainInput): Promise<DrainR
       stopAt: deadline - opts.marginMs,
       deadline,
       minWindowMs: opts.minWindowMs,
+      ...(opts.fitCapMs !== undefined ? { fitCapMs: opts.fitCapMs } : {}),
       ...(input.requestId ? { requestId: input.requestId } : {}),
     },
   );
@@ -258,7 +261,11 @@ export async function runKick(
     requestId: inv.requestId,
   });
   let continued = false;
-  if (report.stop === 'time' && (report.waiting > 0 || report.released > 0) && reason !== 'scale-out') {
+  if (
+    report.stop === 'time' &&
+    (report.waiting > 0 || report.released > 0 || report.abandoned > 0) &&
+    reason !== 'scale-out'
+  ) {
     try {
       await rt.kickWorker(kick.queue, { reason: 'continue' });
       continued = true;

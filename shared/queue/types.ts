@@ -118,8 +118,11 @@ export interface LeaseOptions {
   workerMarkMs?: number;
   /** The worker stays (it holds jobs, or lingers): keep its mark even when nothing is leased. */
   keepMark?: boolean;
-  /** Lease only jobs whose timeout + grace fits before `leaseUntilMax`; the others stay waiting (`unfit`). */
-  fitOnly?: boolean;
+  /**
+   * Leave waiting (`unfit`) a job whose timeout + grace does not fit before `leaseUntilMax` but fits
+   * in this many ms (a fresh worker's window); one that fits no worker is leased, capped. 0: none.
+   */
+  fitCapMs?: number;
   /**
    * This call's nonce: a call retried with it (the client resends a request whose reply was lost)
    * answers the jobs its first run leased and leases no more. Default: a new one per call.
@@ -159,7 +162,7 @@ export interface LeaseOutcome {
   leaseExpired: number;
   /** Jobs whose lease expired with their attempts spent, moved to dead (counted in counters.dead). */
   leaseExpiredDead: number;
-  /** With `fitOnly`: jobs left waiting because their timeout + grace does not fit before leaseUntilMax. */
+  /** With `fitCapMs`: jobs left waiting because their timeout + grace does not fit before leaseUntilMax. */
   unfit: number;
   /** A worker is marked running on the queue (after this call's own mark or clear). */
   workerRunning: boolean;

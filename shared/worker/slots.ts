@@ -55,6 +55,11 @@ export interface SlotOptions {
   deadline: number;
   /** Do not lease when less than this is left before stopAt. */
   minWindowMs: number;
+  /**
+   * The longest a job may need (timeout + grace) and still fit some invocation: default this loop's
+   * own window (stopAt - start; every Lambda invocation starts with the whole timeout).
+   */
+  fitCapMs?: number;
   /** Written into each attempt's history and each lease (leasedBy). */
   requestId?: string;
 }
@@ -261,7 +266,8 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
       pending.fail.push({ id: job.id, token: job.token, error, run });
     } else {
       r.abandoned++;
-      giveBack(job);
+      if (neverFits(job)) held.delete(job.id);
+      else giveBack(job);
     }
     scheduleFlush();
   };
@@ -281,7 +287,13 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
   };
 
   /** The job's own timeout plus grace still fits before stopAt. */
-  const fits = (job: LeasedJob, now: number) => (job.target?.timeoutMs ?? job.timeoutMs) + grace <= o.stopAt - now;
+  const need = (job: LeasedJob) => (job.target?.timeoutMs ?? job.timeoutMs) + grace;
+  // The window of this loop from its start: a job needing more fits no invocation (a fresh one has
+  // about as long). Such a job is run capped, as it always was, and left leased when time runs out
+  // (its attempt spent by the expired lease), never given back: it would come back forever.
+  const fitCap = o.fitCapMs ?? Math.max(1, o.stopAt - started);
+  const neverFits = (job: LeasedJob) => need(job) > fitCap;
+  const fits = (job: LeasedJob, now: number) => neverFits(job) || need(job) <= o.stopAt - now;
 
   // --- the worker's entry of the active workers: carried by its lease and extend calls ---
   // Each call writes it, valid WORKER_TTL_BEATS heartbeats; a beat with nothing to extend sends an
@@ -397,7 +409,7 @@ export async function runSlots(deps: SlotDeps, o: SlotOptions): Promise<SlotRepo
         const l = await lease(core, queue, {
           count: want,
           leaseUntilMax: o.stopAt,
-          fitOnly: true,
+          fitCapMs: fitCap,
           workerMarkMs: Math.max(1, o.deadline - sentAt),
           keepMark: !last,
           ...(o.requestId ? { requestId: o.requestId, worker: workerBeat()! } : {}),

@@ -226,8 +226,10 @@ describe('time and leases', () => {
       { handler: 'echo', payload: {} },
     ]);
     kicks.length = 0;
-    // 2 s left, 0.5 s margin: 1.5 s to lease in; the stubborn job needs 5 s + 0.2 s grace.
-    const r1 = await worker({ kick: { queue: 'slowq' } }, lambdaContext(2000));
+    // 2 s left of a longer invocation (a fresh one has 20 s), 0.5 s margin: 1.5 s to lease in; the
+    // stubborn job needs 5 s + 0.2 s grace.
+    const late = createWorkerHandler(rt, { lingerMs: 0, fitCapMs: 19_500 });
+    const r1 = await late({ kick: { queue: 'slowq' } }, lambdaContext(2000));
     expect(r1).toMatchObject({ leased: 1, completed: 1, released: 0, abandoned: 0, stop: 'time' });
     const left = (await rt.spool.get('slowq', out.jobs[0]!.id))!;
     expect(left).toMatchObject({ state: 'waiting', attempts: 0 });
@@ -236,6 +238,17 @@ describe('time and leases', () => {
     const r2 = (await worker({ kick: { queue: 'slowq' } }, lambdaContext(10_000))) as DrainReport;
     expect(r2).toMatchObject({ leased: 1, completed: 1 });
     expect(await rt.spool.get('slowq', out.jobs[0]!.id)).toMatchObject({ state: 'completed', attempts: 1 });
+  });
+
+  it('a job no invocation could fit runs capped, as before, and is left leased when time runs out', async () => {
+    // 2 s is this invocation's whole window: a job needing 5.2 s fits none, so waiting would be forever.
+    const out = await rt.spool.enqueue('nofit', { handler: 'stubborn', payload: {}, timeoutMs: 5000 });
+    kicks.length = 0;
+    const r = (await worker({ kick: { queue: 'nofit' } }, lambdaContext(2000))) as DrainReport;
+    expect(r).toMatchObject({ leased: 1, abandoned: 1, released: 0, stop: 'time' });
+    // Not given back (it would come back forever): its capped lease expires and spends the attempt.
+    expect(await rt.spool.get('nofit', out.jobs[0]!.id)).toMatchObject({ state: 'active', attempts: 1 });
+    expect(kicks).toEqual([{ queue: 'nofit', reason: 'continue' }]);
   });
 
   it('a leased job that no longer fits when a slot frees goes back to waiting, its attempt refunded', async () => {

@@ -26,7 +26,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
       graceMs: core.config.leaseGraceMs,
       workerMarkMs: opts.workerMarkMs ?? 0,
       keepMark: opts.keepMark === true,
-      fitOnly: opts.fitOnly === true,
+      fitCapMs: opts.fitCapMs ?? 0,
       deadCap: core.config.deadCap,
       scanLimit: 1000,
       requestTtlMs: REQUEST_TTL_MS,

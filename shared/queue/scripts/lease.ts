@@ -67,8 +67,9 @@ export const LEASE = defineScript({
   summary: `
 Lease up to \`count\` jobs by priority, after promoting due delayed jobs and reclaiming expired
 leases. Each leased job: attempts + 1, lease deadline max(leaseMs, timeoutMs + grace) capped by
-leaseForMax, and a fencing token. With fitOnly, a job whose timeoutMs + grace exceeds leaseForMax
-is not leased (it stays waiting; counted in unfit). With count 0 it only promotes and reclaims.
+leaseForMax, and a fencing token. With fitCapMs, a job whose timeoutMs + grace exceeds leaseForMax
+is not leased (it stays waiting; counted in unfit), unless it exceeds fitCapMs too: no worker's
+time would fit it, and it is leased capped, as without. With count 0 it only promotes and reclaims.
 The worker mark: set while jobs are leased, or while the worker stays (keepMark); a lease that
 leases nothing without keepMark clears it with the kick debounce (the worker is leaving: the next
 enqueue kicks a new one). Safe to run twice:
@@ -115,7 +116,10 @@ leased now included), removed when this lease clears the worker mark (it leaves)
     graceMs: { kind: 'number', doc: "added to a job's timeout to make its lease" },
     workerMarkMs: { kind: 'number', doc: 'mark a worker running this long (0: leave the mark alone)' },
     keepMark: { kind: 'flag', doc: 'the worker stays: keep the mark (and the debounce) even when nothing is leased' },
-    fitOnly: { kind: 'flag', doc: 'lease only jobs whose timeout + grace fits in leaseForMax' },
+    fitCapMs: {
+      kind: 'number',
+      doc: 'leave waiting a job whose timeout + grace exceeds leaseForMax but not this (0: lease every job)',
+    },
     deadCap: ARGS.deadCap,
     scanLimit: { kind: 'number', doc: 'due delayed jobs and expired leases handled at most, each' },
     requestTtlMs: ARGS.requestTtlMs,
@@ -216,7 +220,8 @@ while #jobs < allowed and looked < allowed + DEFER_SCAN do
     local m = metas[i]
     local gate = 'lease'
     if m and specs[i] and m.origin then gate = breakerGate(breakers, changed, m.origin, now) end
-    if m and specs[i] and fitOnly and leaseForMax > 0 and (m.timeoutMs or 0) + graceMs > leaseForMax then
+    local need = m and (m.timeoutMs or 0) + graceMs
+    if m and specs[i] and fitCapMs > 0 and leaseForMax > 0 and need > leaseForMax and need <= fitCapMs then
       unfitHere = unfitHere + 1
     elseif m and specs[i] and type(gate) == 'number' then
       m.state = 'delayed'

@@ -106,14 +106,19 @@ describe('enqueue and lease', () => {
     expect(c.jobs[0]!.leaseUntil).toBe(now + 50_000);
   });
 
-  it('fitOnly leases only jobs whose timeout + grace fits before leaseUntilMax; the others stay waiting', async () => {
+  it('fitCapMs leaves waiting a job whose timeout + grace does not fit before leaseUntilMax; one that fits no worker is leased, capped', async () => {
     const q = 'fit';
     await spool.enqueue(q, [job('long', { timeoutMs: 120_000 }), job('short', { timeoutMs: 1_000 })]);
     const now = clock.now();
-    const r = await spool.lease(q, { count: 2, leaseUntilMax: now + 60_000, fitOnly: true });
+    // A fresh worker's window (200 s) would fit the long job (120 s + grace): it waits for one.
+    const r = await spool.lease(q, { count: 2, leaseUntilMax: now + 60_000, fitCapMs: 200_000 });
     expect(r.jobs.map((j) => j.payload)).toEqual(['short']);
     expect(r).toMatchObject({ unfit: 1, waiting: 1 });
     expect((await spool.list(q, 'waiting')).jobs).toMatchObject([{ payload: 'long', state: 'waiting', attempts: 0 }]);
+    // No worker's window (100 s) fits it: leased anyway, its lease capped, as without fitCapMs.
+    const c = await spool.lease(q, { count: 2, leaseUntilMax: now + 60_000, fitCapMs: 100_000 });
+    expect(c).toMatchObject({ unfit: 0 });
+    expect(c.jobs.map((x) => [x.payload, x.leaseUntil])).toEqual([['long', now + 60_000]]);
   });
 
   it('release gives leased jobs back to waiting with the attempt refunded; twice is the same; a stale token is refused', async () => {

@@ -45,7 +45,7 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: '62dc80fb2a61b7eb8ae06dc51176edfb3b779d13',
   runNow: 'a5955005495345af717503d06f22873843de8b08',
-  lease: '1db3e9f01736bdb71af6502c741969475cac39b9',
+  lease: 'd63c1975375c67e4b87838f06a8b018854ebff14',
   release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
   claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
   purge: '6d32d1a92b7cf89c7e0e4b614301ac96c913680e',
