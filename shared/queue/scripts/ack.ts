@@ -1,7 +1,7 @@
 import type { AckStatus } from '../types.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
 import { FLOW } from './flow.js';
-import { BASE, DEAD, DUE, HISTORY, IDEMPOTENCY, WAITING, WORKERS } from './lib.js';
+import { BASE, DEAD, DUE, DUE_FREED, HISTORY, IDEMPOTENCY, WAITING, WORKERS } from './lib.js';
 
 /** The fencing check shared by complete, fail and extend. */
 const LEASE_CHECK = luaLibrary(
@@ -48,10 +48,13 @@ when completions stop is purge's.`,
     idempotency: 'keys of jobs past retention leave it',
     idempotencyExpiry: 'keys of jobs past retention leave it',
     counters: 'writes completed',
-    settings: 'the circuit breakers of the origins of completed jobs leave it (closed)',
+    settings: 'the circuit breakers of the origins of completed jobs leave it (closed); read (maxConcurrency, paused)',
+    waiting: 'read (jobs a concurrency cap holds)',
+    due: 'now when a completed job frees a slot of a concurrency cap that waiting jobs need',
   },
   args: {
     clock: ARGS.clock,
+    queue: ARGS.queue,
     retentionMs: { kind: 'number', doc: 'completed jobs kept this long (SPOOL_COMPLETED_RETENTION_MS)' },
     items: {
       kind: 'json',
@@ -61,7 +64,7 @@ when completions stop is purge's.`,
   result: returns<{ results: Array<{ status: AckStatus; state?: string }>; trimmed: number }>(
     '{ results = [{ status = ok|stale|not_found, state? }, ...] in the order of items, trimmed (jobs past retention removed) }',
   ),
-  uses: [BASE, IDEMPOTENCY, HISTORY, LEASE_CHECK],
+  uses: [BASE, IDEMPOTENCY, DUE_FREED, HISTORY, LEASE_CHECK],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -100,6 +103,7 @@ if #done > 0 then
   bulk('ZADD', K.completed, z)
   writeMetas(K.meta, w)
   local total = redis.call('HINCRBY', K.counters, 'completed', #done)
+  dueFreed(K.due, K.settings, K.waiting, queue, now)
   -- Every TRIM_EVERY completions, up to #done + TRIM_EXTRA past retention leave (more than came in).
   local TRIM_EVERY, TRIM_EXTRA = 50, 100
   if math.floor(total / TRIM_EVERY) ~= math.floor((total - #done) / TRIM_EVERY) then
@@ -142,8 +146,9 @@ target answered: the failure is the job's) closes it; the settings hash is read 
     idempotency: 'keys of dead jobs the cap trims leave it',
     idempotencyExpiry: 'keys of dead jobs the cap trims leave it',
     counters: 'writes failed, retried, dead, deadTrimmed',
-    due: 'lowered to the first retry',
-    settings: "read (circuitBreaker); the breakers of the failed jobs' origins are written",
+    due: 'lowered to the first retry; now when a failed job frees a slot of a concurrency cap that waiting jobs need',
+    settings: "read (circuitBreaker, maxConcurrency, paused); the breakers of the failed jobs' origins are written",
+    waiting: 'read (jobs a concurrency cap holds)',
   },
   args: {
     clock: ARGS.clock,
@@ -157,7 +162,7 @@ target answered: the failure is the job's) closes it; the settings hash is read 
   result: returns<{ results: Array<{ status: AckStatus; state?: string; runAt?: number }>; wakeAt?: number }>(
     '{ results = [{ status = ok|stale|not_found, state = delayed|dead (or the state of a stale job), runAt? }, ...], wakeAt? }',
   ),
-  uses: [BASE, DEAD, DUE, HISTORY, LEASE_CHECK, FLOW],
+  uses: [BASE, DEAD, DUE, DUE_FREED, HISTORY, LEASE_CHECK, FLOW],
   body: `
 local now = serverNow(clock)
 local ids = {}
@@ -220,6 +225,7 @@ if #gone > 0 then
   writeMetas(K.meta, w)
   redis.call('HINCRBY', K.counters, 'failed', #gone)
   if retried > 0 then redis.call('HINCRBY', K.counters, 'retried', retried) end
+  dueFreed(K.due, K.settings, K.waiting, queue, now)
   writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
     deadCap)
 end

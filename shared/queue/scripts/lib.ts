@@ -266,8 +266,9 @@ end
 /**
  * The `due` index (keys.ts): per queue, when it next needs a worker. A script that makes work due
  * sooner lowers the queue's score (dueBy); a lease sets it exactly (dueExact). Scripts that only make
- * work later or take it away (complete, extend, cancel, purge) leave it: a score too early costs one
- * reclaim, which makes it exact; a score too late would strand a job, and no script leaves one.
+ * work later or take it away (extend, cancel, purge) leave it: a score too early costs one reclaim,
+ * which makes it exact; a score too late would strand a job, and no script leaves one. Complete and
+ * fail free a slot: under a concurrency cap, with jobs waiting, they make the queue due now (DUE_FREED).
  */
 export const DUE = luaLibrary(
   'due',
@@ -361,4 +362,19 @@ local function workerBeat(workersKey, infoKey, w, now, leased)
 end
 `,
   [BASE],
+);
+
+/** A slot a job leaves under a concurrency cap makes the queue due now (complete, fail). */
+export const DUE_FREED = luaLibrary(
+  'dueFreed',
+  `
+-- A slot freed (a job left active: completed, failed): a queue whose waiting jobs a concurrency cap
+-- held (settings field maxConcurrency, not paused) is due now, not at the lease deadline its last
+-- lease set while every slot was taken.
+local function dueFreed(dueKey, settingsKey, waitingKey, queue, now)
+  local f = redis.call('HMGET', settingsKey, 'maxConcurrency', 'paused')
+  if f[1] and f[2] ~= '1' and redis.call('ZCARD', waitingKey) > 0 then dueBy(dueKey, queue, now) end
+end
+`,
+  [DUE],
 );

@@ -121,6 +121,30 @@ describe('flow control', () => {
     expect(await redis.zcard(queueKey(prefix, q, 'active'))).toBe(3);
   });
 
+  it('maxConcurrency: a completion or failure that frees a slot makes the queue due now, not at the next lease deadline', async () => {
+    const q = 'f-cap-due';
+    await spool.putSettings(q, { maxConcurrency: 1 });
+    await spool.enqueue(q, jobs(3));
+    const a = await spool.lease(q, { count: 3 });
+    expect(a.jobs).toHaveLength(1);
+    expect(await due(q)).toBe(a.jobs[0]!.leaseUntil);
+    // the slot is free now: the waiting jobs need a worker now (the model test found them due at
+    // the finished lease's deadline, 30 s on)
+    await spool.complete(q, [{ id: a.jobs[0]!.id, token: a.jobs[0]!.token }]);
+    expect(await due(q)).toBeLessThanOrEqual(clock.now());
+    const b = await spool.lease(q, { count: 3 });
+    expect(await due(q)).toBe(b.jobs[0]!.leaseUntil);
+    await spool.fail(q, [{ id: b.jobs[0]!.id, token: b.jobs[0]!.token, error: { message: 'x', retryable: false } }]);
+    expect(await due(q)).toBeLessThanOrEqual(clock.now());
+    // paused: a freed slot makes nothing due
+    const c = await spool.lease(q, { count: 3 });
+    await spool.putSettings(q, { paused: true });
+    await spool.enqueue(q, jobs(1));
+    const before = await due(q);
+    await spool.complete(q, [{ id: c.jobs[0]!.id, token: c.jobs[0]!.token }]);
+    expect(await due(q)).toBe(before);
+  });
+
   it('two workers leasing at once never exceed the cap', async () => {
     const q = 'f-cap-race';
     await spool.putSettings(q, { maxConcurrency: 7 });

@@ -34,6 +34,7 @@ import * as ack from '../../../shared/queue/scripts/ack.js';
 import * as dead from '../../../shared/queue/scripts/dead.js';
 import type { ScriptDef } from '../../../shared/queue/scripts/define.js';
 import * as enqueue from '../../../shared/queue/scripts/enqueue.js';
+import * as flow from '../../../shared/queue/scripts/flow.js';
 import * as jobs from '../../../shared/queue/scripts/jobs.js';
 import * as lease from '../../../shared/queue/scripts/lease.js';
 import * as purge from '../../../shared/queue/scripts/purge.js';
@@ -91,7 +92,7 @@ const tally = (what: string, n = 1) => {
 };
 
 beforeAll(async () => {
-  const scripts = [ack, dead, enqueue, jobs, lease, purge, snapshot].flatMap((m) =>
+  const scripts = [ack, dead, enqueue, flow, jobs, lease, purge, snapshot].flatMap((m) =>
     Object.values(m).filter((v): v is ScriptDef => typeof v === 'object' && v !== null && 'sha1' in v),
   );
   // Redis knows every script, so the first run of a retried call is an EVALSHA that runs.
@@ -124,7 +125,7 @@ interface Model {
   leases: Held[];
   /** Dead jobs deleteDead answered deleted. */
   deleted: number;
-  /** Completed jobs purge answered removed. */
+  /** Completed jobs removed past retention (purge's answers, and complete's as it goes). */
   purgedCompleted: number;
   /** The counters after the last step. */
   counters: Record<string, number>;
@@ -197,6 +198,9 @@ interface Stored {
   deadIndex: string[];
   /** The queue's score in the global due index (null: absent). */
   due: number | null;
+  /** Flow control: paused, and the concurrency cap (null: none). */
+  paused: boolean;
+  maxConcurrency: number | null;
 }
 
 const zmap = (flat: unknown): Map<string, number> => {
@@ -228,6 +232,7 @@ async function read(q: string): Promise<Stored> {
   p.llen(k('auditDlqReplay'));
   p.zrange(k('deadIndex'), 0, -1);
   p.zscore(globalKey(prefix, 'due'), q);
+  p.hmget(k('settings'), 'paused', 'maxConcurrency');
   const r = (await p.exec()) as unknown[];
   const sets = Object.fromEntries(STATES.map((s, i) => [s, zmap(r[i])])) as Record<JobState, Map<string, number>>;
   const n = STATES.length;
@@ -244,7 +249,16 @@ async function read(q: string): Promise<Stored> {
     audits: Number(r[n + 7]),
     deadIndex: ((r[n + 8] as string[] | null) ?? []).map(String),
     due: r[n + 9] === null || r[n + 9] === undefined ? null : Number(r[n + 9]),
+    ...flowOf(r[n + 10]),
   };
+}
+
+/** The settings fields read (HMGET paused, maxConcurrency: an array, or an object keyed by field). */
+function flowOf(x: unknown): { paused: boolean; maxConcurrency: number | null } {
+  const [paused, cap] = Array.isArray(x)
+    ? x
+    : [(x as Record<string, unknown> | null)?.paused, (x as Record<string, unknown> | null)?.maxConcurrency];
+  return { paused: String(paused) === '1', maxConcurrency: cap === null || cap === undefined ? null : Number(cap) };
 }
 
 const fingerprintOf = (m: Meta | undefined) => m?.error?.fingerprint ?? 'unknown';
@@ -292,7 +306,10 @@ function checkInvariants(s: Stored, m: Model, now: number): void {
 
   // The due index is never later than the truth (a job would wait for no worker).
   const first = (z: Map<string, number>) => Math.min(...z.values());
-  const dueBy = s.sets.waiting.size > 0 ? now : Math.min(first(s.sets.delayed), first(s.sets.active));
+  // Waiting jobs need a worker now unless flow control holds them: paused, or every slot taken.
+  const free = s.maxConcurrency === null || s.sets.active.size < s.maxConcurrency;
+  const runnable = s.sets.waiting.size > 0 && !s.paused && free;
+  const dueBy = runnable ? now : Math.min(first(s.sets.delayed), first(s.sets.active));
   if (Number.isFinite(dueBy)) {
     expect(s.due, 'the queue is in the due index').not.toBeNull();
     expect(s.due!, 'the due index is never later than the truth').toBeLessThanOrEqual(dueBy);
@@ -466,7 +483,17 @@ class Lease implements Cmd {
       return;
     }
     const available = before.sets.waiting.size + p.promoted + p.leaseExpired;
-    expect(out.jobs, 'leases what waits, up to count').toHaveLength(Math.min(this.count, available));
+    // Flow control: a paused queue leases nothing; a cap leases only into free slots.
+    const activeLeft = before.sets.active.size - p.leaseExpired - p.leaseExpiredDead;
+    const slots = before.paused
+      ? 0
+      : before.maxConcurrency === null
+        ? Number.POSITIVE_INFINITY
+        : Math.max(0, before.maxConcurrency - activeLeft);
+    expect(out.jobs, 'leases what waits, up to count and flow control').toHaveLength(
+      Math.min(this.count, available, slots),
+    );
+    if (slots < Math.min(this.count, available)) tally(`lease: held (${before.paused ? 'paused' : 'concurrency'})`);
     const after = await read(m.q);
     for (const j of out.jobs) {
       const meta = after.meta.get(j.id);
@@ -510,6 +537,13 @@ class Complete implements Cmd {
           : 'not_found';
     const [res] = value(await call(m, this.via, ack.COMPLETE, (s) => s.complete(m.q, [h])));
     expect(res!.status, `complete ${h.id} (${meta?.state ?? 'gone'})`).toBe(want);
+    // Complete removes completed jobs past retention as it goes (every 50 completions): no counter
+    // counts them, so the model does, from the sets.
+    const after = await read(m.q);
+    const trimmed = before.sets.completed.size + (holds(before, h) ? 1 : 0) - after.sets.completed.size;
+    expect(trimmed, 'complete removes only completed jobs past retention').toBeGreaterThanOrEqual(0);
+    m.purgedCompleted += trimmed;
+    tally('complete: past retention removed', trimmed);
     tally(`complete: ${want}`);
   }
   toString = () => `complete lease ${atText(this.at)}${viaText(this.via)}`;
@@ -750,6 +784,24 @@ class Purge implements Cmd {
   toString = () => `${this.trim ? 'trim' : 'purge'}${this.dryRun ? ' (dry run)' : ''}${viaText(this.via)}`;
 }
 
+/** Flow control: pause or resume, set or clear the concurrency cap. */
+class Settings implements Cmd {
+  constructor(
+    readonly change: { paused?: boolean; maxConcurrency?: number | null },
+    readonly via: Via,
+  ) {}
+  check = () => true;
+  async run(m: Model) {
+    const out = value(await call(m, this.via, flow.SETTINGS, (s) => s.putSettings(m.q, this.change)));
+    expect(out.settings, 'the settings answered').toMatchObject(this.change);
+    const after = await read(m.q);
+    if (this.change.paused !== undefined) expect(after.paused).toBe(this.change.paused);
+    if (this.change.maxConcurrency !== undefined) expect(after.maxConcurrency).toBe(this.change.maxConcurrency);
+    tally(`settings: ${JSON.stringify(this.change)}`);
+  }
+  toString = () => `settings ${JSON.stringify(this.change)}${viaText(this.via)}`;
+}
+
 class Clock implements Cmd {
   constructor(readonly ms: number) {}
   check = () => true;
@@ -802,6 +854,19 @@ const COMMANDS: Array<fc.Arbitrary<Cmd>> = [
   fc.tuple(fc.boolean(), viaArb).map(([d, v]) => new Purge(false, d, v)),
   viaArb.map((v) => new Purge(true, false, v)),
   fc.constantFrom(500, 5_000, 40_000, 700_000, 2_000_000, 8_000_000).map((ms) => new Clock(ms)),
+  fc
+    .tuple(
+      fc.constantFrom<{ paused?: boolean; maxConcurrency?: number | null }>(
+        { paused: true },
+        { paused: false },
+        { paused: false },
+        { maxConcurrency: 1 },
+        { maxConcurrency: 2 },
+        { maxConcurrency: null },
+      ),
+      viaArb,
+    )
+    .map(([c, v]) => new Settings(c, v)),
 ];
 
 /** Drawn in proportion: the commands that fill the queue and move jobs along, more often. */

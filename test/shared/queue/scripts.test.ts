@@ -34,8 +34,8 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  */
 const DIGESTS: Record<string, string> = {
   clear: '5942d2113c36ea7446d652a9e2213f27697af48c',
-  complete: 'b08708dea130e6cd2bc7a6ea70c27f4ea303c875',
-  fail: '5fe6d106ff07e049c0183c64df5bbf870c339dc4',
+  complete: '32f986ba2b1a9074e6fd7e0b3f9c8bb7e7ab1f8b',
+  fail: '1586a8be09ce26b2b324d3c1cef6a3fac2eeb176',
   extend: 'adf22e7f13fa16c732918ec551a38b27ee9493fa',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
   replay: '57387f11a138325853e52ac49304bbc9a3475483',
@@ -80,6 +80,7 @@ describe('the scripts found', () => {
       'base',
       'dead',
       'due',
+      'dueFreed',
       'flow',
       'history',
       'idempotency',
