@@ -83,7 +83,9 @@ function judge(rt: Runtime, snaps: QueueSnapshot[], last: LastRun | null): Asses
 /** How far back before the last run the touched index is read: the two clocks may disagree by this much. */
 const TOUCHED_SLACK_MS = 60_000;
 
-const isEmpty = (s: QueueSnapshot): boolean => s.waiting + s.delayed + s.active + s.completed + s.dead === 0;
+/** Nothing in the queue, and nothing that changes with time alone (a pause has an age). */
+const isEmpty = (s: QueueSnapshot): boolean =>
+  s.waiting + s.delayed + s.active + s.completed + s.dead === 0 && s.pausedForMs === undefined;
 
 /**
  * The scheduled run's assessment: snapshots of the queues that may have changed since the last run

@@ -373,4 +373,20 @@ describe('the scheduled run looks only at queues that may have changed (issue 14
     expect(snaps.mock.calls.map(([def, q]) => `${def.name}:${q}`)).toEqual(['snapshot:quiet']);
     snaps.mockRestore();
   });
+
+  it('an empty queue that is paused is looked at every run, so a long pause still tickets', async () => {
+    const t = await fresh({ SPOOL_HEALTH_PAUSED_DEGRADED_MS: '120000' });
+    await t.rt.spool.enqueue('held', { handler: 'echo' });
+    await t.rt.spool.cancel('held', (await t.rt.spool.list('held', 'waiting')).jobs[0]!.id);
+    for (let i = 0; i < 3; i++) await t.run();
+    const snaps = vi.spyOn(t.rt.spool, 'run');
+    await t.run();
+    expect(snaps.mock.calls.filter(([def]) => def.name === 'snapshot')).toEqual([]);
+    await t.rt.spool.putSettings('held', { paused: true });
+    const messages = [];
+    for (let i = 0; i < 6; i++) messages.push(...(await t.run()).messages);
+    expect(snaps.mock.calls.filter(([def]) => def.name === 'snapshot').length).toBeGreaterThanOrEqual(6);
+    expect(messages).toEqual([{ queue: 'held', from: 'healthy', to: 'degraded', route: 'ticket' }]);
+    snaps.mockRestore();
+  });
 });

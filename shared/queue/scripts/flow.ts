@@ -209,13 +209,16 @@ Change a queue's flow-control settings: set the fields of \`set\`, remove those 
 their defaults). Pausing keeps when (pausedAt; pausing a paused queue keeps the first time), resuming
 drops it. Safe to run twice (the same fields end with the same values). When the queue is not paused
 afterwards and jobs wait, it is due now, and kick says whether this call won the kick debounce (no
-worker marked running): a resume, a raised rate or cap, start the jobs held back.`,
+worker marked running): a resume, a raised rate or cap, start the jobs held back. A registered
+queue's touched score becomes now, so that the next health run looks at it (a pause is a state of
+its own, even for an empty queue).`,
   keys: {
     settings: 'the fields given are set or removed',
     waiting: 'counted',
     worker: 'read',
     kick: 'SET NX PX by the call that kicks',
     due: 'the queue is due now when it is not paused and jobs wait',
+    touched: 'scored now when the queue is in it (XX: a settings change registers no queue)',
   },
   args: {
     clock: ARGS.clock,
@@ -248,6 +251,7 @@ end
 bulk('HDEL', K.settings, hdel)
 bulk('HSET', K.settings, hset)
 local after = readSettings(K.settings)
+redis.call('ZADD', K.touched, 'XX', num(now), queue)
 local waiting = redis.call('ZCARD', K.waiting)
 local kick = false
 if after.paused ~= '1' and waiting > 0 then

@@ -51,7 +51,7 @@ const DIGESTS: Record<string, string> = {
   purge: '6d32d1a92b7cf89c7e0e4b614301ac96c913680e',
   forgetQueue: 'c5f0d891b2cc0060054aa92ced908f047bb90ff5',
   snapshot: '7e9d06ac2fb1cca250b3f653d0e56f088d777851',
-  settings: 'ffd3007eda7cf49456e92b9fc255b1775e67a8de',
+  settings: 'e43d7cf5fc24d463ab150a91b36ddbb52cd6ac19',
   settingsRead: '21035b748e65087670230a1864b8df330299f048',
   activeWorkers: 'abce62417859c2271a016dccbd0ea56a5eba7866',
 };
