@@ -2,14 +2,7 @@ import * as z from 'zod/mini';
 import type { Logger } from '../../shared/log/logger.js';
 import { dueEntries } from '../../shared/queue/ops/due.js';
 import { reclaim } from '../../shared/queue/ops/lease.js';
-import {
-  forgetQueue,
-  lastEnqueued,
-  type PurgePlan,
-  purge,
-  purgeCandidates,
-  recordPurgePlan,
-} from '../../shared/queue/ops/purge.js';
+import { forgetQueue, type PurgePlan, purge, purgeCandidates, recordPurgePlan } from '../../shared/queue/ops/purge.js';
 import { queues as listQueues, snapshot } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { PurgeReport } from '../../shared/queue/types.js';
@@ -80,12 +73,14 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
   delete (report.totals as Partial<QueuePurge>).rounds;
 
   const next: Array<{ queue: string; at: number }> = [];
-  const empty: string[] = [];
-  const settled: Array<{ queue: string; jobs: number; nextAt: number | undefined }> = [];
+  const empty: Array<{ queue: string; since: number }> = [];
+  const settled: Array<{ queue: string; jobs: number; nextAt: number | undefined; emptySince: number | undefined }> =
+    [];
   for (const queue of input.queues) {
     const q = zero();
     let jobs = 0;
     let nextAt: number | undefined;
+    let emptySince: number | undefined;
     report.queues[queue] = q;
     if (input.dryRun) {
       const [snap] = await snapshot(spool, [queue]);
@@ -108,10 +103,11 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
       q.more = p.more;
       jobs = p.jobs;
       nextAt = p.nextAt;
+      emptySince = p.emptySince;
     } while (q.more && q.rounds < maxRounds);
     if (input.plan) {
       if (q.more) next.push({ queue, at: rt.clock() });
-      else settled.push({ queue, jobs, nextAt });
+      else settled.push({ queue, jobs, nextAt, emptySince });
     }
     if (q.more) report.more = true;
     for (const k of Object.keys(report.totals) as Array<keyof PurgeRunReport['totals']>) report.totals[k] += q[k];
@@ -124,9 +120,9 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
       spool,
       settled.map((x) => x.queue),
     );
-    for (const [i, { queue, jobs, nextAt }] of settled.entries()) {
+    for (const [i, { queue, jobs, nextAt, emptySince }] of settled.entries()) {
       if (due[i] !== undefined) next.push({ queue, at: now });
-      else if (jobs === 0) empty.push(queue);
+      else if (jobs === 0) empty.push({ queue, since: emptySince ?? now });
       else {
         // Its next retention, TTL or window, and no later than its next orphan sweep (its own slow schedule).
         const sweep = spool.config.orphanSweepMs;
@@ -137,11 +133,9 @@ export async function runPurge(rt: Runtime, log: Logger, input: PurgeInput): Pro
     // An empty queue leaves the registry once unused for the idle TTL; until then it is looked at again then.
     const idle = spool.config.queueIdleTtlMs;
     const forgotten: string[] = [];
-    const last = await lastEnqueued(spool, empty);
-    for (const [i, queue] of empty.entries()) {
-      const at = last[i];
-      if (at !== undefined && at + idle > now) next.push({ queue, at: at + idle });
-      else if (await forgetQueue(spool, queue, now - idle)) forgotten.push(queue);
+    for (const { queue, since } of empty) {
+      if (since + idle > now) next.push({ queue, at: since + idle });
+      else if (await forgetQueue(spool, queue, now - idle + 1)) forgotten.push(queue);
       else next.push({ queue, at: now });
     }
     await recordPurgePlan(spool, next, forgotten);

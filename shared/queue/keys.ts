@@ -50,7 +50,7 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
   idempotency: 'HASH idempotency key -> job id',
   idempotencyExpiry: 'ZSET idempotency key -> window end ms',
   counters:
-    "HASH name -> count: QueueCounters (types.ts), and the engine's seq, fence, purge:cursor, purge:jobs-cursor, purge:swept-at",
+    "HASH name -> count: QueueCounters (types.ts), and the engine's seq, fence, purge:cursor, purge:jobs-cursor, purge:swept-at, purge:empty-since, purge:empty-enqueued",
   worker: 'STRING present while a worker drains the queue',
   kick: 'STRING debounce of worker kicks',
   timer: "STRING '<due ms>:<nonce>' of the queue's pending timer (the arm that set it), until it has fired",
@@ -77,7 +77,7 @@ export const GLOBAL_KEYS = {
   queues: 'queues',
   /** ZSET queue -> epoch ms the queue next needs a worker (written by the scripts; SCRIPT_GLOBAL_KEYS). */
   due: 'due',
-  /** ZSET queue -> epoch ms of its last enqueue (written by the enqueue script; SCRIPT_GLOBAL_KEYS). */
+  /** ZSET queue -> epoch ms of its last enqueue that found no worker running (SCRIPT_GLOBAL_KEYS). */
   touched: 'touched',
   /** ZSET queue -> epoch ms its next purge is due (written by the purge function). */
   purgeDue: 'purge:due',
@@ -97,7 +97,8 @@ export type GlobalKeyName = keyof typeof GLOBAL_KEYS;
  */
 export const SCRIPT_GLOBAL_KEY_DOCS = {
   due: 'ZSET queue -> ms the queue next needs a worker (now when jobs wait, else its next delayed job or lease deadline); never later than the truth, exact after a lease',
-  touched: 'ZSET queue -> ms of its last enqueue (the registry with <prefix>:queues; health and purge read it)',
+  touched:
+    'ZSET queue -> ms of its last enqueue that found no worker running (the registry with <prefix>:queues; health and purge read it)',
   queues: 'SET queue names registered by older versions (the registry with <prefix>:touched)',
 } as const satisfies Partial<Record<GlobalKeyName, string>>;
 

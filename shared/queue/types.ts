@@ -396,6 +396,8 @@ export interface PurgeRound extends PurgeReport {
   nextAt?: number;
   /** Job records left in the queue (0: it holds no job). */
   jobs: number;
+  /** Epoch ms (the server's clock) since the queue holds no job and saw no enqueue (only when jobs is 0). */
+  emptySince?: number;
 }
 
 /**

@@ -237,6 +237,8 @@ export function fieldWrites(source: string, declared: readonly string[]): { coun
       counters.add(f ?? '<not a literal>');
     } else if (s.command === 'HSET') {
       for (let i = 2; i < args.length; i += 2) counters.add(literal(args[i]) ?? '<not a literal>');
+    } else if (s.command === 'HDEL') {
+      for (let i = 2; i < args.length; i++) counters.add(literal(args[i]) ?? '<not a literal>');
     } else if (s.command !== 'HGETALL' && s.command !== 'HGET' && s.command !== 'HMGET') {
       counters.add(`<${s.command ?? 'a dynamic command'} on counters>`);
     }

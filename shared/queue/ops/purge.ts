@@ -36,12 +36,14 @@ export async function purge(core: SpoolCore, queue: string, opts: PurgeOptions =
   const out: PurgeRound = { dryRun, completed, deadPastTtl, deadTrimmed, orphans, idempotencyKeys, more, jobs };
   const nextAt = optNum(r.nextAt);
   if (nextAt !== undefined) out.nextAt = nextAt;
+  const emptySince = optNum(r.emptySince);
+  if (emptySince !== undefined) out.emptySince = emptySince;
   return out;
 }
 
 /**
- * Take an empty queue out of the registry when it was last enqueued to before `before` (epoch ms).
- * An enqueue brings it back (its counters were kept). False when it holds a job or was enqueued since.
+ * Take an empty queue out of the registry when a purge found it empty before `before` (epoch ms) and
+ * nothing was enqueued since. An enqueue brings it back (its counters were kept). False otherwise.
  */
 export async function forgetQueue(core: SpoolCore, queue: string, before: number): Promise<boolean> {
   assertQueueName(queue);
@@ -63,20 +65,14 @@ export interface PurgePlan {
  * What the scheduled purge looks at, without looking at every queue: the queues whose purge is due
  * (purge:due), those enqueued to since the last run (touched) and those with live work (due: a replay
  * makes a queue live without an enqueue). Reads purge:last and the three indexes. With no plan yet
- * (the first run), every registered queue, and the legacy registry's queues get their touched score.
+ * (the first run), every registered queue.
  */
 export async function purgeCandidates(core: SpoolCore): Promise<PurgePlan> {
   const p = core.config.prefix;
   const now = core.now();
   const lastRaw = await guard(() => core.redis.get<string | number>(globalKey(p, 'purgeLast')));
   if (lastRaw === null || lastRaw === undefined) {
-    const all = await listQueues(core);
-    const legacy = await guard(() => core.redis.smembers(globalKey(p, 'queues')));
-    if (legacy.length > 0) {
-      const [first, ...rest] = legacy.map((member) => ({ score: now, member: String(member) }));
-      await guard(() => core.redis.zadd(globalKey(p, 'touched'), { nx: true }, first!, ...rest));
-    }
-    return { queues: all, full: true };
+    return { queues: await listQueues(core), full: true };
   }
   const last = Number(lastRaw);
   const [live, due, touched] = await guard(() =>
@@ -106,11 +102,4 @@ export async function recordPurgePlan(
   if (first) writes.push(core.redis.zadd(globalKey(p, 'purgeDue'), first, ...rest));
   if (forgotten.length > 0) writes.push(core.redis.zrem(globalKey(p, 'purgeDue'), ...forgotten));
   await guard(() => Promise.all(writes));
-}
-
-/** The touched scores (epoch ms of the last enqueue) of queues; undefined for a queue it lacks. */
-export async function lastEnqueued(core: SpoolCore, queues: string[]): Promise<Array<number | undefined>> {
-  if (queues.length === 0) return [];
-  const scores = await guard(() => core.redis.zmscore(globalKey(core.config.prefix, 'touched'), queues));
-  return (scores ?? []).map((x) => (x === null || x === undefined ? undefined : Number(x)));
 }

@@ -10,8 +10,9 @@ it answers that job's id and state and writes nothing; with another spec (payloa
 handler) it is a conflict, and then nothing of the call is written. A key whose job is gone is
 absent. Safe to run twice: a job whose id exists already (a retried call) is not written again and
 answers its state. Kick: true when new waiting work exists, no worker is marked running, and this
-call won the debounce. A call that creates jobs makes the queue due (now for waiting jobs, else its
-first new run-at) and marks it touched; wakeAt: the earliest new run-at when it is sooner than the
+call won the debounce. A call that creates jobs makes the queue due (now for waiting jobs, unless a
+worker is marked running, whose lease keeps it due now; else its first new run-at) and scores it in touched unless a worker is marked running (that worker was
+started by an enqueue that scored it: a stream on one worker writes touched once); wakeAt: the earliest new run-at when it is sooner than the
 queue's first delayed job was (arm the queue's timer for it).`,
   keys: {
     waiting: 'new jobs due now join it',
@@ -24,8 +25,8 @@ queue's first delayed job was (arm the queue's timer for it).`,
     counters: 'writes enqueued (and seq)',
     worker: 'read',
     kick: 'SET NX PX by the call that kicks',
-    due: 'lowered to when the new jobs need a worker',
-    touched: 'the queue is scored now when jobs are created',
+    due: 'lowered to when the new jobs need a worker (not for waiting jobs while a worker is marked running)',
+    touched: 'the queue is scored now when jobs are created and no worker is marked running',
   },
   args: {
     clock: ARGS.clock,
@@ -148,10 +149,13 @@ for _, i in ipairs(fresh) do
   end
 end
 local wakeAt = nil
+-- A worker marked running: its lease keeps the queue due now (see lease), and an enqueue that found
+-- no worker scored the queue in touched; this call writes neither.
+local marked = false
+if debounce > 0 and waiting > 0 then marked = redis.call('EXISTS', K.worker) == 1 end
 if created > 0 then
   wakeAt = wakeOf(K.delayed, earliest)
-  if waiting > 0 then dueBy(K.due, queue, now) else dueBy(K.due, queue, earliest) end
-  redis.call('ZADD', K.touched, num(now), queue)
+  if waiting == 0 then dueBy(K.due, queue, earliest) elseif not marked then dueBy(K.due, queue, now) end
   writeMetas(K.meta, w)
   writeWaiting(K.waiting, K.waitingSince, K.counters, w)
   bulk('ZADD', K.delayed, delayed)
@@ -160,9 +164,10 @@ if created > 0 then
   redis.call('HINCRBY', K.counters, 'enqueued', created)
 end
 local kick = false
-if debounce > 0 and waiting > 0 and redis.call('EXISTS', K.worker) == 0 then
+if debounce > 0 and waiting > 0 and not marked then
   kick = redis.call('SET', K.kick, '1', 'NX', 'PX', debounce) ~= false
 end
+if created > 0 and not marked then redis.call('ZADD', K.touched, num(now), queue) end
 return cjson.encode({ jobs = out, kick = kick, wakeAt = wakeAt })
 `,
 });

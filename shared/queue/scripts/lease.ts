@@ -75,8 +75,8 @@ leases nothing without keepMark clears it with the kick debounce (the worker is 
 enqueue kicks a new one). Safe to run twice:
 the first run keeps the ids and tokens it leased under the request nonce, and a run that finds them
 answers those jobs (the ones still held under those tokens) and changes nothing. Every run but a
-repeat sets the queue's due time exactly (now when jobs are left waiting, else its next run-at or
-lease deadline; no entry when neither).
+repeat sets the queue's due time: now while a worker is marked running; else exactly (now when jobs
+are left waiting, else its next run-at or lease deadline; no entry when neither).
 Flow control (the settings hash, flow library): paused, maxConcurrency and rateLimit cap the jobs
 leased; waiting jobs they hold back are answered in held (what held them) and heldUntil (when the
 rate limit lets the next start), and make the queue due then rather than now (a paused queue: not
@@ -102,7 +102,7 @@ leased now included), removed when this lease clears the worker mark (it leaves)
     worker: 'set while jobs are leased, cleared when none are left',
     kick: 'cleared with the worker mark',
     request: REQUEST_KEY,
-    due: "set to the queue's exact due time",
+    due: "now while a worker is marked running, else set to the queue's exact due time",
     settings: 'read (flow control); the breaker of an origin whose probe it leases (half-open)',
     rate: 'the leases made join it (with a rate limit); those older than its period leave it',
     workers: "the calling worker's entry (and lapsed ones leave it)",
@@ -155,9 +155,12 @@ local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exa
   local waiting = redis.call('ZCARD', K.waiting)
   local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
   if waiting == 0 then held, heldUntil = '', nil end
-  if exact and held ~= '' then dueHeld(K.due, K.active, queue, heldUntil, nextRunAt)
-  elseif exact then dueExact(K.due, K.active, queue, now, waiting, nextRunAt) end
   if marked == nil then marked = redis.call('EXISTS', K.worker) == 1 end
+  -- A worker marked running keeps its queue due now: an enqueue meanwhile writes no due time (see
+  -- enqueue), and should the worker die, the schedule finds the queue when its mark expires.
+  if exact and held ~= '' then dueHeld(K.due, K.active, queue, heldUntil, nextRunAt)
+  elseif exact and marked then dueBy(K.due, queue, now)
+  elseif exact then dueExact(K.due, K.active, queue, now, waiting, nextRunAt) end
   return cjson.encode({ now = now, jobs = jobs, waiting = waiting, nextRunAt = nextRunAt, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = marked, unfit = unfit,
     held = held, heldUntil = heldUntil, deferred = deferred or 0 })

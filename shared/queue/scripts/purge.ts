@@ -13,7 +13,8 @@ is under way, or when the last finished sweep is older than sweepEveryMs: a call
 reads a few sizes and the oldest member of three sets. A removed job leaves every set (waitingSince
 too) and gives up the idempotency key that names it. A dry run counts the same work and writes
 nothing. nextAt: when something of the queue next passes its retention, TTL or window (none: nothing
-will); jobs: the job records left. Safe to run twice: a call that removed anything keeps its answer
+will); jobs: the job records left; emptySince: when a queue holding no job was first found so (kept
+in counters with the enqueued count then, for forgetQueue). Safe to run twice: a call that removed anything keeps its answer
 under the request nonce, and a run that finds it answers it and removes nothing more.`,
   keys: {
     completed: 'completed jobs past retention and orphans leave it',
@@ -24,7 +25,8 @@ under the request nonce, and a run that finds it answers it and removes nothing 
     meta: 'removed jobs leave it (and is scanned for orphans)',
     idempotency: 'keys past their window, and keys of removed jobs, leave it',
     idempotencyExpiry: 'keys past their window, and keys of removed jobs, leave it',
-    counters: 'writes deadPastTtl, deadTrimmed, orphans, purge:cursor, purge:jobs-cursor, purge:swept-at',
+    counters:
+      'writes deadPastTtl, deadTrimmed, orphans, purge:cursor, purge:jobs-cursor, purge:swept-at, purge:empty-since, purge:empty-enqueued',
     waiting: 'orphans leave it',
     waitingSince: 'orphans leave it',
     delayed: 'orphans leave it',
@@ -54,7 +56,10 @@ under the request nonce, and a run that finds it answers it and removes nothing 
     more: boolean;
     nextAt?: number;
     jobs: number;
-  }>('{ completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more (call again), nextAt?, jobs }'),
+    emptySince?: number;
+  }>(
+    '{ completed, deadPastTtl, deadTrimmed, idempotencyKeys, orphans, more (call again), nextAt?, jobs, emptySince? }',
+  ),
   uses: [BASE, IDEMPOTENCY, DEAD],
   body: `
 local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
@@ -126,7 +131,8 @@ local function inItsSet(id, state)
 end
 local orphans, orphanMetas = {}, {}
 local metaN, jobsN = redis.call('HLEN', K.meta), redis.call('HLEN', K.jobs)
-local c = redis.call('HMGET', K.counters, 'purge:cursor', 'purge:jobs-cursor', 'purge:swept-at')
+local c = redis.call('HMGET', K.counters, 'purge:cursor', 'purge:jobs-cursor', 'purge:swept-at', 'purge:empty-since',
+  'purge:empty-enqueued', 'enqueued')
 local cursor, jobsCursor, sweptAt = c[1] or '0', c[2] or '0', tonumber(c[3] or '0')
 local sweep = cursor ~= '0' or jobsCursor ~= '0' or metaN ~= jobsN
   or (sweepEveryMs > 0 and now - sweptAt >= sweepEveryMs)
@@ -179,8 +185,25 @@ if sweep then
 end
 -- A dry run removed nothing: what a real one would leave.
 if dryRun then metaN = metaN - #done - #pastTtl - trimmed end
+-- Since when the queue holds no job, and its enqueued count then (forgetQueue compares both): kept
+-- from the first purge that finds it empty until one finds a job or a new enqueue.
+local emptySince = nil
+if metaN <= 0 then
+  local enqueued = c[6] or '0'
+  if c[4] and c[5] == enqueued then
+    emptySince = tonumber(c[4])
+  else
+    emptySince = now
+    if not dryRun then
+      redis.call('HSET', K.counters, 'purge:empty-since', num(now), 'purge:empty-enqueued', enqueued)
+    end
+  end
+elseif c[4] and not dryRun then
+  redis.call('HDEL', K.counters, 'purge:empty-since', 'purge:empty-enqueued')
+end
 local out = cjson.encode({ completed = #done, deadPastTtl = #pastTtl, deadTrimmed = trimmed,
-  idempotencyKeys = #keys, orphans = #orphans, more = more, nextAt = nextAt, jobs = math.max(0, metaN) })
+  idempotencyKeys = #keys, orphans = #orphans, more = more, nextAt = nextAt, jobs = math.max(0, metaN),
+  emptySince = emptySince })
 if requestTtlMs > 0 and not dryRun and #done + #pastTtl + trimmed + #keys + #orphans > 0 then
   redis.call('SET', K.request, out, 'PX', requestTtlMs)
 end
@@ -191,23 +214,24 @@ return out
 export const FORGET_QUEUE = defineScript({
   name: 'forgetQueue',
   summary: `
-Take a queue out of the registry when it holds no job and was last enqueued to before \`before\` (or
-never, as far as the touched index knows). Its counters and audit list stay: an enqueue brings it
-back with them. Safe to run twice (the second run finds it gone).`,
+Take a queue out of the registry when it holds no job and has held none since before \`before\` with
+no enqueue since (purge keeps purge:empty-since and the enqueued count then). Its counters and
+audit list stay: an enqueue brings it back with them. Safe to run twice (the second run finds it gone).`,
   keys: {
     meta: 'read: the queue holds no job when it is empty',
+    counters: 'read: enqueued, purge:empty-since, purge:empty-enqueued',
     touched: 'the queue leaves it',
     queues: 'the queue leaves it',
   },
   args: {
-    before: { kind: 'number', doc: 'epoch ms: forgotten only when last enqueued to before this' },
+    before: { kind: 'number', doc: 'epoch ms: forgotten only when empty since before this' },
     queue: ARGS.queue,
   },
   result: returns<{ forgotten: boolean }>('{ forgotten }'),
   body: `
 if redis.call('HLEN', K.meta) > 0 then return cjson.encode({ forgotten = false }) end
-local last = redis.call('ZSCORE', K.touched, queue)
-if last and tonumber(last) >= before then return cjson.encode({ forgotten = false }) end
+local c = redis.call('HMGET', K.counters, 'purge:empty-since', 'purge:empty-enqueued', 'enqueued')
+if not c[1] or tonumber(c[1]) >= before or c[2] ~= (c[3] or '0') then return cjson.encode({ forgotten = false }) end
 redis.call('ZREM', K.touched, queue)
 redis.call('SREM', K.queues, queue)
 return cjson.encode({ forgotten = true })

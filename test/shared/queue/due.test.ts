@@ -31,6 +31,29 @@ describe('the due index', () => {
     expect(await spool.queues()).toContain('d-delay');
   });
 
+  it('while a worker is marked running the queue stays due now, and an enqueue writes neither due nor touched', async () => {
+    const q = 'd-touch';
+    const touched = () => redis.zscore(globalKey(prefix, 'touched'), q).then(Number);
+    const t0 = clock.now();
+    await spool.enqueue(q, job('first'));
+    expect(await touched()).toBe(t0);
+    await spool.lease(q, { count: 1, workerMarkMs: 60_000 });
+    // a worker marked running keeps its queue due now (the schedule finds it should the worker die)
+    const leasedAt = clock.now();
+    expect(await due(q)).toBe(leasedAt);
+    clock.advance(1_000);
+    await spool.enqueue(q, job('second'));
+    expect(await touched()).toBe(t0);
+    expect(await due(q)).toBe(leasedAt);
+    // no worker marked: scored again
+    await spool.lease(q, { count: 0, workerMarkMs: 1 });
+    // the worker left: the entry is exact again (a job waits: now)
+    expect(await due(q)).toBe(clock.now());
+    clock.advance(1_000);
+    await spool.enqueue(q, job('third'));
+    expect(await touched()).toBe(clock.now());
+  });
+
   it('a lease sets the entry exactly; acks leave it early; the next lease of nothing removes it', async () => {
     const q = 'd-lease';
     const t0 = clock.now();

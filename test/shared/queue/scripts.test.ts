@@ -33,31 +33,39 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
-  clear: '5942d2113c36ea7446d652a9e2213f27697af48c',
-  complete: '32f986ba2b1a9074e6fd7e0b3f9c8bb7e7ab1f8b',
-  fail: '1586a8be09ce26b2b324d3c1cef6a3fac2eeb176',
+  clear: '4e769f14c213f78e7e80863036699120aea1299b',
+  complete: '348d752c04d432d73327d133cdbe5864c4b4b583',
+  fail: 'c62e0a7871b6de59dd0270bdb43316df43f5f1d3',
   extend: 'adf22e7f13fa16c732918ec551a38b27ee9493fa',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
-  replay: '57387f11a138325853e52ac49304bbc9a3475483',
+  replay: '4a058cc1fd83583044b3b3a1ec4fdb2868e2e068',
   deleteDead: '22cb70e1b6e0dde0f00d23bc05e56c4265173a82',
-  enqueue: '52128f191be6d4229f00efb35b149975b92612b3',
+  enqueue: '478d768f4bfa4fb6737b2e9524bf507669faf7c4',
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
-  cancel: '62dc80fb2a61b7eb8ae06dc51176edfb3b779d13',
-  runNow: 'a5955005495345af717503d06f22873843de8b08',
-  lease: 'd63c1975375c67e4b87838f06a8b018854ebff14',
-  release: '2555939d57966ed60cc1f243ec85d5d8bd37b33e',
+  cancel: '78e4c0fe49cac750b34e4949501e67144818052c',
+  runNow: '92505737bf30eb9e6f9493b331f94c9c420b6a65',
+  lease: '0eee9959b4d32c248d9ebda873bde7eaeb503cee',
+  release: '28a8180f8d76aeab495163a03047e68a215ddafc',
   claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
-  purge: '6d32d1a92b7cf89c7e0e4b614301ac96c913680e',
-  forgetQueue: 'c5f0d891b2cc0060054aa92ced908f047bb90ff5',
-  snapshot: '7e9d06ac2fb1cca250b3f653d0e56f088d777851',
-  settings: 'e43d7cf5fc24d463ab150a91b36ddbb52cd6ac19',
+  purge: 'af28ffa6612857c6a2193c0e83c9a0cedfc912d1',
+  forgetQueue: '0ab1c0f56661a1cb1b7bb48eddae0d3d7fc45e28',
+  snapshot: '16f403c01e95bb26b8010707e69b6fab644a0860',
+  settings: '32db2797bf4940d01e1178ff69ccb342aa0a301b',
   settingsRead: '21035b748e65087670230a1864b8df330299f048',
   activeWorkers: 'abce62417859c2271a016dccbd0ea56a5eba7866',
 };
 
 /** Fields of the counters hash that are the engine's own, not counters (keys.ts). */
-const ENGINE_FIELDS = ['seq', 'fence', 'purge:cursor', 'purge:jobs-cursor', 'purge:swept-at'];
+const ENGINE_FIELDS = [
+  'seq',
+  'fence',
+  'purge:cursor',
+  'purge:jobs-cursor',
+  'purge:swept-at',
+  'purge:empty-since',
+  'purge:empty-enqueued',
+];
 
 /** The members of an interface of a TypeScript file, read with the compiler. */
 function interfaceMembers(file: string, name: string): string[] {
