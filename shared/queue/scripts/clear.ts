@@ -9,7 +9,8 @@ its active ones too, whose workers' acks are then refused as stale) with their r
 idempotency keys that name them. Without force, a queue with active jobs is refused (conflict, and
 nothing is written). Writes the call's audit record (with the counts removed) to the audit list in
 the same script. A queue left holding no job leaves the registry (touched, queues) and the due
-index; else its due time is set from what is left. Safe to run twice: the answer is kept under the
+index; else its due time is set from what is left. The worker mark goes too (the next enqueue
+writes the indexes and may kick; an enqueue that finds the mark writes neither, see enqueue). Safe to run twice: the answer is kept under the
 request nonce, and a run that finds it answers it and removes nothing more. One script over the
 whole queue: its cost grows with the jobs removed.`,
   keys: {
@@ -27,6 +28,7 @@ whole queue: its cost grows with the jobs removed.`,
     auditDlqReplay: "this call's audit record joins it",
     request: REQUEST_KEY,
     due: 'the queue leaves it (nothing is left to run)',
+    worker: 'deleted: a worker still running sets it again with its next lease',
     touched: 'the queue leaves it when it holds no job',
     queues: 'the queue leaves it when it holds no job',
   },
@@ -80,6 +82,7 @@ end
 local left = redis.call('HLEN', K.meta)
 -- Nothing is left to run: no waiting or delayed job, and no lease to reclaim.
 redis.call('ZREM', K.due, queue)
+redis.call('DEL', K.worker)
 local unregistered = false
 if left == 0 then
   redis.call('ZREM', K.touched, queue)

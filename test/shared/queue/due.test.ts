@@ -54,6 +54,19 @@ describe('the due index', () => {
     expect(await touched()).toBe(clock.now());
   });
 
+  it('a queue cleared while a worker is marked on it is registered and due again by the next enqueue', async () => {
+    const q = 'd-clear';
+    await spool.enqueue(q, job('a'));
+    await spool.lease(q, { count: 1, workerMarkMs: 60_000 });
+    const r = await spool.clear(q, { force: true, audit: { record: { by: 'test' }, cap: 10 } });
+    expect(r).toMatchObject({ removed: { active: 1 }, unregistered: true });
+    expect(await spool.queues()).not.toContain(q);
+    // the worker is still running (it would lease again); an enqueue now registers the queue and makes it due
+    await spool.enqueue(q, job('b'));
+    expect(await spool.queues()).toContain(q);
+    expect(await due(q)).toBe(clock.now());
+  });
+
   it('a lease sets the entry exactly; acks leave it early; the next lease of nothing removes it', async () => {
     const q = 'd-lease';
     const t0 = clock.now();

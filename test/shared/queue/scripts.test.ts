@@ -33,7 +33,7 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
-  clear: '4e769f14c213f78e7e80863036699120aea1299b',
+  clear: '1df074cef57019c5ee85d03410200d8b0ac0d041',
   complete: '348d752c04d432d73327d133cdbe5864c4b4b583',
   fail: 'c62e0a7871b6de59dd0270bdb43316df43f5f1d3',
   extend: 'adf22e7f13fa16c732918ec551a38b27ee9493fa',
