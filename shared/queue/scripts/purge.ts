@@ -215,11 +215,13 @@ export const FORGET_QUEUE = defineScript({
   name: 'forgetQueue',
   summary: `
 Take a queue out of the registry when it holds no job and has held none since before \`before\` with
-no enqueue since (purge keeps purge:empty-since and the enqueued count then). Its counters and
+no enqueue since (purge keeps purge:empty-since and the enqueued count then), and no worker is
+marked running on it. Its counters and
 audit list stay: an enqueue brings it back with them. Safe to run twice (the second run finds it gone).`,
   keys: {
     meta: 'read: the queue holds no job when it is empty',
     counters: 'read: enqueued, purge:empty-since, purge:empty-enqueued',
+    worker: 'read: a queue with a worker marked running is kept (its enqueues write no touched)',
     touched: 'the queue leaves it',
     queues: 'the queue leaves it',
   },
@@ -229,7 +231,9 @@ audit list stay: an enqueue brings it back with them. Safe to run twice (the sec
   },
   result: returns<{ forgotten: boolean }>('{ forgotten }'),
   body: `
-if redis.call('HLEN', K.meta) > 0 then return cjson.encode({ forgotten = false }) end
+if redis.call('HLEN', K.meta) > 0 or redis.call('EXISTS', K.worker) == 1 then
+  return cjson.encode({ forgotten = false })
+end
 local c = redis.call('HMGET', K.counters, 'purge:empty-since', 'purge:empty-enqueued', 'enqueued')
 if not c[1] or tonumber(c[1]) >= before or c[2] ~= (c[3] or '0') then return cjson.encode({ forgotten = false }) end
 redis.call('ZREM', K.touched, queue)

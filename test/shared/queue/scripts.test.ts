@@ -49,7 +49,7 @@ const DIGESTS: Record<string, string> = {
   release: '28a8180f8d76aeab495163a03047e68a215ddafc',
   claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
   purge: 'af28ffa6612857c6a2193c0e83c9a0cedfc912d1',
-  forgetQueue: '0ab1c0f56661a1cb1b7bb48eddae0d3d7fc45e28',
+  forgetQueue: '93510be0598c751e3c7c758552696a877445e4c3',
   snapshot: '16f403c01e95bb26b8010707e69b6fab644a0860',
   settings: '32db2797bf4940d01e1178ff69ccb342aa0a301b',
   settingsRead: '21035b748e65087670230a1864b8df330299f048',
