@@ -58,6 +58,8 @@ export interface SpoolProps {
   readonly workerSchedule?: string | number;
   readonly healthSchedule?: string | number;
   readonly purgeSchedule?: string | number;
+  /** The dlq-replay function's schedule: automatic DLQ replay of the queues whose settings ask for it. */
+  readonly dlqReplaySchedule?: string | number;
   /** No longer alarms (dead stock is a ticket at any count; new dead letters page): accepted, with a warning. */
   readonly deadJobsCritical?: number;
   /** Page when more than this many jobs went dead within newDeadJobsWindowMinutes. */
@@ -99,6 +101,7 @@ export const CONTEXT_KEYS = [
   'workerSchedule',
   'healthSchedule',
   'purgeSchedule',
+  'dlqReplaySchedule',
   'deadJobsCritical',
   'newDeadJobsThreshold',
   'newDeadJobsWindowMinutes',
@@ -150,6 +153,7 @@ export interface StackConfig {
   /** The health schedule, always with its interval (a cron that has none is refused). */
   readonly healthSchedule: ScheduleSpec & { readonly intervalMinutes: number };
   readonly purgeSchedule: ScheduleSpec;
+  readonly dlqReplaySchedule: ScheduleSpec;
   /** Page when more than this many jobs went dead within newDeadJobsWindowMinutes. */
   readonly newDeadJobsThreshold: number;
   readonly newDeadJobsWindowMinutes: number;
@@ -185,6 +189,7 @@ export const CONTEXT_DEFAULTS = {
   workerSchedule: 'rate(1 minute)',
   healthSchedule: 'rate(1 minute)',
   purgeSchedule: 'rate(1 hour)',
+  dlqReplaySchedule: 'rate(1 hour)',
   newDeadJobsThreshold: 10,
   newDeadJobsWindowMinutes: 15,
   oldestWaitingAgeSeconds: 900,
@@ -590,6 +595,7 @@ export function readConfig(get: ContextReader): StackConfig {
     workerSchedule: parseSchedule('workerSchedule', get('workerSchedule'), d.workerSchedule),
     healthSchedule: { expression: healthSpec.expression, intervalMinutes: healthEvery },
     purgeSchedule: parseSchedule('purgeSchedule', get('purgeSchedule'), d.purgeSchedule),
+    dlqReplaySchedule: parseSchedule('dlqReplaySchedule', get('dlqReplaySchedule'), d.dlqReplaySchedule),
     newDeadJobsThreshold: numberOr(get, 'newDeadJobsThreshold', d.newDeadJobsThreshold, { min: 0, max: 1e9 }),
     newDeadJobsWindowMinutes,
     oldestWaitingAgeSeconds: numberOr(get, 'oldestWaitingAgeSeconds', d.oldestWaitingAgeSeconds, { min: 1, max: 1e9 }),

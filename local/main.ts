@@ -105,6 +105,7 @@ try {
       worker: msEnv('SPOOL_LOCAL_WORKER_EVERY_MS', LOCAL_SCHEDULES.worker),
       health: msEnv('SPOOL_LOCAL_HEALTH_EVERY_MS', LOCAL_SCHEDULES.health),
       purge: msEnv('SPOOL_LOCAL_PURGE_EVERY_MS', LOCAL_SCHEDULES.purge),
+      'dlq-replay': msEnv('SPOOL_LOCAL_DLQ_REPLAY_EVERY_MS', LOCAL_SCHEDULES['dlq-replay']),
     },
   });
   if (stopping) await stopping;

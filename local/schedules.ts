@@ -1,6 +1,6 @@
 /**
  * The EventBridge schedules, on timers. Deployed they run every minute (worker, health) and every
- * hour (purge); locally they run sooner so that retries and the dashboard move while you watch.
+ * hour (purge, dlq-replay: automatic DLQ replay); locally they run sooner so that retries and the dashboard move while you watch.
  * A tick is skipped while the previous run of the same function is still going.
  */
 import type { FunctionHost } from './functions.js';
@@ -9,9 +9,15 @@ export interface ScheduleIntervals {
   worker: number;
   health: number;
   purge: number;
+  'dlq-replay': number;
 }
 
-export const LOCAL_SCHEDULES: ScheduleIntervals = { worker: 2_000, health: 10_000, purge: 60_000 };
+export const LOCAL_SCHEDULES: ScheduleIntervals = {
+  worker: 2_000,
+  health: 10_000,
+  purge: 60_000,
+  'dlq-replay': 60_000,
+};
 
 export function startSchedules(
   host: FunctionHost,
@@ -22,7 +28,7 @@ export function startSchedules(
   const all = { ...LOCAL_SCHEDULES, ...intervals };
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
-  for (const fn of ['worker', 'health', 'purge'] as const) {
+  for (const fn of ['worker', 'health', 'purge', 'dlq-replay'] as const) {
     const every = all[fn];
     if (!(every > 0)) continue;
     let running = false;
@@ -41,7 +47,9 @@ export function startSchedules(
     // The health history feeds the dashboard chart: take a first sample at once.
     if (fn === 'health') setImmediate(() => void tick());
   }
-  log(`[schedule] worker every ${all.worker}ms, health every ${all.health}ms, purge every ${all.purge}ms`);
+  log(
+    `[schedule] worker every ${all.worker}ms, health every ${all.health}ms, purge every ${all.purge}ms, dlq-replay every ${all['dlq-replay']}ms`,
+  );
   return {
     stop() {
       stopped = true;

@@ -13,12 +13,14 @@ import { redactUrls } from '../../shared/log/redact.js';
 import { ValidationError } from '../../shared/queue/errors.js';
 import { queueKey } from '../../shared/queue/keys.js';
 import { replay } from '../../shared/queue/ops/dead.js';
+import { getSettings } from '../../shared/queue/ops/settings.js';
+import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
 import { parseWith } from '../../shared/validation/zod.js';
 import { auditRecord } from '../lib/audit.js';
-import type { Invocation } from '../lib/handler.js';
+import { type Invocation, isScheduledEvent } from '../lib/handler.js';
 import { iso } from '../lib/present.js';
 import type { Runtime } from '../lib/runtime.js';
 import { type Body, type replayBody, replayFields, type replayResponse } from '../lib/schemas.js';
@@ -53,10 +55,11 @@ export async function runReplay(
   queue: string,
   input: ReplayInput,
   who: { actor: string; requestId: string },
+  rule: Pick<ReplaySelection, 'retryableOnly' | 'maxReplaysPerJob'> = {},
 ): Promise<ReplayRunReport> {
   const dryRun = input.dryRun ?? true;
   const limit = input.limit ?? 100;
-  const sel: ReplaySelection = { dryRun };
+  const sel: ReplaySelection = { dryRun, ...rule };
   if (input.ids) sel.ids = input.ids;
   if (input.fingerprint) sel.fingerprint = input.fingerprint;
   const after = toMs('failedAfter', input.failedAfter);
@@ -65,7 +68,7 @@ export async function runReplay(
   if (before !== undefined) sel.failedBefore = before;
 
   const record = (chunk: number) => ({
-    audit: auditRecord(rt.clock(), who, queue, { dryRun, selection: { ...input, dryRun, limit }, chunk }),
+    audit: auditRecord(rt.clock(), who, queue, { dryRun, selection: { ...input, ...rule, dryRun, limit }, chunk }),
   });
   const reports: ReplayReport[] = [];
   if (dryRun) {
@@ -148,8 +151,63 @@ export async function runReplay(
   return out;
 }
 
-/** A direct invocation: `{"queue": ..., "actor"?, ...the replay body}`. */
-export async function runInvocation(event: unknown, inv: Invocation): Promise<ReplayRunReport> {
+/** The actor of the automatic replays' audit records. */
+export const AUTO_REPLAY_ACTOR = 'auto-replay';
+
+export interface AutoReplayReport {
+  /** Queues whose settings ask for automatic replay. */
+  queues: Record<string, { matched: number; moved: number; chunks: number }>;
+  moved: number;
+  /** Queues left for the next run: the invocation's time ran out. */
+  skipped: string[];
+}
+
+/**
+ * The scheduled run (hourly by default, CDK context dlqReplaySchedule): every queue whose settings
+ * have `autoReplay` gets one replay of at most maxJobs of its dead jobs that died at least minAgeMs
+ * ago of a retryable failure (not permanent, not Expired) and were replayed fewer than
+ * maxReplaysPerJob times, audited with the actor `auto-replay`. Queues without it are only read
+ * (their settings: one script each, in one request).
+ */
+export async function runAutoReplay(
+  rt: Runtime,
+  log: Logger,
+  deadline: number,
+  requestId: string,
+): Promise<AutoReplayReport> {
+  const names = await listQueues(rt.spool);
+  const settings = await Promise.all(names.map((q) => getSettings(rt.spool, q)));
+  const out: AutoReplayReport = { queues: {}, moved: 0, skipped: [] };
+  for (const [i, queue] of names.entries()) {
+    const auto = settings[i]!.autoReplay;
+    if (!auto) continue;
+    if (rt.clock() >= deadline) {
+      out.skipped.push(queue);
+      continue;
+    }
+    const r = await runReplay(
+      rt,
+      log,
+      queue,
+      { dryRun: false, limit: auto.maxJobs, failedBefore: Math.max(0, Math.floor(rt.clock() - auto.minAgeMs)) },
+      { actor: AUTO_REPLAY_ACTOR, requestId },
+      { retryableOnly: true, maxReplaysPerJob: auto.maxReplaysPerJob },
+    );
+    out.queues[queue] = { matched: r.matched, moved: r.moved, chunks: r.chunks };
+    out.moved += r.moved;
+  }
+  if (Object.keys(out.queues).length > 0 || out.skipped.length > 0) log.info('auto replay', { ...out });
+  return out;
+}
+
+/** How long before the invocation's end the scheduled run stops starting queues. */
+const RESERVE_MS = 10_000;
+
+/**
+ * A scheduled run (runAutoReplay); or a direct invocation: `{"queue": ..., "actor"?, ...the replay body}`.
+ */
+export async function runInvocation(event: unknown, inv: Invocation): Promise<ReplayRunReport | AutoReplayReport> {
+  if (isScheduledEvent(event)) return runAutoReplay(inv.rt, inv.log, inv.deadline - RESERVE_MS, inv.requestId);
   const { queue, actor, ...input } = parseWith(replayInvocation, event);
   assertQueueName(queue);
   return runReplay(inv.rt, inv.log, queue, input, { actor: actor ?? 'direct-invoke', requestId: inv.requestId });

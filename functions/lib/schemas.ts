@@ -250,6 +250,8 @@ export const settingsResponse = z.object({
       coolDownMs: z.optional(z.int()),
     }),
   ),
+  /** Automatic DLQ replay on the dlq-replay function's schedule; null: off (the default). */
+  autoReplay: z.nullable(z.object({ maxJobs: z.int(), minAgeMs: z.int(), maxReplaysPerJob: z.int() })),
 });
 
 const counts = z.object({ waiting: count, delayed: count, active: count, completed: count, dead: count });

@@ -1,5 +1,6 @@
 /**
- * EventBridge schedules: worker and health every minute, purge every hour (all configurable).
+ * EventBridge schedules: worker and health every minute, purge and dlq-replay (automatic DLQ replay)
+ * every hour (all configurable).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -24,6 +25,7 @@ export class SpoolSchedules extends Construct {
       ['worker', props.config.workerSchedule],
       ['health', props.config.healthSchedule],
       ['purge', props.config.purgeSchedule],
+      ['dlq-replay', props.config.dlqReplaySchedule],
     ];
     const rules: Partial<Record<FunctionName, events.Rule>> = {};
     for (const [fn, spec] of scheduled) {

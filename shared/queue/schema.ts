@@ -74,6 +74,9 @@ export const jobInputSchema = z.strictObject({
 export const RATE_LIMIT_MAX = 100_000;
 export const RATE_PERIOD_MAX_MS = 86_400_000;
 export const MAX_CONCURRENCY_MAX = 100_000;
+/** Automatic DLQ replay: jobs replayed per run at most, and the oldest a minimum age may ask (30 days). */
+export const AUTO_REPLAY_MAX_JOBS = 1000;
+export const AUTO_REPLAY_MAX_AGE_MS = 30 * 86_400_000;
 
 /**
  * A queue's flow-control settings as PUT: each field given is set, `null` clears it (its default),
@@ -97,6 +100,15 @@ export const settingsInputSchema = z.strictObject({
         failures: z.optional(z.int().check(z.gte(1), z.lte(1000))),
         coolDownMs: z.optional(z.int().check(z.gte(100), z.lte(RATE_PERIOD_MAX_MS))),
         maxCoolDownMs: z.optional(z.int().check(z.gte(100), z.lte(RATE_PERIOD_MAX_MS))),
+      }),
+    ),
+  ),
+  autoReplay: z.optional(
+    z.nullable(
+      z.strictObject({
+        maxJobs: z.int().check(z.gte(1), z.lte(AUTO_REPLAY_MAX_JOBS)),
+        minAgeMs: z.int().check(z.gte(0), z.lte(AUTO_REPLAY_MAX_AGE_MS)),
+        maxReplaysPerJob: z.int().check(z.gte(1), z.lte(100)),
       }),
     ),
   ),

@@ -193,6 +193,8 @@ export interface QueueSettings {
   circuitBreaker: BreakerConfig;
   /** The breakers of origins that failed since they last answered (closed ones counting failures, open, half-open). */
   breakers: BreakerState[];
+  /** Automatic DLQ replay (the dlq-replay function's schedule); default null: off. */
+  autoReplay: AutoReplay | null;
 }
 
 export interface BreakerConfig {
@@ -223,6 +225,17 @@ export interface SettingsInput {
   rateLimit?: { limit: number; periodMs: number } | null | undefined;
   maxConcurrency?: number | null | undefined;
   circuitBreaker?: Partial<BreakerConfig> | null | undefined;
+  autoReplay?: AutoReplay | null | undefined;
+}
+
+/**
+ * A queue's automatic DLQ replay: each scheduled run replays at most `maxJobs` of its dead jobs that
+ * died at least `minAgeMs` ago of a retryable failure, none replayed `maxReplaysPerJob` times already.
+ */
+export interface AutoReplay {
+  maxJobs: number;
+  minAgeMs: number;
+  maxReplaysPerJob: number;
 }
 
 export type AckStatus = 'ok' | 'stale' | 'not_found';
@@ -349,6 +362,10 @@ export interface ReplaySelection {
   failedBefore?: number;
   limit?: number;
   dryRun?: boolean;
+  /** Only jobs whose last failure was retryable (not permanent, not Expired): automatic replay's rule. */
+  retryableOnly?: boolean;
+  /** Only jobs replayed fewer times than this (their `replays`). */
+  maxReplaysPerJob?: number;
 }
 
 export interface ReplayReport {

@@ -10,10 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Spool } from '../../shared/queue/index.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
-/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet. */
+/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet, no automatic replay. */
 const DEFAULT_BREAKERS = {
   circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
   breakers: [],
+  autoReplay: null,
 };
 
 const BIN = fileURLToPath(new URL('../../bin/spool.mjs', import.meta.url));

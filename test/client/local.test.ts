@@ -14,10 +14,11 @@ import { ROUTES } from '../../functions/routes.js';
 import { type LocalServer, startLocal } from '../../local/server.js';
 import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
-/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet. */
+/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet, no automatic replay. */
 const DEFAULT_BREAKERS = {
   circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
   breakers: [],
+  autoReplay: null,
 };
 
 const prefix = uniquePrefix('client');

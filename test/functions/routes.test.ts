@@ -12,10 +12,11 @@ import { createRedis } from '../../shared/redis/client.js';
 import { apiEvent, json, lambdaContext } from '../helpers/fixtures.js';
 import { testRuntime } from '../helpers/runtime.js';
 
-/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet. */
+/** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet, no automatic replay. */
 const DEFAULT_BREAKERS = {
   circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
   breakers: [],
+  autoReplay: null,
 };
 
 const { rt, kicks, prefix } = await testRuntime('api', { SPOOL_PAYLOAD_MAX_BYTES: '1024' });

@@ -61,6 +61,7 @@ describe('readConfig', () => {
       workerSchedule: { expression: 'rate(1 minute)', intervalMinutes: 1 },
       healthSchedule: { expression: 'rate(1 minute)', intervalMinutes: 1 },
       purgeSchedule: { expression: 'rate(1 hour)', intervalMinutes: 60 },
+      dlqReplaySchedule: { expression: 'rate(1 hour)', intervalMinutes: 60 },
       newDeadJobsThreshold: 10,
       newDeadJobsWindowMinutes: 15,
       oldestWaitingAgeSeconds: 900,

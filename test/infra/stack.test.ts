@@ -89,13 +89,14 @@ describe('SpoolStack with default context', () => {
     expect(JSON.parse(line)).toMatchObject({ status: 503, routeKey: 'x', requestId: 'x' });
   });
 
-  it('schedules worker and health every minute and purge every hour, each targeting its own function', () => {
+  it('schedules worker and health every minute, purge and dlq-replay every hour, each targeting its own function', () => {
     const rules = resources(s.template, 'AWS::Events::Rule').map(([, r]) => r.Properties as Json);
-    expect(rules).toHaveLength(3);
+    expect(rules).toHaveLength(4);
     const expectations: Array<[FunctionName, string]> = [
       ['worker', 'rate(1 minute)'],
       ['health', 'rate(1 minute)'],
       ['purge', 'rate(1 hour)'],
+      ['dlq-replay', 'rate(1 hour)'],
     ];
     for (const [fn, expr] of expectations) {
       const matching = rules.filter((r) =>

@@ -75,6 +75,8 @@ export async function replay(
       failedBefore: sel.failedBefore !== undefined ? String(Math.floor(sel.failedBefore)) : '+inf',
       limit,
       scanMax: Math.max(core.config.deadCap, 1000),
+      retryableOnly: sel.retryableOnly === true,
+      maxReplays: sel.maxReplaysPerJob ?? 0,
       audit: opts.audit ?? {},
       requestTtlMs: REQUEST_TTL_MS,
     },

@@ -4,7 +4,7 @@ import type { SpoolCore } from '../core.js';
 import { ValidationError } from '../errors.js';
 import { assertQueueName, BREAKER_DEFAULTS, settingsInputSchema } from '../schema.js';
 import { SETTINGS, SETTINGS_READ } from '../scripts/flow.js';
-import type { BreakerConfig, BreakerState, QueueSettings, SettingsInput } from '../types.js';
+import type { AutoReplay, BreakerConfig, BreakerState, QueueSettings, SettingsInput } from '../types.js';
 
 /**
  * The fields of a queue's settings hash (keys.ts `settings`) and how each is kept: `paused` '1'
@@ -13,7 +13,14 @@ import type { BreakerConfig, BreakerState, QueueSettings, SettingsInput } from '
  * running, no rate limit, no cap, breakers on with BREAKER_DEFAULTS. And `breaker:<origin>`, one per
  * target origin that failed since it last answered (written by the lease and fail scripts).
  */
-export const QUEUE_SETTING_FIELDS = ['paused', 'pausedAt', 'rateLimit', 'maxConcurrency', 'circuitBreaker'] as const;
+export const QUEUE_SETTING_FIELDS = [
+  'paused',
+  'pausedAt',
+  'rateLimit',
+  'maxConcurrency',
+  'circuitBreaker',
+  'autoReplay',
+] as const;
 export const BREAKER_FIELD_PREFIX = 'breaker:';
 
 /**
@@ -28,6 +35,7 @@ export function settingsOf(raw: Record<string, string> | unknown[], now: number)
     maxConcurrency: null,
     circuitBreaker: h.circuitBreaker ? (JSON.parse(h.circuitBreaker) as BreakerConfig) : { ...BREAKER_DEFAULTS },
     breakers: [],
+    autoReplay: null,
   };
   for (const [field, value] of Object.entries(h)) {
     if (!field.startsWith(BREAKER_FIELD_PREFIX)) continue;
@@ -45,6 +53,14 @@ export function settingsOf(raw: Record<string, string> | unknown[], now: number)
     out.rateLimit = { limit: Number(r.limit), periodMs: Number(r.periodMs) };
   }
   if (h.maxConcurrency !== undefined) out.maxConcurrency = Number(h.maxConcurrency);
+  if (h.autoReplay) {
+    const a = JSON.parse(h.autoReplay) as AutoReplay;
+    out.autoReplay = {
+      maxJobs: Number(a.maxJobs),
+      minAgeMs: Number(a.minAgeMs),
+      maxReplaysPerJob: Number(a.maxReplaysPerJob),
+    };
+  }
   return out;
 }
 
@@ -73,6 +89,11 @@ export function settingsChange(input: unknown): { set: Record<string, string>; d
     if (c.maxCoolDownMs < c.coolDownMs)
       throw new ValidationError('circuitBreaker.maxCoolDownMs', 'must be at least circuitBreaker.coolDownMs');
     set.circuitBreaker = JSON.stringify(c);
+  }
+  if (v.autoReplay === null) del.push('autoReplay');
+  else if (v.autoReplay) {
+    const { maxJobs, minAgeMs, maxReplaysPerJob } = v.autoReplay;
+    set.autoReplay = JSON.stringify({ maxJobs, minAgeMs, maxReplaysPerJob });
   }
   return { set, del };
 }

@@ -55,6 +55,8 @@ once); or, with a fingerprint, that fingerprint's entries of the dead index in d
 jobs selected are all it reads: O(limit log n), whatever the size of the DLQ); or a scan of the dead
 set by died-at, bounded by scanMax (also for a fingerprint while the index does not cover the DLQ:
 its size differs from the dead set's, as after an upgrade, until the older dead jobs are gone).
+With retryableOnly, only jobs whose last failure was retryable (not retryable: false, not of class
+Expired) match; with maxReplays, only jobs replayed fewer times (m.replays) match.
 With an audit record, writes it (with matched, moved and byFingerprint) in the same script, dry
 runs included. Safe to run twice: the answer is kept under the request nonce, and a run that finds
 it answers it and does nothing more.`,
@@ -79,6 +81,8 @@ it answers it and does nothing more.`,
     failedBefore: { kind: 'string', doc: "died at or before ('+inf' or ms)" },
     limit: { kind: 'number', doc: 'jobs matched at most' },
     scanMax: { kind: 'number', doc: 'dead jobs examined at most' },
+    retryableOnly: { kind: 'flag', doc: 'only jobs whose last failure was retryable' },
+    maxReplays: { kind: 'number', doc: 'only jobs replayed fewer times than this (0: any)' },
     audit: { kind: 'json', doc: "{ record, cap }: this call's audit record and the list's cap ({} for none)" },
     requestTtlMs: ARGS.requestTtlMs,
     queue: ARGS.queue,
@@ -97,7 +101,10 @@ local matched, metasOf = {}, {}
 local scanned, truncated = 0, false
 local function consider(id, m)
   if #matched >= limit then return end
-  if m and m.state == 'dead' and (fingerprint == '' or (m.error and m.error.fingerprint == fingerprint)) then
+  if not m or m.state ~= 'dead' then return end
+  if retryableOnly and not (m.error and m.error.retryable ~= false and m.error.class ~= 'Expired') then return end
+  if maxReplays > 0 and (tonumber(m.replays) or 0) >= maxReplays then return end
+  if fingerprint == '' or (m.error and m.error.fingerprint == fingerprint) then
     matched[#matched + 1] = id
     metasOf[#matched] = m
   end

@@ -17,10 +17,11 @@ describe('flow control', () => {
   const { spool, clock, redis, prefix } = harness('flow', { config: { leaseMs: 30_000, leaseGraceMs: 0 } });
   const due = (q: string) => redis.zscore(globalKey(prefix, 'due'), q).then((s) => (s === null ? null : Number(s)));
   const jobs = (n: number) => Array.from({ length: n }, (_, i) => job({ i }));
-  // What GET answers beside the fields a test sets: the breakers' defaults, no breaker yet.
+  // What GET answers beside the fields a test sets: the breakers' defaults, no breaker yet, no automatic replay.
   const rest = {
     circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
     breakers: [],
+    autoReplay: null,
   };
 
   it('settings default to running, no rate limit, no cap; PUT merges, null clears, the answer is whole', async () => {

@@ -38,7 +38,7 @@ const DIGESTS: Record<string, string> = {
   fail: 'c62e0a7871b6de59dd0270bdb43316df43f5f1d3',
   extend: 'adf22e7f13fa16c732918ec551a38b27ee9493fa',
   deadGroups: '9d420a8cdb687e3fd6b0e88f843a50a866344e29',
-  replay: '4a058cc1fd83583044b3b3a1ec4fdb2868e2e068',
+  replay: 'b29fe9e14524c2552cca8c62129f7b65df46d87f',
   deleteDead: '22cb70e1b6e0dde0f00d23bc05e56c4265173a82',
   enqueue: '478d768f4bfa4fb6737b2e9524bf507669faf7c4',
   get: '5bca9caa7ba342ab363208ac4412504dee3b34fa',
