@@ -1,6 +1,7 @@
 /**
  * Idle cost: the Redis commands a Spool with N empty queues spends per minute at the deployed
- * schedules (infra/config.ts CONTEXT_DEFAULTS: worker and health every minute, purge every hour),
+ * schedules (infra/config.ts CONTEXT_DEFAULTS: worker and health every minute, purge and the
+ * dlq-replay function's automatic replay every hour),
  * counted with INFO commandstats on a private redis-server (commands run inside Lua included)
  * behind the local Upstash endpoint. Each queue has been used (one job enqueued, run and purged),
  * so it is registered and empty. The scheduled functions run in-process on a clock that advances a
@@ -9,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import { Redis as IORedis } from 'ioredis';
+import { runInvocation as runDlqReplayInvocation } from '../functions/dlq-replay/run.js';
 import { runHealth } from '../functions/health/run.js';
 import type { Invocation } from '../functions/lib/handler.js';
 import { createRuntime, type Runtime } from '../functions/lib/runtime.js';
@@ -28,6 +30,8 @@ export interface IdleTicks {
   health: number;
   /** Commands of one scheduled purge run (nothing to purge). */
   purge: number;
+  /** Commands of one scheduled dlq-replay run (no queue has autoReplay; absent in older reports). */
+  dlqReplay?: number;
   /** At the deployed schedules. */
   perMinute: number;
 }
@@ -37,7 +41,7 @@ export interface IdleReport {
   idleCommandsPerMinute: Record<string, number>;
   ticks: Record<string, IdleTicks>;
   /** Runs per minute of each schedule, from the deployed defaults. */
-  schedule: { worker: number; health: number; purge: number };
+  schedule: { worker: number; health: number; purge: number; dlqReplay?: number };
 }
 
 const perMinute = (expression: string, key: string): number => {
@@ -51,6 +55,7 @@ export const DEPLOYED_RUNS_PER_MINUTE = {
   worker: perMinute(CONTEXT_DEFAULTS.workerSchedule, 'workerSchedule'),
   health: perMinute(CONTEXT_DEFAULTS.healthSchedule, 'healthSchedule'),
   purge: perMinute(CONTEXT_DEFAULTS.purgeSchedule, 'purgeSchedule'),
+  dlqReplay: perMinute(CONTEXT_DEFAULTS.dlqReplaySchedule, 'dlqReplaySchedule'),
 };
 
 const scheduled = {
@@ -123,10 +128,17 @@ export async function measureIdleOnce(queues: number, ticks = 5): Promise<IdleTi
     }
     now += 3_600_000;
     const purge = await measure(() => runPurgeInvocation(scheduled, inv()));
+    const dlqReplay = await measure(() => runDlqReplayInvocation(scheduled, inv()));
     const r = DEPLOYED_RUNS_PER_MINUTE;
     const w = worker / ticks;
     const h = health / ticks;
-    return { worker: w, health: h, purge, perMinute: w * r.worker + h * r.health + purge * r.purge };
+    return {
+      worker: w,
+      health: h,
+      purge,
+      dlqReplay,
+      perMinute: w * r.worker + h * r.health + purge * r.purge + dlqReplay * r.dlqReplay,
+    };
   } finally {
     admin.disconnect();
     await endpoint.close();

@@ -13,8 +13,7 @@ import { redactUrls } from '../../shared/log/redact.js';
 import { ValidationError } from '../../shared/queue/errors.js';
 import { queueKey } from '../../shared/queue/keys.js';
 import { replay } from '../../shared/queue/ops/dead.js';
-import { getSettings } from '../../shared/queue/ops/settings.js';
-import { queues as listQueues } from '../../shared/queue/ops/snapshot.js';
+import { autoReplayQueues, getSettings } from '../../shared/queue/ops/settings.js';
 import { assertQueueName } from '../../shared/queue/schema.js';
 import type { ReplayReport, ReplaySelection } from '../../shared/queue/types.js';
 import { guard } from '../../shared/redis/client.js';
@@ -166,8 +165,8 @@ export interface AutoReplayReport {
  * The scheduled run (hourly by default, CDK context dlqReplaySchedule): every queue whose settings
  * have `autoReplay` gets one replay of at most maxJobs of its dead jobs that died at least minAgeMs
  * ago of a retryable failure (not permanent, not Expired) and were replayed fewer than
- * maxReplaysPerJob times, audited with the actor `auto-replay`. Queues without it are only read
- * (their settings: one script each, in one request).
+ * maxReplaysPerJob times, audited with the actor `auto-replay`. Only the queues of the autoReplay
+ * index (keys.ts) are read: queues without the setting cost nothing.
  */
 export async function runAutoReplay(
   rt: Runtime,
@@ -175,7 +174,9 @@ export async function runAutoReplay(
   deadline: number,
   requestId: string,
 ): Promise<AutoReplayReport> {
-  const names = await listQueues(rt.spool);
+  // Only the queues whose settings have autoReplay (the settings script keeps that set): an idle
+  // Spool's scheduled run is one read, however many queues it has.
+  const names = await autoReplayQueues(rt.spool);
   const settings = await Promise.all(names.map((q) => getSettings(rt.spool, q)));
   const out: AutoReplayReport = { queues: {}, moved: 0, skipped: [] };
   for (const [i, queue] of names.entries()) {

@@ -79,6 +79,8 @@ export const GLOBAL_KEYS = {
   due: 'due',
   /** ZSET queue -> epoch ms of its last enqueue that found no worker running (SCRIPT_GLOBAL_KEYS). */
   touched: 'touched',
+  /** SET of the queues whose settings have autoReplay (written by the settings script; SCRIPT_GLOBAL_KEYS). */
+  autoReplay: 'auto-replay',
   /** ZSET queue -> epoch ms its next purge is due (written by the purge function). */
   purgeDue: 'purge:due',
   /** STRING epoch ms of the last scheduled purge run. */
@@ -100,6 +102,7 @@ export const SCRIPT_GLOBAL_KEY_DOCS = {
   touched:
     'ZSET queue -> ms of its last enqueue that found no worker running (the registry with <prefix>:queues; health and purge read it)',
   queues: 'SET queue names registered by older versions (the registry with <prefix>:touched)',
+  autoReplay: 'SET the queues whose settings have autoReplay (the scheduled dlq-replay run reads only these)',
 } as const satisfies Partial<Record<GlobalKeyName, string>>;
 
 export type ScriptGlobalKeyName = keyof typeof SCRIPT_GLOBAL_KEY_DOCS;

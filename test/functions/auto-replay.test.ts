@@ -2,7 +2,7 @@
  * Issue 12: automatic DLQ replay on the dlq-replay function's schedule, off by default; an injected
  * clock on real Redis. Counted jobs, never time.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createDlqReplayHandler } from '../../functions/dlq-replay/handler.js';
 import { queueKey } from '../../shared/queue/keys.js';
 import { lambdaContext, scheduledEvent } from '../helpers/fixtures.js';
@@ -47,6 +47,20 @@ describe('automatic DLQ replay', async () => {
     (await spool.redis.lrange(queueKey(prefix, q, 'auditDlqReplay'), 0, -1)) as unknown as Array<
       Record<string, unknown>
     >;
+
+  it('reads the settings of the queues that have autoReplay only (an index the settings script keeps)', async () => {
+    for (let i = 0; i < 5; i++) await spool.enqueue(`plain-${i}`, job(i), { kick: false });
+    await spool.putSettings('indexed', { autoReplay: { maxJobs: 1, minAgeMs: 0, maxReplaysPerJob: 1 } });
+    const spy = vi.spyOn(spool, 'run');
+    await tick();
+    const read = spy.mock.calls.filter(([def]) => def.name === 'settingsRead').map(([, q]) => q);
+    expect(read).toEqual(['indexed']);
+    await spool.putSettings('indexed', { autoReplay: null });
+    spy.mockClear();
+    await tick();
+    expect(spy.mock.calls.filter(([def]) => def.name === 'settingsRead')).toEqual([]);
+    spy.mockRestore();
+  });
 
   it('is off by default: a queue without the setting keeps its dead jobs', async () => {
     await kill('off', 3, true);

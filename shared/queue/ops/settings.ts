@@ -1,7 +1,9 @@
+import { guard } from '../../redis/client.js';
 import { wellFormedDeep } from '../../text/index.js';
 import { firstIssue } from '../../validation/zod.js';
 import type { SpoolCore } from '../core.js';
 import { ValidationError } from '../errors.js';
+import { globalKey } from '../keys.js';
 import { assertQueueName, BREAKER_DEFAULTS, settingsInputSchema } from '../schema.js';
 import { SETTINGS, SETTINGS_READ } from '../scripts/flow.js';
 import type { AutoReplay, BreakerConfig, BreakerState, QueueSettings, SettingsInput } from '../types.js';
@@ -124,4 +126,10 @@ export async function putSettings(
     debounce: core.config.kickDebounceMs,
   });
   return { settings: settingsOf(r.settings, Number(r.now)), kick: r.kick };
+}
+
+/** The queues whose settings have autoReplay (the settings script keeps the index): one read. */
+export async function autoReplayQueues(core: SpoolCore): Promise<string[]> {
+  const names = await guard(() => core.redis.smembers(globalKey(core.config.prefix, 'autoReplay')));
+  return names.map(String).sort();
 }

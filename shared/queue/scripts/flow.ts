@@ -219,6 +219,7 @@ its own, even for an empty queue).`,
     kick: 'SET NX PX by the call that kicks',
     due: 'the queue is due now when it is not paused and jobs wait',
     touched: 'scored now when the queue is in it (XX: a settings change registers no queue)',
+    autoReplay: 'the queue is in it exactly while its settings have autoReplay',
   },
   args: {
     clock: ARGS.clock,
@@ -252,6 +253,7 @@ bulk('HDEL', K.settings, hdel)
 bulk('HSET', K.settings, hset)
 local after = readSettings(K.settings)
 redis.call('ZADD', K.touched, 'XX', num(now), queue)
+if after.autoReplay then redis.call('SADD', K.autoReplay, queue) else redis.call('SREM', K.autoReplay, queue) end
 local waiting = redis.call('ZCARD', K.waiting)
 local kick = false
 if after.paused ~= '1' and waiting > 0 then

@@ -54,6 +54,7 @@ describe('Redis keys', () => {
       queues: 'p:queues',
       due: 'p:due',
       touched: 'p:touched',
+      autoReplay: 'p:auto-replay',
       purgeDue: 'p:purge:due',
       purgeLast: 'p:purge:last',
       healthLast: 'p:health:last',

@@ -51,7 +51,7 @@ const DIGESTS: Record<string, string> = {
   purge: 'af28ffa6612857c6a2193c0e83c9a0cedfc912d1',
   forgetQueue: '93510be0598c751e3c7c758552696a877445e4c3',
   snapshot: '16f403c01e95bb26b8010707e69b6fab644a0860',
-  settings: '32db2797bf4940d01e1178ff69ccb342aa0a301b',
+  settings: '2f49f54b6bacfef37aa64ac6a4a9ac74d369d432',
   settingsRead: '21035b748e65087670230a1864b8df330299f048',
   activeWorkers: 'abce62417859c2271a016dccbd0ea56a5eba7866',
 };
