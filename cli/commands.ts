@@ -507,6 +507,7 @@ function describeSettings(s: Settings): string {
     ['paused', s.paused ? `yes, since ${s.pausedAt ?? '-'} (${ago(s.pausedAt)} ago)` : 'no'],
     ['rateLimit', s.rateLimit ? `${s.rateLimit.limit} starts per ${s.rateLimit.periodMs} ms` : 'none'],
     ['maxConcurrency', s.maxConcurrency === null ? 'none' : `${s.maxConcurrency} active jobs`],
+    ['maxWaitMs', s.maxWaitMs === null ? 'none' : `jobs expire ${s.maxWaitMs} ms after their enqueue`],
     [
       'circuitBreaker',
       s.circuitBreaker.enabled

@@ -35,6 +35,7 @@ export function presentJob(j: Job): ApiJob {
     payload: j.payload,
   };
   if (j.runAt !== undefined) out.runAt = iso(j.runAt);
+  if (j.expiresAt !== undefined) out.expiresAt = iso(j.expiresAt);
   if (j.leaseUntil !== undefined) out.leaseUntil = iso(j.leaseUntil);
   if (j.idempotencyKey !== undefined) out.idempotencyKey = j.idempotencyKey;
   if (j.lastError) out.lastError = presentError(j.lastError);

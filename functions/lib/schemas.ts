@@ -148,6 +148,8 @@ export const jobResponse = z.object({
   ),
   payload: z.unknown(),
   runAt: z.optional(isoTime),
+  /** Dead with error class Expired if still waiting or delayed then (expireAfterMs, expiresAt, the queue's maxWaitMs). */
+  expiresAt: z.optional(isoTime),
   leaseUntil: z.optional(isoTime),
   idempotencyKey: z.optional(z.string()),
   lastError: z.optional(jobError),
@@ -232,6 +234,8 @@ export const settingsResponse = z.object({
   rateLimit: z.nullable(z.object({ limit: z.int(), periodMs: z.int() })),
   /** At most this many of the queue's jobs active at once; null: none. */
   maxConcurrency: z.nullable(z.int()),
+  /** A job enqueued while it is set, still waiting or delayed this long after its enqueue, dies (Expired); null: none. */
+  maxWaitMs: z.nullable(z.int()),
   /** The circuit breaker of each target origin: on, 5 failures, 10 s doubling to 5 min by default. */
   circuitBreaker: z.object({
     enabled: z.boolean(),

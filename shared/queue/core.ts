@@ -149,6 +149,10 @@ export interface Meta {
   idem?: string;
   /** An HTTP target's origin (scheme://host:port): the circuit breaker its runs count toward. */
   origin?: string;
+  /** Dead (Expired) if still waiting or delayed by then (set by the enqueue script; the expiry index). */
+  expiresAt?: number;
+  /** As given at enqueue: the script turns it into expiresAt. */
+  expireAfterMs?: number;
   error?: Job['lastError'];
   firstFailedAt?: number;
   lastFailedAt?: number;
@@ -181,6 +185,7 @@ export function toJob(queue: string, id: string, specRaw: string, metaRaw: strin
   if (spec.trace) job.trace = spec.trace;
   if (spec.keepResponse) job.keepResponse = true;
   if (m.runAt !== undefined) job.runAt = m.runAt;
+  if (m.expiresAt !== undefined) job.expiresAt = m.expiresAt;
   if (m.leaseUntil !== undefined) job.leaseUntil = m.leaseUntil;
   if (m.idem !== undefined) job.idempotencyKey = m.idem;
   if (m.error) job.lastError = m.error;

@@ -33,6 +33,7 @@ export const QUEUE_KEYS = {
   rate: 'rate',
   workers: 'workers',
   workersInfo: 'workers:info',
+  expiry: 'expiry',
 } as const;
 
 export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
@@ -61,6 +62,8 @@ export const QUEUE_KEY_DOCS: Record<QueueKeyName, string> = {
   rate: "ZSET lease token -> ms it was leased: the rate limit's sliding window (kept one period)",
   workers: 'ZSET worker request id -> ms its entry lapses (its last lease or heartbeat plus the ttl it gave)',
   workersInfo: 'HASH worker request id -> JSON { startedAt, lastHeartbeatAt, held, done } (server ms; jobs)',
+  expiry:
+    'ZSET id -> ms it expires (expireAfterMs, expiresAt, maxWaitMs) if still waiting or delayed; an entry past its time whose job moved on is dropped',
 };
 
 export type QueueKeyName = keyof typeof QUEUE_KEYS;

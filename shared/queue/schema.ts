@@ -68,6 +68,8 @@ export const jobInputSchema = z.strictObject({
   timeoutMs: z.optional(z.int().check(z.gte(100), z.lte(MAX_JOB_TIMEOUT_MS))),
   idempotencyKey: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
   keepResponse: z.optional(z.boolean()),
+  expireAfterMs: z.optional(z.int().check(z.gte(1000), z.lte(MAX_DELAY_MS))),
+  expiresAt: z.optional(z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })])),
 });
 
 /** The most a rate limit may count in one period, and the longest period (a day). */
@@ -93,6 +95,7 @@ export const settingsInputSchema = z.strictObject({
     ),
   ),
   maxConcurrency: z.optional(z.nullable(z.int().check(z.gte(1), z.lte(MAX_CONCURRENCY_MAX)))),
+  maxWaitMs: z.optional(z.nullable(z.int().check(z.gte(1000), z.lte(MAX_DELAY_MS)))),
   circuitBreaker: z.optional(
     z.nullable(
       z.strictObject({
@@ -141,6 +144,10 @@ export interface NormalizedJob {
     idem?: string;
     /** The target's origin (scheme://host:port): its circuit breaker. */
     origin?: string;
+    /** Dead (Expired) if still waiting or delayed at this time (epoch ms; the producer's clock). */
+    expiresAt?: number;
+    /** Dead (Expired) if still waiting or delayed this long after the enqueue (the server's clock). */
+    expireAfterMs?: number;
   };
   idempotencyKey?: string;
   /** Due this long after the enqueue script runs (by the Redis server's clock), when given as delayMs. */
@@ -228,6 +235,17 @@ export function normalizeJob(input: unknown, cfg: QueueConfig, now: number, base
   };
   if (runAt !== undefined) meta.runAt = runAt;
   if (spec.target) meta.origin = originOf(spec.target.url);
+  if (j.expireAfterMs !== undefined && j.expiresAt !== undefined)
+    throw new ValidationError(at('expiresAt'), 'give either "expireAfterMs" or "expiresAt", not both');
+  if (j.expireAfterMs !== undefined) meta.expireAfterMs = j.expireAfterMs;
+  if (j.expiresAt !== undefined) {
+    const t = typeof j.expiresAt === 'number' ? j.expiresAt : Date.parse(j.expiresAt);
+    if (!Number.isFinite(t)) throw new ValidationError(at('expiresAt'), 'is not a valid time');
+    if (t <= now) throw new ValidationError(at('expiresAt'), 'is in the past');
+    if (t > now + MAX_DELAY_MS) throw new ValidationError(at('expiresAt'), 'is more than 365 days in the future');
+    if (runAt !== undefined && t <= runAt) throw new ValidationError(at('expiresAt'), 'is not after runAt');
+    meta.expiresAt = t;
+  }
   const out: NormalizedJob = { spec: specJson, meta };
   if (j.delayMs !== undefined && j.delayMs > 0) out.delayMs = j.delayMs;
   if (j.idempotencyKey !== undefined) {

@@ -30,6 +30,10 @@ export interface JobInput {
   idempotencyKey?: string;
   /** Keep the first MAX_KEPT_RESPONSE_BYTES of the target's 2xx answer with the completed job. */
   keepResponse?: boolean;
+  /** Dead with error class Expired if still waiting or delayed this long after enqueue (ms). */
+  expireAfterMs?: number;
+  /** Dead with error class Expired if still waiting or delayed at this time (epoch ms or ISO-8601). */
+  expiresAt?: number | string;
 }
 
 /** The part of a job that never changes after enqueue. */
@@ -66,6 +70,8 @@ export interface Job extends JobSpec {
   createdAt: number;
   updatedAt: number;
   runAt?: number;
+  /** When the job expires if still waiting or delayed (epoch ms, the server's clock). */
+  expiresAt?: number;
   leaseUntil?: number;
   idempotencyKey?: string;
   lastError?: JobError;
@@ -175,6 +181,8 @@ export interface LeaseOutcome {
   heldUntil?: number;
   /** Jobs moved to delayed, no attempt spent: their target origin's circuit breaker is open (or probing). */
   deferred: number;
+  /** Jobs dead with error class Expired: still waiting or delayed at their expiresAt. */
+  expired: number;
 }
 
 export type FlowHold = 'paused' | 'concurrency' | 'rate';
@@ -189,6 +197,8 @@ export interface QueueSettings {
   rateLimit: { limit: number; periodMs: number } | null;
   /** At most this many of the queue's jobs active at once, across all workers. Default none. */
   maxConcurrency: number | null;
+  /** A job enqueued while it is set and still waiting or delayed this long after its enqueue dies (Expired). */
+  maxWaitMs: number | null;
   /** The circuit breaker of each target origin (defaults: on, 5 failures, 10 s doubling to 5 min). */
   circuitBreaker: BreakerConfig;
   /** The breakers of origins that failed since they last answered (closed ones counting failures, open, half-open). */
@@ -226,6 +236,7 @@ export interface SettingsInput {
   maxConcurrency?: number | null | undefined;
   circuitBreaker?: Partial<BreakerConfig> | null | undefined;
   autoReplay?: AutoReplay | null | undefined;
+  maxWaitMs?: number | null | undefined;
 }
 
 /**

@@ -12,6 +12,7 @@ import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helper
 
 /** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet, no automatic replay. */
 const DEFAULT_BREAKERS = {
+  maxWaitMs: null,
   circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
   breakers: [],
   autoReplay: null,

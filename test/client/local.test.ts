@@ -16,6 +16,7 @@ import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js'
 
 /** GET settings beside the fields a test sets: the breakers' defaults, no breaker yet, no automatic replay. */
 const DEFAULT_BREAKERS = {
+  maxWaitMs: null,
   circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
   breakers: [],
   autoReplay: null,

@@ -50,6 +50,7 @@ export async function lease(core: SpoolCore, queue: string, opts: LeaseOptions):
     workerRunning: res.workerRunning,
     unfit: res.unfit ?? 0,
     deferred: res.deferred ?? 0,
+    expired: res.expired ?? 0,
   };
   const next = optNum(res.nextRunAt);
   if (next !== undefined) out.nextRunAt = next;

@@ -12,7 +12,8 @@ import type { AutoReplay, BreakerConfig, BreakerState, QueueSettings, SettingsIn
  * The fields of a queue's settings hash (keys.ts `settings`) and how each is kept: `paused` '1'
  * (absent: running), `pausedAt` epoch ms (written by the script), `rateLimit` JSON `{ limit, periodMs }`,
  * `maxConcurrency` an integer, `circuitBreaker` JSON (BreakerConfig). A field absent is its default:
- * running, no rate limit, no cap, breakers on with BREAKER_DEFAULTS. And `breaker:<origin>`, one per
+ * running, no rate limit, no cap, no expiry, breakers on with BREAKER_DEFAULTS. `maxWaitMs` an
+ * integer; `expiring` '1' once a job joined the expiry index (written by the enqueue script). And `breaker:<origin>`, one per
  * target origin that failed since it last answered (written by the lease and fail scripts).
  */
 export const QUEUE_SETTING_FIELDS = [
@@ -20,7 +21,9 @@ export const QUEUE_SETTING_FIELDS = [
   'pausedAt',
   'rateLimit',
   'maxConcurrency',
+  'maxWaitMs',
   'circuitBreaker',
+  'expiring',
   'autoReplay',
 ] as const;
 export const BREAKER_FIELD_PREFIX = 'breaker:';
@@ -35,6 +38,7 @@ export function settingsOf(raw: Record<string, string> | unknown[], now: number)
     paused: h.paused === '1',
     rateLimit: null,
     maxConcurrency: null,
+    maxWaitMs: h.maxWaitMs === undefined ? null : Number(h.maxWaitMs),
     circuitBreaker: h.circuitBreaker ? (JSON.parse(h.circuitBreaker) as BreakerConfig) : { ...BREAKER_DEFAULTS },
     breakers: [],
     autoReplay: null,
@@ -84,6 +88,8 @@ export function settingsChange(input: unknown): { set: Record<string, string>; d
   else if (v.rateLimit) set.rateLimit = JSON.stringify({ limit: v.rateLimit.limit, periodMs: v.rateLimit.periodMs });
   if (v.maxConcurrency === null) del.push('maxConcurrency');
   else if (v.maxConcurrency !== undefined) set.maxConcurrency = String(v.maxConcurrency);
+  if (v.maxWaitMs === null) del.push('maxWaitMs');
+  else if (v.maxWaitMs !== undefined) set.maxWaitMs = String(v.maxWaitMs);
   if (v.circuitBreaker === null) del.push('circuitBreaker');
   else if (v.circuitBreaker) {
     // An object given replaces the stored one; the fields it leaves out take their defaults.

@@ -13,7 +13,10 @@ answers its state. Kick: true when new waiting work exists, no worker is marked 
 call won the debounce. A call that creates jobs makes the queue due (now for waiting jobs, unless a
 worker is marked running, whose lease keeps it due now; else its first new run-at) and scores it in touched unless a worker is marked running (that worker was
 started by an enqueue that scored it: a stream on one worker writes touched once); wakeAt: the earliest new run-at when it is sooner than the
-queue's first delayed job was (arm the queue's timer for it).`,
+queue's first delayed job was (arm the queue's timer for it).
+Expiry: a new job's expiresAt is the earliest of its own (expiresAt, or expireAfterMs from now) and
+now + the queue's maxWaitMs (settings); such a job joins the expiry index (and the settings hash
+says \`expiring\`, so leases look at the index).`,
   keys: {
     waiting: 'new jobs due now join it',
     waitingSince: 'new jobs due now join it',
@@ -27,6 +30,8 @@ queue's first delayed job was (arm the queue's timer for it).`,
     kick: 'SET NX PX by the call that kicks',
     due: 'lowered to when the new jobs need a worker (not for waiting jobs while a worker is marked running)',
     touched: 'the queue is scored now when jobs are created and no worker is marked running',
+    settings: 'maxWaitMs read; expiring set when a job joins the expiry index',
+    expiry: 'new jobs that expire join it',
   },
   args: {
     clock: ARGS.clock,
@@ -77,6 +82,7 @@ if #keyList > 0 then
   end
 end
 
+local maxWait = tonumber(redis.call('HGET', K.settings, 'maxWaitMs'))
 local out, fresh, conflicts, seen = {}, {}, {}, {}
 for i, j in ipairs(input) do
   local id, spec, m = j[1], j[2], j[3]
@@ -117,7 +123,7 @@ if added < #fresh then
 end
 
 local w = newWrites()
-local delayed, idems, idexp = {}, {}, {}
+local delayed, idems, idexp, expiring = {}, {}, {}, {}
 local created, waiting = 0, 0
 local earliest = nil
 for _, i in ipairs(fresh) do
@@ -129,6 +135,15 @@ for _, i in ipairs(fresh) do
     m.createdAt = now
     m.updatedAt = now
     m.attempts = 0
+    local ex = m.expiresAt
+    if m.expireAfterMs and (not ex or now + m.expireAfterMs < ex) then ex = now + m.expireAfterMs end
+    if maxWait and (not ex or now + maxWait < ex) then ex = now + maxWait end
+    m.expireAfterMs = nil
+    m.expiresAt = ex
+    if ex then
+      expiring[#expiring + 1] = num(ex)
+      expiring[#expiring + 1] = id
+    end
     if m.runAt and m.runAt > now then
       m.state = 'delayed'
       putMeta(w, id, m)
@@ -162,6 +177,10 @@ if created > 0 then
   bulk('HSET', K.idempotency, idems)
   bulk('ZADD', K.idempotencyExpiry, idexp)
   redis.call('HINCRBY', K.counters, 'enqueued', created)
+  if #expiring > 0 then
+    bulk('ZADD', K.expiry, expiring)
+    redis.call('HSET', K.settings, 'expiring', '1')
+  end
 end
 local kick = false
 if debounce > 0 and waiting > 0 and not marked then

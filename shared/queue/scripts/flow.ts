@@ -1,6 +1,6 @@
 import { BREAKER_DEFAULTS as D } from '../schema.js';
 import { ARGS, defineScript, luaLibrary, returns } from './define.js';
-import { BASE, DUE } from './lib.js';
+import { BASE, DEAD, DUE } from './lib.js';
 
 /**
  * Flow control (issue 11), applied inside the lease script so that every worker on every Lambda obeys
@@ -200,6 +200,50 @@ local function dueHeld(dueKey, activeKey, queue, at, nextRunAt)
 end
 `,
   [BASE],
+);
+
+/** Expiry (issue 11): a job still waiting or delayed at its expiresAt goes dead with error class Expired. */
+export const EXPIRY = luaLibrary(
+  'expiry',
+  `
+-- Whether m (waiting or delayed) is past its expiry by now. A job replayed from dead after its
+-- expiry has none any more (the replay is a decision to run it).
+local function isExpired(m, now)
+  return m.expiresAt ~= nil and now >= m.expiresAt and (m.replayedAt == nil or m.replayedAt < m.expiresAt)
+end
+
+-- m, waiting or delayed, expired: dead with error class Expired (no attempt ran; its story says when).
+local function expire(w, id, m, now)
+  m.error = { message = 'expired: still ' .. m.state .. ' at its expiry ' .. num(m.expiresAt) .. ' (enqueued '
+    .. num(m.createdAt) .. ')', class = 'Expired', fingerprint = 'expired', at = now, attempt = m.attempts,
+    retryable = false }
+  m.updatedAt = now
+  toDead(w, id, m, now)
+end
+
+-- The jobs of the expiry index due by now, up to \`limit\`: those still waiting or delayed expire and
+-- leave waitingKey, waitingSinceKey and delayedKey; every entry read leaves the index (a job leased,
+-- completed or gone meanwhile needs none: a lease checks the jobs it meets). Returns how many expired.
+local function expireDue(expiryKey, waitingKey, waitingSinceKey, delayedKey, metaKey, w, now, limit)
+  local ids = redis.call('ZRANGEBYSCORE', expiryKey, '-inf', num(now), 'LIMIT', 0, limit)
+  if #ids == 0 then return 0 end
+  local metas = readMetas(metaKey, ids)
+  local gone = {}
+  for i, id in ipairs(ids) do
+    local m = metas[i]
+    if m and (m.state == 'waiting' or m.state == 'delayed') and isExpired(m, now) then
+      expire(w, id, m, now)
+      gone[#gone + 1] = id
+    end
+  end
+  bulk('ZREM', expiryKey, ids)
+  bulk('ZREM', waitingKey, gone)
+  bulk('ZREM', waitingSinceKey, gone)
+  bulk('ZREM', delayedKey, gone)
+  return #gone
+end
+`,
+  [BASE, DEAD],
 );
 
 export const SETTINGS = defineScript({

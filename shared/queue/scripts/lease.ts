@@ -1,5 +1,5 @@
 import { ARGS, defineScript, luaLibrary, REQUEST_KEY, returns } from './define.js';
-import { FLOW } from './flow.js';
+import { EXPIRY, FLOW } from './flow.js';
 import { BASE, DEAD, DUE, HISTORY, WAITING, WORKERS } from './lib.js';
 
 /** What lease does before leasing: due delayed jobs to waiting, expired leases to waiting or dead. */
@@ -85,7 +85,10 @@ Circuit breakers (per target origin, in the settings hash): a job whose origin's
 goes to delayed until it half-opens (no attempt spent; at most DEFER_SCAN such jobs a call); once
 the cool-down is over one job is leased as the probe (half-open) and the others wait for its lease.
 The calling worker's entry of the active workers (worker): written with the jobs it holds (those
-leased now included), removed when this lease clears the worker mark (it leaves).`,
+leased now included), removed when this lease clears the worker mark (it leaves).
+Expiry: a job it meets past its expiresAt goes dead (Expired) instead of being leased; when the
+queue has expiring jobs (settings: expiring), the expiry index's due entries are handled (at most
+scanLimit) and its first one makes the queue due by then.`,
   keys: {
     waiting: 'leased jobs leave it, promoted and reclaimed ones join it',
     waitingSince: 'leased jobs leave it, promoted and reclaimed ones join it',
@@ -107,6 +110,7 @@ leased now included), removed when this lease clears the worker mark (it leaves)
     rate: 'the leases made join it (with a rate limit); those older than its period leave it',
     workers: "the calling worker's entry (and lapsed ones leave it)",
     workersInfo: "the calling worker's entry (and lapsed ones leave it)",
+    expiry: 'read (when the settings say expiring): entries due leave it',
   },
   args: {
     clock: ARGS.clock,
@@ -140,10 +144,11 @@ leased now included), removed when this lease clears the worker mark (it leaves)
     held: '' | 'paused' | 'concurrency' | 'rate';
     heldUntil?: number;
     deferred: number;
+    expired: number;
   }>(
-    "{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax), held ('' or what held waiting jobs back: paused, concurrency, rate), heldUntil?, deferred (jobs moved to delayed: their target's breaker is open) }",
+    "{ now, jobs = [{ id, spec, meta }, ...], waiting (left), nextRunAt?, promoted, leaseExpired, leaseExpiredDead, workerRunning, unfit (left waiting: too long for leaseForMax), held ('' or what held waiting jobs back: paused, concurrency, rate), heldUntil?, deferred (jobs moved to delayed: their target's breaker is open), expired (jobs dead: Expired) }",
   ),
-  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE, FLOW, WORKERS],
+  uses: [BASE, WAITING, DEAD, HISTORY, RECLAIM, DUE, FLOW, WORKERS, EXPIRY],
   body: `
 local now = serverNow(clock)
 
@@ -151,7 +156,9 @@ local now = serverNow(clock)
 -- due time from what is left.
 -- marked: whether the worker mark is set, when this call just set or cleared it (else it is read).
 -- \`held\`, \`heldUntil\`: what flow control held back (the due time then comes from dueHeld).
-local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact, marked, held, heldUntil, deferred)
+-- \`expiring\`: the queue has jobs that expire (its first expiry makes it due by then).
+local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exact, marked, held, heldUntil, deferred,
+    expiring, expired)
   local waiting = redis.call('ZCARD', K.waiting)
   local nextRunAt = redis.call('ZRANGE', K.delayed, 0, 0, 'WITHSCORES')[2]
   if waiting == 0 then held, heldUntil = '', nil end
@@ -161,9 +168,13 @@ local function answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, exa
   if exact and held ~= '' then dueHeld(K.due, K.active, queue, heldUntil, nextRunAt)
   elseif exact and marked then dueBy(K.due, queue, now)
   elseif exact then dueExact(K.due, K.active, queue, now, waiting, nextRunAt) end
+  if exact and expiring then
+    local first = redis.call('ZRANGE', K.expiry, 0, 0, 'WITHSCORES')[2]
+    if first then dueBy(K.due, queue, tonumber(first)) end
+  end
   return cjson.encode({ now = now, jobs = jobs, waiting = waiting, nextRunAt = nextRunAt, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, workerRunning = marked, unfit = unfit,
-    held = held, heldUntil = heldUntil, deferred = deferred or 0 })
+    held = held, heldUntil = heldUntil, deferred = deferred or 0, expired = expired or 0 })
 end
 
 local earlier = requestTtlMs > 0 and redis.call('GET', K.request)
@@ -194,6 +205,14 @@ writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency
 
 -- Flow control: how many may start (asked for one at least, so that a reclaim knows what is held).
 local settings = readSettings(K.settings)
+-- Expiry: jobs of the index due by now that are still waiting or delayed go dead (Expired).
+local expiring = settings.expiring == '1'
+local expired = 0
+if expiring then
+  expired = expireDue(K.expiry, K.waiting, K.waitingSince, K.delayed, K.meta, w, now, scanLimit)
+  writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w,
+    now, deadCap)
+end
 local allowed, held, heldUntil = flowAllows(settings, K.active, K.rate, now, math.max(count, 1))
 if allowed > count then allowed = count end
 
@@ -224,7 +243,10 @@ while #jobs < allowed and looked < allowed + DEFER_SCAN do
     local gate = 'lease'
     if m and specs[i] and m.origin then gate = breakerGate(breakers, changed, m.origin, now) end
     local need = m and (m.timeoutMs or 0) + graceMs
-    if m and specs[i] and fitCapMs > 0 and leaseForMax > 0 and need > leaseForMax and need <= fitCapMs then
+    if m and specs[i] and isExpired(m, now) then
+      expire(w, id, m, now)
+      expired = expired + 1
+    elseif m and specs[i] and fitCapMs > 0 and leaseForMax > 0 and need > leaseForMax and need <= fitCapMs then
       unfitHere = unfitHere + 1
     elseif m and specs[i] and type(gate) == 'number' then
       m.state = 'delayed'
@@ -252,7 +274,7 @@ while #jobs < allowed and looked < allowed + DEFER_SCAN do
       leasedIds[#leasedIds + 1] = id
       tokens[#tokens + 1] = m.leaseToken
     end
-    if not (m and specs[i]) or m.state == 'active' or m.state == 'delayed' then taken[#taken + 1] = id end
+    if not (m and specs[i]) or m.state ~= 'waiting' then taken[#taken + 1] = id end
   end
   bulk('ZREM', K.waiting, taken)
   bulk('ZREM', K.waitingSince, taken)
@@ -266,6 +288,8 @@ while #jobs < allowed and looked < allowed + DEFER_SCAN do
 end
 rateSpend(settings, K.rate, now, tokens)
 breakersWrite(K.settings, changed)
+writeDead(K.dead, K.deadFingerprints, K.deadIndex, K.jobs, K.meta, K.idempotency, K.idempotencyExpiry, K.counters, w, now,
+  deadCap)
 local marked = nil
 if workerMarkMs > 0 then
   marked = #jobs > 0 or keepMark
@@ -287,6 +311,7 @@ if requestTtlMs > 0 and (#jobs > 0 or promoted > 0 or leaseExpired > 0 or leaseE
   redis.call('SET', K.request, cjson.encode({ ids = leasedIds, tokens = tokens, promoted = promoted,
     leaseExpired = leaseExpired, leaseExpiredDead = leaseExpiredDead, unfit = unfit }), 'PX', requestTtlMs)
 end
-return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true, marked, held, heldUntil, deferred)
+return answer(jobs, promoted, leaseExpired, leaseExpiredDead, unfit, true, marked, held, heldUntil, deferred, expiring,
+  expired)
 `,
 });

@@ -19,6 +19,7 @@ describe('flow control', () => {
   const jobs = (n: number) => Array.from({ length: n }, (_, i) => job({ i }));
   // What GET answers beside the fields a test sets: the breakers' defaults, no breaker yet, no automatic replay.
   const rest = {
+    maxWaitMs: null,
     circuitBreaker: { enabled: true, failures: 5, coolDownMs: 10_000, maxCoolDownMs: 300_000 },
     breakers: [],
     autoReplay: null,
@@ -196,6 +197,93 @@ describe('flow control', () => {
     expect(b.held).toBe('rate');
   });
 
+  it('expiry: a waiting job met past its expireAfterMs dies Expired, with its story; one leased in time runs', async () => {
+    const q = 'f-expire';
+    const t0 = clock.now();
+    const made = await spool.enqueue(q, [job('late', { expireAfterMs: 5_000 }), job('ok', { expireAfterMs: 60_000 })]);
+    const [late, ok] = made.jobs.map((j) => j.id);
+    expect((await spool.get(q, late!))!.expiresAt).toBe(t0 + 5_000);
+    clock.advance(5_000);
+    const l = await spool.lease(q, { count: 10 });
+    expect(l.expired).toBe(1);
+    expect(l.jobs.map((j) => j.id)).toEqual([ok]);
+    const dead = (await spool.get(q, late!))!;
+    expect(dead.state).toBe('dead');
+    expect(dead.attempts).toBe(0);
+    expect(dead.lastError).toMatchObject({ class: 'Expired', fingerprint: 'expired', retryable: false });
+    expect(dead.lastError!.message).toContain('expired: still waiting');
+    // a replay after its expiry lifts it: the job runs
+    clock.advance(1_000);
+    expect((await spool.replay(q, { dryRun: false, ids: [late!] })).moved).toBe(1);
+    const again = await spool.lease(q, { count: 10 });
+    expect(again.expired).toBe(0);
+    expect(again.jobs.map((j) => j.id)).toEqual([late]);
+  });
+
+  it('expiry: a delayed job no lease meets (a paused queue) dies at the scheduled reclaim; the due index says when', async () => {
+    const q = 'f-expire-delayed';
+    await spool.putSettings(q, { paused: true });
+    const t0 = clock.now();
+    const made = await spool.enqueue(q, [
+      job('d', { delayMs: 3_600_000, expiresAt: t0 + 60_000 }),
+      job('w', { expireAfterMs: 120_000 }),
+    ]);
+    const [d, w] = made.jobs.map((j) => j.id);
+    await spool.reclaim(q);
+    // paused, nothing active: due only by the first expiry
+    expect(await due(q)).toBe(t0 + 60_000);
+    clock.set(t0 + 60_000);
+    const r1 = await spool.lease(q, { count: 0 });
+    expect(r1.expired).toBe(1);
+    expect((await spool.get(q, d!))!.lastError).toMatchObject({ class: 'Expired' });
+    expect((await spool.get(q, d!))!.lastError!.message).toContain('still delayed');
+    expect(await due(q)).toBe(t0 + 120_000);
+    clock.set(t0 + 120_000);
+    expect((await spool.reclaim(q)).waiting).toBe(0);
+    expect((await spool.get(q, w!))!.state).toBe('dead');
+    const [snap] = await spool.snapshot([q]);
+    expect(snap).toMatchObject({ waiting: 0, delayed: 0, dead: 2 });
+    expect(await due(q)).toBeNull();
+  });
+
+  it('maxWaitMs: jobs enqueued while it is set expire that long after their enqueue; null clears it', async () => {
+    const q = 'f-maxwait';
+    const before = (await spool.enqueue(q, job('before'))).jobs[0]!.id;
+    const s = await spool.putSettings(q, { maxWaitMs: 10_000, paused: true });
+    expect(s.settings.maxWaitMs).toBe(10_000);
+    const t0 = clock.now();
+    const [own, queued] = (await spool.enqueue(q, [job('own', { expireAfterMs: 5_000 }), job('q')])).jobs.map(
+      (j) => j.id,
+    );
+    expect((await spool.get(q, own!))!.expiresAt).toBe(t0 + 5_000);
+    expect((await spool.get(q, queued!))!.expiresAt).toBe(t0 + 10_000);
+    expect((await spool.get(q, before))!.expiresAt).toBeUndefined();
+    clock.set(t0 + 10_000);
+    await spool.putSettings(q, { paused: false, maxWaitMs: null });
+    const l = await spool.lease(q, { count: 10 });
+    expect(l.expired).toBe(2);
+    expect(l.jobs.map((j) => j.id)).toEqual([before]);
+    expect((await spool.settings(q)).maxWaitMs).toBeNull();
+  });
+
+  it('expiry input: bad values are a ValidationError naming the field', async () => {
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{ expireAfterMs: 999 }, 'expireAfterMs'],
+      [{ expireAfterMs: 1.5 }, 'expireAfterMs'],
+      [{ expiresAt: clock.now() - 1 }, 'expiresAt'],
+      [{ expiresAt: 'soon' }, 'expiresAt'],
+      [{ expireAfterMs: 5_000, expiresAt: clock.now() + 10_000 }, 'expiresAt'],
+      [{ runAt: clock.now() + 10_000, expiresAt: clock.now() + 5_000 }, 'expiresAt'],
+    ];
+    for (const [extra, field] of bad) {
+      const err = await spool.enqueue('f-expire-bad', job('x', extra)).catch((e: unknown) => e);
+      expect(err, JSON.stringify(extra)).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field, JSON.stringify(extra)).toBe(field);
+    }
+    const bad2 = await spool.putSettings('f-expire-bad', { maxWaitMs: 10 }).catch((e: unknown) => e);
+    expect((bad2 as ValidationError).field).toBe('maxWaitMs');
+  });
+
   it('health: a paused backlog is no symptom; paused longer than the threshold is degraded (a ticket)', async () => {
     const q = 'f-health';
     const t: Thresholds = {
@@ -275,6 +363,20 @@ describe('the cost of flow control', () => {
       const rated = await cost('rated', { rateLimit: { limit: 1000, periodMs: 1000 } });
       const held = await cost('held', { rateLimit: { limit: 10, periodMs: 1000 } });
       const paused = await cost('paused', { paused: true });
+      const expiring = await cost('expiring', { maxWaitMs: 3_600_000 });
+      // the enqueue reads the queue's maxWaitMs: one HGET a call, however many jobs
+      const enqueueOf = (q: string) =>
+        commandsOf(admin, () =>
+          spool.enqueue(
+            q,
+            Array.from({ length: 10 }, (_, i) => job(i)),
+            { kick: false },
+          ),
+        );
+      const [e1, e2] = [await enqueueOf('plain'), await enqueueOf('expiring')];
+      expect(e1.hget).toBe(1);
+      // with maxWaitMs: each job joins the expiry index (one ZADD) and the settings say so (one HSET)
+      expect(total(e2) - total(e1)).toBe(2);
       for (const c of [plain, capped, rated, held, paused]) expect(c.evalsha).toBe(1);
       // 18 commands with no setting (17 before flow control: the HGETALL of the settings hash)
       expect(plain.hgetall).toBe(1);
@@ -285,6 +387,8 @@ describe('the cost of flow control', () => {
       // held by the rate limit: nothing leased, fewer commands than a lease that leases
       expect(total(held)).toBeLessThan(total(plain));
       expect(total(paused)).toBeLessThan(total(plain));
+      // a queue with expiring jobs: one ZRANGEBYSCORE of the index, one ZRANGE (its first entry) and the due ZADD LT
+      expect(total(expiring) - total(plain)).toBe(3);
     } finally {
       await stack.stop();
     }

@@ -49,6 +49,7 @@ describe('Redis keys', () => {
       rate: 'p:{q}:rate',
       workers: 'p:{q}:workers',
       workersInfo: 'p:{q}:workers:info',
+      expiry: 'p:{q}:expiry',
     });
     expect(Object.fromEntries(Object.keys(GLOBAL_KEYS).map((k) => [k, globalKey('p', k as never)]))).toEqual({
       queues: 'p:queues',

@@ -68,6 +68,7 @@ describe('enqueue and lease', () => {
       workerRunning: false,
       unfit: 0,
       deferred: 0,
+      expired: 0,
     });
   });
 
