@@ -89,6 +89,7 @@ describe('the scripts found', () => {
       'dead',
       'due',
       'dueFreed',
+      'expiry',
       'flow',
       'history',
       'idempotency',
