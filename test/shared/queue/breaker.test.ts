@@ -1,6 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../shared/config/index.js';
+import { deltasOf, evaluateQueue, thresholdsFrom } from '../../../shared/health/evaluate.js';
+import { metricData } from '../../../shared/health/metrics.js';
+import { queueMetrics } from '../../../shared/health/prometheus.js';
 import { callTarget } from '../../../shared/jobs/http-target.js';
 import { Logger } from '../../../shared/log/logger.js';
 import { Spool } from '../../../shared/queue/engine.js';
@@ -159,6 +163,35 @@ describe('the circuit breaker of a target origin', () => {
     answer = { status: 404 };
     await round(q, 1);
     expect(await breakerOf(q)).toEqual([]);
+  });
+
+  it('an open breaker is a health symptom naming its origin, a metric and a Prometheus series; closed, it is gone', async () => {
+    const q = 'b-health';
+    answer = { status: 503 };
+    await spool.putSettings(q, { circuitBreaker: { failures: 1 } });
+    await spool.enqueue(q, [target(), target()], { kick: false });
+    await round(q, 1);
+    const origin = originOf(`${base}/hook`);
+    const judge = async () => {
+      const [snap] = await spool.snapshot([q]);
+      return evaluateQueue(snap!, deltasOf(snap!, undefined, false), thresholdsFrom(loadConfig({})));
+    };
+    const h = await judge();
+    expect(h.snapshot.breakersOpen).toEqual([origin]);
+    expect(h.status).toBe('degraded');
+    const [symptom] = h.symptoms.filter((x) => x.check === 'breakerOpen');
+    expect(symptom).toMatchObject({ status: 'degraded', value: 1, threshold: 0, origins: [origin] });
+    expect(symptom!.step.startsWith(`${origin}: `)).toBe(true);
+    const datum = metricData([h], clock.now(), '*').find((d) => d.MetricName === 'OpenCircuitBreakers' && d.Dimensions);
+    expect(datum!.Value).toBe(1);
+    expect(queueMetrics([h])).toContain(`spool_circuit_breaker_open{queue="${q}",origin="${origin}"} 1`);
+    // the target answers again: the probe closes it, and the symptom goes
+    answer = { status: 200 };
+    clock.advance(10_000);
+    await round(q, 5);
+    const after = await judge();
+    expect(after.snapshot.breakersOpen).toEqual([]);
+    expect(after.symptoms.filter((x) => x.check === 'breakerOpen')).toEqual([]);
   });
 
   it('origins are separate: scheme, host and port', async () => {
