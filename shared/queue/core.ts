@@ -144,7 +144,10 @@ export interface Meta {
   response?: KeptResponse;
   leaseUntil?: number;
   leaseToken?: string;
-  /** The token of the lease whose complete or fail put the job where it is (a repeat of that call answers ok). */
+  /**
+   * The token of the lease whose complete, fail or release put the job where it is (a repeat of that
+   * call answers ok); the next lease clears it.
+   */
   ackToken?: string;
   idem?: string;
   /** An HTTP target's origin (scheme://host:port): the circuit breaker its runs count toward. */

@@ -266,6 +266,8 @@ while #jobs < allowed and looked < allowed + DEFER_SCAN do
       if leaseForMax > 0 and lu > now + leaseForMax then lu = now + leaseForMax end
       m.leaseUntil = lu
       m.leaseToken = num(fence - #ids + i)
+      -- A new lease: the ack that put the job where it was no longer says where it is.
+      m.ackToken = nil
       if gate == 'probe' then breakerProbe(breakers, changed, m.origin, lu) end
       putMeta(w, id, m)
       act[#act + 1] = num(lu)

@@ -201,6 +201,9 @@ interface Stored {
   /** Flow control: paused, and the concurrency cap (null: none). */
   paused: boolean;
   maxConcurrency: number | null;
+  rateLimit: { limit: number; periodMs: number } | null;
+  /** The rate limit's window: lease token -> ms leased. */
+  rate: Map<string, number>;
 }
 
 const zmap = (flat: unknown): Map<string, number> => {
@@ -232,7 +235,8 @@ async function read(q: string): Promise<Stored> {
   p.llen(k('auditDlqReplay'));
   p.zrange(k('deadIndex'), 0, -1);
   p.zscore(globalKey(prefix, 'due'), q);
-  p.hmget(k('settings'), 'paused', 'maxConcurrency');
+  p.hmget(k('settings'), 'paused', 'maxConcurrency', 'rateLimit');
+  p.zrange(k('rate'), 0, -1, { withScores: true });
   const r = (await p.exec()) as unknown[];
   const sets = Object.fromEntries(STATES.map((s, i) => [s, zmap(r[i])])) as Record<JobState, Map<string, number>>;
   const n = STATES.length;
@@ -250,16 +254,27 @@ async function read(q: string): Promise<Stored> {
     deadIndex: ((r[n + 8] as string[] | null) ?? []).map(String),
     due: r[n + 9] === null || r[n + 9] === undefined ? null : Number(r[n + 9]),
     ...flowOf(r[n + 10]),
+    rate: zmap(r[n + 11]),
   };
 }
 
 /** The settings fields read (HMGET paused, maxConcurrency: an array, or an object keyed by field). */
-function flowOf(x: unknown): { paused: boolean; maxConcurrency: number | null } {
-  const [paused, cap] = Array.isArray(x)
-    ? x
-    : [(x as Record<string, unknown> | null)?.paused, (x as Record<string, unknown> | null)?.maxConcurrency];
-  return { paused: String(paused) === '1', maxConcurrency: cap === null || cap === undefined ? null : Number(cap) };
+function flowOf(x: unknown): Pick<Stored, 'paused' | 'maxConcurrency' | 'rateLimit'> {
+  const o = x as Record<string, unknown> | null;
+  const [paused, cap, rate] = Array.isArray(x) ? x : [o?.paused, o?.maxConcurrency, o?.rateLimit];
+  const absent = (v: unknown) => v === null || v === undefined;
+  return {
+    paused: String(paused) === '1',
+    maxConcurrency: absent(cap) ? null : Number(cap),
+    rateLimit: absent(rate) ? null : (JSON.parse(String(rate)) as { limit: number; periodMs: number }),
+  };
 }
+
+/** Leases the rate limit allows at `now` (its window: leases scored after now - periodMs). */
+const rateFree = (s: Stored, now: number) =>
+  s.rateLimit
+    ? Math.max(0, s.rateLimit.limit - [...s.rate.values()].filter((t) => t > now - s.rateLimit!.periodMs).length)
+    : Number.POSITIVE_INFINITY;
 
 const fingerprintOf = (m: Meta | undefined) => m?.error?.fingerprint ?? 'unknown';
 const count = (s: Stored, name: string) => s.counters[name] ?? 0;
@@ -308,8 +323,12 @@ function checkInvariants(s: Stored, m: Model, now: number): void {
   const first = (z: Map<string, number>) => Math.min(...z.values());
   // Waiting jobs need a worker now unless flow control holds them: paused, or every slot taken.
   const free = s.maxConcurrency === null || s.sets.active.size < s.maxConcurrency;
-  const runnable = s.sets.waiting.size > 0 && !s.paused && free;
-  const dueBy = runnable ? now : Math.min(first(s.sets.delayed), first(s.sets.active));
+  const held = s.sets.waiting.size > 0 && !s.paused && free;
+  const runnable = held && rateFree(s, now) > 0;
+  // Held by the rate limit: due when the oldest lease of its window leaves it.
+  const window = [...s.rate.values()].filter((t) => s.rateLimit && t > now - s.rateLimit.periodMs);
+  const rateAt = held && !runnable ? Math.min(...window) + s.rateLimit!.periodMs : Number.POSITIVE_INFINITY;
+  const dueBy = runnable ? now : Math.min(first(s.sets.delayed), first(s.sets.active), rateAt);
   if (Number.isFinite(dueBy)) {
     expect(s.due, 'the queue is in the due index').not.toBeNull();
     expect(s.due!, 'the due index is never later than the truth').toBeLessThanOrEqual(dueBy);
@@ -487,13 +506,14 @@ class Lease implements Cmd {
     const activeLeft = before.sets.active.size - p.leaseExpired - p.leaseExpiredDead;
     const slots = before.paused
       ? 0
-      : before.maxConcurrency === null
-        ? Number.POSITIVE_INFINITY
-        : Math.max(0, before.maxConcurrency - activeLeft);
+      : Math.min(
+          before.maxConcurrency === null ? Number.POSITIVE_INFINITY : Math.max(0, before.maxConcurrency - activeLeft),
+          rateFree(before, now),
+        );
     expect(out.jobs, 'leases what waits, up to count and flow control').toHaveLength(
       Math.min(this.count, available, slots),
     );
-    if (slots < Math.min(this.count, available)) tally(`lease: held (${before.paused ? 'paused' : 'concurrency'})`);
+    if (slots < Math.min(this.count, available)) tally(`lease: held (${before.paused ? 'paused' : 'flow control'})`);
     const after = await read(m.q);
     for (const j of out.jobs) {
       const meta = after.meta.get(j.id);
@@ -520,6 +540,19 @@ async function ackTarget(m: Model, at: At) {
 }
 const hasLeases = (m: Readonly<Model>) => m.leases.length > 0;
 
+/**
+ * A refused ack: not_found when the job was gone before, else stale; retried with a lease in
+ * between, not_found too when that lease removed the job (a dead job trimmed by the cap).
+ */
+async function expectRefused(m: Model, via: Via, h: Held, meta: Meta | undefined, status: string, what: string) {
+  if (!meta) return void expect(status, what).toBe('not_found');
+  if (via.retried && via.between && status === 'not_found' && !(await read(m.q)).meta.has(h.id)) {
+    tally('ack, retried: removed by the lease in between (not_found)');
+    return;
+  }
+  expect(status, what).toBe('stale');
+}
+
 class Complete implements Cmd {
   constructor(
     readonly at: At,
@@ -536,7 +569,8 @@ class Complete implements Cmd {
           ? 'stale'
           : 'not_found';
     const [res] = value(await call(m, this.via, ack.COMPLETE, (s) => s.complete(m.q, [h])));
-    expect(res!.status, `complete ${h.id} (${meta?.state ?? 'gone'})`).toBe(want);
+    if (want === 'ok') expect(res!.status, `complete ${h.id}`).toBe('ok');
+    else await expectRefused(m, this.via, h, meta, res!.status, `complete ${h.id} (${meta?.state ?? 'gone'})`);
     // Complete removes completed jobs past retention as it goes (every 50 completions): no counter
     // counts them, so the model does, from the sets.
     const after = await read(m.q);
@@ -595,7 +629,8 @@ class Fail implements Cmd {
       }
       return;
     }
-    expect(res, `fail ${h.id} (${meta?.state ?? 'gone'})`).toMatchObject(want);
+    if (want.status === 'ok') expect(res, `fail ${h.id} (${meta?.state})`).toMatchObject(want);
+    else await expectRefused(m, this.via, h, meta, res!.status, `fail ${h.id} (${meta?.state ?? 'gone'})`);
     if (want.status === 'ok' && holds(before, h) && want.state === 'delayed') expect(res!.runAt).toBeGreaterThan(now);
     tally(`fail: ${want.status === 'ok' ? (holds(before, h) ? want.state : 'again') : 'refused'}`);
   }
@@ -620,7 +655,7 @@ class Extend implements Cmd {
         leaseUntil: Math.max(meta!.leaseUntil!, now + this.leaseMs),
       });
     } else {
-      expect(res!.status, `extend ${h.id} (${meta?.state ?? 'gone'})`).toBe(meta ? 'stale' : 'not_found');
+      await expectRefused(m, this.via, h, meta, res!.status, `extend ${h.id} (${meta?.state ?? 'gone'})`);
     }
   }
   toString = () => `extend lease ${atText(this.at)} by ${this.leaseMs} ms${viaText(this.via)}`;
@@ -650,7 +685,7 @@ class Release implements Cmd {
       }
       tally(holds(before, h) ? 'release: ok' : 'release: again');
     } else {
-      expect(res!.status, `release ${h.id} (${meta?.state ?? 'gone'})`).toBe(meta ? 'stale' : 'not_found');
+      await expectRefused(m, this.via, h, meta, res!.status, `release ${h.id} (${meta?.state ?? 'gone'})`);
       tally('release: refused');
     }
   }
@@ -784,10 +819,14 @@ class Purge implements Cmd {
   toString = () => `${this.trim ? 'trim' : 'purge'}${this.dryRun ? ' (dry run)' : ''}${viaText(this.via)}`;
 }
 
-/** Flow control: pause or resume, set or clear the concurrency cap. */
+/** Flow control: pause or resume, set or clear the concurrency cap or the rate limit. */
 class Settings implements Cmd {
   constructor(
-    readonly change: { paused?: boolean; maxConcurrency?: number | null },
+    readonly change: {
+      paused?: boolean;
+      maxConcurrency?: number | null;
+      rateLimit?: { limit: number; periodMs: number } | null;
+    },
     readonly via: Via,
   ) {}
   check = () => true;
@@ -797,6 +836,7 @@ class Settings implements Cmd {
     const after = await read(m.q);
     if (this.change.paused !== undefined) expect(after.paused).toBe(this.change.paused);
     if (this.change.maxConcurrency !== undefined) expect(after.maxConcurrency).toBe(this.change.maxConcurrency);
+    if (this.change.rateLimit !== undefined) expect(after.rateLimit).toEqual(this.change.rateLimit);
     tally(`settings: ${JSON.stringify(this.change)}`);
   }
   toString = () => `settings ${JSON.stringify(this.change)}${viaText(this.via)}`;
@@ -856,13 +896,15 @@ const COMMANDS: Array<fc.Arbitrary<Cmd>> = [
   fc.constantFrom(500, 5_000, 40_000, 700_000, 2_000_000, 8_000_000).map((ms) => new Clock(ms)),
   fc
     .tuple(
-      fc.constantFrom<{ paused?: boolean; maxConcurrency?: number | null }>(
+      fc.constantFrom<Settings['change']>(
         { paused: true },
         { paused: false },
         { paused: false },
         { maxConcurrency: 1 },
         { maxConcurrency: 2 },
         { maxConcurrency: null },
+        { rateLimit: { limit: 2, periodMs: 30_000 } },
+        { rateLimit: null },
       ),
       viaArb,
     )

@@ -45,7 +45,7 @@ const DIGESTS: Record<string, string> = {
   list: '699ff6f7e5e36af80d47f6e12bb3b2eb72841852',
   cancel: '78e4c0fe49cac750b34e4949501e67144818052c',
   runNow: '92505737bf30eb9e6f9493b331f94c9c420b6a65',
-  lease: '2ccc2cc4cdf2ae38d8394d5fed4390f9a8d0a813',
+  lease: 'e324870f58f58100a068402315477a8af3615eda',
   release: '28a8180f8d76aeab495163a03047e68a215ddafc',
   claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
   purge: 'af28ffa6612857c6a2193c0e83c9a0cedfc912d1',

@@ -123,4 +123,23 @@ describe('a script run twice changes nothing more', () => {
     // through the operation: each call its own nonce
     expect(await spool.cancel(q, w!)).toEqual({ status: 'not_found' });
   });
+
+  it('an ack repeated answers ok only while the job is where that ack put it (a new lease ends it)', async () => {
+    const q = 'ack-life';
+    const { jobs } = await spool.enqueue(q, job('once', { maxAttempts: 1 }));
+    const id = jobs[0]!.id;
+    const first = await spool.lease(q, { count: 1 });
+    const t1 = first.jobs[0]!.token;
+    const failed = { id, token: t1, error: { message: 'first life', retryable: false } };
+    expect(await spool.fail(q, [failed])).toMatchObject([{ status: 'ok', state: 'dead' }]);
+    expect(await spool.fail(q, [failed]), 'repeated: ok, unchanged').toMatchObject([{ status: 'ok', state: 'dead' }]);
+    // replayed, leased again, and its lease expires: dead again, by no ack of t1
+    await spool.replay(q, { ids: [id], dryRun: false });
+    await spool.lease(q, { count: 1 });
+    clock.advance(3_600_000);
+    expect(await spool.reclaim(q)).toMatchObject({ leaseExpiredDead: 1 });
+    // the model test found this answered ok (t1's ack token survived the second life)
+    expect(await spool.fail(q, [failed])).toEqual([{ id, status: 'stale' }]);
+    expect(await spool.complete(q, [{ id, token: t1 }])).toEqual([{ id, status: 'stale' }]);
+  });
 });
