@@ -67,7 +67,7 @@ export function trafficReport(
       s.commandsPerJob,
       '≤',
       12,
-      `Of ${f(s.commandsPerJob)} per job, the enqueue alone is ${f(s.enqueueAloneCommandsPerJob)} (${s.enqueueAloneJobs} single enqueues measured without a worker), leaving ${f(s.commandsPerJob - s.enqueueAloneCommandsPerJob)} to the worker side (lease, ack, heartbeat, polls while it lingers). Per job: ${top(s.byCommand, s.jobs)}; ${s.workerRuns} worker run(s) for ${s.jobs} jobs.`,
+      `Per job: ${top(s.byCommand, s.jobs)}; ${s.workerRuns} worker run(s) for ${s.jobs} jobs. For scale, one single-job enqueue alone (${s.enqueueAloneJobs} sequential enqueues, no worker running) costs ${f(s.enqueueAloneCommandsPerJob)}${s.enqueueAloneCommandsPerJob >= 12 ? ', by itself at or over the target' : ''}.`,
     ),
     target(
       'Stream (40 single POSTs/s): worker runs per job',
@@ -172,9 +172,10 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   its time, not after the previous answer; median answer ${f(s.enqueueP50Ms, 1)} ms). Each job calls the target, which answers at
   once. Counted from the first POST until every job has run and Redis has run nothing for 1.5 s${s.quiet ? '' : ' (it did not go quiet within 30 s: counted up to then)'}, so a
   lingering worker's commands count too. Worker schedule at the deployed ${l.workerScheduleMs / 1000} s${s.ms < l.workerScheduleMs ? ` (the section took ${f(s.ms / 1000, 1)} s from the stack's start: no tick fell in it)` : ''}.
-  ${s.workerRuns} worker runs, ${s.kicks} kicks, ${s.duplicateRuns} duplicate runs. Per job: ${top(s.byCommand, s.jobs)}. Of
-  those, one single-job enqueue alone costs ${f(s.enqueueAloneCommandsPerJob)} (the engine's enqueue op, as the route calls it, ${s.enqueueAloneJobs}
-  sequential calls on a queue of their own, kick on, no worker running), so the worker side costs ${f(s.commandsPerJob - s.enqueueAloneCommandsPerJob)} per job.
+  ${s.workerRuns} worker runs, ${s.kicks} kicks, ${s.duplicateRuns} duplicate runs. Per job: ${top(s.byCommand, s.jobs)}. For
+  scale, one single-job enqueue alone costs ${f(s.enqueueAloneCommandsPerJob)} (the engine's enqueue op, as the route calls it, ${s.enqueueAloneJobs}
+  sequential calls on a queue of their own, kick on, no worker running, so not the stream's exact path: with a worker
+  on the queue an enqueue may skip some writes).
 - **BullMQ stream**: the same shape for BullMQ: ${b.jobs} single \`Queue.add\` at ${b.rate}/s, one \`Worker\` (concurrency ${b.concurrency},
   no-op processor) already running; counted from the first add until the last job completed, the worker's own waiting
   (\`BZPOPMIN\`, markers) included. Per job: ${top(b.byCommand, b.jobs)}.
