@@ -58,9 +58,13 @@ export function trafficReport(
   const hundred = perMinute['100'] ?? Number.NaN;
   const ticksOf = (n: string): string => {
     const x = idle.ticks[n];
-    return x ? `worker ${f(x.worker)}, health ${f(x.health)}, purge ${f(x.purge)}` : '?';
+    if (!x) return '?';
+    const replay = x.dlqReplay === undefined ? '' : `, dlq-replay ${f(x.dlqReplay)}`;
+    return `worker ${f(x.worker)}, health ${f(x.health)}, purge ${f(x.purge)}${replay}`;
   };
   const every = (runsPerMinute: number): string => `${f(1 / runsPerMinute, 0)} min`;
+  const sch = idle.schedule;
+  const schedules = `worker every ${every(sch.worker)}, health every ${every(sch.health)}, purge every ${every(sch.purge)}${sch.dlqReplay === undefined ? '' : `, dlq-replay every ${every(sch.dlqReplay)}`}`;
   const targets: Target[] = [
     target(
       'Stream (40 single POSTs/s): Redis commands per job',
@@ -90,7 +94,7 @@ export function trafficReport(
         v,
         '≤',
         5,
-        `Commands of one run each: ${ticksOf(n)} (worker every ${every(idle.schedule.worker)}, health every ${every(idle.schedule.health)}, purge every ${every(idle.schedule.purge)}).`,
+        `Commands of one run each: ${ticksOf(n)} (${schedules}).`,
       ),
     ),
     target(
@@ -197,10 +201,10 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   \`Queue.add\` with \`delay\`, one \`Worker\` (concurrency 10, defaults) running; lateness = the processor's start − due time.${l.notStarted ? ` ${l.notStarted} job(s) had not started when the wait ended; their lateness is counted up to then.` : ''}
 - **Idle**: bench/idle.ts \`measureIdle()\` (written with the due index, issue 14 item 4): for 1, 10 and 100 queues, each on a
   private \`redis-server\` of its own behind the local endpoint, every queue used once (a job enqueued, run, and purged
-  with retention 0), then the scheduled worker, health and purge functions run in-process on a clock that advances a
-  minute per tick (the first hour after the activity settles, then idle minutes are counted). Commands per minute =
-  each function's commands per run × its runs per minute at the deployed schedules (infra/config.ts defaults: worker
-  every ${every(idle.schedule.worker)}, health every ${every(idle.schedule.health)}, purge every ${every(idle.schedule.purge)}). Per run: ${['1', '10', '100'].map((n) => `${n} queue(s): ${ticksOf(n)}`).join('; ')}.
+  with retention 0), then the scheduled functions run in-process on a clock that advances a minute per tick (the
+  first hour after the activity settles, then idle minutes are counted). Commands per minute = each function's
+  commands per run × its runs per minute at the deployed schedules (infra/config.ts defaults, the rules of
+  infra/constructs/schedules.ts: ${schedules}). Per run: ${['1', '10', '100'].map((n) => `${n} queue(s): ${ticksOf(n)}`).join('; ')}.
 - **Duplicate runs**: ${d.jobs} jobs of ${d.jobMs} ms in one batch POST; \`SPOOL_WORKER_BATCH_SIZE\` ${d.batch}, \`SPOOL_WORKER_CONCURRENCY\` ${d.concurrency},
   \`SPOOL_LEASE_MS\` ${d.leaseMs} with each job's timeout + \`SPOOL_LEASE_GRACE_MS\` = ${d.leaseMs} ms, so every lease is ${d.leaseMs / 1000} s. The worker
   schedule runs every ${d.workerScheduleMs / 1000} s, as \`npm start\` runs it: it, and any lease call, reclaims expired leases. Runs beyond one per
