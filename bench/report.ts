@@ -11,6 +11,8 @@ import { type Target, type TrafficResults, target, trafficReport } from './traff
 export interface Results {
   spool: {
     lifecycle: PerJob[];
+    /** The lifecycle on a queue with a rate limit and a concurrency cap on (issue 11). */
+    lifecycleFlow: PerJob[];
     failOnce: Array<PerJob & { leaseCalls: number }>;
     idle: IdleCost;
     coldEnqueue: { firstRequests: number; nextRequests: number };
@@ -102,6 +104,12 @@ export function buildReport(r: Results): Report {
       '≤ 10',
     ],
     ['  BullMQ with removeOnComplete: true', '', f(r.bullmq.lifecycleRemoveOnComplete.commandsPerJob), ''],
+    ...r.spool.lifecycleFlow.map((l): [string, string, string, string] => [
+      `Redis commands / job, lifecycle with rate limit + cap on, batch ${l.batch}`,
+      f(l.commandsPerJob),
+      '',
+      '',
+    ]),
   ];
   if (f1)
     rows.push([
@@ -226,6 +234,10 @@ ${closing}
   Each section uses a new \`Spool\` instance, primed with one enqueue to another queue before the counters are
   read: a new instance's first enqueue costs an extra request (its own row in the table; see below), a
   once-per-process cost that the per-job figures leave out.
+- **Lifecycle with rate limit + cap on** (issue 11): the same, on a queue whose settings set a rate limit
+  (100,000 starts per second, the most a setting takes) and a concurrency cap (1,000), both loose enough never to hold a lease back,
+  so the difference from the plain lifecycle is what enforcing them costs; a lease stays one script call.
+  N = ${r.spool.lifecycleFlow.map((l) => `${l.jobs} at batch ${l.batch}`).join(', ')}.
 - **BullMQ lifecycle**: \`addBulk\` in chunks of 100, then one \`Worker\` at concurrency ${p.bullConcurrency} with a no-op
   processor until all ${p.bullJobs} have completed. Job options are BullMQ's defaults (completed jobs are kept, as
   Spool keeps them until its purge); \`removeOnComplete: true\` is shown as a variant. BullMQ has no batch size to
@@ -287,6 +299,9 @@ Figures are in [benchmarks.json](benchmarks.json).
     runSeconds: round(r.runSeconds, 1),
     requestsPerJob: perBatch((l) => round(l.requestsPerJob, 4)),
     commandsPerJob: perBatch((l) => round(l.commandsPerJob, 3)),
+    commandsPerJobWithFlowControl: Object.fromEntries(
+      r.spool.lifecycleFlow.map((l) => [String(l.batch), round(l.commandsPerJob, 3)]),
+    ),
     failOnce: Object.fromEntries(
       r.spool.failOnce.map((l) => [
         String(l.batch),

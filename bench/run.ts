@@ -38,6 +38,10 @@ const PLAN = {
     { batch: 10, jobs: 2_000 },
     { batch: 100, jobs: 5_000 },
   ],
+  lifecycleFlow: [
+    { batch: 1, jobs: 1_000 },
+    { batch: 100, jobs: 5_000 },
+  ],
   failOnce: [
     { batch: 1, jobs: 1_000 },
     { batch: 100, jobs: 5_000 },
@@ -113,6 +117,12 @@ async function main(): Promise<void> {
       `spool lifecycle b=${batch} n=${jobs}: ${r.requestsPerJob.toFixed(3)} req/job, ${r.commandsPerJob.toFixed(2)} cmd/job (${(r.ms / 1000).toFixed(1)} s)`,
     );
     lifecycleResults.push(r);
+  }
+  const lifecycleFlow: Results['spool']['lifecycleFlow'] = [];
+  for (const { batch, jobs } of PLAN.lifecycleFlow) {
+    const r = await lifecycle(ep, meter, batch, jobs, true);
+    log(`spool lifecycle with rate limit + cap b=${batch} n=${jobs}: ${r.commandsPerJob.toFixed(2)} cmd/job`);
+    lifecycleFlow.push(r);
   }
   const failResults: Results['spool']['failOnce'] = [];
   for (const { batch, jobs } of PLAN.failOnce) {
@@ -190,7 +200,7 @@ async function main(): Promise<void> {
   const traffic = await trafficShapes(ep, meter, bull);
 
   const results: Results = {
-    spool: { lifecycle: lifecycleResults, failOnce: failResults, idle, coldEnqueue },
+    spool: { lifecycle: lifecycleResults, lifecycleFlow, failOnce: failResults, idle, coldEnqueue },
     bullmq: { lifecycle: bullLife, lifecycleRemoveOnComplete: bullLifeRoc, failOnce: bullFail, idle: bullIdleRes },
     rounds,
     traffic,

@@ -93,11 +93,21 @@ export interface PerJob {
   ms: number;
 }
 
-/** enqueue -> lease -> complete for n jobs, every call sequential and carrying `batch` jobs. */
-export async function lifecycle(ep: Endpoint, meter: Meter, batch: number, n: number): Promise<PerJob> {
+/**
+ * Issue 11's flow control for the lifecycle: a rate limit and a concurrency cap set on the queue
+ * (loose enough never to hold a lease back), so the figure is what enforcing them costs.
+ */
+export const FLOW_SETTINGS = { rateLimit: { limit: 100_000, periodMs: 1_000 }, maxConcurrency: 1_000 } as const;
+
+/**
+ * enqueue -> lease -> complete for n jobs, every call sequential and carrying `batch` jobs; with
+ * `flow`, on a queue whose rate limit and concurrency cap are on (FLOW_SETTINGS, set before measuring).
+ */
+export async function lifecycle(ep: Endpoint, meter: Meter, batch: number, n: number, flow = false): Promise<PerJob> {
   const spool = newSpool(ep);
   await prime(spool);
-  const q = `life-b${batch}`;
+  const q = flow ? `life-flow-b${batch}` : `life-b${batch}`;
+  if (flow) await spool.putSettings(q, FLOW_SETTINGS);
   const m = await meter.measure(async () => {
     await enqueueAll(spool, q, n, batch);
     let done = 0;
