@@ -299,11 +299,11 @@ describe('auth, routing, refused commands', () => {
 describe('blocking commands', () => {
   it('a BLPOP with a 2 s timeout does not stall other callers', async () => {
     const other = new Redis({ url, token });
-    const t0 = performance.now();
-    const blpop = raw('/', ['blpop', key('never-pushed'), 2], { base64: true }).then((r) => ({
-      r,
-      at: performance.now() - t0,
-    }));
+    let blpopAnswered = false;
+    const blpop = raw('/', ['blpop', key('never-pushed'), 2], { base64: true }).then((r) => {
+      blpopAnswered = true;
+      return r;
+    });
     await new Promise((r) => setTimeout(r, 100)); // let the BLPOP reach Redis
     for (let i = 0; i < 20; i++) {
       await other.set(key(`while-blocked:${i}`), i);
@@ -313,14 +313,12 @@ describe('blocking commands', () => {
     p.incr(key('while-blocked:counter'));
     p.get(key('while-blocked:0'));
     expect(await p.exec()).toEqual([1, 0]);
-    const otherDone = performance.now() - t0;
+    // Every other call was answered while the BLPOP still waited (an order, not a time).
+    expect(blpopAnswered).toBe(false);
 
-    const { r, at } = await blpop;
+    const r = await blpop;
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ result: null });
-    expect(at).toBeGreaterThanOrEqual(1900);
-    expect(otherDone).toBeLessThan(1000);
-    expect(otherDone).toBeLessThan(at);
   });
 
   it('a BLPOP gets a value pushed by another caller', async () => {
@@ -388,11 +386,9 @@ describe('Redis down', () => {
           ['/pipeline', [['get', 'x']]],
           ['/multi-exec', [['get', 'x']]],
         ] as const) {
-          const t0 = performance.now();
           const res = await call(body, path);
           expect(res.status).toBeGreaterThanOrEqual(500);
           expect((await res.json()).error).toEqual(expect.any(String));
-          expect(performance.now() - t0).toBeLessThan(1000);
         }
         // the client (with retries off) fails fast instead of hanging
         const client = new Redis({ url: endpoint.url, token: 't', retry: false });
