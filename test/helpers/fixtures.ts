@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { matchRoute } from '../../functions/lib/http.js';
 import { lambdaContext as localLambdaContext } from '../../local/apigw.js';
+import type { SlotOptions } from '../../shared/worker/slots.js';
 
 export interface ApiEventOptions {
   body?: unknown;
@@ -90,5 +91,26 @@ export function json(res: unknown): JsonResult {
         ? JSON.parse(r.body)
         : r.body
       : undefined,
+  };
+}
+
+/**
+ * The slot loop's options for a test: 2 slots, leases of up to 25, 5 ms ack flushes, no linger, a
+ * 100 ms poll, and 50 s before it stops leasing (60 s to its deadline); `o` overrides any of them.
+ */
+export function slotOptions(o: Partial<SlotOptions> = {}): SlotOptions {
+  const now = Date.now();
+  return {
+    concurrency: 2,
+    prefetch: 2,
+    maxLease: 25,
+    heartbeatMs: 1_000,
+    flushMs: 5,
+    lingerMs: 0,
+    pollMs: 100,
+    stopAt: now + 50_000,
+    deadline: now + 60_000,
+    minWindowMs: 0,
+    ...o,
   };
 }

@@ -7,7 +7,8 @@ import type { JobOutcome } from '../../../shared/jobs/outcome.js';
 import { Logger } from '../../../shared/log/logger.js';
 import { queueKey, Spool } from '../../../shared/queue/index.js';
 import type { LeasedJob } from '../../../shared/queue/types.js';
-import { runSlots, type SlotOptions } from '../../../shared/worker/slots.js';
+import { runSlots } from '../../../shared/worker/slots.js';
+import { slotOptions } from '../../helpers/fixtures.js';
 import { cleanupPrefix, testRedis, uniquePrefix } from '../../helpers/redis.js';
 
 const prefix = uniquePrefix('slots');
@@ -16,22 +17,7 @@ const log = new Logger({ serviceName: 'spool-test', logLevel: 'SILENT' });
 
 const spoolWith = (config: Partial<QueueConfig>) => new Spool(testRedis(), { config: { prefix, ...config } });
 
-const options = (o: Partial<SlotOptions> = {}): SlotOptions => {
-  const now = Date.now();
-  return {
-    concurrency: 2,
-    prefetch: 2,
-    maxLease: 25,
-    heartbeatMs: 1_000,
-    flushMs: 5,
-    lingerMs: 0,
-    pollMs: 100,
-    stopAt: now + 50_000,
-    deadline: now + 60_000,
-    minWindowMs: 0,
-    ...o,
-  };
-};
+const options = slotOptions;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -7,6 +7,7 @@ import { Logger } from '../../../shared/log/logger.js';
 import { queueKey, Spool } from '../../../shared/queue/index.js';
 import { activeWorkers } from '../../../shared/queue/ops/workers.js';
 import { runSlots, type SlotOptions } from '../../../shared/worker/slots.js';
+import { slotOptions } from '../../helpers/fixtures.js';
 import { harness } from '../../helpers/harness.js';
 import { cleanupPrefix, testRedis, uniquePrefix } from '../../helpers/redis.js';
 
@@ -14,23 +15,8 @@ const prefix = uniquePrefix('workers');
 afterAll(() => cleanupPrefix(prefix));
 const log = new Logger({ serviceName: 'spool-test', logLevel: 'SILENT' });
 
-const options = (o: Partial<SlotOptions> = {}): SlotOptions => {
-  const now = Date.now();
-  return {
-    concurrency: 2,
-    prefetch: 0,
-    maxLease: 25,
-    heartbeatMs: 60_000,
-    flushMs: 5,
-    lingerMs: 0,
-    pollMs: 100,
-    stopAt: now + 50_000,
-    deadline: now + 60_000,
-    minWindowMs: 0,
-    requestId: 'req-1',
-    ...o,
-  };
-};
+const options = (o: Partial<SlotOptions> = {}): SlotOptions =>
+  slotOptions({ prefetch: 0, heartbeatMs: 60_000, requestId: 'req-1', ...o });
 
 /** A promise and its resolver. */
 const gate = () => {
