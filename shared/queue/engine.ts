@@ -6,6 +6,14 @@ import { enqueue } from './ops/enqueue.js';
 import { cancel, getJob, getJobs, listJobs, runNow } from './ops/jobs.js';
 import { lease, reclaim } from './ops/lease.js';
 import { purge } from './ops/purge.js';
+import {
+  claimScheduleTimer,
+  deleteSchedule,
+  fireDueSchedules,
+  getSchedule,
+  listSchedules,
+  putSchedule,
+} from './ops/schedules.js';
 import { getSettings, putSettings } from './ops/settings.js';
 import { queues, snapshot } from './ops/snapshot.js';
 
@@ -40,4 +48,10 @@ export class Spool extends SpoolCore {
   snapshot: Rest<typeof snapshot> = (...a) => snapshot(this, ...a);
   settings: Rest<typeof getSettings> = (...a) => getSettings(this, ...a);
   putSettings: Rest<typeof putSettings> = (...a) => putSettings(this, ...a);
+  putSchedule: Rest<typeof putSchedule> = (...a) => putSchedule(this, ...a);
+  getSchedule: Rest<typeof getSchedule> = (...a) => getSchedule(this, ...a);
+  listSchedules: Rest<typeof listSchedules> = (...a) => listSchedules(this, ...a);
+  deleteSchedule: Rest<typeof deleteSchedule> = (...a) => deleteSchedule(this, ...a);
+  fireDueSchedules: Rest<typeof fireDueSchedules> = (...a) => fireDueSchedules(this, ...a);
+  claimScheduleTimer: Rest<typeof claimScheduleTimer> = (...a) => claimScheduleTimer(this, ...a);
 }

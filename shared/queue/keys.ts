@@ -86,6 +86,14 @@ export const GLOBAL_KEYS = {
   autoReplay: 'auto-replay',
   /** ZSET queue -> epoch ms its next purge is due (written by the purge function). */
   purgeDue: 'purge:due',
+  /** HASH schedule id -> its definition JSON (ScheduleDefinition of ops/schedules.ts), as PUT; never rewritten by a script. */
+  schedules: 'schedules',
+  /** HASH schedule id -> its state JSON (ScheduleState: rev, nextRunAt, lastRunAt, fires, missed, ...), written by the schedule scripts. */
+  scheduleStates: 'schedules:state',
+  /** ZSET schedule id -> epoch ms of its next fire (absent while paused or ended). */
+  schedulesDue: 'schedules:due',
+  /** STRING '<due ms>:<nonce>' of the schedules' one pending timer (the claimTimer script, on this key). */
+  scheduleTimer: 'schedules:timer',
   /** STRING epoch ms of the last scheduled purge run. */
   purgeLast: 'purge:last',
   /** STRING JSON of the last scheduled health run. */
@@ -106,6 +114,11 @@ export const SCRIPT_GLOBAL_KEY_DOCS = {
     'ZSET queue -> ms of its last enqueue that found no worker running (the registry with <prefix>:queues; health and purge read it)',
   queues: 'SET queue names registered by older versions (the registry with <prefix>:touched)',
   autoReplay: 'SET the queues whose settings have autoReplay (the scheduled dlq-replay run reads only these)',
+  schedules:
+    'HASH schedule id -> definition JSON (queue, cron or everyMs, timezone, job, paused, startAt, endAt), written whole',
+  scheduleStates:
+    'HASH schedule id -> state JSON { rev, nextRunAt?, lastRunAt?, lastJobId?, fires, missed, lastError?, createdAt, updatedAt }',
+  schedulesDue: 'ZSET schedule id -> epoch ms of its next fire (absent while paused or past endAt)',
 } as const satisfies Partial<Record<GlobalKeyName, string>>;
 
 export type ScriptGlobalKeyName = keyof typeof SCRIPT_GLOBAL_KEY_DOCS;

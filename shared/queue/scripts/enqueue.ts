@@ -2,54 +2,11 @@ import type { JobState } from '../types.js';
 import { ARGS, defineScript, returns } from './define.js';
 import { BASE, DUE, WAITING } from './lib.js';
 
-export const ENQUEUE = defineScript({
-  name: 'enqueue',
-  summary: `
-Enqueue jobs. A job whose idempotency key names a live job inside the key's window is a duplicate:
-it answers that job's id and state and writes nothing; with another spec (payload, target or
-handler) it is a conflict, and then nothing of the call is written. A key whose job is gone is
-absent. Safe to run twice: a job whose id exists already (a retried call) is not written again and
-answers its state. Kick: true when new waiting work exists, no worker is marked running, and this
-call won the debounce. A call that creates jobs makes the queue due (now for waiting jobs, unless a
-worker is marked running, whose lease keeps it due now; else its first new run-at) and scores it in touched unless a worker is marked running (that worker was
-started by an enqueue that scored it: a stream on one worker writes touched once); wakeAt: the earliest new run-at when it is sooner than the
-queue's first delayed job was (arm the queue's timer for it).
-Expiry: a new job's expiresAt is the earliest of its own (expiresAt, or expireAfterMs from now) and
-now + the queue's maxWaitMs (settings); such a job joins the expiry index (and the settings hash
-says \`expiring\`, so leases look at the index).`,
-  keys: {
-    waiting: 'new jobs due now join it',
-    waitingSince: 'new jobs due now join it',
-    delayed: 'new jobs due later join it',
-    jobs: 'new jobs join it (and the specs of jobs keys name are read)',
-    meta: 'new jobs join it (and jobs keys name are read)',
-    idempotency: 'read, and new keys join it',
-    idempotencyExpiry: 'read, and new keys join it',
-    counters: 'writes enqueued (and seq)',
-    worker: 'read',
-    kick: 'SET NX PX by the call that kicks',
-    due: 'lowered to when the new jobs need a worker (not for waiting jobs while a worker is marked running)',
-    touched: 'the queue is scored now when jobs are created and no worker is marked running',
-    settings: 'maxWaitMs read; expiring set when a job joins the expiry index',
-    expiry: 'new jobs that expire join it',
-  },
-  args: {
-    clock: ARGS.clock,
-    window: { kind: 'number', doc: 'idempotency window ms' },
-    debounce: { kind: 'number', doc: 'kick debounce ms (0: never kick)' },
-    input: { kind: 'json', doc: '[[id, specJson, meta, delayMs?], ...] (due at now + delayMs when given)' },
-    queue: ARGS.queue,
-  },
-  result: returns<{
-    jobs: Array<{ id: string; deduplicated: boolean; state: JobState }>;
-    conflicts?: Array<{ index: number; id?: string | null }>;
-    kick: boolean;
-    wakeAt?: number;
-  }>(
-    '{ jobs = [{ id, deduplicated, state }, ...] in the order of input, conflicts? = [{ index (0-based), id? }, ...] (then nothing was written), kick, wakeAt? }',
-  ),
-  uses: [BASE, WAITING, DUE],
-  body: `
+/**
+ * The enqueue script's body, also carried whole by the fire script (scripts/schedules.ts), which
+ * enqueues a schedule's job with the same rules in the same call.
+ */
+export const ENQUEUE_BODY = `
 local now = serverNow(clock)
 -- The live jobs the input's idempotency keys name inside their windows: key -> { id, spec, state }.
 local held = {}
@@ -188,5 +145,54 @@ if debounce > 0 and waiting > 0 and not marked then
 end
 if created > 0 and not marked then redis.call('ZADD', K.touched, num(now), queue) end
 return cjson.encode({ jobs = out, kick = kick, wakeAt = wakeAt })
-`,
+`;
+
+export const ENQUEUE = defineScript({
+  name: 'enqueue',
+  summary: `
+Enqueue jobs. A job whose idempotency key names a live job inside the key's window is a duplicate:
+it answers that job's id and state and writes nothing; with another spec (payload, target or
+handler) it is a conflict, and then nothing of the call is written. A key whose job is gone is
+absent. Safe to run twice: a job whose id exists already (a retried call) is not written again and
+answers its state. Kick: true when new waiting work exists, no worker is marked running, and this
+call won the debounce. A call that creates jobs makes the queue due (now for waiting jobs, unless a
+worker is marked running, whose lease keeps it due now; else its first new run-at) and scores it in touched unless a worker is marked running (that worker was
+started by an enqueue that scored it: a stream on one worker writes touched once); wakeAt: the earliest new run-at when it is sooner than the
+queue's first delayed job was (arm the queue's timer for it).
+Expiry: a new job's expiresAt is the earliest of its own (expiresAt, or expireAfterMs from now) and
+now + the queue's maxWaitMs (settings); such a job joins the expiry index (and the settings hash
+says \`expiring\`, so leases look at the index).`,
+  keys: {
+    waiting: 'new jobs due now join it',
+    waitingSince: 'new jobs due now join it',
+    delayed: 'new jobs due later join it',
+    jobs: 'new jobs join it (and the specs of jobs keys name are read)',
+    meta: 'new jobs join it (and jobs keys name are read)',
+    idempotency: 'read, and new keys join it',
+    idempotencyExpiry: 'read, and new keys join it',
+    counters: 'writes enqueued (and seq)',
+    worker: 'read',
+    kick: 'SET NX PX by the call that kicks',
+    due: 'lowered to when the new jobs need a worker (not for waiting jobs while a worker is marked running)',
+    touched: 'the queue is scored now when jobs are created and no worker is marked running',
+    settings: 'maxWaitMs read; expiring set when a job joins the expiry index',
+    expiry: 'new jobs that expire join it',
+  },
+  args: {
+    clock: ARGS.clock,
+    window: { kind: 'number', doc: 'idempotency window ms' },
+    debounce: { kind: 'number', doc: 'kick debounce ms (0: never kick)' },
+    input: { kind: 'json', doc: '[[id, specJson, meta, delayMs?], ...] (due at now + delayMs when given)' },
+    queue: ARGS.queue,
+  },
+  result: returns<{
+    jobs: Array<{ id: string; deduplicated: boolean; state: JobState }>;
+    conflicts?: Array<{ index: number; id?: string | null }>;
+    kick: boolean;
+    wakeAt?: number;
+  }>(
+    '{ jobs = [{ id, deduplicated, state }, ...] in the order of input, conflicts? = [{ index (0-based), id? }, ...] (then nothing was written), kick, wakeAt? }',
+  ),
+  uses: [BASE, WAITING, DUE],
+  body: ENQUEUE_BODY,
 });

@@ -54,6 +54,10 @@ describe('Redis keys', () => {
     expect(Object.fromEntries(Object.keys(GLOBAL_KEYS).map((k) => [k, globalKey('p', k as never)]))).toEqual({
       queues: 'p:queues',
       due: 'p:due',
+      schedules: 'p:schedules',
+      scheduleStates: 'p:schedules:state',
+      schedulesDue: 'p:schedules:due',
+      scheduleTimer: 'p:schedules:timer',
       touched: 'p:touched',
       autoReplay: 'p:auto-replay',
       purgeDue: 'p:purge:due',

@@ -33,6 +33,11 @@ const LIBRARIES = [...new Set(SCRIPTS.flatMap((s) => s.libraries))];
  * body until its containers restart; a new digest is loaded by the first EVALSHA's NOSCRIPT -> EVAL.
  */
 const DIGESTS: Record<string, string> = {
+  deleteSchedule: '5dc1372bfaab6f176f5851647299ac23e2040d06',
+  dueSchedules: 'b8622320871379d48b009118a6cc6d061eaeeb1f',
+  fireSchedule: '7ab1e77b2860cc6b27805740c102a4696af12a57',
+  putSchedule: '7b89121ab94562d59c07c4e261cc491baff5fa9e',
+  readSchedules: '5ed96ecf3e9b118a157cfbac0541e5f723412515',
   clear: '1df074cef57019c5ee85d03410200d8b0ac0d041',
   complete: '348d752c04d432d73327d133cdbe5864c4b4b583',
   fail: 'c62e0a7871b6de59dd0270bdb43316df43f5f1d3',
@@ -105,7 +110,15 @@ describe('the scripts found', () => {
 describe("Upstash's key-level locking", () => {
   it('every script starts with allow-key-locking, and with no-writes exactly when it only reads', () => {
     const readOnly = SCRIPTS.filter((s) => s.readOnly).map((s) => s.name);
-    expect(readOnly.sort()).toEqual(['deadGroups', 'get', 'list', 'settingsRead', 'snapshot']);
+    expect(readOnly.sort()).toEqual([
+      'deadGroups',
+      'dueSchedules',
+      'get',
+      'list',
+      'readSchedules',
+      'settingsRead',
+      'snapshot',
+    ]);
     for (const s of SCRIPTS) {
       expect(s.source.split('\n')[0], s.name).toBe(
         s.readOnly ? '#!lua flags=no-writes,allow-key-locking' : '#!lua flags=allow-key-locking',
