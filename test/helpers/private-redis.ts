@@ -126,3 +126,22 @@ export async function privateStack(args: string[] = [], o: Parameters<typeof sta
     },
   };
 }
+
+/** Commands Redis ran (INFO commandstats: inner script commands included) during fn, INFO itself excluded. */
+export async function commandsOf(admin: IORedis, fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const stats = async () =>
+    Object.fromEntries(
+      [...(await admin.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
+        .filter((m) => m[1] !== 'info')
+        .map((m) => [m[1]!, Number(m[2])]),
+    );
+  const before = await stats();
+  await fn();
+  const after = await stats();
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+/** The sum of a commandsOf answer. */
+export const totalCommands = (c: Record<string, number>): number => Object.values(c).reduce((a, b) => a + b, 0);

@@ -1,5 +1,4 @@
 import { Redis } from '@upstash/redis';
-import type { Redis as IORedis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { deltasOf, evaluateQueue, type Thresholds } from '../../../shared/health/evaluate.js';
 import { metricData } from '../../../shared/health/metrics.js';
@@ -7,7 +6,7 @@ import { Spool } from '../../../shared/queue/engine.js';
 import { ValidationError } from '../../../shared/queue/errors.js';
 import { globalKey, queueKey } from '../../../shared/queue/keys.js';
 import { harness, job } from '../../helpers/harness.js';
-import { privateStack } from '../../helpers/private-redis.js';
+import { commandsOf, privateStack, totalCommands } from '../../helpers/private-redis.js';
 
 /**
  * Issue 11: flow control per queue, applied inside the lease script (counts, never times: the
@@ -319,23 +318,6 @@ describe('flow control', () => {
   });
 });
 
-/** Commands Redis ran (INFO commandstats: inner script commands included) during fn, INFO itself excluded. */
-async function commandsOf(admin: IORedis, fn: () => Promise<unknown>): Promise<Record<string, number>> {
-  const stats = async () =>
-    Object.fromEntries(
-      [...(await admin.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)]
-        .filter((m) => m[1] !== 'info')
-        .map((m) => [m[1]!, Number(m[2])]),
-    );
-  const before = await stats();
-  await fn();
-  const after = await stats();
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
-  return out;
-}
-const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
-
 describe('the cost of flow control', () => {
   it('a lease of 10 stays one script call; with no setting it adds one HGETALL; a cap one ZCARD; a rate limit four', async () => {
     const stack = await privateStack();
@@ -376,19 +358,19 @@ describe('the cost of flow control', () => {
       const [e1, e2] = [await enqueueOf('plain'), await enqueueOf('expiring')];
       expect(e1.hget).toBe(1);
       // with maxWaitMs: each job joins the expiry index (one ZADD) and the settings say so (one HSET)
-      expect(total(e2) - total(e1)).toBe(2);
+      expect(totalCommands(e2) - totalCommands(e1)).toBe(2);
       for (const c of [plain, capped, rated, held, paused]) expect(c.evalsha).toBe(1);
       // 18 commands with no setting (17 before flow control: the HGETALL of the settings hash)
       expect(plain.hgetall).toBe(1);
-      expect(total(plain)).toBe(18);
-      expect(total(capped) - total(plain)).toBe(1);
+      expect(totalCommands(plain)).toBe(18);
+      expect(totalCommands(capped) - totalCommands(plain)).toBe(1);
       expect((capped.zcard ?? 0) - (plain.zcard ?? 0)).toBe(1);
-      expect(total(rated) - total(plain)).toBe(4);
+      expect(totalCommands(rated) - totalCommands(plain)).toBe(4);
       // held by the rate limit: nothing leased, fewer commands than a lease that leases
-      expect(total(held)).toBeLessThan(total(plain));
-      expect(total(paused)).toBeLessThan(total(plain));
+      expect(totalCommands(held)).toBeLessThan(totalCommands(plain));
+      expect(totalCommands(paused)).toBeLessThan(totalCommands(plain));
       // a queue with expiring jobs: one ZRANGEBYSCORE of the index, one ZRANGE (its first entry) and the due ZADD LT
-      expect(total(expiring) - total(plain)).toBe(3);
+      expect(totalCommands(expiring) - totalCommands(plain)).toBe(3);
     } finally {
       await stack.stop();
     }

@@ -1,9 +1,11 @@
+import { Redis } from '@upstash/redis';
 import { describe, expect, it } from 'vitest';
 import { globalKey, queueKey, Spool, ValidationError } from '../../../shared/queue/index.js';
 import { MAX_SCHEDULES } from '../../../shared/queue/ops/schedules.js';
 import { catchUp, MISSED_EXACT_MAX, nextFire } from '../../../shared/queue/recurrence.js';
 import { PUT_SCHEDULE } from '../../../shared/queue/scripts/schedules.js';
 import { harness, job } from '../../helpers/harness.js';
+import { commandsOf, privateStack, totalCommands } from '../../helpers/private-redis.js';
 
 const MIN = 60_000;
 const at = (iso: string) => Date.parse(iso);
@@ -333,4 +335,35 @@ describe('recurrence arithmetic', () => {
     expect(missed).toBe(MISSED_EXACT_MAX + 500);
     expect(next).toBe(from + (MISSED_EXACT_MAX + 501) * MIN);
   });
+});
+
+describe('the cost of schedules (INFO commandstats on a private Redis, script commands counted)', () => {
+  it('a firing run with nothing due is one command; one fire is one script call', async () => {
+    const stack = await privateStack();
+    try {
+      let now = 1_800_000_000_000;
+      const spool = new Spool(new Redis({ ...stack.credentials, retry: false }), {
+        config: { prefix: 'p' },
+        clock: () => now,
+      });
+      const admin = stack.redis.admin();
+      // No schedule at all, and one not due yet: one ZRANGE each.
+      expect(await commandsOf(admin, () => spool.fireDueSchedules())).toEqual({ zrange: 1 });
+      await spool.putSchedule('s', every('q', 60_000));
+      now += 30_000;
+      expect(await commandsOf(admin, () => spool.fireDueSchedules())).toEqual({ zrange: 1 });
+      // warm: the scripts are loaded
+      now += 30_000;
+      await spool.fireDueSchedules();
+      now += 60_000;
+      const fire = await commandsOf(admin, () => spool.fireDueSchedules());
+      expect(fire.evalsha).toBe(2); // the read of what is due, and the fire
+      // 1 ZRANGE (is anything due), the read (TIME is not counted: the test clock; ZRANGE twice,
+      // HMGET twice) and the fire: the enqueue script's commands plus the state's HGET and HSET and
+      // the due ZADD.
+      expect(totalCommands(fire)).toBe(24);
+    } finally {
+      await stack.stop();
+    }
+  }, 60_000);
 });
