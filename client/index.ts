@@ -50,6 +50,11 @@ export type PurgeRequest = z.input<typeof s.purgeBody>;
 export type PurgeReport = Out<typeof s.purgeResponse>;
 export type Cleared = Out<typeof s.clearResponse>;
 export type Workers = Out<typeof s.workersResponse>;
+export type ScheduleInput = z.input<typeof s.scheduleInput>;
+export type ScheduleCreate = z.input<typeof s.scheduleCreateBody>;
+export type Schedule = Out<typeof s.scheduleResponse>;
+export type Schedules = Out<typeof s.schedulesResponse>;
+export type ScheduleDeleted = Out<typeof s.scheduleDeletedResponse>;
 export type ApiErrorBody = Out<typeof s.errorResponse>;
 
 export interface RetryOptions {
@@ -249,6 +254,31 @@ export class SpoolClient {
     if (opts.includeDead) query.includeDead = 'true';
     if (opts.force) query.force = 'true';
     return this.call({ method: 'DELETE', path: `v1/queues/${seg(queue)}`, query, resendable: false });
+  }
+
+  // ---- schedules ----
+
+  /** Create or replace a recurring schedule (201 created, 200 replaced both resolve). Safe to resend. */
+  putSchedule(id: string, schedule: ScheduleInput): Promise<Schedule> {
+    return this.call({ method: 'PUT', path: `v1/schedules/${seg(id)}`, body: schedule, resendable: true });
+  }
+
+  /** Create a schedule (409 when its id exists). Not resent: a resend after a lost answer would be a 409. */
+  createSchedule(schedule: ScheduleCreate): Promise<Schedule> {
+    return this.call({ method: 'POST', path: 'v1/schedules', body: schedule, resendable: false });
+  }
+
+  /** Every schedule, or those of one queue, by id. */
+  listSchedules(q: { queue?: string } = {}): Promise<Schedules> {
+    return this.call({ method: 'GET', path: 'v1/schedules', query: q, resendable: true });
+  }
+
+  getSchedule(id: string): Promise<Schedule> {
+    return this.call({ method: 'GET', path: `v1/schedules/${seg(id)}`, resendable: true });
+  }
+
+  deleteSchedule(id: string): Promise<ScheduleDeleted> {
+    return this.call({ method: 'DELETE', path: `v1/schedules/${seg(id)}`, resendable: false });
   }
 
   // ---- documents ----

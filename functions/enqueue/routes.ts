@@ -1,5 +1,4 @@
 /** The job routes: enqueue (one or a batch), get, cancel, list. */
-import type { Logger } from '../../shared/log/logger.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/queue/errors.js';
 import { enqueue } from '../../shared/queue/ops/enqueue.js';
 import { cancel, getJob, listJobs, runNow } from '../../shared/queue/ops/jobs.js';
@@ -9,7 +8,7 @@ import type { JobState, QueueSettings } from '../../shared/queue/types.js';
 import { requestTrace, toTraceparent, xrayTraceId } from '../../shared/trace/context.js';
 import { parseWith, type RouteImpls, readJson } from '../lib/http.js';
 import { iso, presentJob } from '../lib/present.js';
-import { armTimer, type KickReason, type Runtime } from '../lib/runtime.js';
+import { armTimer, kickIfNeeded } from '../lib/runtime.js';
 import {
   API_MAX_BATCH,
   type Body,
@@ -24,29 +23,6 @@ import {
 } from '../lib/schemas.js';
 
 const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
-
-/**
- * Wakes a worker when the engine says so (new waiting work, no worker running, debounce won).
- * A failed kick does not fail the enqueue: the jobs are stored and the worker schedule runs them.
- */
-export async function kickIfNeeded(
-  rt: Runtime,
-  queue: string,
-  kick: boolean,
-  log: Logger,
-  reason: KickReason = 'enqueue',
-): Promise<void> {
-  if (!kick) return;
-  try {
-    await rt.kickWorker(queue, { reason });
-    log.debug('worker kicked', { queue });
-  } catch (err) {
-    log.warn('worker kick failed; the schedule will run the queue', {
-      queue,
-      error: err instanceof Error ? err.message : String(err),
-    });
-  }
-}
 
 const presentSettings = (queue: string, st: QueueSettings): Body<typeof settingsResponse> => {
   const { pausedAt, breakers, ...rest } = st;

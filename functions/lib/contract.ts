@@ -231,6 +231,55 @@ export const CONTRACT = {
       },
     },
   },
+  'PUT /v1/schedules/{id}': {
+    operationId: 'putSchedule',
+    summary: 'Create or replace a recurring schedule',
+    description:
+      'A schedule enqueues `job` on `queue` at each fire: on `cron` (five fields, in `timezone`, daylight-saving ' +
+      'changes included) or every `everyMs`; exactly one of the two. Each fire enqueues one job whose idempotency ' +
+      'key derives from the schedule id and the fire time, so a fire never enqueues twice. After downtime a schedule ' +
+      'fires once for the missed period and counts the rest in `missed`. Bad values are refused, naming the field; ' +
+      'nothing is written then.',
+    body: jsonBody(s.scheduleInput),
+    responses: {
+      201: { description: 'Created.', schema: s.scheduleResponse },
+      200: { description: 'Replaced.', schema: s.scheduleResponse },
+      400: badRequest,
+      409: error('conflict: the most schedules (1,000) exist already.'),
+      415: error('unsupported_media_type: the body is not `application/json`.'),
+    },
+  },
+  'POST /v1/schedules': {
+    operationId: 'createSchedule',
+    summary: 'Create a recurring schedule (its id in the body)',
+    body: jsonBody(s.scheduleCreateBody),
+    responses: {
+      201: {
+        description: 'Created.',
+        schema: s.scheduleResponse,
+        headers: { Location: 'The new schedule.' },
+      },
+      400: badRequest,
+      409: error('conflict: a schedule with this id exists (`PUT` replaces one), or the most schedules (1,000) exist.'),
+      415: error('unsupported_media_type: the body is not `application/json`.'),
+    },
+  },
+  'GET /v1/schedules': {
+    operationId: 'listSchedules',
+    summary: 'Every schedule (or those of one queue), by id, with its next run',
+    query: s.schedulesQuery,
+    responses: { 200: { description: 'The schedules, by id.', schema: s.schedulesResponse }, 400: badRequest },
+  },
+  'GET /v1/schedules/{id}': {
+    operationId: 'getSchedule',
+    summary: 'One schedule',
+    responses: { 200: { description: 'The schedule.', schema: s.scheduleResponse }, 404: notFound('schedule') },
+  },
+  'DELETE /v1/schedules/{id}': {
+    operationId: 'deleteSchedule',
+    summary: 'Delete a schedule: it fires no more (jobs it enqueued stay)',
+    responses: { 200: { description: 'Deleted.', schema: s.scheduleDeletedResponse }, 404: notFound('schedule') },
+  },
 } as const satisfies Record<RouteKey, RouteContract>;
 
 export type Contract = typeof CONTRACT;
@@ -264,4 +313,10 @@ export const COMPONENTS: ReadonlyArray<[string, z.ZodMiniType]> = [
   ['PurgeRequest', s.purgeBody],
   ['PurgeReport', s.purgeResponse],
   ['OpenApiDocument', s.openApiResponse],
+  ['ScheduleInput', s.scheduleInput],
+  ['ScheduleCreate', s.scheduleCreateBody],
+  ['ScheduleJob', s.scheduleJobInput],
+  ['Schedule', s.scheduleResponse],
+  ['Schedules', s.schedulesResponse],
+  ['ScheduleDeleted', s.scheduleDeletedResponse],
 ];

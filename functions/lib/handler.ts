@@ -41,7 +41,7 @@ const sampleRate = (): number => {
 export type LambdaHandler = (event: unknown, context?: Partial<Context>) => Promise<unknown>;
 
 /**
- * The common shape of the five handlers: HTTP API events go to `http` routes (always answered,
+ * The common shape of the handlers: HTTP API events go to `http` routes (always answered,
  * errors included, as JSON); every other event to `other`, which throws on failure so Lambda records
  * an error. A child logger per invocation carries the request id (API Gateway's for HTTP).
  */

@@ -7,13 +7,17 @@
 import * as z from 'zod/mini';
 import { ROUTES, type RouteKey } from '../routes.js';
 import { COMMON_RESPONSES, COMPONENTS, CONTRACT, type ResponseContract, type RouteContract } from './contract.js';
-import { jobIdParam, queueParam } from './schemas.js';
+import { jobIdParam, queueParam, scheduleIdParam } from './schemas.js';
 
 type Json = Record<string, unknown>;
 
 const PATH_PARAMS: Record<string, { schema: z.ZodMiniType; description: string }> = {
   queue: { schema: queueParam, description: 'Queue name: letters, digits, "_" and "-", 1 to 64.' },
   id: { schema: jobIdParam, description: 'Job id (as returned by enqueue).' },
+};
+/** The path parameters of the schedule routes (their `{id}` is a schedule's). */
+const SCHEDULE_PATH_PARAMS: typeof PATH_PARAMS = {
+  id: { schema: scheduleIdParam, description: 'Schedule id: letters, digits, "_", ".", ":" and "-", 1 to 128.' },
 };
 
 /** JSON Schema without the keys that only make sense at a document's root. */
@@ -54,7 +58,7 @@ export function buildOpenApi(): Json {
     const c: RouteContract = CONTRACT[`${route.method} ${route.path}` as RouteKey];
     const parameters: Json[] = [];
     for (const [, name] of route.path.matchAll(/\{([A-Za-z0-9_]+)\}/g)) {
-      const p = PATH_PARAMS[name!];
+      const p = (route.path.startsWith('/v1/schedules') ? SCHEDULE_PATH_PARAMS : PATH_PARAMS)[name!];
       if (!p) throw new Error(`no schema for the path parameter {${name}} of ${route.path}`);
       parameters.push({ name, in: 'path', required: true, description: p.description, schema: ref(p.schema) });
     }

@@ -1,8 +1,9 @@
 import type * as z from 'zod/mini';
 import { redactHeaders, redactUrl, redactUrls } from '../../shared/log/redact.js';
-import type { Attempt, Job, JobError } from '../../shared/queue/types.js';
+import type { Schedule } from '../../shared/queue/ops/schedules.js';
+import type { Attempt, Job, JobError, JobInput } from '../../shared/queue/types.js';
 import { parseTraceparent, xrayTraceId } from '../../shared/trace/context.js';
-import type { jobError, jobResponse } from './schemas.js';
+import type { jobError, jobResponse, scheduleResponse } from './schemas.js';
 
 function iso(t: number): string;
 function iso(t: number | undefined): string | undefined;
@@ -64,6 +65,49 @@ function presentTarget(target: NonNullable<Job['target']>): NonNullable<ApiJob['
   if (target.headers) t.headers = redactHeaders(target.headers);
   if (target.timeoutMs !== undefined) t.timeoutMs = target.timeoutMs;
   return t;
+}
+
+/** A schedule as the API answers it (the schema of functions/lib/schemas.ts). */
+export type ApiSchedule = z.output<typeof scheduleResponse>;
+
+/**
+ * A schedule as the API shows it: engine times as ISO-8601 strings, `nextRunAt` and `lastRunAt`
+ * always there (null when none), and its job's target redacted as presentJob redacts a job's.
+ */
+export function presentSchedule(sc: Schedule): ApiSchedule {
+  const out: ApiSchedule = {
+    id: sc.id,
+    queue: sc.queue,
+    ...(sc.cron !== undefined ? { cron: sc.cron } : {}),
+    ...(sc.everyMs !== undefined ? { everyMs: sc.everyMs } : {}),
+    timezone: sc.timezone,
+    job: presentScheduleJob(sc.job),
+    paused: sc.paused,
+    nextRunAt: sc.nextRunAt === undefined ? null : iso(sc.nextRunAt),
+    lastRunAt: sc.lastRunAt === undefined ? null : iso(sc.lastRunAt),
+    fires: sc.fires,
+    missed: sc.missed,
+    createdAt: iso(sc.createdAt),
+    updatedAt: iso(sc.updatedAt),
+  };
+  if (sc.startAt !== undefined) out.startAt = iso(sc.startAt);
+  if (sc.endAt !== undefined) out.endAt = iso(sc.endAt);
+  if (sc.lastJobId !== undefined) out.lastJobId = sc.lastJobId;
+  if (sc.lastError) out.lastError = { message: redactUrls(sc.lastError.message), at: iso(sc.lastError.at) };
+  return out;
+}
+
+function presentScheduleJob(job: JobInput): ApiSchedule['job'] {
+  const { target, ...rest } = job;
+  const out: ApiSchedule['job'] = rest as ApiSchedule['job'];
+  if (target) {
+    const t: NonNullable<ApiSchedule['job']['target']> = { url: redactUrl(target.url) };
+    if (target.method !== undefined) t.method = target.method;
+    if (target.headers) t.headers = redactHeaders(target.headers);
+    if (target.timeoutMs !== undefined) t.timeoutMs = target.timeoutMs;
+    out.target = t;
+  }
+  return out;
 }
 
 export function presentError(e: JobError): z.output<typeof jobError> {

@@ -41,9 +41,9 @@ export interface AwsClients {
 /**
  * Why a worker is started: 'enqueue' (debounced kick), 'drain' (API), 'continue' (out of time, work
  * left), 'scale-out' (a worker with a deep backlog; such workers start no more), 'schedule' (safety
-  'timer',
-  'settings',
- * type are both read from it.
+ * net), 'replay' (DLQ), 'run' (a delayed job run now), 'timer' (a queue's timer: a delayed job is due),
+ * 'settings' (a resume or a raised limit), 'schedule-fire' (a recurring schedule enqueued its job). The
+ * one list: the kick event's schema and the type are both read from it.
  */
 export const KICK_REASONS = [
   'enqueue',
@@ -55,6 +55,7 @@ export const KICK_REASONS = [
   'run',
   'timer',
   'settings',
+  'schedule-fire',
 ] as const;
 export type KickReason = (typeof KICK_REASONS)[number];
 
@@ -88,6 +89,21 @@ export interface Timer {
   arm(queue: string, at: number): Promise<void>;
 }
 
+/** A schedule timer message (the schedule timer queue's body; the local timers deliver the same). */
+export interface ScheduleTimerMessage {
+  scheduleTimer: { /** Epoch ms (the arming process's clock) the earliest schedule is due. */ at: number };
+}
+
+/**
+ * Wakes the scheduler at `at` (epoch ms, this process's clock) to fire the schedules due then:
+ * deployed, an SQS message timer on the schedule timer queue, whose event source mapping invokes the
+ * scheduler (functions/scheduler/run.ts); locally, an in-process timer delivering the same event
+ * (local/aws.ts). Past 900 s the message carries `at` and is re-armed when it arrives.
+ */
+export interface ScheduleTimer {
+  arm(at: number): Promise<void>;
+}
+
 export interface Runtime {
   readonly fn: FunctionName | 'local';
   readonly config: SpoolConfig;
@@ -106,6 +122,7 @@ export interface Runtime {
   readonly invocationTrace: () => TraceContext | undefined;
   kickWorker: KickWorker;
   timer: Timer;
+  scheduleTimer: ScheduleTimer;
 }
 
 export interface RuntimeOptions {
@@ -128,6 +145,7 @@ export interface RuntimeOptions {
   readSecret?: (arn: string) => Promise<string>;
   kickWorker?: KickWorker;
   timer?: Timer;
+  scheduleTimer?: ScheduleTimer;
   handlers?: HandlerRegistry;
   /** Where X-Ray subsegments go (default: the daemon at AWS_XRAY_DAEMON_ADDRESS, if set). */
   xray?: XRaySink;
@@ -258,17 +276,69 @@ export function sqsTimer(
         logger.debug('no SPOOL_TIMER_QUEUE_URL: the worker schedule runs delayed jobs', { queue, at });
         return;
       }
-      const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
       const body: TimerMessage = { timer: { queue, at: Math.round(at) } };
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: url,
-          DelaySeconds: timerDelaySeconds(at - clock()),
-          MessageBody: JSON.stringify(body),
-        }),
-      );
+      await sendTimerMessage(sqs, url, timerDelaySeconds(at - clock()), body);
     },
   };
+}
+
+/**
+ * Production schedule timer: a message on the schedule timer queue (SPOOL_SCHEDULE_TIMER_QUEUE_URL),
+ * DelaySeconds as sqsTimer's (rounded down, at most 900 s): the scheduler it wakes up to a second
+ * early waits for the fire; one due past 900 s is re-armed by the scheduler the message wakes.
+ */
+export function sqsScheduleTimer(
+  config: SpoolConfig,
+  sqs: Sender<SendMessageCommand>,
+  logger: Logger,
+  clock: () => number = Date.now,
+): ScheduleTimer {
+  return {
+    async arm(at) {
+      const url = config.SPOOL_SCHEDULE_TIMER_QUEUE_URL;
+      if (!url) {
+        logger.debug("no SPOOL_SCHEDULE_TIMER_QUEUE_URL: the scheduler's minute tick fires schedules", { at });
+        return;
+      }
+      const body: ScheduleTimerMessage = { scheduleTimer: { at: Math.round(at) } };
+      await sendTimerMessage(sqs, url, timerDelaySeconds(at - clock()), body);
+    },
+  };
+}
+
+async function sendTimerMessage(
+  sqs: Sender<SendMessageCommand>,
+  url: string,
+  delaySeconds: number,
+  body: unknown,
+): Promise<void> {
+  const { SendMessageCommand } = await import('@aws-sdk/client-sqs');
+  await sqs.send(
+    new SendMessageCommand({ QueueUrl: url, DelaySeconds: delaySeconds, MessageBody: JSON.stringify(body) }),
+  );
+}
+
+/**
+ * Wakes a worker when the engine says so (new waiting work, no worker running, debounce won).
+ * A failed kick does not fail the caller: the jobs are stored and the worker schedule runs them.
+ */
+export async function kickIfNeeded(
+  rt: Pick<Runtime, 'kickWorker'>,
+  queue: string,
+  kick: boolean,
+  log: Pick<Logger, 'debug' | 'warn'>,
+  reason: KickReason = 'enqueue',
+): Promise<void> {
+  if (!kick) return;
+  try {
+    await rt.kickWorker(queue, { reason });
+    log.debug('worker kicked', { queue });
+  } catch (err) {
+    log.warn('worker kick failed; the schedule will run the queue', {
+      queue,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
 }
 
 /**
@@ -337,6 +407,7 @@ export async function createRuntime(o: RuntimeOptions = {}): Promise<Runtime> {
     invocationTrace,
     kickWorker: o.kickWorker ?? lambdaKick(config, aws.lambda, logger),
     timer: o.timer ?? sqsTimer(config, aws.sqs, logger, o.clock),
+    scheduleTimer: o.scheduleTimer ?? sqsScheduleTimer(config, aws.sqs, logger, o.clock),
   };
   return rt;
 }

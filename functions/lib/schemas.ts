@@ -7,7 +7,7 @@
  */
 import * as z from 'zod/mini';
 import { HEALTH_STATUSES } from '../../shared/health/evaluate.js';
-import { jobInputSchema, QUEUE_NAME, settingsInputSchema } from '../../shared/queue/schema.js';
+import { jobInputSchema, MAX_DELAY_MS, QUEUE_NAME, settingsInputSchema } from '../../shared/queue/schema.js';
 import { JOB_STATES } from '../../shared/queue/types.js';
 
 /** At most this many jobs in one `{"jobs": [...]}` request. */
@@ -67,6 +67,41 @@ export const clearQuery = z.object({
   includeDead: flagParam,
   force: flagParam,
 });
+
+/** A schedule's id: the path's `{id}` of /v1/schedules/{id}, and the `id` of a POST (the engine's SCHEDULE_ID). */
+export const scheduleIdParam = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must match [A-Za-z0-9_.:-]{1,128}'));
+
+/**
+ * The job a schedule enqueues at each fire: a job as enqueued, without the fields each fire sets
+ * itself. The engine checks schedules with shared/queue/ops/schedules.ts `scheduleInputSchema`, which
+ * this module cannot import (its croner and scripts would join every bundle): a test holds the two alike.
+ */
+export const scheduleJobInput = z.omit(jobInputSchema, { idempotencyKey: true, runAt: true, expiresAt: true });
+
+const scheduleFields = {
+  queue: queueParam,
+  /** Five fields `m h dom mon dow`, in `timezone`. Exactly one of cron and everyMs. */
+  cron: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  /** A fire every this many ms (at least 1,000). Exactly one of cron and everyMs. */
+  everyMs: z.optional(z.int().check(z.gte(1000), z.lte(MAX_DELAY_MS))),
+  /** An IANA time zone name; default UTC. */
+  timezone: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+  job: scheduleJobInput,
+  /** A paused schedule does not fire (and has no nextRunAt). */
+  paused: z.optional(z.boolean()),
+  /** No fire before this (epoch ms or ISO-8601 with an offset). */
+  startAt: z.optional(time),
+  /** No fire after this. */
+  endAt: z.optional(time),
+};
+/** `PUT /v1/schedules/{id}`: create or replace; an `id` in the body must be the path's. */
+export const scheduleInput = z.strictObject({ id: z.optional(scheduleIdParam), ...scheduleFields });
+/** `POST /v1/schedules`: create; the id is the body's. */
+export const scheduleCreateBody = z.strictObject({ id: scheduleIdParam, ...scheduleFields });
+
+export const schedulesQuery = z.object({ queue: z.optional(queueParam) });
 
 // ---- responses ----
 
@@ -222,6 +257,65 @@ export const clearResponse = z.object({
   /** It held no job afterwards and left the registry (an enqueue brings it back). */
   unregistered: z.boolean(),
 });
+
+/** A schedule's job as the API shows it: target header values and URL secrets redacted. */
+export const scheduleJobResponse = z.object({
+  payload: z.optional(z.unknown()),
+  target: z.optional(
+    z.object({
+      url: z.string(),
+      method: z.optional(z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])),
+      /** Names kept, values `[redacted]`. */
+      headers: z.optional(z.record(z.string(), z.string())),
+      timeoutMs: z.optional(z.int()),
+    }),
+  ),
+  handler: z.optional(z.string()),
+  priority: z.optional(z.int()),
+  delayMs: z.optional(z.int()),
+  maxAttempts: z.optional(z.int()),
+  backoff: z.optional(
+    z.object({
+      type: z.optional(z.enum(['exponential', 'fixed'])),
+      baseMs: z.optional(z.int()),
+      maxMs: z.optional(z.int()),
+    }),
+  ),
+  timeoutMs: z.optional(z.int()),
+  keepResponse: z.optional(z.boolean()),
+  expireAfterMs: z.optional(z.int()),
+});
+
+/** A recurring schedule: its definition, its next and last fire, and its counts. */
+export const scheduleResponse = z.object({
+  id: z.string(),
+  queue: z.string(),
+  cron: z.optional(z.string()),
+  everyMs: z.optional(z.int()),
+  timezone: z.string(),
+  job: scheduleJobResponse,
+  paused: z.boolean(),
+  startAt: z.optional(isoTime),
+  endAt: z.optional(isoTime),
+  /** The next fire; null while paused, after endAt, or when no time is left to fire. */
+  nextRunAt: z.nullable(isoTime),
+  /** The fire time of the last fire; null before the first. */
+  lastRunAt: z.nullable(isoTime),
+  /** The job the last fire enqueued. */
+  lastJobId: z.optional(z.string()),
+  /** Fires so far. */
+  fires: count,
+  /** Ticks skipped: after downtime a schedule fires once for the missed period and counts the rest here. */
+  missed: count,
+  /** The last fire whose job did not validate (the schedule advanced past it). */
+  lastError: z.optional(z.object({ message: z.string(), at: isoTime })),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
+
+export const schedulesResponse = z.object({ schedules: z.array(scheduleResponse) });
+
+export const scheduleDeletedResponse = z.object({ id: z.string(), deleted: z.literal(true) });
 
 /** A queue's flow-control settings, every default filled in (issue 11). */
 export const settingsResponse = z.object({

@@ -31,6 +31,7 @@ import {
 } from '../../shared/trace/context.js';
 import { parseWith } from '../../shared/validation/zod.js';
 import { runSlots, type SlotReport } from '../../shared/worker/slots.js';
+import { isSqsEvent } from '../lib/events.js';
 import { type Invocation, isScheduledEvent } from '../lib/handler.js';
 import { armTimer, KICK_REASONS, type KickReason, type Runtime } from '../lib/runtime.js';
 
@@ -298,13 +299,6 @@ export interface TimerReport {
   /** SQS partial batch response: the records to deliver again. */
   batchItemFailures: Array<{ itemIdentifier: string }>;
 }
-
-/** An SQS event (the timer queue's event source mapping). */
-export const isSqsEvent = (e: unknown): e is { Records: Array<{ messageId: string; body: string }> } =>
-  !!e &&
-  typeof e === 'object' &&
-  Array.isArray((e as { Records?: unknown }).Records) &&
-  (e as { Records: Array<{ eventSource?: unknown }> }).Records.every((r) => r?.eventSource === 'aws:sqs');
 
 /**
  * Timer messages: a due one kicks a worker for its queue (reason 'timer'); one due more than a second

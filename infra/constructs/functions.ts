@@ -96,6 +96,17 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     publishesMetrics: false,
     publishesAlerts: false,
   },
+  scheduler: {
+    description: 'Spool scheduler: the schedule API; fires due schedules and kicks the workers of their queues',
+    readsRedisSecret: true,
+    // A fire's job kicks its queue's worker, or (delayed) arms the queue's worker timer.
+    invokesWorker: true,
+    armsTimers: true,
+    publishesMetrics: false,
+    publishesAlerts: false,
+    // Woken by timers and a minute tick; the next wake fires whatever a failed run left due.
+    asyncRetries: 0,
+  },
 };
 
 export interface SpoolFunctionsProps {

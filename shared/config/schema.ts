@@ -72,6 +72,8 @@ export const ENV_SCHEMA = z.object({
   SPOOL_WORKER_FUNCTION_NAME: z.optional(z.string()),
   // The timer queue (SQS message timers that wake the worker when a delayed job is due; set by the stack).
   SPOOL_TIMER_QUEUE_URL: z.optional(z.string()),
+  // The schedule timer queue (SQS message timers that wake the scheduler when a schedule is due; set by the stack).
+  SPOOL_SCHEDULE_TIMER_QUEUE_URL: z.optional(z.string()),
   SPOOL_REDIS_SECRET_ARN: z.optional(z.string()),
   // Each Redis call (one HTTP request, retries included) is aborted after this: a 503, well within
   // the API functions' 30 s.

@@ -39,7 +39,7 @@ beforeAll(async () => {
   const recording: typeof fetch = async (input, init) => {
     const url = new URL(String(input));
     const path = url.pathname.replace(/\/v1\/queues\/[^/]+/, '/v1/queues/{queue}');
-    const key = `${init?.method} ${path.replace(/\/(jobs|dlq)\/(?!replay)[^/]+(\/run)?$/, '/$1/{id}$2')}`;
+    const key = `${init?.method} ${path.replace(/\/(jobs|dlq|schedules)\/(?!replay)[^/]+(\/run)?$/, '/$1/{id}$2')}`;
     called.add(key);
     return fetch(input, init);
   };
@@ -168,6 +168,40 @@ describe('SpoolClient against the local server', () => {
       maxConcurrency: 2,
       ...DEFAULT_BREAKERS,
     });
+  });
+
+  it('schedules: put (create, replace), create, list by queue, get, delete; target headers redacted', async () => {
+    const job = { target: { url: `${local.url}/demo/echo`, headers: { authorization: 'Bearer x' } }, payload: {} };
+    // Paused: the test looks at the definitions, not at fires.
+    const put = expectShape(
+      s.scheduleResponse,
+      await client.putSchedule('c-nightly', { queue: 'c-sched', cron: '0 3 * * *', job, paused: true }),
+    );
+    expect(put).toMatchObject({ id: 'c-nightly', queue: 'c-sched', timezone: 'UTC', paused: true, nextRunAt: null });
+    expect(put.job.target?.headers).toEqual({ authorization: '[redacted]' });
+    const replaced = await client.putSchedule('c-nightly', {
+      queue: 'c-sched',
+      cron: '0 4 * * *',
+      job,
+      paused: true,
+    });
+    expect(replaced.cron).toBe('0 4 * * *');
+    const made = expectShape(
+      s.scheduleResponse,
+      await client.createSchedule({ id: 'c-hourly', queue: 'c-sched', everyMs: 3_600_000, job, paused: true }),
+    );
+    expect(made).toMatchObject({ id: 'c-hourly', everyMs: 3_600_000, fires: 0, lastRunAt: null });
+    const twice = (await client
+      .createSchedule({ id: 'c-hourly', queue: 'c-sched', everyMs: 60_000, job })
+      .catch((e: unknown) => e)) as SpoolApiError;
+    expect([twice.status, twice.code]).toEqual([409, 'conflict']);
+    const list = expectShape(s.schedulesResponse, await client.listSchedules({ queue: 'c-sched' }));
+    expect(list.schedules.map((x) => x.id)).toEqual(['c-hourly', 'c-nightly']);
+    expect(expectShape(s.scheduleResponse, await client.getSchedule('c-hourly'))).toEqual(made);
+    expectShape(s.scheduleDeletedResponse, await client.deleteSchedule('c-hourly'));
+    expect(await client.deleteSchedule('c-nightly')).toEqual({ id: 'c-nightly', deleted: true });
+    const gone = (await client.getSchedule('c-hourly').catch((e: unknown) => e)) as SpoolApiError;
+    expect([gone.status, gone.code]).toEqual([404, 'not_found']);
   });
 
   it('the methods above called every route of ROUTES', () => {

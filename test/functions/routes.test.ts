@@ -5,6 +5,7 @@ import { createHealthHandler } from '../../functions/health/handler.js';
 import { createRuntime } from '../../functions/lib/runtime.js';
 import { createPurgeHandler } from '../../functions/purge/handler.js';
 import { ROUTES } from '../../functions/routes.js';
+import { createSchedulerHandler } from '../../functions/scheduler/handler.js';
 import { createWorkerHandler } from '../../functions/worker/handler.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { queueKey } from '../../shared/queue/keys.js';
@@ -26,6 +27,7 @@ const health = createHealthHandler(rt);
 const dlq = createDlqReplayHandler(rt);
 const purge = createPurgeHandler(rt);
 const worker = createWorkerHandler(rt);
+const scheduler = createSchedulerHandler(rt);
 const call = async (h: typeof enqueue, ...a: Parameters<typeof apiEvent>) =>
   json(await h(apiEvent(...a), lambdaContext()));
 const job = (extra: Record<string, unknown> = {}) => ({ handler: 'echo', payload: { n: 1 }, ...extra });
@@ -163,6 +165,8 @@ describe('POST /v1/queues/{queue}/jobs', () => {
       [createEnqueueHandler(down), 'GET', '/v1/queues/q1/jobs/x'],
       [createDlqReplayHandler(down), 'GET', '/v1/queues/q1/dlq'],
       [createPurgeHandler(down), 'POST', '/v1/queues/q1/purge'],
+      [createSchedulerHandler(down), 'GET', '/v1/schedules'],
+      [createSchedulerHandler(down), 'GET', '/v1/schedules/s1'],
     ] as const) {
       const r = await call(h, m, p);
       expect(r.status, `${m} ${p}`).toBe(503);
@@ -247,15 +251,23 @@ describe('routing', () => {
   });
 
   it('every route of ROUTES is served by its function and answers 404 elsewhere', async () => {
-    const byFn = { enqueue, health, 'dlq-replay': dlq, purge, worker } as const;
+    const byFn = { enqueue, health, 'dlq-replay': dlq, purge, worker, scheduler } as const;
+    const schedule = { queue: 'rq', everyMs: 60_000, job: job() };
     for (const route of ROUTES) {
       const path = route.path.replace('{queue}', 'rq').replace('{id}', 'nope');
+      const body = route.path.endsWith('/jobs')
+        ? job()
+        : route.path === '/v1/schedules'
+          ? { id: 'rq-every-minute', ...schedule }
+          : route.path.startsWith('/v1/schedules/')
+            ? schedule
+            : {};
       const r = await call(
         byFn[route.fn],
         route.method,
         path,
         route.method === 'POST' || route.method === 'PUT'
-          ? { body: route.path.endsWith('/jobs') ? job() : {} }
+          ? { body }
           : route.path === '/v1/queues/{queue}'
             ? { query: 'confirm=rq' }
             : {},

@@ -374,7 +374,7 @@ describe('pages and tickets, two named queues', () => {
       pageSymptoms: count('metric-none'),
       tickets: count('metric-ticket'),
       suppressors: count('composite-none'),
-    }).toEqual({ pageComposites: 4, pageSymptoms: 12, tickets: 18, suppressors: 1 });
+    }).toEqual({ pageComposites: 4, pageSymptoms: 12, tickets: 21, suppressors: 1 });
   });
 });
 
@@ -421,7 +421,7 @@ describe('page and ticket destinations', () => {
       s.template.resourceCountIs('AWS::SNS::Subscription', 0);
       const all = allAlarms(s.template);
       expect(all.filter((a) => severityOf(a, page, ticket) === 'page').length).toBe(2);
-      expect(all.filter((a) => severityOf(a, page, ticket) === 'ticket').length).toBe(18);
+      expect(all.filter((a) => severityOf(a, page, ticket) === 'ticket').length).toBe(21);
       const env = s.template.toJSON().Resources[fnId(s.stack, 'health')].Properties.Environment.Variables as Json;
       expect(env).toMatchObject({ SPOOL_ALERT_TOPIC_ARN: page, SPOOL_TICKET_TOPIC_ARN: ticket });
     } finally {
@@ -472,17 +472,17 @@ describe('alarm periods follow the health schedule', () => {
 describe('named queues against the limits', () => {
   const names = (n: number) => Array.from({ length: n }, (_, i) => `q${i}`);
 
-  it('synthesizes the documented maximum (94 named queues) within 500 resources, 100 composite children, 500 widgets', () => {
-    const s = synthSpool({ ...PAGED, queues: names(94) });
+  it('synthesizes the documented maximum (89 named queues) within 500 resources, 100 composite children, 500 widgets', () => {
+    const s = synthSpool({ ...PAGED, queues: names(89) });
     try {
       const t = s.template.toJSON();
       expect(Object.keys(t.Resources).length).toBeLessThanOrEqual(500);
       const suppressor = allAlarms(s.template).find((a) => a.name === 'Spool-paging-deployment-or-named-queue')!;
-      expect(ruleNames(suppressor)).toHaveLength(95);
+      expect(ruleNames(suppressor)).toHaveLength(90);
       expect(renderCfn(suppressor.p.AlarmRule).length).toBeLessThanOrEqual(10_240);
       const [dash] = Object.values(s.template.findResources('AWS::CloudWatch::Dashboard')) as Json[];
       const widgets = JSON.parse(renderCfn(dash!.Properties.DashboardBody)).widgets as unknown[];
-      expect(widgets.length).toBe(DASHBOARD_WIDGETS.base + 94 * DASHBOARD_WIDGETS.perQueue);
+      expect(widgets.length).toBe(DASHBOARD_WIDGETS.base + 89 * DASHBOARD_WIDGETS.perQueue);
       expect(widgets.length).toBeLessThanOrEqual(500);
     } finally {
       s.cleanup();
@@ -490,17 +490,17 @@ describe('named queues against the limits', () => {
   });
 
   it('refuses one more, naming queues and saying the maximum', () => {
-    expect(() => synthSpool({ ...PAGED, queues: names(95) })).toThrow(
-      /^context "queues": 95 named queues are too many: at most 94 here/,
+    expect(() => synthSpool({ ...PAGED, queues: names(90) })).toThrow(
+      /^context "queues": 90 named queues are too many: at most 89 here/,
     );
   });
 
-  it('with the default settings CloudFormation’s 500 resources bind (94), before the dashboard’s 500 widgets (98)', () => {
+  it('with the default settings CloudFormation’s 500 resources bind (89), before the dashboard’s 500 widgets (98)', () => {
     const base = synthSpool(PAGED);
     try {
       const resources = Object.keys(base.template.toJSON().Resources).length;
       // 500 - base resources, 4 per queue; the dashboard would take (500 - 10) / 5 = 98.
-      expect(Math.floor((500 - resources) / RESOURCES_PER_QUEUE)).toBe(94);
+      expect(Math.floor((500 - resources) / RESOURCES_PER_QUEUE)).toBe(89);
       expect(Math.floor((500 - DASHBOARD_WIDGETS.base) / DASHBOARD_WIDGETS.perQueue)).toBe(98);
     } finally {
       base.cleanup();

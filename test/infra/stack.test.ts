@@ -158,9 +158,10 @@ describe('SpoolStack with default context', () => {
         SPOOL_KEY_PREFIX: 'spool',
         SPOOL_METRIC_NAMESPACE: 'Spool',
       });
-      // Every function that kicks the worker knows its name (dlq-replay kicks it after a replay).
+      // Every function that kicks the worker knows its name (dlq-replay kicks it after a replay, the
+      // scheduler after a fire).
       expect(e.SPOOL_WORKER_FUNCTION_NAME, fn).toBe(
-        fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay' ? workerName : undefined,
+        fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay' || fn === 'scheduler' ? workerName : undefined,
       );
       for (const k of [
         'SPOOL_ALERT_TOPIC_ARN',
@@ -323,7 +324,7 @@ describe('SpoolStack with default context', () => {
       const sts = policyOf(fn);
       const actions = sts.flatMap((st) => [st.Action].flat() as string[]);
       const invoke = sts.filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
-      if (fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay') {
+      if (fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay' || fn === 'scheduler') {
         expect(invoke, fn).toHaveLength(1);
         expect(JSON.stringify(invoke[0]!.Resource)).toMatch(/:function:Spool-worker"\]\]\}$/);
       } else expect(invoke, fn).toEqual([]);
