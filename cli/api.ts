@@ -17,9 +17,11 @@ import type * as s from '../functions/lib/schemas.js';
 import type { Body } from '../functions/lib/schemas.js';
 import { purgeRoutes } from '../functions/purge/routes.js';
 import { type PurgeRunReport, runPurge } from '../functions/purge/run.js';
+import { schedulerRoutes } from '../functions/scheduler/routes.js';
 import { loadConfig, type SpoolConfig } from '../shared/config/index.js';
 import { Logger } from '../shared/log/logger.js';
 import { RedisUnavailableError } from '../shared/queue/errors.js';
+import { getSchedule, type Schedule } from '../shared/queue/ops/schedules.js';
 import { isRegistered } from '../shared/queue/ops/snapshot.js';
 import { QUEUE_NAME } from '../shared/queue/schema.js';
 import { CliFailure, type Endpoint, EXIT, endpointOf } from './codes.js';
@@ -27,7 +29,7 @@ import { CliFailure, type Endpoint, EXIT, endpointOf } from './codes.js';
 const failure = (exit: number, code: string, message: string, details: Record<string, unknown> = {}) =>
   new CliFailure(message, exit, { error: { code, message, details } });
 
-const ROUTES: RouteImpls = { ...enqueueRoutes, ...dlqRoutes, ...purgeRoutes, ...healthRoutes };
+const ROUTES: RouteImpls = { ...enqueueRoutes, ...dlqRoutes, ...purgeRoutes, ...healthRoutes, ...schedulerRoutes };
 
 /** Turns a Redis failure into a CliFailure naming what to set; any other error passes through. */
 export function connectionFailure(err: unknown, ep: Endpoint): CliFailure | undefined {
@@ -70,6 +72,10 @@ export interface Bodies {
   'PUT /v1/queues/{queue}/settings': Body<typeof s.settingsResponse>;
   'DELETE /v1/queues/{queue}': Body<typeof s.clearResponse>;
   'GET /v1/queues/{queue}/workers': Body<typeof s.workersResponse>;
+  'GET /v1/schedules': Body<typeof s.schedulesResponse>;
+  'GET /v1/schedules/{id}': Body<typeof s.scheduleResponse>;
+  'PUT /v1/schedules/{id}': Body<typeof s.scheduleResponse>;
+  'DELETE /v1/schedules/{id}': Body<typeof s.scheduleDeletedResponse>;
 }
 
 export type ErrorBody = Body<typeof s.errorResponse>;
@@ -150,6 +156,25 @@ export class CliApi {
   /** The purge function's report over these queues (`{dryRun, queues, totals, more}`). */
   purgeAll(queues: string[], dryRun: boolean): Promise<PurgeRunReport> {
     return this.redis(() => runPurge(this.rt, this.rt.logger, { queues, dryRun, deadline: this.rt.clock() + 60_000 }));
+  }
+
+  /**
+   * A schedule as stored (target headers and URL unredacted, times epoch ms), for a PUT that changes one
+   * field of it: the API's answer redacts secrets, so it cannot be sent back.
+   */
+  storedSchedule(id: string): Promise<Schedule | undefined> {
+    return this.redis(() => getSchedule(this.rt.spool, id));
+  }
+
+  /** The body of a PUT that stores `stored` again, with `change` applied. */
+  scheduleInputOf(stored: Schedule, change: { paused?: boolean } = {}): Record<string, unknown> {
+    const body: Record<string, unknown> = { queue: stored.queue, timezone: stored.timezone, job: stored.job };
+    if (stored.cron !== undefined) body.cron = stored.cron;
+    if (stored.everyMs !== undefined) body.everyMs = stored.everyMs;
+    body.paused = change.paused ?? stored.paused;
+    if (stored.startAt !== undefined) body.startAt = stored.startAt;
+    if (stored.endAt !== undefined) body.endAt = stored.endAt;
+    return body;
   }
 
   isQueueName(queue: string): boolean {

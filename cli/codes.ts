@@ -16,7 +16,7 @@ export const EXIT = {
   ok: 0,
   /** The API refused the request (e.g. 409 conflict), or an unexpected error. */
   failure: 1,
-  /** The job, dead job or DLQ group does not exist. */
+  /** The job, dead job, DLQ group or schedule does not exist. */
   notFound: 4,
   /** The queue does not exist under this key prefix (nothing was ever enqueued to it). */
   unknownQueue: 5,

@@ -10,7 +10,7 @@ import { JOB_STATES } from '../shared/queue/types.js';
 import type { Answer, Bodies, CliApi, ErrorBody } from './api.js';
 import { CliFailure, EXIT, endpointOf, HEALTH_EXIT, LOCAL_REST_TOKEN, LOCAL_REST_URL } from './codes.js';
 import { reasonOf } from './health.js';
-import { describeJob, jobRow } from './present.js';
+import { type ApiSchedule, describeJob, describeSchedule, jobRow, scheduleRow } from './present.js';
 
 export { EXIT, HEALTH_EXIT, LOCAL_REST_TOKEN, LOCAL_REST_URL };
 
@@ -37,6 +37,18 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   'include-dead': { type: 'boolean' },
   force: { type: 'boolean' },
+  queue: { type: 'string' },
+  cron: { type: 'string' },
+  every: { type: 'string' },
+  timezone: { type: 'string' },
+  job: { type: 'string' },
+  'job-file': { type: 'string' },
+  payload: { type: 'string' },
+  target: { type: 'string' },
+  handler: { type: 'string' },
+  'start-at': { type: 'string' },
+  'end-at': { type: 'string' },
+  paused: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 type OptionName = keyof typeof OPTIONS;
 const GLOBAL_OPTIONS: OptionName[] = ['json', 'help', 'version'];
@@ -58,6 +70,18 @@ type Flags = {
   concurrency?: string;
   'include-dead'?: boolean;
   force?: boolean;
+  queue?: string;
+  cron?: string;
+  every?: string;
+  timezone?: string;
+  job?: string;
+  'job-file'?: string;
+  payload?: string;
+  target?: string;
+  handler?: string;
+  'start-at'?: string;
+  'end-at'?: string;
+  paused?: boolean;
 };
 
 interface Command {
@@ -97,6 +121,13 @@ export function age(ms: number): string {
 
 /** How long ago an ISO time of the API was. */
 const ago = (isoTime: unknown): string => (typeof isoTime === 'string' ? age(Date.now() - Date.parse(isoTime)) : '-');
+
+/** An ISO time of the API relative to now: `in 5s`, `3m02s ago` (`now` for this second). */
+const when = (isoTime: string): string => {
+  const d = Date.parse(isoTime) - Date.now();
+  if (Math.abs(d) < 1000) return 'now';
+  return d > 0 ? `in ${age(d)}` : `${age(-d)} ago`;
+};
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -667,6 +698,273 @@ const workers: Command = {
   },
 };
 
+// ---- recurring schedules ----
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--every DURATION` (`2s`, `5m`, `1h30m`, `1d`, `1500ms`) → milliseconds; undefined when it is none. */
+export function parseDuration(v: string): number | undefined {
+  const t = v.trim();
+  if (!/^(?:\d+(?:ms|s|m|h|d))+$/.test(t)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of t.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(n) * DURATION_UNITS[unit!]!;
+  return ms;
+}
+
+/** A flag's JSON value, or a usage error naming the flag. */
+function jsonFlag(cmd: Command, name: string, v: string): unknown {
+  try {
+    return JSON.parse(v);
+  } catch (e) {
+    throw new UsageError(`--${name} is not JSON: ${(e as Error).message}`, cmd);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The job a schedule enqueues, from --job, --job-file, or --target/--handler with --payload. */
+function scheduleJob(cmd: Command, flags: Flags): Record<string, unknown> {
+  const composed = flags.target !== undefined || flags.handler !== undefined || flags.payload !== undefined;
+  const given = [
+    flags.job !== undefined ? '--job' : '',
+    flags['job-file'] !== undefined ? '--job-file' : '',
+    composed ? '--target/--handler/--payload' : '',
+  ].filter(Boolean);
+  if (given.length === 0)
+    throw new UsageError(
+      'the job is missing: give --job JSON, --job-file PATH, or --target URL or --handler NAME',
+      cmd,
+    );
+  if (given.length > 1) throw new UsageError(`give the job once: ${given.join(' or ')}, not both`, cmd);
+  const object = (name: string, v: unknown) => {
+    if (!isObject(v))
+      throw new UsageError(`--${name} must be a JSON object: a job as POSTed to /v1/queues/{queue}/jobs`, cmd);
+    return v;
+  };
+  if (flags.job !== undefined) return object('job', jsonFlag(cmd, 'job', flags.job));
+  const file = flags['job-file'];
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`--job-file: cannot read ${file}: ${(e as Error).message}`, cmd);
+    }
+    return object('job-file', jsonFlag(cmd, 'job-file', text));
+  }
+  if (flags.target !== undefined && flags.handler !== undefined)
+    throw new UsageError('--target and --handler: give one (an HTTP target or a registered handler)', cmd);
+  if (flags.target === undefined && flags.handler === undefined)
+    throw new UsageError('--payload needs --target URL or --handler NAME (what runs the job)', cmd);
+  const job: Record<string, unknown> =
+    flags.target !== undefined ? { target: { url: flags.target } } : { handler: flags.handler };
+  if (flags.payload !== undefined) job.payload = jsonFlag(cmd, 'payload', flags.payload);
+  return job;
+}
+
+/** `--start-at` / `--end-at`: epoch ms (digits) or an ISO-8601 time with its offset, as the API takes them. */
+const timeFlag = (v: string): number | string => (/^\d+$/.test(v) ? Number(v) : v);
+
+/** The flag a field of a refused schedule came from, so that the message names what to change. */
+function flagOfField(field: string, flags: Flags): string | undefined {
+  const direct: Record<string, string> = {
+    id: '<id>',
+    queue: '--queue',
+    cron: '--cron',
+    everyMs: '--every',
+    timezone: '--timezone',
+    startAt: '--start-at',
+    endAt: '--end-at',
+    paused: '--paused',
+  };
+  if (direct[field]) return direct[field];
+  if (field !== 'job' && !field.startsWith('job.')) return undefined;
+  if (flags.job !== undefined) return '--job';
+  if (flags['job-file'] !== undefined) return '--job-file';
+  if (field.startsWith('job.payload')) return '--payload';
+  if (field.startsWith('job.handler')) return '--handler';
+  return flags.target !== undefined ? '--target' : flags.handler !== undefined ? '--handler' : undefined;
+}
+
+/** A schedule's answer, with a 400 worded by the flag its field came from and a 404 by the id. */
+function scheduleBody<T>(res: Answer<T>, cmd: Command, id: string | undefined, flags: Flags = {}): T {
+  if (!res.ok && res.status === 400) {
+    const field = res.body.error.details.field;
+    const flag = typeof field === 'string' ? flagOfField(field, flags) : undefined;
+    throw new UsageError(flag ? `${flag}: ${res.body.error.message}` : res.body.error.message, cmd);
+  }
+  return bodyOf(res, cmd, id === undefined ? undefined : `schedule ${id} not found`);
+}
+
+function printSchedule(io: CliIO, sc: ApiSchedule, json: boolean | undefined, headline?: string) {
+  if (json) printJson(io, sc);
+  else io.out(`${headline ? `${headline}\n\n` : ''}${describeSchedule(sc, age)}`);
+}
+
+const schedulesLs: Command = {
+  words: ['schedules'],
+  synopsis: '[--queue Q]',
+  summary: 'the recurring schedules: cron or interval, timezone, next and last run, fires, missed, paused',
+  options: [['queue', "only this queue's schedules"]],
+  notes: [
+    'NEXT and LAST are relative to now (`schedule get <id>` shows the times); NEXT says "paused" or "ended"',
+    'when there is none. MISSED counts the ticks skipped while nothing fired (a catch-up fires once).',
+    '--json prints the body of GET /v1/schedules (?queue=).',
+  ],
+  arity: [0, 0],
+  async run(api, _args, flags, io) {
+    if (flags.queue !== undefined) queueName(api, this, flags.queue);
+    const body = scheduleBody(
+      await api.call('GET /v1/schedules', {}, { query: { queue: flags.queue } }),
+      this,
+      undefined,
+    );
+    if (flags.json) {
+      printJson(io, body);
+      return EXIT.ok;
+    }
+    if (body.schedules.length === 0) {
+      io.out(
+        `No schedules${flags.queue ? ` for queue ${flags.queue}` : ''} under prefix "${api.config.SPOOL_KEY_PREFIX}".`,
+      );
+      return EXIT.ok;
+    }
+    const rows = [['ID', 'QUEUE', 'WHEN', 'TIMEZONE', 'NEXT', 'LAST', 'FIRES', 'MISSED', 'PAUSED']];
+    for (const sc of body.schedules) rows.push(scheduleRow(sc, age, when));
+    io.out(table(rows));
+    return EXIT.ok;
+  },
+};
+
+const scheduleGet: Command = {
+  words: ['schedule', 'get'],
+  synopsis: '<id>',
+  summary: 'one schedule: its definition (target headers redacted), next and last run, fires, missed, last error',
+  options: [],
+  notes: ['--json prints the body of GET /v1/schedules/{id}.'],
+  arity: [1, 1],
+  async run(api, [id], flags, io) {
+    const sc = scheduleBody(await api.call('GET /v1/schedules/{id}', { id: id! }), this, id);
+    printSchedule(io, sc, flags.json);
+    return EXIT.ok;
+  },
+};
+
+const schedulePut: Command = {
+  words: ['schedule', 'put'],
+  synopsis:
+    '<id> --queue Q (--cron EXPR | --every DURATION) [--timezone TZ] (--job JSON | --job-file PATH | --target URL | --handler NAME) [--payload JSON] [--start-at T] [--end-at T] [--paused]',
+  summary: 'create or replace a schedule: each fire enqueues its job to the queue, once per fire',
+  options: [
+    ['queue', 'the queue its jobs go to'],
+    ['cron', 'a 5-field cron expression "m h dom mon dow", e.g. "*/5 * * * *" or "0 3 * * MON-FRI"'],
+    ['every', 'or an interval: 2s, 5m, 1h30m, 1d, 1500ms (at least 1s)'],
+    ['timezone', 'the IANA zone the cron expression is read in, e.g. Europe/Berlin (default UTC)'],
+    ['job', 'the job as JSON, as POSTed to /v1/queues/{queue}/jobs (no idempotencyKey, runAt, expiresAt)'],
+    ['job-file', 'the same JSON from a file'],
+    ['target', 'or a job calling this URL (POST) ...'],
+    ['handler', '... or this registered handler'],
+    ['payload', 'the JSON payload of that job'],
+    ['start-at', 'no fire before this time: epoch ms or ISO-8601 with offset'],
+    ['end-at', 'no fire after this time (the same forms)'],
+    ['paused', 'store it paused: it fires once resumed'],
+  ],
+  notes: [
+    'PUT /v1/schedules/{id}: the whole definition is replaced (options left out take their defaults).',
+    'A refused field is named by the option it came from (e.g. --every for everyMs). Exit 1 when the',
+    'API refuses otherwise (e.g. 409 at the limit of schedules). --json prints the body of the PUT.',
+  ],
+  arity: [1, 1],
+  async run(api, [id], flags, io) {
+    if (flags.queue === undefined) throw new UsageError('--queue is required: the queue its jobs go to', this);
+    if ((flags.cron === undefined) === (flags.every === undefined))
+      throw new UsageError(
+        flags.cron === undefined ? 'give --cron EXPR or --every DURATION' : '--cron and --every: give one, not both',
+        this,
+      );
+    const body: Record<string, unknown> = { queue: flags.queue };
+    if (flags.cron !== undefined) body.cron = flags.cron;
+    if (flags.every !== undefined) {
+      const ms = parseDuration(flags.every);
+      if (ms === undefined) throw new UsageError('--every must be a duration: 2s, 5m, 1h30m, 1d or 1500ms', this);
+      body.everyMs = ms;
+    }
+    if (flags.timezone !== undefined) body.timezone = flags.timezone;
+    body.job = scheduleJob(this, flags);
+    if (flags.paused) body.paused = true;
+    if (flags['start-at'] !== undefined) body.startAt = timeFlag(flags['start-at']);
+    if (flags['end-at'] !== undefined) body.endAt = timeFlag(flags['end-at']);
+    const res = await api.call('PUT /v1/schedules/{id}', { id: id! }, { body });
+    const sc = scheduleBody(res, this, undefined, flags);
+    printSchedule(io, sc, flags.json, `${res.status === 201 ? 'Created' : 'Replaced'} schedule ${sc.id}.`);
+    return EXIT.ok;
+  },
+};
+
+/** `schedule pause|resume`: a PUT of the stored definition (headers unredacted) with `paused` set. */
+async function setPaused(api: CliApi, cmd: Command, id: string, paused: boolean, flags: Flags, io: CliIO) {
+  const stored = await api.storedSchedule(id);
+  if (!stored) {
+    const message = `schedule ${id} not found`;
+    throw new CliFailure(message, EXIT.notFound, { error: { code: 'not_found', message, details: {} } });
+  }
+  const verb = paused ? 'paused' : 'resumed';
+  if (stored.paused === paused) {
+    const sc = scheduleBody(await api.call('GET /v1/schedules/{id}', { id }), cmd, id);
+    printSchedule(
+      io,
+      sc,
+      flags.json,
+      `Schedule ${id} is ${paused ? 'paused' : 'not paused'} already: nothing changed.`,
+    );
+    return EXIT.ok;
+  }
+  const res = await api.call('PUT /v1/schedules/{id}', { id }, { body: api.scheduleInputOf(stored, { paused }) });
+  const sc = scheduleBody(res, cmd, id);
+  printSchedule(io, sc, flags.json, `Schedule ${id} ${verb}.`);
+  return EXIT.ok;
+}
+
+const schedulePause: Command = {
+  words: ['schedule', 'pause'],
+  synopsis: '<id>',
+  summary: 'stop a schedule firing (its definition and counts stay)',
+  options: [],
+  notes: ['A PUT of the stored definition with paused: true. --json prints the body of PUT /v1/schedules/{id}.'],
+  arity: [1, 1],
+  async run(api, [id], flags, io) {
+    return setPaused(api, this, id!, true, flags, io);
+  },
+};
+
+const scheduleResume: Command = {
+  words: ['schedule', 'resume'],
+  synopsis: '<id>',
+  summary: 'fire a paused schedule again, from its next tick (the ticks while paused are not fired)',
+  options: [],
+  notes: ['A PUT of the stored definition with paused: false. --json prints the body of PUT /v1/schedules/{id}.'],
+  arity: [1, 1],
+  async run(api, [id], flags, io) {
+    return setPaused(api, this, id!, false, flags, io);
+  },
+};
+
+const scheduleDelete: Command = {
+  words: ['schedule', 'delete'],
+  synopsis: '<id> --yes',
+  summary: 'delete a schedule: it fires no more (the jobs it enqueued stay)',
+  options: [['yes', 'really delete it (required: there is no undo)']],
+  notes: ['Exit 4 when there is no such schedule. --json prints the body of DELETE /v1/schedules/{id}.'],
+  arity: [1, 1],
+  async run(api, [id], flags, io) {
+    if (!flags.yes) throw new UsageError(`deleting schedule ${id} stops its fires for good: add --yes`, this);
+    const body = scheduleBody(await api.call('DELETE /v1/schedules/{id}', { id: id! }), this, id);
+    if (flags.json) printJson(io, body);
+    else io.out(`Deleted schedule ${id}.`);
+    return EXIT.ok;
+  },
+};
+
 export const COMMANDS: readonly Command[] = [
   status,
   jobsGet,
@@ -681,6 +979,12 @@ export const COMMANDS: readonly Command[] = [
   queueResume,
   queueClear,
   workers,
+  schedulesLs,
+  scheduleGet,
+  schedulePut,
+  schedulePause,
+  scheduleResume,
+  scheduleDelete,
 ];
 
 // ---- usage -----------------------------------------------------------------------------------
@@ -693,6 +997,17 @@ const OPTION_LABEL: Partial<Record<OptionName, string>> = {
   state: '--state STATE',
   cursor: '--cursor C',
   yes: '-y, --yes',
+  queue: '--queue Q',
+  cron: '--cron EXPR',
+  every: '--every DURATION',
+  timezone: '--timezone TZ',
+  job: '--job JSON',
+  'job-file': '--job-file PATH',
+  payload: '--payload JSON',
+  target: '--target URL',
+  handler: '--handler NAME',
+  'start-at': '--start-at T',
+  'end-at': '--end-at T',
 };
 
 const usageLine = (c: Command) => `spool ${c.words.join(' ')}${c.synopsis ? ` ${c.synopsis}` : ''}`;
@@ -730,7 +1045,7 @@ Options:
   -V, --version   the version
 
 Exit codes:
-  0   done                        4   job, dead job or DLQ group not found
+  0   done                        4   job, dead job, DLQ group or schedule not found
   1   the API refused it          5   unknown queue (nothing ever enqueued to it)
   64  bad command line            69  Redis unreachable, or it refused the token
   78  invalid setting in the environment
