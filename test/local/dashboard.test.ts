@@ -142,7 +142,7 @@ describe('overview', () => {
     await page.locator('#queue-head[data-queue="batch"]').waitFor();
     expect(new URL(page.url()).hash).toBe('#/queues/batch');
     await page.goto(`${local.url}/dashboard#/`);
-    await until(() => text(page, '#schedules')).toContain('not served by this API version');
+    await until(() => text(page, '#schedules')).toContain('No schedules.');
     await shot(page, 'dashboard');
     expect(errors).toEqual([]);
     await page.close();
@@ -387,6 +387,55 @@ describe('a delayed job', () => {
     // The route kicks a worker (in-process here): the echo job may already have run.
     expect(['waiting', 'active', 'completed']).toContain(await jobState('idle', runId));
     await page.locator('#job:not([data-state="delayed"])').waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('schedules', () => {
+  it('the overview lists each schedule with its next run; paused and ended ones say so', {
+    timeout: 60_000,
+  }, async () => {
+    const put = async (id: string, body: Record<string, unknown>) => {
+      const res = await fetch(`${local.url}/v1/schedules/${id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ queue: 'dash-sched', job: { handler: 'echo', payload: { id } }, ...body }),
+      });
+      expect(res.status, id).toBe(201);
+      return (await res.json()) as { nextRunAt: string | null };
+    };
+    const hourly = await put('dash-hourly', { everyMs: 3_600_000 });
+    expect(hourly.nextRunAt).not.toBeNull();
+    await put('dash-paused', { cron: '0 3 * * *', timezone: 'Europe/Berlin', paused: true });
+    await put('dash-ended', { cron: '*/5 * * * *', endAt: new Date(Date.now() - 60_000).toISOString() });
+
+    const { page, errors } = await open(1280);
+    const row = (id: string) => page.locator(`#schedules tr[data-schedule="${id}"]`);
+    await row('dash-hourly').waitFor();
+    expect(
+      await page
+        .locator('#schedules tr[data-schedule]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-schedule'))),
+    ).toEqual(['dash-ended', 'dash-hourly', 'dash-paused']);
+    // The next run as the API answers it (the title), worded relative to now.
+    const next = row('dash-hourly').locator('td.next span[title]');
+    expect(await next.getAttribute('title')).toBe(hourly.nextRunAt);
+    expect(await next.textContent()).toMatch(/^in (59m|1h)/);
+    expect(await row('dash-hourly').locator('td[data-label="When"]').textContent()).toBe('every 1h 0m');
+    expect(await row('dash-hourly').locator('td[data-label="Queue"] a').getAttribute('href')).toBe(
+      '#/queues/dash-sched',
+    );
+    expect(await row('dash-hourly').locator('td[data-label="Fires"]').textContent()).toBe('0');
+    expect(await row('dash-paused').locator('td.next').textContent()).toBe('paused');
+    expect(await row('dash-paused').locator('td[data-label="When"]').textContent()).toBe('0 3 * * * Europe/Berlin');
+    expect(await row('dash-ended').locator('td.next').textContent()).toMatch(/^ended \d+m \d+s ago$/);
+
+    // Deleted: its row goes at the next refresh.
+    expect((await fetch(`${local.url}/v1/schedules/dash-hourly`, { method: 'DELETE' })).status).toBe(200);
+    await until(() => row('dash-hourly').count()).toBe(0);
+    expect(await page.locator('#schedules tr[data-schedule]').count()).toBe(2);
+    await shot(page, 'dashboard-schedules');
     expect(errors).toEqual([]);
     await page.close();
   });
