@@ -133,6 +133,7 @@ export class Spool extends Construct {
       accessLogs: this.api.accessLogs,
       workerFailures: this.spoolFunctions.workerFailures,
       timerFailures: this.spoolFunctions.timerFailures,
+      scheduleTimerFailures: this.spoolFunctions.scheduleTimerFailures,
       deployment: this.deploymentName,
     });
 

@@ -59,6 +59,14 @@ export class SpoolStack extends Stack {
       value: spool.spoolFunctions.timerFailures.queueUrl,
       description: 'Timer messages the worker failed to handle 3 times (ticket timer-failures)',
     });
+    new CfnOutput(this, 'ScheduleTimerQueueUrl', {
+      value: spool.spoolFunctions.scheduleTimerQueue.queueUrl,
+      description: 'Schedule timers: SQS message timers that wake the scheduler when a schedule is due to fire',
+    });
+    new CfnOutput(this, 'ScheduleTimerFailureQueueUrl', {
+      value: spool.spoolFunctions.scheduleTimerFailures.queueUrl,
+      description: 'Schedule timer messages the scheduler failed to handle 3 times (ticket schedule-timer-failures)',
+    });
     new CfnOutput(this, 'ApiAccessLogGroupName', {
       value: spool.api.accessLogs.logGroupName,
       description: 'API access logs (one JSON line per request)',

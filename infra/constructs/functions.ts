@@ -22,6 +22,10 @@ export const RUNTIME = lambda.Runtime.NODEJS_22_X;
 const ESBUILD_TARGET = 'node22';
 export const DEFAULT_TIMEOUT = Duration.seconds(30);
 
+/** A function's timeout: `workerTimeoutSeconds` for the worker, 30 s for the others. */
+export const timeoutOf = (config: StackConfig, fn: FunctionName): Duration =>
+  fn === 'worker' ? Duration.seconds(config.workerTimeoutSeconds) : DEFAULT_TIMEOUT;
+
 interface FunctionSpec {
   readonly description: string;
   /** Reads the Upstash REST URL/token from the secret. */
@@ -32,6 +36,16 @@ interface FunctionSpec {
   readonly publishesMetrics: boolean;
   /** Arms queue timers (gets SPOOL_TIMER_QUEUE_URL and sqs:SendMessage on the timer queue). */
   readonly armsTimers?: boolean;
+  /**
+   * Arms the schedule timer (gets SPOOL_SCHEDULE_TIMER_QUEUE_URL and sqs:SendMessage on the schedule
+   * timer queue, whose event source mapping invokes the scheduler).
+   */
+  readonly armsScheduleTimers?: boolean;
+  /**
+   * Lambda's recursive-loop detection off (RecursiveLoop.ALLOW), for a function whose loop through
+   * SQS is its design; the reason is at its entry below.
+   */
+  readonly loopsThroughSqs?: boolean;
   /**
    * Pages and tickets of its own: gets SPOOL_ALERT_TOPIC_ARN (pages), SPOOL_TICKET_TOPIC_ARN (tickets),
    * sns:Publish on both, and what a message must say (SPOOL_DEPLOYMENT_NAME, SPOOL_RUNBOOK_BASE_URL).
@@ -64,6 +78,12 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     publishesAlerts: false,
     // A worker leaving delayed jobs arms the first one's timer; a timer due past 900 s is re-armed.
     armsTimers: true,
+    // Worker -> timer queue -> worker is by design: a worker leaving delayed jobs arms a timer that
+    // invokes the worker, which arms the next (retries, and timers past 900 s re-armed every 900 s).
+    // Each hop waits for a delayed job in Redis, so the chain is bounded by real work, but it is
+    // long: a job delayed a day is 96 hops, and Lambda's detection would drop it after about 16.
+    // Its kicks to itself are direct invokes either way.
+    loopsThroughSqs: true,
     // Invocations are nudges (scheduled or kicked); the jobs live in Redis and expired leases are
     // re-leased, so Lambda's retries would only add parallel workers. A failed one goes to the
     // on-failure queue (a ticket) instead.
@@ -102,9 +122,19 @@ const SPECS: Record<FunctionName, FunctionSpec> = {
     // A fire's job kicks its queue's worker, or (delayed) arms the queue's worker timer.
     invokesWorker: true,
     armsTimers: true,
+    // Each run (and a PUT or POST that makes a fire sooner) arms the schedule timer for the next fire.
+    armsScheduleTimers: true,
+    // Scheduler -> schedule timer queue -> scheduler is by design: each run arms the timer of the next
+    // fire, so an every-2-s schedule is a chain of 1,800 hops an hour for as long as it lives, and
+    // Lambda's detection would drop it after about 16 (the schedule would then fire on the minute
+    // tick only). The chain does not fan out: a run arms a timer only when it claims the single
+    // pending one (claimScheduleTimer), and each hop waits for a due fire (everyMs >= 1000).
+    loopsThroughSqs: true,
     publishesMetrics: false,
     publishesAlerts: false,
-    // Woken by timers and a minute tick; the next wake fires whatever a failed run left due.
+    // Its minute tick is the retry: fires are idempotent (the job's idempotency key is the schedule
+    // and the fire time), and the next tick fires what a failed one missed. Lambda's retries (1 and
+    // 2 minutes later) would only run alongside those ticks. A failed run is a ticket (scheduler-errors).
     asyncRetries: 0,
   },
 };
@@ -146,6 +176,13 @@ export class SpoolFunctions extends Construct {
   readonly timerQueue: sqs.Queue;
   /** Timer messages the worker failed to handle 3 times (the timer queue's dead-letter queue). */
   readonly timerFailures: sqs.Queue;
+  /**
+   * The schedule timer queue: one SQS message timer at a time (DelaySeconds up to 900 s) that wakes the
+   * scheduler when the next fire of a schedule is due; its event source mapping invokes the scheduler.
+   */
+  readonly scheduleTimerQueue: sqs.Queue;
+  /** Schedule timer messages the scheduler failed to handle 3 times (its dead-letter queue). */
+  readonly scheduleTimerFailures: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SpoolFunctionsProps) {
     super(scope, id);
@@ -176,12 +213,28 @@ export class SpoolFunctions extends Construct {
     this.timerQueue = new sqs.Queue(this, 'Timers', {
       // An event source mapping needs a visibility timeout of at least the function's timeout (the
       // worker answers a timer batch in milliseconds: it kicks a worker or re-arms).
-      visibilityTimeout: Duration.seconds(config.workerTimeoutSeconds),
+      visibilityTimeout: timeoutOf(config, 'worker'),
       // A timer is worth little once the schedule (the safety net) has run its queue.
       retentionPeriod: Duration.days(1),
       enforceSSL: true,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       deadLetterQueue: { queue: this.timerFailures, maxReceiveCount: 3 },
+    });
+
+    this.scheduleTimerFailures = new sqs.Queue(this, 'ScheduleTimerFailures', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+    this.scheduleTimerQueue = new sqs.Queue(this, 'ScheduleTimers', {
+      // At least the scheduler's timeout, as an event source mapping requires (a run takes a few
+      // Redis calls, and sleeps at most ~1.5 s for a fire due right after).
+      visibilityTimeout: timeoutOf(config, 'scheduler'),
+      // A timer is worth little once the minute tick (the safety net) has run.
+      retentionPeriod: Duration.days(1),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: { queue: this.scheduleTimerFailures, maxReceiveCount: 3 },
     });
 
     const functions = {} as Record<FunctionName, NodejsFunction>;
@@ -223,6 +276,10 @@ export class SpoolFunctions extends Construct {
         environment.SPOOL_TIMER_QUEUE_URL = this.timerQueue.queueUrl;
         this.timerQueue.grantSendMessages(role);
       }
+      if (spec.armsScheduleTimers) {
+        environment.SPOOL_SCHEDULE_TIMER_QUEUE_URL = this.scheduleTimerQueue.queueUrl;
+        this.scheduleTimerQueue.grantSendMessages(role);
+      }
       if (spec.publishesAlerts) {
         environment.SPOOL_ALERT_TOPIC_ARN = props.pageTopic.topicArn;
         environment.SPOOL_TICKET_TOPIC_ARN = props.ticketTopic.topicArn;
@@ -260,16 +317,12 @@ export class SpoolFunctions extends Construct {
         description: spec.description,
         functionName: isWorker ? this.workerFunctionName : undefined,
         memorySize: isWorker ? config.workerMemoryMb : config.functionMemoryMb,
-        timeout: isWorker ? Duration.seconds(config.workerTimeoutSeconds) : DEFAULT_TIMEOUT,
+        timeout: timeoutOf(config, fn),
         reservedConcurrentExecutions: isWorker ? config.workerReservedConcurrency : undefined,
         retryAttempts: spec.asyncRetries,
         onFailure: isWorker ? new destinations.SqsDestination(this.workerFailures) : undefined,
-        // The worker's loops through SQS are by design: a worker leaving delayed jobs arms a timer
-        // that invokes the worker, which arms the next (retries, and timers past 900 s re-armed every
-        // 900 s). Each hop waits for a delayed job in Redis, so the chain is bounded by real work,
-        // but it is long: a job delayed a day is 96 hops, and Lambda's detection would drop it after
-        // about 16. Allowed on the worker only; its kicks to itself are direct invokes either way.
-        recursiveLoop: isWorker ? lambda.RecursiveLoop.ALLOW : undefined,
+        // Off only where a loop through SQS is the design (the worker's and the scheduler's timers).
+        recursiveLoop: spec.loopsThroughSqs ? lambda.RecursiveLoop.ALLOW : undefined,
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
@@ -299,6 +352,11 @@ export class SpoolFunctions extends Construct {
     // a record it could not handle is reported back (partial batch response) and delivered again.
     functions.worker.addEventSource(
       new SqsEventSource(this.timerQueue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }),
+    );
+    // Schedule timer messages invoke the scheduler: it fires what is due and arms the next timer; a
+    // record it could not handle is reported back (partial batch response) and delivered again.
+    functions.scheduler.addEventSource(
+      new SqsEventSource(this.scheduleTimerQueue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 2 }),
     );
 
     this.functions = functions;

@@ -8,7 +8,8 @@
  *   already pages) and one for the deployment (health heartbeat missing, API 5xx rate, worker error
  *   rate; it quiets the queue composites while it pages). A composite's recovery is a ticket.
  * - A **ticket** is everything else (dead stock above 0, expired leases, function errors, throttles,
- *   durations near the timeout, failed async worker invocations): ALARM and OK go to the ticket topic.
+ *   durations near the timeout, failed async worker invocations, failed queue and schedule timers):
+ *   ALARM and OK go to the ticket topic.
  *
  * Every description says the severity, the deployment, the queue, the symptom against its threshold,
  * the next step with every placeholder filled and the runbook URL (`<runbookBaseUrl>#<section>`).
@@ -35,7 +36,7 @@ import {
 } from '../../shared/health/runbook.js';
 import { METRICS, type MetricKey, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
 import type { StackConfig } from '../config.js';
-import { constructIdOf } from './functions.js';
+import { constructIdOf, timeoutOf } from './functions.js';
 
 /** A worker stops leasing 10 s before its timeout (SPOOL_WORKER_TIME_MARGIN_MS); alarm past half of that. */
 const WORKER_STOP_SLACK_MS = 5_000;
@@ -67,6 +68,8 @@ export interface SpoolMonitoringProps {
   readonly workerFailures: IQueue;
   /** Timer messages the worker failed to handle (the timer queue's dead-letter queue). */
   readonly timerFailures: IQueue;
+  /** Schedule timer messages the scheduler failed to handle (the schedule timer queue's dead-letter queue). */
+  readonly scheduleTimerFailures: IQueue;
   /** `<stack> (account <id>, <region>)`; tokens resolved at deploy time. */
   readonly deployment: string;
 }
@@ -344,18 +347,24 @@ export class SpoolMonitoring extends Construct {
     for (const fn of FUNCTION_NAMES) {
       const f = props.functions[fn];
       const cid = constructIdOf(fn);
-      const timeoutMs = (fn === 'worker' ? config.workerTimeoutSeconds : 30) * 1000;
+      const timeoutMs = timeoutOf(config, fn).toMilliseconds();
       const isWorker = fn === 'worker';
       // The worker's errors page as a rate (above) and each failed async invocation is a ticket (below).
       if (!isWorker) {
         // Scheduled functions hold the state between runs (IGNORE): a purge that fails every hour stays
         // in ALARM instead of flapping between ALARM and OK.
-        const scheduled = fn === 'purge' || fn === 'health';
+        const scheduled = fn === 'purge' || fn === 'health' || fn === 'scheduler';
+        // The scheduler's errors have their own section: schedules fire late (or not) while it fails.
+        const isScheduler = fn === 'scheduler';
         this.ticket(`${cid}Errors`, `${fn}-errors`, {
-          headline: `the ${fn} function failed`,
+          headline: isScheduler
+            ? 'the scheduler function failed: schedules may fire late or not at all'
+            : `the ${fn} function failed`,
           symptom: `Lambda Errors sum above 0 over 5 minutes${scheduled ? ' (held until a run succeeds)' : ''}`,
-          next: `read the ${fn} function log (level ERROR, "Task timed out")`,
-          runbook: [RUNBOOK.functionErrors],
+          next: isScheduler
+            ? 'read the scheduler function log (level ERROR, "Task timed out"); spool schedules: a NEXT in the past is a late fire'
+            : `read the ${fn} function log (level ERROR, "Task timed out")`,
+          runbook: [isScheduler ? RUNBOOK.schedulerErrors : RUNBOOK.functionErrors],
           metric: f.metricErrors({ period: fnPeriod, statistic: 'Sum' }),
           threshold: 0,
           comparisonOperator: GT,
@@ -418,6 +427,22 @@ export class SpoolMonitoring extends Construct {
       next: 'read the records in the timer failure queue (output TimerFailureQueueUrl) and the worker log ("timer failed"), then purge it',
       runbook: [RUNBOOK.timerFailures],
       metric: props.timerFailures.metricApproximateNumberOfMessagesVisible({ period: fnPeriod, statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: GT,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+
+    this.ticket('ScheduleTimerFailures', 'schedule-timer-failures', {
+      headline: 'schedule timers failed and went to the schedule timer dead-letter queue',
+      symptom:
+        'ApproximateNumberOfMessagesVisible of the schedule timer failure queue above 0 over 5 minutes: fires due between minute ticks wait for the next tick',
+      next: 'read the records in the schedule timer failure queue (output ScheduleTimerFailureQueueUrl) and the scheduler log ("firing failed", "re-arm failed"), then purge it',
+      runbook: [RUNBOOK.scheduleTimerFailures],
+      metric: props.scheduleTimerFailures.metricApproximateNumberOfMessagesVisible({
+        period: fnPeriod,
+        statistic: 'Maximum',
+      }),
       threshold: 0,
       comparisonOperator: GT,
       evaluationPeriods: 1,

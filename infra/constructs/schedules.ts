@@ -1,6 +1,7 @@
 /**
  * EventBridge schedules: worker and health every minute, purge and dlq-replay (automatic DLQ replay)
- * every hour (all configurable).
+ * every hour (all configurable), and the scheduler every minute (fixed: the safety net of the
+ * schedule timers).
  */
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,6 +11,14 @@ import { Construct } from 'constructs';
 import type { FunctionName } from '../../functions/routes.js';
 import type { ScheduleSpec, StackConfig } from '../config.js';
 import { constructIdOf } from './functions.js';
+
+/**
+ * The scheduler's tick. Schedules fire on their own timers (the schedule timer queue); the tick fires
+ * whatever a lost or failed timer left due and arms the timer again, so while the timers fail a fire
+ * is at most about a minute late. Not a context key: slower would only make those fires later, and an
+ * idle tick costs one Redis command (three with a schedule pending: it also claims the timer).
+ */
+export const SCHEDULER_TICK = 'rate(1 minute)';
 
 export interface SpoolSchedulesProps {
   readonly config: StackConfig;
@@ -26,6 +35,7 @@ export class SpoolSchedules extends Construct {
       ['health', props.config.healthSchedule],
       ['purge', props.config.purgeSchedule],
       ['dlq-replay', props.config.dlqReplaySchedule],
+      ['scheduler', { expression: SCHEDULER_TICK, intervalMinutes: 1 }],
     ];
     const rules: Partial<Record<FunctionName, events.Rule>> = {};
     for (const [fn, spec] of scheduled) {

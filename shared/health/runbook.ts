@@ -36,6 +36,8 @@ export const RUNBOOK = {
   functionDuration: 'function-duration-near-timeout',
   workerAsyncFailures: 'worker-async-failures',
   timerFailures: 'timer-failures',
+  schedulerErrors: 'scheduler-errors',
+  scheduleTimerFailures: 'schedule-timer-failures',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 

@@ -161,7 +161,7 @@ describe('pages and tickets, two named queues', () => {
     ]);
   });
 
-  it('tickets everything else, fleet-wide: dead stock, expired leases, function troubles, failed worker invocations and timers', () => {
+  it('tickets everything else, fleet-wide: dead stock, expired leases, function troubles, failed worker invocations, timers and schedule timers', () => {
     const tickets = all.filter((a) => sev(a) === 'ticket');
     expect(tickets.every((a) => a.type === 'metric')).toBe(true);
     expect(tickets.map((a) => a.name).sort()).toEqual(
@@ -170,6 +170,7 @@ describe('pages and tickets, two named queues', () => {
         'Spool-lease-expired',
         'Spool-worker-async-failures',
         'Spool-timer-failures',
+        'Spool-schedule-timer-failures',
         ...FUNCTION_NAMES.flatMap((fn) => [
           ...(fn === 'worker' ? [] : [`Spool-${fn}-errors`]),
           `Spool-${fn}-throttles`,
@@ -218,6 +219,7 @@ describe('pages and tickets, two named queues', () => {
     // A purge failing every hour stays in ALARM (no hourly flap); the API functions' errors do not linger.
     expect(byName.get('Spool-purge-errors')!.p.TreatMissingData).toBe('ignore');
     expect(byName.get('Spool-health-errors')!.p.TreatMissingData).toBe('ignore');
+    expect(byName.get('Spool-scheduler-errors')!.p.TreatMissingData).toBe('ignore');
     expect(byName.get('Spool-enqueue-errors')!.p.TreatMissingData).toBe('notBreaching');
   });
 
@@ -366,6 +368,56 @@ describe('pages and tickets, two named queues', () => {
     );
   });
 
+  it('tickets the scheduler’s errors and its failed schedule timers, each with its own runbook section', () => {
+    const errors = byName.get('Spool-scheduler-errors')!;
+    expect(sev(errors)).toBe('ticket');
+    expect(errors.p).toMatchObject({
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(s.stack, 'scheduler') } }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(errors.text).toBe(
+      [
+        'TICKET: the scheduler function failed: schedules may fire late or not at all',
+        'Deployment: Spool (account 123456789012, eu-west-1)',
+        'Symptom: Lambda Errors sum above 0 over 5 minutes (held until a run succeeds)',
+        'Value and since: NewStateReason and StateChangeTime of this notification',
+        'Next: read the scheduler function log (level ERROR, "Task timed out"); spool schedules: a NEXT in the past is a late fire',
+        `Runbook: ${BASE}#scheduler-errors`,
+      ].join('\n'),
+    );
+    const timers = byName.get('Spool-schedule-timer-failures')!;
+    expect(sev(timers)).toBe('ticket');
+    const failures = refOf(s.stack, s.stack.spool.spoolFunctions.scheduleTimerFailures);
+    expect(timers.p).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [failures, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 0,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(timers.text).toBe(
+      [
+        'TICKET: schedule timers failed and went to the schedule timer dead-letter queue',
+        'Deployment: Spool (account 123456789012, eu-west-1)',
+        'Symptom: ApproximateNumberOfMessagesVisible of the schedule timer failure queue above 0 over 5 minutes: fires due between minute ticks wait for the next tick',
+        'Value and since: NewStateReason and StateChangeTime of this notification',
+        'Next: read the records in the schedule timer failure queue (output ScheduleTimerFailureQueueUrl) and the scheduler log ("firing failed", "re-arm failed"), then purge it',
+        `Runbook: ${BASE}#schedule-timer-failures`,
+      ].join('\n'),
+    );
+    // Neither feeds a page composite.
+    for (const c of all.filter((a) => a.type === 'composite'))
+      expect(ruleNames(c), c.name).not.toEqual(expect.arrayContaining([errors.name]));
+    for (const c of all.filter((a) => a.type === 'composite'))
+      expect(ruleNames(c), c.name).not.toEqual(expect.arrayContaining([timers.name]));
+  });
+
   it('counts, for the report: alarms per severity', () => {
     const count = (k: string) =>
       all.filter((a) => (a.type === 'composite' ? `composite-${sev(a)}` : `metric-${sev(a)}`) === k).length;
@@ -374,7 +426,7 @@ describe('pages and tickets, two named queues', () => {
       pageSymptoms: count('metric-none'),
       tickets: count('metric-ticket'),
       suppressors: count('composite-none'),
-    }).toEqual({ pageComposites: 4, pageSymptoms: 12, tickets: 21, suppressors: 1 });
+    }).toEqual({ pageComposites: 4, pageSymptoms: 12, tickets: 22, suppressors: 1 });
   });
 });
 
@@ -421,7 +473,7 @@ describe('page and ticket destinations', () => {
       s.template.resourceCountIs('AWS::SNS::Subscription', 0);
       const all = allAlarms(s.template);
       expect(all.filter((a) => severityOf(a, page, ticket) === 'page').length).toBe(2);
-      expect(all.filter((a) => severityOf(a, page, ticket) === 'ticket').length).toBe(21);
+      expect(all.filter((a) => severityOf(a, page, ticket) === 'ticket').length).toBe(22);
       const env = s.template.toJSON().Resources[fnId(s.stack, 'health')].Properties.Environment.Variables as Json;
       expect(env).toMatchObject({ SPOOL_ALERT_TOPIC_ARN: page, SPOOL_TICKET_TOPIC_ARN: ticket });
     } finally {
@@ -469,20 +521,23 @@ describe('alarm periods follow the health schedule', () => {
   });
 });
 
+/** The most named queues the default stack holds (README, docs/deploy.md "Synth refusals"). */
+const MAX_NAMED_QUEUES = 87;
+
 describe('named queues against the limits', () => {
   const names = (n: number) => Array.from({ length: n }, (_, i) => `q${i}`);
 
-  it('synthesizes the documented maximum (89 named queues) within 500 resources, 100 composite children, 500 widgets', () => {
-    const s = synthSpool({ ...PAGED, queues: names(89) });
+  it(`synthesizes the documented maximum (${MAX_NAMED_QUEUES} named queues) within 500 resources, 100 composite children, 500 widgets`, () => {
+    const s = synthSpool({ ...PAGED, queues: names(MAX_NAMED_QUEUES) });
     try {
       const t = s.template.toJSON();
       expect(Object.keys(t.Resources).length).toBeLessThanOrEqual(500);
       const suppressor = allAlarms(s.template).find((a) => a.name === 'Spool-paging-deployment-or-named-queue')!;
-      expect(ruleNames(suppressor)).toHaveLength(90);
+      expect(ruleNames(suppressor)).toHaveLength(MAX_NAMED_QUEUES + 1);
       expect(renderCfn(suppressor.p.AlarmRule).length).toBeLessThanOrEqual(10_240);
       const [dash] = Object.values(s.template.findResources('AWS::CloudWatch::Dashboard')) as Json[];
       const widgets = JSON.parse(renderCfn(dash!.Properties.DashboardBody)).widgets as unknown[];
-      expect(widgets.length).toBe(DASHBOARD_WIDGETS.base + 89 * DASHBOARD_WIDGETS.perQueue);
+      expect(widgets.length).toBe(DASHBOARD_WIDGETS.base + MAX_NAMED_QUEUES * DASHBOARD_WIDGETS.perQueue);
       expect(widgets.length).toBeLessThanOrEqual(500);
     } finally {
       s.cleanup();
@@ -490,17 +545,18 @@ describe('named queues against the limits', () => {
   });
 
   it('refuses one more, naming queues and saying the maximum', () => {
-    expect(() => synthSpool({ ...PAGED, queues: names(90) })).toThrow(
-      /^context "queues": 90 named queues are too many: at most 89 here/,
+    const n = MAX_NAMED_QUEUES + 1;
+    expect(() => synthSpool({ ...PAGED, queues: names(n) })).toThrow(
+      new RegExp(`^context "queues": ${n} named queues are too many: at most ${MAX_NAMED_QUEUES} here`),
     );
   });
 
-  it('with the default settings CloudFormation’s 500 resources bind (89), before the dashboard’s 500 widgets (98)', () => {
+  it(`with the default settings CloudFormation’s 500 resources bind (${MAX_NAMED_QUEUES}), before the dashboard’s 500 widgets (98)`, () => {
     const base = synthSpool(PAGED);
     try {
       const resources = Object.keys(base.template.toJSON().Resources).length;
       // 500 - base resources, 4 per queue; the dashboard would take (500 - 10) / 5 = 98.
-      expect(Math.floor((500 - resources) / RESOURCES_PER_QUEUE)).toBe(89);
+      expect(Math.floor((500 - resources) / RESOURCES_PER_QUEUE)).toBe(MAX_NAMED_QUEUES);
       expect(Math.floor((500 - DASHBOARD_WIDGETS.base) / DASHBOARD_WIDGETS.perQueue)).toBe(98);
     } finally {
       base.cleanup();

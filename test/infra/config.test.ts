@@ -269,5 +269,8 @@ describe('environment pass-through', () => {
     });
     expect(() => functionEnvFrom({ spool_dead_cap: 1 })).toThrow(ConfigError);
     expect(() => functionEnvFrom({ SPOOL_KEY_PREFIX: 'x' })).toThrow(/set by the stack/);
+    expect(() => functionEnvFrom({ SPOOL_SCHEDULE_TIMER_QUEUE_URL: 'https://sqs.example/q' })).toThrow(
+      /SPOOL_SCHEDULE_TIMER_QUEUE_URL is set by the stack/,
+    );
   });
 });

@@ -22,6 +22,8 @@ const logicalIdOf = (s: SpoolStack, fn: FunctionName): string =>
   s.getLogicalId(s.spool.functions[fn].node.defaultChild as import('aws-cdk-lib').CfnElement);
 const getAttArn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
 const alarms = (t: Template) => resources(t, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
+/** The functions that kick the worker (SPOOL_WORKER_FUNCTION_NAME, lambda:InvokeFunction on it). */
+const KICKS_WORKER: readonly FunctionName[] = ['enqueue', 'worker', 'dlq-replay', 'scheduler'];
 
 describe('SpoolStack with default context', () => {
   let s: Synthesized;
@@ -89,14 +91,16 @@ describe('SpoolStack with default context', () => {
     expect(JSON.parse(line)).toMatchObject({ status: 503, routeKey: 'x', requestId: 'x' });
   });
 
-  it('schedules worker and health every minute, purge and dlq-replay every hour, each targeting its own function', () => {
+  it('schedules worker, health and scheduler every minute, purge and dlq-replay every hour, each targeting its own function', () => {
     const rules = resources(s.template, 'AWS::Events::Rule').map(([, r]) => r.Properties as Json);
-    expect(rules).toHaveLength(4);
+    expect(rules).toHaveLength(5);
     const expectations: Array<[FunctionName, string]> = [
       ['worker', 'rate(1 minute)'],
       ['health', 'rate(1 minute)'],
       ['purge', 'rate(1 hour)'],
       ['dlq-replay', 'rate(1 hour)'],
+      // The safety net of the schedule timers.
+      ['scheduler', 'rate(1 minute)'],
     ];
     for (const [fn, expr] of expectations) {
       const matching = rules.filter((r) =>
@@ -160,9 +164,7 @@ describe('SpoolStack with default context', () => {
       });
       // Every function that kicks the worker knows its name (dlq-replay kicks it after a replay, the
       // scheduler after a fire).
-      expect(e.SPOOL_WORKER_FUNCTION_NAME, fn).toBe(
-        fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay' || fn === 'scheduler' ? workerName : undefined,
-      );
+      expect(e.SPOOL_WORKER_FUNCTION_NAME, fn).toBe(KICKS_WORKER.includes(fn) ? workerName : undefined);
       for (const k of [
         'SPOOL_ALERT_TOPIC_ARN',
         'SPOOL_TICKET_TOPIC_ARN',
@@ -206,13 +208,19 @@ describe('SpoolStack with default context', () => {
   it('makes every kick path work: dlq-replay may invoke the worker; failed async worker runs go to a queue', () => {
     const res = s.template.toJSON().Resources as Json;
     // Async retries set on purpose: worker 0 (nudges; jobs live in Redis), health 0 (the next tick
-    // supersedes), purge 1 (hourly); enqueue and dlq-replay are only invoked synchronously.
+    // supersedes), scheduler 0 (the next minute tick fires what a failed one missed), purge 1
+    // (hourly); enqueue and dlq-replay are only invoked synchronously.
     const configs = resources(s.template, 'AWS::Lambda::EventInvokeConfig').map(([, r]) => r.Properties as Json);
     const byFn = Object.fromEntries(
       FUNCTION_NAMES.map((fn) => [fn, configs.find((c) => c.FunctionName.Ref === logicalIdOf(s.stack, fn))]),
     );
     expect(byFn.worker).toMatchObject({ MaximumRetryAttempts: 0, Qualifier: '$LATEST' });
     expect(byFn.health).toMatchObject({ MaximumRetryAttempts: 0 });
+    expect(byFn.scheduler).toMatchObject({ MaximumRetryAttempts: 0 });
+    // Only the worker has an on-failure destination (the scheduler's failures are its errors ticket).
+    expect(configs.filter((c) => c.DestinationConfig !== undefined).map((c) => c.FunctionName.Ref)).toEqual([
+      logicalIdOf(s.stack, 'worker'),
+    ]);
     expect(byFn.purge).toMatchObject({ MaximumRetryAttempts: 1 });
     expect(byFn.enqueue).toBeUndefined();
     expect(byFn['dlq-replay']).toBeUndefined();
@@ -284,6 +292,79 @@ describe('SpoolStack with default context', () => {
     });
   });
 
+  it('wakes the scheduler with schedule timers: a queue mapped to the scheduler, its failures to a DLQ with a ticket', () => {
+    const res = s.template.toJSON().Resources as Record<string, Json>;
+    const id = (c: { node: { defaultChild?: unknown } }) =>
+      s.stack.getLogicalId(c.node.defaultChild as import('aws-cdk-lib').CfnElement);
+    const fns = s.stack.spool.spoolFunctions;
+    const timers = id(fns.scheduleTimerQueue);
+    const failures = id(fns.scheduleTimerFailures);
+    const scheduler = res[logicalIdOf(s.stack, 'scheduler')]!.Properties as Json;
+    // The mapping's batches need a visibility timeout of at least the scheduler's timeout.
+    expect(scheduler.Timeout).toBe(30);
+    expect(res[timers]!.Properties).toMatchObject({
+      VisibilityTimeout: scheduler.Timeout,
+      MessageRetentionPeriod: 86_400,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: getAttArn(failures), maxReceiveCount: 3 },
+    });
+    expect(res[failures]!.Properties).toMatchObject({
+      MessageRetentionPeriod: 14 * 86_400,
+      SqsManagedSseEnabled: true,
+    });
+    // Both queues refuse requests without TLS.
+    for (const q of [timers, failures]) {
+      const [[, policy]] = resources(s.template, 'AWS::SQS::QueuePolicy').filter(([, p]) =>
+        p.Properties.Queues.some((r: Json) => r.Ref === q),
+      ) as [[string, Json]];
+      expect([policy.Properties.PolicyDocument.Statement].flat(), q).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+    // Partial batch responses: a record the scheduler could not handle comes back, the others do not.
+    const mappings = resources(s.template, 'AWS::Lambda::EventSourceMapping')
+      .map(([, m]) => m.Properties as Json)
+      .filter((m) => JSON.stringify(m.EventSourceArn) === JSON.stringify(getAttArn(timers)));
+    expect(mappings).toEqual([
+      expect.objectContaining({
+        FunctionName: { Ref: logicalIdOf(s.stack, 'scheduler') },
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 2 },
+      }),
+    ]);
+    // Scheduler -> schedule timer queue -> scheduler is by design, as is the worker's loop; no other
+    // function turns Lambda's recursive-loop detection off.
+    const loops = FUNCTION_NAMES.filter((fn) => res[logicalIdOf(s.stack, fn)]!.Properties.RecursiveLoop === 'Allow');
+    expect(loops.sort()).toEqual(['scheduler', 'worker']);
+    // Only the scheduler gets the URL and SendMessage on it; it also arms queue timers, like enqueue.
+    const sendsTo = (fn: FunctionName) =>
+      resources(s.template, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === id(fns.roles[fn])))
+        .flatMap(([, p]) => [p.Properties.PolicyDocument.Statement].flat())
+        .filter((st: Json) => [st.Action].flat().includes('sqs:SendMessage'))
+        .map((st: Json) => st.Resource);
+    expect(sendsTo('scheduler')).toEqual([getAttArn(id(fns.timerQueue)), getAttArn(timers)]);
+    for (const fn of FUNCTION_NAMES) {
+      const env = res[logicalIdOf(s.stack, fn)]!.Properties.Environment.Variables as Json;
+      if (fn === 'scheduler') {
+        expect(env.SPOOL_SCHEDULE_TIMER_QUEUE_URL).toEqual({ Ref: timers });
+        expect(env.SPOOL_TIMER_QUEUE_URL).toEqual({ Ref: id(fns.timerQueue) });
+      } else {
+        expect(env.SPOOL_SCHEDULE_TIMER_QUEUE_URL, fn).toBeUndefined();
+        expect(sendsTo(fn), fn).not.toContainEqual(getAttArn(timers));
+      }
+    }
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Spool-schedule-timer-failures',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [failures, 'QueueName'] } }],
+    });
+    const outputs = s.template.toJSON().Outputs as Json;
+    expect(outputs.ScheduleTimerQueueUrl.Value).toEqual({ Ref: timers });
+    expect(outputs.ScheduleTimerFailureQueueUrl.Value).toEqual({ Ref: failures });
+    expect(outputs.SchedulerFunctionName.Value).toEqual({ Ref: logicalIdOf(s.stack, 'scheduler') });
+  });
+
   it('grants least privilege: no * actions, no managed policies, invoke only on the worker, metrics only to health', () => {
     const statementsOf = (doc: Json): Json[] => [doc.Statement].flat();
     const policies = resources(s.template, 'AWS::IAM::Policy');
@@ -324,7 +405,7 @@ describe('SpoolStack with default context', () => {
       const sts = policyOf(fn);
       const actions = sts.flatMap((st) => [st.Action].flat() as string[]);
       const invoke = sts.filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
-      if (fn === 'enqueue' || fn === 'worker' || fn === 'dlq-replay' || fn === 'scheduler') {
+      if (KICKS_WORKER.includes(fn)) {
         expect(invoke, fn).toHaveLength(1);
         expect(JSON.stringify(invoke[0]!.Resource)).toMatch(/:function:Spool-worker"\]\]\}$/);
       } else expect(invoke, fn).toEqual([]);
