@@ -18,7 +18,7 @@ import type { ROUTES } from '../../functions/routes.js';
 /** The key of a route of functions/routes.ts, e.g. `POST /v1/queues/{queue}/jobs`. */
 export type RouteKey = `${(typeof ROUTES)[number]['method']} ${(typeof ROUTES)[number]['path']}`;
 
-/** A producer enqueues, gets, lists and cancels its jobs; nothing else (no DLQ, purge, replay, drain). */
+/** A producer enqueues, gets, lists and cancels its jobs; nothing else (no DLQ, purge, replay, drain, schedules). */
 export const PRODUCER_ROUTES = [
   'POST /v1/queues/{queue}/jobs',
   'GET /v1/queues/{queue}/jobs',
@@ -68,7 +68,7 @@ export class SpoolCallers extends Construct {
     this.producer = policy(
       'Producer',
       'Producer',
-      'Spool API: enqueue, get, list and cancel jobs (no DLQ, purge, replay or drain)',
+      'Spool API: enqueue, get, list and cancel jobs (no DLQ, purge, replay, drain or schedules)',
       this.producerArns,
     );
     this.operator = policy('Operator', 'Operator', 'Spool API: every route', this.operatorArns);

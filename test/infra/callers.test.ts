@@ -111,6 +111,29 @@ describe('caller policies', () => {
     expect(FALLBACK_ROUTE.path).toBe('/{proxy+}');
   });
 
+  it('let the read-only caller list and get schedules, and only the operator create, replace or delete them', () => {
+    const schedules = ROUTES.filter((r) => r.path.startsWith('/v1/schedules'));
+    expect(schedules.map((r) => `${r.method} ${r.path}`).sort()).toEqual([
+      'DELETE /v1/schedules/{id}',
+      'GET /v1/schedules',
+      'GET /v1/schedules/{id}',
+      'POST /v1/schedules',
+      'PUT /v1/schedules/{id}',
+    ]);
+    for (const r of schedules) {
+      const key = `${r.method} ${r.path}`;
+      const n = requestsOf(r.method, r.path).length;
+      expect(allowed('SpoolOperator', r.method, r.path), key).toHaveLength(n);
+      expect(allowed('SpoolReadOnly', r.method, r.path), key).toHaveLength(r.method === 'GET' ? n : 0);
+      // A producer enqueues jobs; a schedule is an operator's standing order to enqueue, not theirs.
+      expect(allowed('SpoolProducer', r.method, r.path), key).toEqual([]);
+    }
+    // A schedule id that reads like a route word changes nothing.
+    expect(allowed('SpoolReadOnly', 'GET', '/v1/schedules/jobs')).toHaveLength(1);
+    expect(allowed('SpoolProducer', 'PUT', '/v1/schedules/jobs')).toEqual([]);
+    expect(allowed('SpoolReadOnly', 'DELETE', '/v1/schedules/jobs')).toEqual([]);
+  });
+
   it('(the pitfall) a prefix with * would have let a producer purge, replay and drain', () => {
     const naive = `${API}/$default/POST/v1/queues/*`;
     for (const p of ['/v1/queues/{queue}/purge', '/v1/queues/{queue}/dlq/replay', '/v1/queues/{queue}/drain'])
