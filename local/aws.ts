@@ -1,6 +1,7 @@
 /**
  * AWS, locally: the stand-ins the function host (local/functions.ts) gives the real handlers in place
- * of the AWS clients and of Lambda's asynchronous invoke of the worker. Production never loads them.
+ * of the AWS clients, of Lambda's asynchronous invoke of the worker and of the SQS timer queues.
+ * Production never loads them.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -13,6 +14,8 @@ import {
   type KickEvent,
   type KickWorker,
   MAX_TIMER_DELAY_S,
+  type ScheduleTimer,
+  type ScheduleTimerMessage,
   type Sender,
   type Timer,
   type TimerMessage,
@@ -78,6 +81,35 @@ export function inProcessKick(
   };
 }
 
+/** SQS message timers, in this process: `send` delivers `body` as an SQS event at `at`, at most 900 s later. */
+function inProcessDelays(
+  deliver: (event: unknown) => Promise<unknown>,
+  log: (line: string) => void,
+  clock: () => number,
+) {
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    send(at: number, body: unknown, what: string) {
+      const wait = Math.min(MAX_TIMER_DELAY_S * 1000, Math.max(0, Math.round(at - clock())));
+      const t = setTimeout(() => {
+        timers.delete(t);
+        const event = {
+          Records: [{ messageId: randomUUID(), eventSource: 'aws:sqs', body: JSON.stringify(body) }],
+        };
+        deliver(event).catch((e: unknown) => log(`[timer] ${what} failed: ${(e as Error).stack ?? String(e)}`));
+      }, wait);
+      timers.add(t);
+    },
+    cancel() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+    get pending() {
+      return timers.size;
+    },
+  };
+}
+
 /**
  * The timer queue, in this process: `arm` sets a timer that delivers the event the timer queue's
  * event source mapping would (`{ Records: [{ eventSource: 'aws:sqs', body }] }`) to `invokeWorker`
@@ -89,26 +121,37 @@ export function inProcessTimer(
   log: (line: string) => void,
   clock: () => number = Date.now,
 ): Timer & { cancel(): void; readonly pending: number } {
-  const timers = new Set<NodeJS.Timeout>();
+  const delays = inProcessDelays(invokeWorker, log, clock);
   return {
     async arm(queue, at) {
-      const wait = Math.min(MAX_TIMER_DELAY_S * 1000, Math.max(0, Math.round(at - clock())));
       const body: TimerMessage = { timer: { queue, at: Math.round(at) } };
-      const t = setTimeout(() => {
-        timers.delete(t);
-        const event = {
-          Records: [{ messageId: randomUUID(), eventSource: 'aws:sqs', body: JSON.stringify(body) }],
-        };
-        invokeWorker(event).catch((e: unknown) => log(`[timer] ${queue} failed: ${(e as Error).stack ?? String(e)}`));
-      }, wait);
-      timers.add(t);
+      delays.send(at, body, queue);
     },
-    cancel() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-    },
+    cancel: () => delays.cancel(),
     get pending() {
-      return timers.size;
+      return delays.pending;
+    },
+  };
+}
+
+/**
+ * The schedule timer queue, in this process: as inProcessTimer, for the scheduler (the body is a
+ * ScheduleTimerMessage; a timer past 900 s is re-armed by the scheduler it wakes).
+ */
+export function inProcessScheduleTimer(
+  invokeScheduler: (event: unknown) => Promise<unknown>,
+  log: (line: string) => void,
+  clock: () => number = Date.now,
+): ScheduleTimer & { cancel(): void; readonly pending: number } {
+  const delays = inProcessDelays(invokeScheduler, log, clock);
+  return {
+    async arm(at) {
+      const body: ScheduleTimerMessage = { scheduleTimer: { at: Math.round(at) } };
+      delays.send(at, body, 'schedules');
+    },
+    cancel: () => delays.cancel(),
+    get pending() {
+      return delays.pending;
     },
   };
 }

@@ -1,12 +1,13 @@
 /**
  * Lambda, locally: loads each function's real `handler` (functions/<fn>/handler.ts), invokes it
- * with a Lambda-like context and a time limit, runs the worker kick in-process, and replaces the
- * CloudWatch and SNS clients with ones that write what they would send to the log (local/aws.ts).
+ * with a Lambda-like context and a time limit, runs the worker kick and the timer queues (the
+ * worker's, the scheduler's) in-process, and replaces the CloudWatch and SNS clients with ones that
+ * write what they would send to the log (local/aws.ts).
  */
 import { createRuntime, type Runtime, setRuntime } from '../functions/lib/runtime.js';
 import { FUNCTION_NAMES, type FunctionName, functionEntry } from '../functions/routes.js';
 import { type LambdaHandler, lambdaContext, toScheduledEvent } from './apigw.js';
-import { inProcessKick, inProcessTimer, loggingAwsClients } from './aws.js';
+import { inProcessKick, inProcessScheduleTimer, inProcessTimer, loggingAwsClients } from './aws.js';
 
 export interface FunctionHost {
   /** Invoke `fn` synchronously (RequestResponse) with `event`. Rejects `{ timeout: true }` at the limit. */
@@ -19,6 +20,8 @@ export interface FunctionHost {
   runtime: Runtime;
   /** Invocations started so far, per function (a benchmark counts worker runs per job with it). */
   readonly invocations: Record<FunctionName, number>;
+  /** Timer messages armed and not yet delivered: the worker's timer queue's, the scheduler's. */
+  pendingTimers(): { worker: number; scheduler: number };
 }
 
 export interface FunctionHostOptions {
@@ -48,6 +51,8 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
   const kickWorker = inProcessKick((event) => invoke('worker', event), opts.log);
   // The timer queue: in-process timers that deliver the SQS event to the worker.
   const timer = inProcessTimer((event) => invoke('worker', event), opts.log);
+  // The schedule timer queue: the same, to the scheduler.
+  const scheduleTimer = inProcessScheduleTimer((event) => invoke('scheduler', event), opts.log);
   const runtime = await createRuntime({
     fn: 'local',
     env: opts.env,
@@ -55,6 +60,7 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
     aws: loggingAwsClients(opts.log),
     kickWorker,
     timer,
+    scheduleTimer,
   });
   setRuntime(runtime);
 
@@ -93,11 +99,13 @@ export async function createFunctionHost(opts: FunctionHostOptions): Promise<Fun
     runtime,
     invocations,
     invoke,
+    pendingTimers: () => ({ worker: timer.pending, scheduler: scheduleTimer.pending }),
     async runScheduled(fn) {
       return invoke(fn, toScheduledEvent(`spool-local-${fn}-schedule`));
     },
     async close() {
       timer.cancel();
+      scheduleTimer.cancel();
       const pending = [...inflight].map((p) => p.catch(() => undefined));
       await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 3_000).unref())]);
       setRuntime(undefined);

@@ -106,6 +106,7 @@ try {
       health: msEnv('SPOOL_LOCAL_HEALTH_EVERY_MS', LOCAL_SCHEDULES.health),
       purge: msEnv('SPOOL_LOCAL_PURGE_EVERY_MS', LOCAL_SCHEDULES.purge),
       'dlq-replay': msEnv('SPOOL_LOCAL_DLQ_REPLAY_EVERY_MS', LOCAL_SCHEDULES['dlq-replay']),
+      scheduler: msEnv('SPOOL_LOCAL_SCHEDULER_EVERY_MS', LOCAL_SCHEDULES.scheduler),
     },
   });
   if (stopping) await stopping;

@@ -1,6 +1,7 @@
 /**
- * The EventBridge schedules, on timers. Deployed they run every minute (worker, health) and every
- * hour (purge, dlq-replay: automatic DLQ replay); locally they run sooner so that retries and the dashboard move while you watch.
+ * The EventBridge schedules, on timers. Deployed they run every minute (worker, health, scheduler:
+ * the safety net under the schedule timers) and every hour (purge, dlq-replay: automatic DLQ replay);
+ * locally they run sooner so that retries and the dashboard move while you watch.
  * A tick is skipped while the previous run of the same function is still going.
  */
 import type { FunctionHost } from './functions.js';
@@ -10,6 +11,7 @@ export interface ScheduleIntervals {
   health: number;
   purge: number;
   'dlq-replay': number;
+  scheduler: number;
 }
 
 export const LOCAL_SCHEDULES: ScheduleIntervals = {
@@ -17,6 +19,7 @@ export const LOCAL_SCHEDULES: ScheduleIntervals = {
   health: 10_000,
   purge: 60_000,
   'dlq-replay': 60_000,
+  scheduler: 5_000,
 };
 
 export function startSchedules(
@@ -28,7 +31,7 @@ export function startSchedules(
   const all = { ...LOCAL_SCHEDULES, ...intervals };
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
-  for (const fn of ['worker', 'health', 'purge', 'dlq-replay'] as const) {
+  for (const fn of ['worker', 'health', 'purge', 'dlq-replay', 'scheduler'] as const) {
     const every = all[fn];
     if (!(every > 0)) continue;
     let running = false;
@@ -48,7 +51,7 @@ export function startSchedules(
     if (fn === 'health') setImmediate(() => void tick());
   }
   log(
-    `[schedule] worker every ${all.worker}ms, health every ${all.health}ms, purge every ${all.purge}ms, dlq-replay every ${all['dlq-replay']}ms`,
+    `[schedule] worker every ${all.worker}ms, health every ${all.health}ms, purge every ${all.purge}ms, dlq-replay every ${all['dlq-replay']}ms, scheduler every ${all.scheduler}ms`,
   );
   return {
     stop() {

@@ -41,7 +41,7 @@ export interface LocalServer {
   env: Record<string, string>;
   host: FunctionHost;
   /** Run a scheduled function once now, as its EventBridge rule would. */
-  runSchedule(fn: 'worker' | 'health' | 'purge'): Promise<unknown>;
+  runSchedule(fn: 'worker' | 'health' | 'purge' | 'scheduler'): Promise<unknown>;
   close(): Promise<void>;
 }
 
