@@ -866,7 +866,7 @@ const schedulePut: Command = {
     ['handler', '... or this registered handler'],
     ['payload', 'the JSON payload of that job'],
     ['start-at', 'no fire before this time: epoch ms or ISO-8601 with offset'],
-    ['end-at', 'no fire after this time (the same forms)'],
+    ['end-at', 'no fire at or after this time (the same forms)'],
     ['paused', 'store it paused: it fires once resumed'],
   ],
   notes: [

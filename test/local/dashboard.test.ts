@@ -2,8 +2,8 @@
  * The dashboard in a real headless browser: Debian's chromium driven by playwright-core, against the
  * local server. Queues worst first with reasons linking to them, job lists with paging, DLQ replay
  * (what it moves, what it leaves, permanent failures), purge results in their own queue's panel, a
- * page per job with its actions, "unknown" when the API answers 503, and no horizontal scrolling at
- * 390 px. Keeps screenshots in test/artifacts/.
+ * page per job with its actions, the schedules with their next run, "unknown" when the API answers
+ * 503, and no horizontal scrolling at 390 px. Keeps screenshots in test/artifacts/.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
