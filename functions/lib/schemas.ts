@@ -7,7 +7,15 @@
  */
 import * as z from 'zod/mini';
 import { HEALTH_STATUSES } from '../../shared/health/evaluate.js';
-import { jobInputSchema, MAX_DELAY_MS, QUEUE_NAME, settingsInputSchema } from '../../shared/queue/schema.js';
+import {
+  jobInputSchema,
+  QUEUE_NAME,
+  scheduleFields,
+  scheduleIdSchema,
+  scheduleInputSchema,
+  scheduleJobInputSchema,
+  settingsInputSchema,
+} from '../../shared/queue/schema.js';
 import { JOB_STATES } from '../../shared/queue/types.js';
 
 /** At most this many jobs in one `{"jobs": [...]}` request. */
@@ -68,38 +76,13 @@ export const clearQuery = z.object({
   force: flagParam,
 });
 
-/** A schedule's id: the path's `{id}` of /v1/schedules/{id}, and the `id` of a POST (the engine's SCHEDULE_ID). */
-export const scheduleIdParam = z
-  .string()
-  .check(z.regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must match [A-Za-z0-9_.:-]{1,128}'));
-
-/**
- * The job a schedule enqueues at each fire: a job as enqueued, without the fields each fire sets
- * itself. The engine checks schedules with shared/queue/ops/schedules.ts `scheduleInputSchema`, which
- * this module cannot import (its croner and scripts would join every bundle): a test holds the two alike.
- */
-export const scheduleJobInput = z.omit(jobInputSchema, { idempotencyKey: true, runAt: true, expiresAt: true });
-
-const scheduleFields = {
-  queue: queueParam,
-  /** Five fields `m h dom mon dow`, in `timezone`. Exactly one of cron and everyMs. */
-  cron: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-  /** A fire every this many ms (at least 1,000). Exactly one of cron and everyMs. */
-  everyMs: z.optional(z.int().check(z.gte(1000), z.lte(MAX_DELAY_MS))),
-  /** An IANA time zone name; default UTC. */
-  timezone: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
-  job: scheduleJobInput,
-  /** A paused schedule does not fire (and has no nextRunAt). */
-  paused: z.optional(z.boolean()),
-  /** No fire before this (epoch ms or ISO-8601 with an offset). */
-  startAt: z.optional(time),
-  /** No fire after this. */
-  endAt: z.optional(time),
-};
+/** The schedule schemas are the engine's (shared/queue/schema.ts). */
+export const scheduleIdParam = scheduleIdSchema;
+export const scheduleJobInput = scheduleJobInputSchema;
 /** `PUT /v1/schedules/{id}`: create or replace; an `id` in the body must be the path's. */
-export const scheduleInput = z.strictObject({ id: z.optional(scheduleIdParam), ...scheduleFields });
+export const scheduleInput = scheduleInputSchema;
 /** `POST /v1/schedules`: create; the id is the body's. */
-export const scheduleCreateBody = z.strictObject({ id: scheduleIdParam, ...scheduleFields });
+export const scheduleCreateBody = z.strictObject({ id: scheduleIdSchema, ...scheduleFields });
 
 export const schedulesQuery = z.object({ queue: z.optional(queueParam) });
 

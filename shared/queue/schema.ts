@@ -72,6 +72,38 @@ export const jobInputSchema = z.strictObject({
   expiresAt: z.optional(z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })])),
 });
 
+/** What a schedule id must be (the path's `{id}` of /v1/schedules/{id}, the `id` of a POST). */
+export const SCHEDULE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** The shortest everyMs of a schedule. */
+export const MIN_EVERY_MS = 1000;
+export const scheduleIdSchema = z.string().check(z.regex(SCHEDULE_ID, 'must match [A-Za-z0-9_.:-]{1,128}'));
+
+/** The job a schedule enqueues at each fire: a job as enqueued, without the fields each fire sets itself. */
+export const scheduleJobInputSchema = z.omit(jobInputSchema, { idempotencyKey: true, runAt: true, expiresAt: true });
+
+const timeSchema = z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })]);
+
+/** A schedule's fields as PUT or POSTed (issue 12); the API's schemas and the engine's are these. */
+export const scheduleFields = {
+  queue: z.string().check(z.regex(QUEUE_NAME, 'must match [A-Za-z0-9_-]{1,64}')),
+  /** Five fields `m h dom mon dow`, in `timezone`. Exactly one of cron and everyMs. */
+  cron: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  /** A fire every this many ms (at least MIN_EVERY_MS). Exactly one of cron and everyMs. */
+  everyMs: z.optional(z.int().check(z.gte(MIN_EVERY_MS), z.lte(MAX_DELAY_MS))),
+  /** An IANA time zone name; default UTC. */
+  timezone: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+  job: scheduleJobInputSchema,
+  /** A paused schedule does not fire (and has no nextRunAt). */
+  paused: z.optional(z.boolean()),
+  /** No fire before this (epoch ms or ISO-8601 with an offset). */
+  startAt: z.optional(timeSchema),
+  /** No fire at or after this. */
+  endAt: z.optional(timeSchema),
+};
+
+/** `PUT /v1/schedules/{id}`: create or replace; an `id` in the body must be the path's. */
+export const scheduleInputSchema = z.strictObject({ id: z.optional(scheduleIdSchema), ...scheduleFields });
+
 /** The most a rate limit may count in one period, and the longest period (a day). */
 export const RATE_LIMIT_MAX = 100_000;
 export const RATE_PERIOD_MAX_MS = 86_400_000;

@@ -6,14 +6,14 @@
  * the time its caller read, and the job's idempotency key is `schedule:<id>:<fire time>`.
  */
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod/mini';
+import type * as z from 'zod/mini';
 import { guard } from '../../redis/client.js';
 import { firstIssue } from '../../validation/zod.js';
 import { list, optNum, type SpoolCore } from '../core.js';
 import { ConflictError, PayloadTooLargeError, SpoolError, ValidationError } from '../errors.js';
 import { globalKey } from '../keys.js';
 import { catchUp, cronOf, isTimeZone, nextFire, type Recurrence } from '../recurrence.js';
-import { assertQueueName, jobInputSchema, MAX_DELAY_MS, normalizeJob, QUEUE_NAME } from '../schema.js';
+import { assertQueueName, normalizeJob, SCHEDULE_ID, scheduleInputSchema } from '../schema.js';
 import {
   DELETE_SCHEDULE,
   DUE_SCHEDULES,
@@ -28,10 +28,6 @@ import { TIMER_SLACK_MS } from './timer.js';
 
 /** Most schedules a deployment keeps. */
 export const MAX_SCHEDULES = 1000;
-/** What a schedule id must be. */
-export const SCHEDULE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-/** The shortest everyMs. */
-export const MIN_EVERY_MS = 1000;
 /** Most schedules one firing run fires (the rest fire on the run right after). */
 export const FIRE_LIMIT = 100;
 
@@ -41,20 +37,6 @@ const FIRE_OWNED: Record<string, string> = {
   runAt: 'is an absolute time, the same for every fire: use delayMs',
   expiresAt: 'is an absolute time, the same for every fire: use expireAfterMs',
 };
-
-const timeSchema = z.union([z.int().check(z.gte(0)), z.iso.datetime({ offset: true })]);
-
-export const scheduleInputSchema = z.strictObject({
-  id: z.optional(z.string()),
-  queue: z.string().check(z.regex(QUEUE_NAME, 'must match [A-Za-z0-9_-]{1,64}')),
-  cron: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-  everyMs: z.optional(z.int().check(z.gte(MIN_EVERY_MS), z.lte(MAX_DELAY_MS))),
-  timezone: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
-  job: jobInputSchema,
-  paused: z.optional(z.boolean()),
-  startAt: z.optional(timeSchema),
-  endAt: z.optional(timeSchema),
-});
 
 export type ScheduleInput = z.input<typeof scheduleInputSchema>;
 
@@ -119,6 +101,11 @@ export function assertScheduleId(id: string): void {
  * `job.<field>`, ...) and answer its definition. The job is checked as an enqueue would check it.
  */
 export function checkSchedule(core: SpoolCore, id: string, input: unknown): ScheduleDefinition {
+  // The fields each fire sets, refused with why before the schema would call them unknown.
+  const job = (input as { job?: unknown } | null)?.job;
+  if (job && typeof job === 'object')
+    for (const [field, reason] of Object.entries(FIRE_OWNED))
+      if ((job as Record<string, unknown>)[field] !== undefined) throw new ValidationError(`job.${field}`, reason);
   const r = scheduleInputSchema.safeParse(input);
   if (!r.success) {
     const { field, reason } = firstIssue(r.error);
@@ -147,12 +134,8 @@ export function checkSchedule(core: SpoolCore, id: string, input: unknown): Sche
   if (endAt !== undefined && !Number.isFinite(endAt)) throw new ValidationError('endAt', 'is not a valid time');
   if (startAt !== undefined && endAt !== undefined && endAt <= startAt)
     throw new ValidationError('endAt', 'is not after startAt');
-  for (const [field, reason] of Object.entries(FIRE_OWNED)) {
-    if ((s.job as Record<string, unknown>)[field] !== undefined) throw new ValidationError(`job.${field}`, reason);
-  }
-  const job = s.job as JobInput;
-  normalizeJob(job, core.config, core.now(), 'job');
-  const def: ScheduleDefinition = { queue: s.queue, timezone, job, paused: s.paused ?? false };
+  normalizeJob(s.job, core.config, core.now(), 'job');
+  const def: ScheduleDefinition = { queue: s.queue, timezone, job: s.job as JobInput, paused: s.paused ?? false };
   if (s.cron !== undefined) def.cron = s.cron.trim();
   if (s.everyMs !== undefined) def.everyMs = s.everyMs;
   if (startAt !== undefined) def.startAt = startAt;
