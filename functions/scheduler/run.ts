@@ -48,22 +48,14 @@ export interface FiringReport {
  * would have (later).
  */
 export async function armScheduleTimer(
-  rt: Pick<Runtime, 'scheduleTimer' | 'clock' | 'spool' | 'sleep'>,
+  rt: Pick<Runtime, 'scheduleTimer' | 'clock' | 'spool'>,
   log: Pick<Logger, 'debug' | 'warn'>,
   delayMs: number,
-  /** The firing run's now (the Redis server's clock): the timer that woke it may be due this very ms. */
-  firedAt?: number,
 ): Promise<number | undefined> {
-  let ms = Math.max(0, Math.round(delayMs));
+  const ms = Math.max(0, Math.round(delayMs));
   try {
-    let claim = await claimScheduleTimer(rt.spool, ms);
-    // The claim counts a timer due this millisecond as pending: the one that woke this run, when the
-    // run fired within the millisecond it was due. A millisecond later it has fired.
-    if (!claim.claimed && firedAt !== undefined && claim.at <= firedAt) {
-      await rt.sleep(1);
-      ms = Math.max(0, ms - 1);
-      claim = await claimScheduleTimer(rt.spool, ms);
-    }
+    // A timer due now has fired (the claim script): the one that woke this run does not count as pending.
+    const claim = await claimScheduleTimer(rt.spool, ms);
     if (!claim.claimed) {
       log.debug('schedule timer pending already', { delayMs: ms, at: claim.at });
       return undefined;
@@ -102,10 +94,12 @@ async function wakeWorkers(rt: Runtime, log: Logger, now: number, fired: Fired[]
 /**
  * Fire what is due; while the next fire is at most SLEEP_UNTIL_DUE_MS away (and the invocation has
  * time), wait for it and fire again, MAX_FIRE_ROUNDS rounds at most; then arm the schedule timer for
- * the next fire. Throws only when the fires themselves fail (Redis): a timer message is then
- * delivered again, and the minute tick runs anyway.
+ * the next fire. The minute tick (`tick`) arms only after fires of its own: a tick with nothing due
+ * costs one Redis command, and a tick after a lost timer fires what it missed and re-arms the chain.
+ * Throws only when the fires themselves fail (Redis): a timer message is then delivered again, and
+ * the minute tick runs anyway.
  */
-export async function runFiring(inv: Invocation): Promise<FiringReport> {
+export async function runFiring(inv: Invocation, opts: { tick?: boolean } = {}): Promise<FiringReport> {
   const { rt, log } = inv;
   const report: FiringReport = { rounds: 0, fired: [], deduplicated: 0, errors: 0, missed: 0, kicked: [] };
   let now = 0;
@@ -133,8 +127,8 @@ export async function runFiring(inv: Invocation): Promise<FiringReport> {
     if (wait > SLEEP_UNTIL_DUE_MS || rt.clock() + wait > inv.deadline - DEADLINE_MARGIN_MS) break;
     if (wait > 0) await rt.sleep(wait);
   }
-  if (report.nextDueAt !== undefined) {
-    const armed = await armScheduleTimer(rt, log, report.nextDueAt - now, now);
+  if (report.nextDueAt !== undefined && !(opts.tick && report.fired.length === 0)) {
+    const armed = await armScheduleTimer(rt, log, report.nextDueAt - now);
     if (armed !== undefined) report.armedInMs = armed;
   }
   log.info('schedules fired', { ...report, fired: report.fired.length, ids: report.fired.slice(0, 20) });
@@ -217,7 +211,7 @@ export async function runScheduleTimers(
  */
 export async function runInvocation(event: unknown, inv: Invocation): Promise<FiringReport | ScheduleTimersReport> {
   if (isSqsEvent(event)) return runScheduleTimers(event, inv);
-  if (isScheduledEvent(event) || (event && typeof event === 'object' && Object.keys(event).length === 0))
-    return runFiring(inv);
+  if (isScheduledEvent(event)) return runFiring(inv, { tick: true });
+  if (event && typeof event === 'object' && Object.keys(event).length === 0) return runFiring(inv);
   throw new Error('scheduler: expected schedule timer messages (SQS), a scheduled event or {}');
 }

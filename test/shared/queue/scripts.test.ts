@@ -52,7 +52,7 @@ const DIGESTS: Record<string, string> = {
   runNow: '92505737bf30eb9e6f9493b331f94c9c420b6a65',
   lease: 'e324870f58f58100a068402315477a8af3615eda',
   release: '28a8180f8d76aeab495163a03047e68a215ddafc',
-  claimTimer: 'f1e92e3702d39ac5165ee27d6880331d62040c98',
+  claimTimer: '36c577b40b59d82154009f401573a373cefe114b',
   purge: 'af28ffa6612857c6a2193c0e83c9a0cedfc912d1',
   forgetQueue: '93510be0598c751e3c7c758552696a877445e4c3',
   snapshot: '16f403c01e95bb26b8010707e69b6fab644a0860',
