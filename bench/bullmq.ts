@@ -314,3 +314,68 @@ export async function bullDelays(
   await closePair(p);
   return { jobs: o.jobs, p50Ms: percentile(late, 50), p95Ms: percentile(late, 95), maxMs: Math.max(...late) };
 }
+
+export interface BullSchedules {
+  schedules: number;
+  everyMs: number;
+  seconds: number;
+  /** Jobs the schedulers produced that the worker ran. */
+  fires: number;
+  /** Fires per scheduler if each fired on every tick of the window. */
+  expectedPerSchedule: number;
+  /** Job ids (repeat:<scheduler>:<time>) run more than once. */
+  duplicateFires: number;
+  /** Start in the processor minus the fire's intended time (job.opts.prevMillis), ms. */
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  commands: number;
+  commandsPerFire: number;
+  byCommand: Record<string, number>;
+}
+
+/**
+ * BullMQ's Job Schedulers (`upsertJobScheduler`, `every`), `schedules` of them every `everyMs` for
+ * `seconds`, one worker (concurrency 10) running each job at once; lateness is the processor's start
+ * minus the fire's intended time, which BullMQ keeps in the job's `prevMillis`.
+ */
+export async function bullSchedules(
+  t: BullTarget,
+  meter: Meter,
+  o: { schedules: number; everyMs: number; seconds: number },
+): Promise<BullSchedules> {
+  const late: number[] = [];
+  const seen = new Map<string, number>();
+  const p = await newPair(t, 'schedules', 10, async (job) => {
+    const j = job as unknown as { id?: string; opts: { prevMillis?: number } };
+    if (j.opts.prevMillis !== undefined) late.push(Date.now() - j.opts.prevMillis);
+    seen.set(String(j.id), (seen.get(String(j.id)) ?? 0) + 1);
+  });
+  void p.worker.run();
+  const m = await meter.measure(async () => {
+    await Promise.all(
+      Array.from({ length: o.schedules }, (_, i) =>
+        p.queue.upsertJobScheduler(`s${i}`, { every: o.everyMs }, { name: 'bench', data: { i } }),
+      ),
+    );
+    await sleep(o.seconds * 1000);
+    for (let i = 0; i < o.schedules; i++) await p.queue.removeJobScheduler(`s${i}`);
+    await sleep(500);
+  });
+  await closePair(p);
+  const fires = late.length;
+  return {
+    schedules: o.schedules,
+    everyMs: o.everyMs,
+    seconds: o.seconds,
+    fires,
+    expectedPerSchedule: Math.floor((o.seconds * 1000) / o.everyMs),
+    duplicateFires: [...seen.values()].filter((n) => n > 1).length,
+    p50Ms: percentile(late, 50),
+    p95Ms: percentile(late, 95),
+    maxMs: Math.max(...late),
+    commands: m.commands.total,
+    commandsPerFire: fires ? m.commands.total / fires : 0,
+    byCommand: m.commands.byCommand,
+  };
+}

@@ -1,7 +1,8 @@
 /**
  * Idle cost: the Redis commands a Spool with N empty queues spends per minute at the deployed
  * schedules (infra/config.ts CONTEXT_DEFAULTS: worker and health every minute, purge and the
- * dlq-replay function's automatic replay every hour),
+ * dlq-replay function's automatic replay every hour; the scheduler's tick every minute, with no
+ * schedule, and separately with one schedule not yet due),
  * counted with INFO commandstats on a private redis-server (commands run inside Lua included)
  * behind the local Upstash endpoint. Each queue has been used (one job enqueued, run and purged),
  * so it is registered and empty. The scheduled functions run in-process on a clock that advances a
@@ -15,8 +16,10 @@ import { runHealth } from '../functions/health/run.js';
 import type { Invocation } from '../functions/lib/handler.js';
 import { createRuntime, type Runtime } from '../functions/lib/runtime.js';
 import { runInvocation as runPurgeInvocation } from '../functions/purge/run.js';
+import { runInvocation as runSchedulerInvocation } from '../functions/scheduler/run.js';
 import { runSchedule } from '../functions/worker/run.js';
 import { CONTEXT_DEFAULTS, parseSchedule } from '../infra/config.js';
+import { SCHEDULER_TICK } from '../infra/constructs/schedules.js';
 import { startUpstashLocal } from '../local/upstash/server.js';
 import { loadConfig, queueConfig } from '../shared/config/index.js';
 import { Logger } from '../shared/log/logger.js';
@@ -32,6 +35,10 @@ export interface IdleTicks {
   purge: number;
   /** Commands of one scheduled dlq-replay run (no queue has autoReplay; absent in older reports). */
   dlqReplay?: number;
+  /** Commands of one scheduler tick with no schedule (absent in older reports). */
+  scheduler?: number;
+  /** Commands of one scheduler tick with one schedule not yet due (a daily cron). */
+  schedulerPending?: number;
   /** At the deployed schedules. */
   perMinute: number;
 }
@@ -41,7 +48,7 @@ export interface IdleReport {
   idleCommandsPerMinute: Record<string, number>;
   ticks: Record<string, IdleTicks>;
   /** Runs per minute of each schedule, from the deployed defaults. */
-  schedule: { worker: number; health: number; purge: number; dlqReplay?: number };
+  schedule: { worker: number; health: number; purge: number; dlqReplay?: number; scheduler?: number };
 }
 
 const perMinute = (expression: string, key: string): number => {
@@ -56,6 +63,7 @@ export const DEPLOYED_RUNS_PER_MINUTE = {
   health: perMinute(CONTEXT_DEFAULTS.healthSchedule, 'healthSchedule'),
   purge: perMinute(CONTEXT_DEFAULTS.purgeSchedule, 'purgeSchedule'),
   dlqReplay: perMinute(CONTEXT_DEFAULTS.dlqReplaySchedule, 'dlqReplaySchedule'),
+  scheduler: perMinute(SCHEDULER_TICK, 'schedulerTick'),
 };
 
 const scheduled = {
@@ -121,23 +129,37 @@ export async function measureIdleOnce(queues: number, ticks = 5): Promise<IdleTi
     };
     let worker = 0;
     let health = 0;
+    let scheduler = 0;
     for (let i = 0; i < ticks; i++) {
       now += 60_000;
       worker += await measure(() => runSchedule(inv()));
       health += await measure(() => runHealth(rt, rt.logger));
+      scheduler += await measure(() => runSchedulerInvocation(scheduled, inv()));
     }
+    // One schedule, not due for hours: what a tick costs while schedules exist.
+    await spool.putSchedule('daily', { queue: 'idle-0', cron: '0 3 * * *', job: { handler: 'noop' } });
+    await runSchedulerInvocation(scheduled, inv());
+    let schedulerPending = 0;
+    for (let i = 0; i < ticks; i++) {
+      now += 60_000;
+      schedulerPending += await measure(() => runSchedulerInvocation(scheduled, inv()));
+    }
+    await spool.deleteSchedule('daily');
     now += 3_600_000;
     const purge = await measure(() => runPurgeInvocation(scheduled, inv()));
     const dlqReplay = await measure(() => runDlqReplayInvocation(scheduled, inv()));
     const r = DEPLOYED_RUNS_PER_MINUTE;
     const w = worker / ticks;
     const h = health / ticks;
+    const sc = scheduler / ticks;
     return {
       worker: w,
       health: h,
       purge,
       dlqReplay,
-      perMinute: w * r.worker + h * r.health + purge * r.purge + dlqReplay * r.dlqReplay,
+      scheduler: sc,
+      schedulerPending: schedulerPending / ticks,
+      perMinute: w * r.worker + h * r.health + purge * r.purge + dlqReplay * r.dlqReplay + sc * r.scheduler,
     };
   } finally {
     admin.disconnect();

@@ -13,6 +13,7 @@ import {
   bullFailOnce,
   bullIdle,
   bullLifecycle,
+  bullSchedules,
   bullSlots,
   bullStream,
   bullThroughput,
@@ -22,7 +23,7 @@ import { measureIdle } from './idle.js';
 import { FetchCounter, Meter, type PrivateRedis, startPrivateRedis } from './lib.js';
 import { buildReport, type Results, writeReport } from './report.js';
 import { failOnce, firstEnqueue, idleLease, lifecycle, throughput, warmUp } from './spool.js';
-import { delays, duplicates, slots, startTarget, stream } from './traffic.js';
+import { delays, duplicates, schedules, slots, startTarget, stream } from './traffic.js';
 import type { TrafficResults } from './traffic-report.js';
 
 const env = (name: string, def: number): number => {
@@ -63,6 +64,7 @@ const PLAN = {
     duplicates: { jobs: 40, jobMs: 700, batch: 25, concurrency: 2, leaseMs: 2_000, maxMs: 120_000 },
     delays: { jobs: 29, minDelayMs: 2_000, maxDelayMs: env('BENCH_DELAY_MAX_S', 30) * 1000 },
     idleQueueCounts: [1, 10, 100] as const,
+    schedules: { schedules: 3, everyMs: 2_000, seconds: env('BENCH_SCHEDULE_SECONDS', 20) },
   },
 };
 
@@ -249,10 +251,31 @@ async function trafficShapes(
     log(`  lateness p50 ${l.p50Ms} ms, p95 ${l.p95Ms} ms, max ${l.maxMs} ms`);
     const bl = await bullDelays(bull, T.delays);
     log(`  bullmq lateness p50 ${bl.p50Ms} ms, p95 ${bl.p95Ms} ms, max ${bl.maxMs} ms`);
+    const sc = T.schedules;
+    log(`traffic: ${sc.schedules} schedules every ${sc.everyMs / 1000} s for ${sc.seconds} s, minute ticks`);
+    const sp = await schedules(ep, meter, target, sc);
+    log(
+      `  ${sp.fires} fires (${sp.expectedPerSchedule}/schedule expected), ${sp.duplicateFires} twice, lateness p50 ${sp.p50Ms} ms, p95 ${sp.p95Ms} ms, ${sp.commandsPerFire.toFixed(1)} cmd/fire`,
+    );
+    const bs = await bullSchedules(bull, meter, sc);
+    log(
+      `  bullmq: ${bs.fires} fires, lateness p50 ${bs.p50Ms} ms, p95 ${bs.p95Ms} ms, ${bs.commandsPerFire.toFixed(1)} cmd/fire`,
+    );
     log('traffic: idle commands/minute by empty queue count (bench/idle.ts measureIdle)');
     const idle = await measureIdle(T.idleQueueCounts);
     log(`  ${JSON.stringify(idle.idleCommandsPerMinute)}`);
-    return { stream: s, bullStream: b, slots: u, bullSlots: bu, bullDelays: bl, duplicates: d, delays: l, idle };
+    return {
+      stream: s,
+      bullStream: b,
+      slots: u,
+      bullSlots: bu,
+      bullDelays: bl,
+      duplicates: d,
+      delays: l,
+      schedules: sp,
+      bullSchedules: bs,
+      idle,
+    };
   } finally {
     await target.close();
   }

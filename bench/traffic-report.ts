@@ -1,8 +1,8 @@
 /** The traffic shapes' part of the report (issue 14): targets, a table, an explanation, `traffic` in the JSON. */
-import type { BullDelays, BullPerJob, BullSlots, BullStream } from './bullmq.js';
+import type { BullDelays, BullPerJob, BullSchedules, BullSlots, BullStream } from './bullmq.js';
 import type { IdleReport } from './idle.js';
 import { round, topCommands as top } from './lib.js';
-import type { DelayResult, DuplicateResult, SlotResult, StreamResult } from './traffic.js';
+import type { DelayResult, DuplicateResult, ScheduleResult, SlotResult, StreamResult } from './traffic.js';
 
 export interface TrafficResults {
   stream: StreamResult;
@@ -12,6 +12,9 @@ export interface TrafficResults {
   bullDelays: BullDelays;
   duplicates: DuplicateResult;
   delays: DelayResult;
+  /** Recurring schedules (issue 12), Spool and BullMQ's Job Schedulers. */
+  schedules: ScheduleResult;
+  bullSchedules: BullSchedules;
   /** bench/idle.ts measureIdle() (the cost14 helper's harness). */
   idle: IdleReport;
 }
@@ -52,7 +55,7 @@ export function trafficReport(
   t: TrafficResults,
   ctx: { spoolBatch100CommandsPerJob: number; bullLifecycle: BullPerJob },
 ): { targets: Target[]; rows: Array<[string, string, string, string]>; md: string; json: Record<string, unknown> } {
-  const { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle } = t;
+  const { stream: s, bullStream: b, slots: u, duplicates: d, delays: l, idle, schedules: sc, bullSchedules: bs } = t;
   const perMinute = idle.idleCommandsPerMinute;
   const one = perMinute['1'] ?? Number.NaN;
   const hundred = perMinute['100'] ?? Number.NaN;
@@ -60,11 +63,13 @@ export function trafficReport(
     const x = idle.ticks[n];
     if (!x) return '?';
     const replay = x.dlqReplay === undefined ? '' : `, dlq-replay ${f(x.dlqReplay)}`;
-    return `worker ${f(x.worker)}, health ${f(x.health)}, purge ${f(x.purge)}${replay}`;
+    const scheduler = x.scheduler === undefined ? '' : `, scheduler ${f(x.scheduler)}`;
+    return `worker ${f(x.worker)}, health ${f(x.health)}, purge ${f(x.purge)}${replay}${scheduler}`;
   };
   const every = (runsPerMinute: number): string => `${f(1 / runsPerMinute, 0)} min`;
   const sch = idle.schedule;
-  const schedules = `worker every ${every(sch.worker)}, health every ${every(sch.health)}, purge every ${every(sch.purge)}${sch.dlqReplay === undefined ? '' : `, dlq-replay every ${every(sch.dlqReplay)}`}`;
+  const schedules = `worker every ${every(sch.worker)}, health every ${every(sch.health)}, purge every ${every(sch.purge)}${sch.dlqReplay === undefined ? '' : `, dlq-replay every ${every(sch.dlqReplay)}`}${sch.scheduler === undefined ? '' : `, scheduler every ${every(sch.scheduler)}`}`;
+  const scheduleWindow = `${sc.schedules} × every ${sc.everyMs / 1000} s for ${sc.seconds} s`;
   const targets: Target[] = [
     target(
       'Stream (40 single POSTs/s): Redis commands per job',
@@ -111,6 +116,20 @@ export function trafficReport(
       0,
       `${d.runs} runs for ${d.jobs} jobs (up to ${d.maxRunsOfAJob} of one job), ${d.completed} completed and ${d.dead} dead; worker log: ${JSON.stringify(d.workerMessages)}.`,
     ),
+    target(
+      `Schedules (${scheduleWindow}, minute ticks): p95 fire lateness, ms (issue 12)`,
+      sc.p95Ms,
+      '≤',
+      1000,
+      `Lateness p50 ${f(sc.p50Ms, 0)} ms, max ${f(sc.maxMs, 0)} ms; ${sc.fires} fires, ${sc.expectedPerSchedule} expected per schedule.`,
+    ),
+    target(
+      `Schedules (${scheduleWindow}): fire times run more than once (issue 12)`,
+      sc.duplicateFires,
+      '=',
+      0,
+      `${sc.fires} fires ran; ${sc.schedulerRuns} scheduler and ${sc.workerRuns} worker invocations.`,
+    ),
   ];
 
   const rows: Array<[string, string, string, string]> = [
@@ -152,6 +171,19 @@ export function trafficReport(
       '',
       '≤ 5 each, 100 ≤ 2× 1',
     ],
+    [
+      `Schedules, ${scheduleWindow}: fire lateness p50 / p95 / max`,
+      `${f(sc.p50Ms, 0)} / ${f(sc.p95Ms, 0)} / ${f(sc.maxMs, 0)} ms`,
+      `${f(bs.p50Ms, 0)} / ${f(bs.p95Ms, 0)} / ${f(bs.maxMs, 0)} ms (Job Schedulers)`,
+      'p95 ≤ 1 s',
+    ],
+    [
+      '  fires (expected per schedule) / fire times run twice',
+      `${sc.fires} (${sc.expectedPerSchedule}) / ${sc.duplicateFires}`,
+      `${bs.fires} (${bs.expectedPerSchedule}) / ${bs.duplicateFires}`,
+      '0 twice',
+    ],
+    ['  Redis commands / fire (fire, job run, timers, ticks)', f(sc.commandsPerFire), f(bs.commandsPerFire), ''],
     [
       `Duplicate runs, ${d.jobs} jobs × ${d.jobMs} ms, batch ${d.batch}, concurrency ${d.concurrency}, lease ${d.leaseMs / 1000} s`,
       `${d.duplicateRuns} (${d.completed} completed, ${d.dead} dead)`,
@@ -210,6 +242,15 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   schedule runs every ${d.workerScheduleMs / 1000} s, as \`npm start\` runs it: it, and any lease call, reclaims expired leases. Runs beyond one per
   job, counted at the target, until every job is completed or dead${d.settled ? '' : ' (the queue had not settled within the cap)'}: ${d.runs} runs, ${d.completed} completed,
   ${d.dead} dead, in ${f(d.ms / 1000, 0)} s.
+- **Schedules** (issue 12): ${sc.schedules} schedules \`PUT /v1/schedules/{id}\` with \`everyMs\` ${sc.everyMs}, each on a queue of its own, whose job calls
+  the target; deleted after ${sc.seconds} s. The worker and scheduler ticks run at the deployed ${sc.tickMs / 1000} s, so fires ride the
+  schedule timers (in-process here, delivering the SQS event the deployed timer queue would) and the workers are
+  kicked by the fires. Lateness = first call at the target − the fire time (the job's idempotency key
+  \`schedule:<id>:<fire time>\` carries it), so it includes the kick and the worker's lease. ${sc.fires} fires ran
+  (${sc.expectedPerSchedule} per schedule if every tick of the window fired), ${sc.duplicateFires} fire time(s) ran twice; ${sc.schedulerRuns} scheduler
+  and ${sc.workerRuns} worker invocations. Commands: everything Redis ran in the window over the fires: ${top(sc.byCommand, Math.max(1, sc.fires))}.
+  BullMQ: ${bs.schedules} Job Schedulers (\`upsertJobScheduler\` with \`every: ${bs.everyMs}\`) and one \`Worker\` (concurrency 10) for ${bs.seconds} s;
+  lateness = the processor's start − the fire's intended time (\`job.opts.prevMillis\`); per fire: ${top(bs.byCommand, Math.max(1, bs.fires))}.
 `;
 
   const json = {
@@ -219,6 +260,8 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
     delayLatenessP95Ms: round(l.p95Ms, 0),
     idleCommandsPerMinute: perMinute,
     duplicateRuns: d.duplicateRuns,
+    scheduleLatenessP95Ms: round(sc.p95Ms, 0),
+    scheduleDuplicateFires: sc.duplicateFires,
     upstashCapJobsPerSecond: {
       spool: cap(s.commandsPerJob),
       bullmq: cap(b.commandsPerJob),
@@ -256,6 +299,8 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
       bullmqDelays: t.bullDelays,
       delays: { ...l, p50Ms: round(l.p50Ms, 0), p95Ms: round(l.p95Ms, 0) },
       duplicates: d,
+      schedules: { ...sc, latenessMs: undefined, commandsPerFire: round(sc.commandsPerFire, 2) },
+      bullmqSchedules: { ...bs, commandsPerFire: round(bs.commandsPerFire, 2) },
       idle: { ...idle, source: 'bench/idle.ts measureIdle()' },
     },
   };

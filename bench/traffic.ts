@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { CONTEXT_DEFAULTS, parseSchedule } from '../infra/config.js';
 import { type LocalServer, startLocal } from '../local/server.js';
 import { SpoolCore } from '../shared/queue/core.js';
+import { listJobs } from '../shared/queue/ops/jobs.js';
 import { snapshot } from '../shared/queue/ops/snapshot.js';
 import { type Meter, percentile, sleep } from './lib.js';
 import { type Endpoint, newSpool, spoolClient } from './spool.js';
@@ -180,7 +181,7 @@ async function withStack<T>(
   ep: Endpoint,
   prefix: string,
   env: Record<string, string>,
-  schedules: { worker?: number; health?: number; purge?: number } | false,
+  schedules: { worker?: number; health?: number; purge?: number; scheduler?: number } | false,
   fn: (s: Stack) => Promise<T>,
 ): Promise<T> {
   const tap = new LogTap();
@@ -191,7 +192,7 @@ async function withStack<T>(
       port: 0,
       upstash: ep,
       env: { ...BASE_ENV, ...env, SPOOL_KEY_PREFIX: prefix },
-      schedules: schedules === false ? false : { worker: 0, health: 0, purge: 0, ...schedules },
+      schedules: schedules === false ? false : { worker: 0, health: 0, purge: 0, scheduler: 0, ...schedules },
       log: () => {},
     });
     const rt = server.host.runtime;
@@ -541,6 +542,108 @@ export async function delays(
       p95Ms: percentile(latenessMs, 95),
       maxMs: Math.max(...latenessMs),
       notStarted: ids.filter((id) => !firstStart.has(id)).length,
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recurring schedules (issue 12)
+
+export interface ScheduleResult {
+  schedules: number;
+  everyMs: number;
+  seconds: number;
+  /** The deployed minute ticks: the worker's and the scheduler's (the safety net under the timers). */
+  tickMs: number;
+  /** Fires (jobs enqueued by the schedules) that ran at the target. */
+  fires: number;
+  /** Fires per schedule if each fired on every tick of the window. */
+  expectedPerSchedule: number;
+  /** Fire times run more than once (any job run twice counts as well). */
+  duplicateFires: number;
+  /** Start at the target minus the fire time (from the job's idempotency key), ms. */
+  latenessMs: number[];
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  /** Redis commands of the whole window (fires, workers, timers, ticks), per fire. */
+  commands: number;
+  commandsPerFire: number;
+  byCommand: Record<string, number>;
+  /** Scheduler and worker invocations of the window. */
+  schedulerRuns: number;
+  workerRuns: number;
+}
+
+/**
+ * `schedules` schedules every `everyMs` for `seconds`, through the local stack with the deployed
+ * minute ticks (worker and scheduler every 60 s), so that fires ride the schedule timers (in-process,
+ * delivering the SQS event as the deployed timer queue would) and the worker kicks. Each fire's job
+ * calls the loopback target; lateness is the target's start minus the fire time, which the job's
+ * idempotency key (`schedule:<id>:<fire time>`) carries.
+ */
+export async function schedules(
+  ep: Endpoint,
+  meter: Meter,
+  target: LoopbackTarget,
+  o: { schedules: number; everyMs: number; seconds: number },
+): Promise<ScheduleResult> {
+  target.reset();
+  const tickMs = DEPLOYED_SCHEDULE_MINUTES.worker * 60_000;
+  const prefix = 'bench-t-sched';
+  return withStack(ep, prefix, {}, { worker: tickMs, scheduler: tickMs }, async (s) => {
+    const ids = Array.from({ length: o.schedules }, (_, i) => `every-${i}`);
+    const put = (id: string, method: 'PUT' | 'DELETE') =>
+      fetch(`${s.server.url}/v1/schedules/${id}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(method === 'PUT'
+          ? { body: JSON.stringify({ queue: id, everyMs: o.everyMs, job: { target: { url: target.url(0) } } }) }
+          : {}),
+      }).then(async (r) => {
+        await r.arrayBuffer();
+        if (r.status >= 300) throw new Error(`schedules: ${method} ${id} answered ${r.status}`);
+      });
+    const runs0 = s.server.host.invocations.scheduler ?? 0;
+    const worker0 = s.workerRuns();
+    const m = await meter.measure(async () => {
+      await Promise.all(ids.map((id) => put(id, 'PUT')));
+      await sleep(o.seconds * 1000);
+      await Promise.all(ids.map((id) => put(id, 'DELETE')));
+      await sleep(2_000); // the last fires' jobs finish
+    });
+    // Which fire each job was: its idempotency key.
+    const core = new SpoolCore(spoolClient(ep), { config: { prefix } });
+    const fireOf = new Map<string, number>();
+    for (const q of ids) {
+      let cursor: string | undefined;
+      do {
+        const page = await listJobs(core, q, 'completed', { limit: 100, ...(cursor ? { cursor } : {}) });
+        for (const j of page.jobs) fireOf.set(j.id, Number(j.idempotencyKey?.split(':').pop()));
+        cursor = page.cursor;
+      } while (cursor);
+    }
+    const firstStart = new Map<string, number>();
+    for (const r of target.runs) if (!firstStart.has(r.id)) firstStart.set(r.id, r.start);
+    const latenessMs = [...firstStart].map(([id, start]) => start - (fireOf.get(id) ?? start));
+    const fires = firstStart.size;
+    return {
+      schedules: o.schedules,
+      everyMs: o.everyMs,
+      seconds: o.seconds,
+      tickMs,
+      fires,
+      expectedPerSchedule: Math.floor((o.seconds * 1000) / o.everyMs),
+      duplicateFires: duplicatesOf(target),
+      latenessMs,
+      p50Ms: percentile(latenessMs, 50),
+      p95Ms: percentile(latenessMs, 95),
+      maxMs: Math.max(...latenessMs),
+      commands: m.commands.total,
+      commandsPerFire: fires ? m.commands.total / fires : 0,
+      byCommand: m.commands.byCommand,
+      schedulerRuns: (s.server.host.invocations.scheduler ?? 0) - runs0,
+      workerRuns: s.workerRuns() - worker0,
     };
   });
 }

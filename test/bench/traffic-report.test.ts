@@ -12,7 +12,12 @@ import {
   UPSTASH_CAP_COMMANDS_PER_SECOND,
 } from '../../bench/traffic-report.js';
 
-function results(over: { streamCommands: number; bullCommands: number; duplicateRuns: number }): TrafficResults {
+function results(over: {
+  streamCommands: number;
+  bullCommands: number;
+  duplicateRuns: number;
+  duplicateFires?: number;
+}): TrafficResults {
   const jobs = 400;
   return {
     stream: {
@@ -85,6 +90,38 @@ function results(over: { streamCommands: number; bullCommands: number; duplicate
       maxMs: 900,
       notStarted: 0,
     },
+    schedules: {
+      schedules: 3,
+      everyMs: 2000,
+      seconds: 20,
+      tickMs: 60_000,
+      fires: 30,
+      expectedPerSchedule: 10,
+      duplicateFires: over.duplicateFires ?? 0,
+      latenessMs: [12, 15, 40],
+      p50Ms: 15,
+      p95Ms: 40,
+      maxMs: 40,
+      commands: 1500,
+      commandsPerFire: 50,
+      byCommand: { evalsha: 1500 },
+      schedulerRuns: 30,
+      workerRuns: 3,
+    },
+    bullSchedules: {
+      schedules: 3,
+      everyMs: 2000,
+      seconds: 20,
+      fires: 30,
+      expectedPerSchedule: 10,
+      duplicateFires: 0,
+      p50Ms: 5,
+      p95Ms: 9,
+      maxMs: 12,
+      commands: 3000,
+      commandsPerFire: 100,
+      byCommand: { evalsha: 3000 },
+    },
     idle: {
       idleCommandsPerMinute: { '1': 4, '10': 4, '100': 4.5 },
       ticks: {
@@ -110,6 +147,8 @@ describe('trafficReport', () => {
       streamWorkerRunsPerJob: 0.02,
       slotUtilization: Math.round((34_600 / 37_000) * 1000) / 1000,
       delayLatenessP95Ms: 900,
+      scheduleLatenessP95Ms: 40,
+      scheduleDuplicateFires: 0,
       idleCommandsPerMinute: { '1': 4, '10': 4, '100': 4.5 },
       duplicateRuns: 0,
       upstashCapJobsPerSecond: {
@@ -127,11 +166,15 @@ describe('trafficReport', () => {
     const ok = trafficReport(results({ streamCommands: 4000, bullCommands: 24_000, duplicateRuns: 0 }), ctx);
     expect(ok.targets.filter((t) => !t.met).map((t) => t.name)).toEqual([]);
 
-    const bad = trafficReport(results({ streamCommands: 16_000, bullCommands: 24_000, duplicateRuns: 160 }), ctx);
+    const bad = trafficReport(
+      results({ streamCommands: 16_000, bullCommands: 24_000, duplicateRuns: 160, duplicateFires: 2 }),
+      ctx,
+    );
     const missed = bad.targets.filter((t) => !t.met);
     expect(missed.map((t) => t.name)).toEqual([
       'Stream (40 single POSTs/s): Redis commands per job',
       'Long jobs in one batch (40 × 700 ms, batch 25, concurrency 2, lease 2 s): duplicate runs',
+      'Schedules (3 × every 2 s for 20 s): fire times run more than once (issue 12)',
     ]);
     expect(missed[0]?.miss).toBe('28 over (3.3× the limit)');
     expect(missed[1]?.miss).toBe('160 over');
