@@ -325,7 +325,7 @@ export interface BullSchedules {
   expectedPerSchedule: number;
   /** Job ids (repeat:<scheduler>:<time>) run more than once. */
   duplicateFires: number;
-  /** Start in the processor minus the fire's intended time (job.opts.prevMillis), ms. */
+  /** Start in the processor minus the fire's intended time (the job id's repeat:<scheduler>:<ms>), ms. */
   p50Ms: number;
   p95Ms: number;
   maxMs: number;
@@ -337,7 +337,7 @@ export interface BullSchedules {
 /**
  * BullMQ's Job Schedulers (`upsertJobScheduler`, `every`), `schedules` of them every `everyMs` for
  * `seconds`, one worker (concurrency 10) running each job at once; lateness is the processor's start
- * minus the fire's intended time, which BullMQ keeps in the job's `prevMillis`.
+ * minus the fire's intended time, which BullMQ puts in the job's id (`repeat:<scheduler>:<ms>`).
  */
 export async function bullSchedules(
   t: BullTarget,
@@ -347,9 +347,11 @@ export async function bullSchedules(
   const late: number[] = [];
   const seen = new Map<string, number>();
   const p = await newPair(t, 'schedules', 10, async (job) => {
-    const j = job as unknown as { id?: string; opts: { prevMillis?: number } };
-    if (j.opts.prevMillis !== undefined) late.push(Date.now() - j.opts.prevMillis);
-    seen.set(String(j.id), (seen.get(String(j.id)) ?? 0) + 1);
+    // A scheduler's job id is repeat:<scheduler id>:<the fire's intended time, epoch ms>.
+    const id = String((job as unknown as { id?: string }).id);
+    const due = Number(id.split(':').pop());
+    if (Number.isFinite(due)) late.push(Date.now() - due);
+    seen.set(id, (seen.get(id) ?? 0) + 1);
   });
   void p.worker.run();
   const m = await meter.measure(async () => {

@@ -250,7 +250,7 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   (${sc.expectedPerSchedule} per schedule if every tick of the window fired), ${sc.duplicateFires} fire time(s) ran twice; ${sc.schedulerRuns} scheduler
   and ${sc.workerRuns} worker invocations. Commands: everything Redis ran in the window over the fires: ${top(sc.byCommand, Math.max(1, sc.fires))}.
   BullMQ: ${bs.schedules} Job Schedulers (\`upsertJobScheduler\` with \`every: ${bs.everyMs}\`) and one \`Worker\` (concurrency 10) for ${bs.seconds} s;
-  lateness = the processor's start − the fire's intended time (\`job.opts.prevMillis\`); per fire: ${top(bs.byCommand, Math.max(1, bs.fires))}.
+  lateness = the processor's start − the fire's intended time (in the job id, \`repeat:<scheduler>:<ms>\`); per fire: ${top(bs.byCommand, Math.max(1, bs.fires))}.
 `;
 
   const json = {
