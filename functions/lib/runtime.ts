@@ -87,6 +87,11 @@ export interface TimerMessage {
  */
 export interface Timer {
   arm(queue: string, at: number): Promise<void>;
+  /**
+   * False when arming does nothing here (no timer queue configured, as in the CLI): callers then
+   * leave the queue's pending timer unclaimed, so that a process that can arm it is not held back.
+   */
+  readonly enabled?: boolean;
 }
 
 /** A schedule timer message (the schedule timer queue's body; the local timers deliver the same). */
@@ -102,6 +107,8 @@ export interface ScheduleTimerMessage {
  */
 export interface ScheduleTimer {
   arm(at: number): Promise<void>;
+  /** False when arming does nothing here (no schedule timer queue, as in the CLI): the claim is skipped too. */
+  readonly enabled?: boolean;
 }
 
 export interface Runtime {
@@ -270,6 +277,7 @@ export function sqsTimer(
   clock: () => number = Date.now,
 ): Timer {
   return {
+    enabled: Boolean(config.SPOOL_TIMER_QUEUE_URL),
     async arm(queue, at) {
       const url = config.SPOOL_TIMER_QUEUE_URL;
       if (!url) {
@@ -294,6 +302,7 @@ export function sqsScheduleTimer(
   clock: () => number = Date.now,
 ): ScheduleTimer {
   return {
+    enabled: Boolean(config.SPOOL_SCHEDULE_TIMER_QUEUE_URL),
     async arm(at) {
       const url = config.SPOOL_SCHEDULE_TIMER_QUEUE_URL;
       if (!url) {
@@ -354,6 +363,8 @@ export async function armTimer(
   delayMs: number,
 ): Promise<void> {
   const ms = Math.max(0, Math.round(delayMs));
+  // No timer queue here (the CLI): claiming would hold back a process that can arm one.
+  if (rt.timer.enabled === false) return;
   try {
     const claim = await claimTimer(rt.spool, queue, ms);
     if (!claim.claimed) {

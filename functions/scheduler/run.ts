@@ -53,6 +53,8 @@ export async function armScheduleTimer(
   delayMs: number,
 ): Promise<number | undefined> {
   const ms = Math.max(0, Math.round(delayMs));
+  // No schedule timer queue here (the CLI): claiming would hold back a process that can arm one.
+  if (rt.scheduleTimer.enabled === false) return undefined;
   try {
     // A timer due now has fired (the claim script): the one that woke this run does not count as pending.
     const claim = await claimScheduleTimer(rt.spool, ms);

@@ -24,6 +24,7 @@ import {
 } from '../../functions/scheduler/run.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { Logger } from '../../shared/log/logger.js';
+import { globalKey } from '../../shared/queue/keys.js';
 import { createRedis } from '../../shared/redis/client.js';
 import { apiEvent, json, lambdaContext, scheduledEvent } from '../helpers/fixtures.js';
 import { testRuntime } from '../helpers/runtime.js';
@@ -106,6 +107,13 @@ describe('the SQS schedule timer', () => {
   it('without SPOOL_SCHEDULE_TIMER_QUEUE_URL sends nothing (the minute tick fires)', async () => {
     await sqsScheduleTimer(loadConfig({}), new SQSClient({}), silent).arm(Date.now() + 5_000);
     expect(sqs.commandCalls(SendMessageCommand)).toEqual([]);
+  });
+
+  it('a process that cannot arm (no schedule timer queue: the CLI) leaves the pending timer unclaimed', async () => {
+    const { call, rt, prefix } = await scheduler('no-timer-queue', { SPOOL_SCHEDULE_TIMER_QUEUE_URL: '' });
+    expect((await call('PUT', '/v1/schedules/cli', { body: every('cq', 2_000) })).status).toBe(201);
+    expect(sqs.commandCalls(SendMessageCommand)).toEqual([]);
+    expect(await rt.spool.redis.exists(globalKey(prefix, 'scheduleTimer'))).toBe(0);
   });
 });
 

@@ -6,11 +6,18 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MAX_TIMER_DELAY_S, sqsTimer, type TimerMessage, timerDelaySeconds } from '../../functions/lib/runtime.js';
+import {
+  armTimer,
+  MAX_TIMER_DELAY_S,
+  sqsTimer,
+  type TimerMessage,
+  timerDelaySeconds,
+} from '../../functions/lib/runtime.js';
 import { createWorkerHandler } from '../../functions/worker/handler.js';
 import type { DrainReport, TimerReport } from '../../functions/worker/run.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { Logger } from '../../shared/log/logger.js';
+import { queueKey } from '../../shared/queue/keys.js';
 import { lambdaContext } from '../helpers/fixtures.js';
 import { testRuntime } from '../helpers/runtime.js';
 
@@ -49,6 +56,13 @@ describe('the SQS timer', () => {
   it('without SPOOL_TIMER_QUEUE_URL sends nothing (the worker schedule runs delayed jobs)', async () => {
     await sqsTimer(loadConfig({}), new SQSClient({}), silent).arm('emails', Date.now() + 5_000);
     expect(sent()).toEqual([]);
+  });
+
+  it('a process that cannot arm (no timer queue: the CLI) leaves the queue timer unclaimed', async () => {
+    const { rt: off, prefix } = await testRuntime('timer-off', {}, { aws: { sqs: new SQSClient({}) } });
+    await armTimer(off, silent, 'emails', 5_000);
+    expect(sent()).toEqual([]);
+    expect(await off.spool.redis.exists(queueKey(prefix, 'emails', 'timer'))).toBe(0);
   });
 });
 
