@@ -4,30 +4,13 @@
  * safety-net tick), so every fire was woken by a schedule timer. Counted jobs, fires and timers, not
  * time; every wait is bounded.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type LocalServer, startLocal } from '../../local/server.js';
-import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js';
+import { expect, it } from 'vitest';
+import { localStack } from '../helpers/local-stack.js';
 
-const prefix = uniquePrefix('local-sched');
-let local: LocalServer;
-
-beforeAll(async () => {
-  local = await startLocal({
-    port: 0,
-    upstash: upstashConfig(),
-    env: { SPOOL_KEY_PREFIX: prefix, SPOOL_WORKER_LINGER_MS: '0', LOG_LEVEL: 'WARN' },
-    schedules: false,
-    log: () => {},
-  });
-});
-
-afterAll(async () => {
-  await local?.close();
-  await cleanupPrefix(prefix);
-});
+const stack = localStack('local-sched');
 
 const api = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${local.url}${path}`, {
+  const res = await fetch(`${stack.server.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -58,7 +41,7 @@ it('an every-2-s schedule fires on the schedule timers, one job per fire; DELETE
   });
   expect(put.status).toBe(201);
   // The PUT armed the first timer; each fire's run arms the next.
-  expect(local.host.pendingTimers().scheduler).toBe(1);
+  expect(stack.server.host.pendingTimers().scheduler).toBe(1);
 
   await until('three fires', async () => (await api('GET', '/v1/schedules/every-2s')).body.fires >= 3);
   const fired = (await api('GET', '/v1/schedules/every-2s')).body;
@@ -72,16 +55,16 @@ it('an every-2-s schedule fires on the schedule timers, one job per fire; DELETE
 
   expect((await api('DELETE', '/v1/schedules/every-2s')).status).toBe(200);
   const atDelete = await enqueued('ticks');
-  const runs = local.host.invocations.scheduler;
+  const runs = stack.server.host.invocations.scheduler;
   // The timer armed for the next fire is still delivered; it wakes a scheduler that fires nothing
   // and arms nothing (were the schedule still there, that run would fire it and arm the next).
   await until(
     'the pending timer to be delivered',
-    () => local.host.pendingTimers().scheduler === 0 && local.host.invocations.scheduler > runs,
+    () => stack.server.host.pendingTimers().scheduler === 0 && stack.server.host.invocations.scheduler > runs,
   );
   // A run of our own, awaited, as the last word: nothing due, nothing armed.
-  await local.runSchedule('scheduler');
-  expect(local.host.pendingTimers().scheduler).toBe(0);
+  await stack.server.runSchedule('scheduler');
+  expect(stack.server.host.pendingTimers().scheduler).toBe(0);
   expect(await enqueued('ticks')).toBe(atDelete);
   expect((await api('GET', '/v1/schedules/every-2s')).status).toBe(404);
 }, 40_000);

@@ -3,31 +3,14 @@
  * event to the worker. No schedule runs here, so a delayed job that runs was woken by a timer.
  * Counted invocations and states, not time.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type LocalServer, startLocal } from '../../local/server.js';
+import { expect, it } from 'vitest';
 import { getJobs } from '../../shared/queue/ops/jobs.js';
-import { cleanupPrefix, uniquePrefix, upstashConfig } from '../helpers/redis.js';
+import { localStack } from '../helpers/local-stack.js';
 
-const prefix = uniquePrefix('timers');
-let local: LocalServer;
-
-beforeAll(async () => {
-  local = await startLocal({
-    port: 0,
-    upstash: upstashConfig(),
-    env: { SPOOL_KEY_PREFIX: prefix, SPOOL_WORKER_LINGER_MS: '0', LOG_LEVEL: 'WARN' },
-    schedules: false,
-    log: () => {},
-  });
-});
-
-afterAll(async () => {
-  await local?.close();
-  await cleanupPrefix(prefix);
-});
+const stack = localStack('timers');
 
 const post = async (queue: string, body: unknown) => {
-  const res = await fetch(`${local.url}/v1/queues/${queue}/jobs`, {
+  const res = await fetch(`${stack.server.url}/v1/queues/${queue}/jobs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -37,23 +20,23 @@ const post = async (queue: string, body: unknown) => {
 
 const settled = async (queue: string, ids: string[]) => {
   for (;;) {
-    const jobs = await getJobs(local.host.runtime.spool, queue, ids);
+    const jobs = await getJobs(stack.server.host.runtime.spool, queue, ids);
     if (jobs.every((j) => j?.state === 'completed')) return jobs;
     await new Promise((r) => setTimeout(r, 50));
   }
 };
 
 it("a delayed job's enqueue arms its queue's timer; the timer wakes a worker that runs it", async () => {
-  const before = local.host.invocations.worker;
+  const before = stack.server.host.invocations.worker;
   const out = await post('later', { handler: 'echo', payload: {}, delayMs: 1_000 });
   const [job] = await settled('later', [out.id!]);
   expect(job!.attempts).toBe(1);
   // No kick (nothing was waiting): the timer's delivery (the SQS event) and the worker it kicked.
-  expect(local.host.invocations.worker - before).toBe(2);
+  expect(stack.server.host.invocations.worker - before).toBe(2);
 }, 30_000);
 
 it('a worker a timer woke arms the next delayed job, which had no timer of its own', async () => {
-  const before = local.host.invocations.worker;
+  const before = stack.server.host.invocations.worker;
   // One call: wakeAt is the first job's; the second gets its timer from the worker that runs the
   // first (which lingers 1.5 s, leaving before the second is due).
   const out = await post('chain', {
@@ -66,5 +49,5 @@ it('a worker a timer woke arms the next delayed job, which had no timer of its o
   const jobs = await settled('chain', ids);
   expect(jobs.map((j) => j!.attempts)).toEqual([1, 1]);
   // Two timers, each delivered and kicking a worker.
-  expect(local.host.invocations.worker - before).toBe(4);
+  expect(stack.server.host.invocations.worker - before).toBe(4);
 }, 30_000);
