@@ -52,23 +52,9 @@ export interface ScheduleDefinition {
   endAt?: number;
 }
 
-/** A schedule as the engine answers it (epoch ms). */
-export interface Schedule extends ScheduleDefinition {
+/** A schedule as the engine answers it: its definition and its state (epoch ms). */
+export interface Schedule extends ScheduleDefinition, Omit<ScheduleStateRecord, 'rev' | 'putBy'> {
   id: string;
-  /** The next fire; absent while paused or once past endAt. */
-  nextRunAt?: number;
-  /** The fire time of the last fire. */
-  lastRunAt?: number;
-  /** The job the last fire enqueued. */
-  lastJobId?: string;
-  /** Fires so far (a catch-up after downtime is one). */
-  fires: number;
-  /** Ticks skipped: a fire after downtime stands for the period and counts the rest here. */
-  missed: number;
-  /** The last fire's job did not validate (the schedule went on without a job). */
-  lastError?: { message: string; at: number };
-  createdAt: number;
-  updatedAt: number;
 }
 
 /** One fire of fireDueSchedules. */

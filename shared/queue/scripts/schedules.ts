@@ -12,13 +12,20 @@ export interface ScheduleStateRecord {
   rev: number;
   /** SHA-1 of the definition the revision was written with (a retried PUT finds its own write). */
   putBy?: string;
+  /** The next fire; absent while paused or once past endAt. */
   nextRunAt?: number;
+  /** The fire time of the last fire. */
   lastRunAt?: number;
+  /** The job the last fire enqueued. */
   lastJobId?: string;
+  /** Fires so far (a catch-up after downtime is one). */
   fires: number;
+  /** Ticks skipped: a fire after downtime stands for the period and counts the rest here. */
   missed: number;
+  /** The last fire's job did not validate (the schedule went on without a job). */
   lastError?: { message: string; at: number };
   createdAt: number;
+  /** The last PUT. */
   updatedAt: number;
 }
 
