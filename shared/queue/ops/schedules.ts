@@ -255,10 +255,12 @@ export async function fireDueSchedules(
   // Not due by this process's clock either: nothing to read (the scheduler sleeps or arms for it).
   if (first === undefined || first > local + TIMER_SLACK_MS)
     return { now: local, fired: [], ...(first !== undefined ? { nextDueAt: first } : {}) };
-  const r = await core.run(DUE_SCHEDULES, '', { clock: core.scriptClock(), limit: opts.limit ?? FIRE_LIMIT });
+  const limit = opts.limit ?? FIRE_LIMIT;
+  const r = await core.run(DUE_SCHEDULES, '', { clock: core.scriptClock(), limit });
   const now = Number(r.now);
   const fired: Fired[] = [];
-  let nextDueAt = optNum(r.next);
+  // A full read may have left schedules due now: then the next fire is now (the caller fires again).
+  let nextDueAt = list(r.due).length >= limit ? now : optNum(r.next);
   for (const [id, defJson, stateJson] of list(r.due)) {
     if (typeof defJson !== 'string' || typeof stateJson !== 'string') continue;
     const f = await fireOne(core, id, defJson, stateJson, now, opts.trace);

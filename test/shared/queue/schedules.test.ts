@@ -258,6 +258,23 @@ describe('schedules: fire on time, once per fire', () => {
   });
 });
 
+describe('schedules: more due than one run fires', () => {
+  const { spool, clock } = harness('schedules-many');
+
+  it('more schedules due than one run fires: the run says the next is due now, and the next run fires them', async () => {
+    for (const id of ['m1', 'm2', 'm3', 'm4', 'm5']) await spool.putSchedule(id, every('many', 9_000));
+    clock.advance(9_000);
+    const first = await spool.fireDueSchedules({ limit: 2 });
+    expect(first.fired.map((f) => f.id)).toHaveLength(2);
+    expect(first.nextDueAt).toBe(clock.now());
+    const rest: string[] = [];
+    for (let i = 0; i < 5 && rest.length < 3; i++)
+      rest.push(...(await spool.fireDueSchedules({ limit: 2 })).fired.map((f) => f.id));
+    expect([...first.fired.map((f) => f.id), ...rest].sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect((await spool.fireDueSchedules()).nextDueAt).toBeGreaterThan(clock.now());
+  });
+});
+
 describe('cron schedules, in a time zone, across daylight-saving changes', () => {
   const { spool, clock } = harness('schedules-cron', { start: at('2026-03-26T12:00:00Z') });
 
