@@ -16,7 +16,8 @@ import { constructIdOf } from './functions.js';
  * The scheduler's tick. Schedules fire on their own timers (the schedule timer queue); the tick fires
  * whatever a lost or failed timer left due and arms the timer again, so while the timers fail a fire
  * is at most about a minute late. Not a context key: slower would only make those fires later, and an
- * idle tick costs one Redis command (three with a schedule pending: it also claims the timer).
+ * idle tick costs one Redis command, with or without schedules pending (it arms a timer only after
+ * fires of its own: functions/scheduler/run.ts).
  */
 export const SCHEDULER_TICK = 'rate(1 minute)';
 
