@@ -21,6 +21,13 @@ export const SLEEP_UNTIL_DUE_MS = 1_500;
 export const MAX_FIRE_ROUNDS = 4;
 /** A run waits for a fire only with at least this much of its invocation left after the wait. */
 const DEADLINE_MARGIN_MS = 5_000;
+/**
+ * The message of the ERROR line (fields `schedule`, `queue`, `error`) a run logs for a fire whose job
+ * no longer validates: nothing was enqueued, the schedule advanced and keeps `lastError`. A metric
+ * filter on the scheduler's log group matches it exactly and tickets (infra/constructs/monitoring.ts,
+ * runbook "Schedule fires without a job"): change it only together with that filter.
+ */
+export const SCHEDULE_FIRED_NO_JOB = 'schedule fired no job: its job does not validate';
 
 export interface FiringReport {
   /** Fire rounds run (a round fires whatever is due then). */
@@ -115,7 +122,7 @@ export async function runFiring(inv: Invocation, opts: { tick?: boolean } = {}):
       report.missed += f.missed;
       if (f.error !== undefined) {
         report.errors++;
-        log.warn('schedule fired no job: its job does not validate', {
+        log.error(SCHEDULE_FIRED_NO_JOB, {
           schedule: f.id,
           queue: f.queue,
           error: f.error,

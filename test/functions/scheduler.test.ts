@@ -19,6 +19,7 @@ import { createSchedulerHandler } from '../../functions/scheduler/handler.js';
 import {
   type FiringReport,
   MAX_FIRE_ROUNDS,
+  SCHEDULE_FIRED_NO_JOB,
   type ScheduleTimersReport,
   SLEEP_UNTIL_DUE_MS,
 } from '../../functions/scheduler/run.js';
@@ -52,8 +53,8 @@ const scheduleTimers = () =>
     ...(JSON.parse(i.MessageBody ?? '{}') as ScheduleTimerMessage),
   }));
 
-/** A scheduler on its own key prefix, under a test clock that its sleeps advance. */
-async function scheduler(name: string, env: Record<string, string> = {}) {
+/** A scheduler on its own key prefix, under a test clock that its sleeps advance (and a logger, if given). */
+async function scheduler(name: string, env: Record<string, string> = {}, opts: { logger?: Logger } = {}) {
   let now = START;
   const sleeps: number[] = [];
   const t = await testRuntime(
@@ -66,6 +67,7 @@ async function scheduler(name: string, env: Record<string, string> = {}) {
         sleeps.push(ms);
         now += ms;
       },
+      ...opts,
     },
   );
   const handler = createSchedulerHandler(t.rt);
@@ -332,14 +334,38 @@ describe('firing', () => {
     });
   });
 
-  it('a fire whose job no longer validates enqueues nothing; the schedule goes on and keeps the error', async () => {
+  it('a fire whose job no longer validates enqueues nothing and logs one ERROR line (schedule, queue, error); the schedule goes on and keeps the error', async () => {
     const a = await scheduler('fire-invalid', { SPOOL_PAYLOAD_MAX_BYTES: '1000' });
     await a.call('PUT', '/v1/schedules/big', { body: every('iq', MIN, { job: echo({ payload: 'x'.repeat(500) }) }) });
+    await a.call('PUT', '/v1/schedules/small', { body: every('sq', MIN) });
     // The same schedules, read by a deployment whose payload cap is now smaller.
-    const b = await scheduler('fire-invalid-b', { SPOOL_KEY_PREFIX: a.prefix, SPOOL_PAYLOAD_MAX_BYTES: '100' });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = new Logger({
+      serviceName: 'spool-test',
+      logLevel: 'INFO',
+      sink: (l) => void lines.push(JSON.parse(l)),
+    });
+    const b = await scheduler(
+      'fire-invalid-b',
+      { SPOOL_KEY_PREFIX: a.prefix, SPOOL_PAYLOAD_MAX_BYTES: '100' },
+      { logger },
+    );
     b.clock.advance(MIN);
     const r = (await b.invoke({})) as FiringReport;
-    expect(r).toMatchObject({ fired: ['big'], errors: 1, kicked: [] });
+    expect(r).toMatchObject({ fired: ['big', 'small'], errors: 1, kicked: ['sq'] });
+    // One ERROR line, for the fire without a job only: the message the ticket's metric filter matches.
+    const errors = lines.filter((l) => l.level === 'ERROR');
+    expect(errors).toEqual([
+      expect.objectContaining({
+        level: 'ERROR',
+        message: SCHEDULE_FIRED_NO_JOB,
+        schedule: 'big',
+        queue: 'iq',
+        error: expect.stringContaining('payload'),
+      }),
+    ]);
+    expect(SCHEDULE_FIRED_NO_JOB).toBe('schedule fired no job: its job does not validate');
+    expect(lines.filter((l) => l.message === SCHEDULE_FIRED_NO_JOB)).toHaveLength(1);
     expect((await b.rt.spool.list('iq', 'waiting')).total).toBe(0);
     const g = await b.call('GET', '/v1/schedules/big');
     expect(g.body).toMatchObject({ fires: 1, nextRunAt: iso(START + 2 * MIN), lastError: { at: iso(START + MIN) } });
