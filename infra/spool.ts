@@ -131,6 +131,7 @@ export class Spool extends Construct {
       functions: this.functions,
       stage: this.api.stage,
       accessLogs: this.api.accessLogs,
+      schedulerLogs: this.spoolFunctions.logGroups.scheduler,
       workerFailures: this.spoolFunctions.workerFailures,
       timerFailures: this.spoolFunctions.timerFailures,
       scheduleTimerFailures: this.spoolFunctions.scheduleTimerFailures,

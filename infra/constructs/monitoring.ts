@@ -8,13 +8,14 @@
  *   already pages) and one for the deployment (health heartbeat missing, API 5xx rate, worker error
  *   rate; it quiets the queue composites while it pages). A composite's recovery is a ticket.
  * - A **ticket** is everything else (dead stock above 0, expired leases, function errors, throttles,
- *   durations near the timeout, failed async worker invocations, failed queue and schedule timers):
- *   ALARM and OK go to the ticket topic.
+ *   durations near the timeout, failed async worker invocations, failed queue and schedule timers,
+ *   schedule fires that enqueued no job): ALARM and OK go to the ticket topic.
  *
  * Every description says the severity, the deployment, the queue, the symptom against its threshold,
  * the next step with every placeholder filled and the runbook URL (`<runbookBaseUrl>#<section>`).
  * Queue metrics follow shared/metrics/names.ts: fleet-wide (no dimension) for every queue, per queue
- * (`Queue` dimension) for the named queues only.
+ * (`Queue` dimension) for the named queues only. Metrics from log lines (the API access log, the
+ * scheduler's log) come from metric filters: they cost no Redis command.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
@@ -26,6 +27,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/routes.js';
+import { SCHEDULE_FIRED_NO_JOB } from '../../functions/scheduler/run.js';
 import {
   CHECKS,
   fillStep,
@@ -34,7 +36,7 @@ import {
   runbookUrl,
   type Severity,
 } from '../../shared/health/runbook.js';
-import { METRICS, type MetricKey, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
+import { LOG_METRICS, METRICS, type MetricKey, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
 import type { StackConfig } from '../config.js';
 import { constructIdOf, timeoutOf } from './functions.js';
 
@@ -64,6 +66,8 @@ export interface SpoolMonitoringProps {
   readonly functions: Readonly<Record<FunctionName, lambda.Function>>;
   readonly stage: apigw.IHttpStage;
   readonly accessLogs: logs.ILogGroup;
+  /** The scheduler function's log group: its line for a fire that enqueued no job is counted. */
+  readonly schedulerLogs: logs.ILogGroup;
   /** On-failure destination of the worker's async invocations. */
   readonly workerFailures: IQueue;
   /** Timer messages the worker failed to handle (the timer queue's dead-letter queue). */
@@ -445,6 +449,37 @@ export class SpoolMonitoring extends Construct {
       }),
       threshold: 0,
       comparisonOperator: GT,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+
+    // A fire whose job no longer validates enqueues nothing and only logs it (SCHEDULE_FIRED_NO_JOB,
+    // level ERROR): a metric filter counts those lines, so the ticket costs no Redis command. No
+    // default value: the metric has data only when such a fire happened (no data is not breaching),
+    // so it costs nothing in the months it is quiet.
+    new logs.MetricFilter(this, 'ScheduleFiresWithoutJobFilter', {
+      logGroup: props.schedulerLogs,
+      filterPattern: logs.FilterPattern.all(
+        logs.FilterPattern.stringValue('$.level', '=', 'ERROR'),
+        logs.FilterPattern.stringValue('$.message', '=', SCHEDULE_FIRED_NO_JOB),
+      ),
+      metricNamespace: config.metricNamespace,
+      metricName: LOG_METRICS.scheduleFiresWithoutJob,
+      metricValue: '1',
+    });
+    this.ticket('ScheduleFiresWithoutJob', 'schedule-fires-without-job', {
+      headline: 'schedules fired no job: their job no longer validates',
+      symptom: `${LOG_METRICS.scheduleFiresWithoutJob} sum of 1 or more over 5 minutes: a schedule fired, enqueued nothing and kept the reason in its lastError`,
+      next: `the scheduler log ("${SCHEDULE_FIRED_NO_JOB}", level ERROR) names the schedule; npx spool schedule get with its id shows lastError; PUT the schedule with a job that validates, or delete it`,
+      runbook: [RUNBOOK.scheduleFiresWithoutJob],
+      metric: new cw.Metric({
+        namespace: config.metricNamespace,
+        metricName: LOG_METRICS.scheduleFiresWithoutJob,
+        statistic: 'Sum',
+        period: fnPeriod,
+      }),
+      threshold: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cw.TreatMissingData.NOT_BREACHING,
     });

@@ -38,6 +38,7 @@ export const RUNBOOK = {
   timerFailures: 'timer-failures',
   schedulerErrors: 'scheduler-errors',
   scheduleTimerFailures: 'schedule-timer-failures',
+  scheduleFiresWithoutJob: 'schedule-fires-without-a-job',
 } as const;
 export type RunbookAnchor = (typeof RUNBOOK)[keyof typeof RUNBOOK];
 

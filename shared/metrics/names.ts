@@ -1,7 +1,8 @@
 /**
  * CloudWatch metric contract between the health function (publisher) and the CDK alarms (readers).
  * Every figure is published twice: with a `Queue` dimension, and fleet-wide with no dimension
- * (worst status, totals, largest ages) so that alarms need not know queue names.
+ * (worst status, totals, largest ages) so that alarms need not know queue names. LOG_METRICS are
+ * the other kind: counted by metric filters on the functions' logs, not published by the health function.
  */
 export const DEFAULT_METRIC_NAMESPACE = 'Spool';
 export const QUEUE_DIMENSION = 'Queue';
@@ -36,5 +37,14 @@ export const METRICS = {
 } as const;
 
 export type MetricKey = keyof typeof METRICS;
+
+/**
+ * Metrics counted by CloudWatch metric filters on a function's log group (infra/constructs/monitoring.ts):
+ * no dimension, one count per matching log line, and no Redis command (the health run reads nothing for them).
+ */
+export const LOG_METRICS = {
+  /** Fires whose job no longer validates: the scheduler's ERROR line SCHEDULE_FIRED_NO_JOB (functions/scheduler/run.ts). */
+  scheduleFiresWithoutJob: 'ScheduleFiresWithoutJob',
+} as const;
 
 export const STATUS_VALUE = { healthy: 0, degraded: 1, unhealthy: 2 } as const;

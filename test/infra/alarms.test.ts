@@ -6,11 +6,12 @@ import * as path from 'node:path';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/routes.js';
+import { SCHEDULE_FIRED_NO_JOB } from '../../functions/scheduler/run.js';
 import { API_METRICS, DASHBOARD_WIDGETS, HEALTH_ROUTE_KEY } from '../../infra/constructs/monitoring.js';
 import { RESOURCES_PER_QUEUE } from '../../infra/spool.js';
 import { REPO_ROOT, type SpoolStack } from '../../infra/stack.js';
 import { RUNBOOK_FILE } from '../../shared/health/runbook.js';
-import { METRICS, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
+import { LOG_METRICS, METRICS, QUEUE_DIMENSION } from '../../shared/metrics/names.js';
 import { markdownAnchors } from '../helpers/markdown.js';
 import { PAGED, renderCfn, type Synthesized, synthSpool } from '../helpers/synth.js';
 
@@ -161,7 +162,7 @@ describe('pages and tickets, two named queues', () => {
     ]);
   });
 
-  it('tickets everything else, fleet-wide: dead stock, expired leases, function troubles, failed worker invocations, timers and schedule timers', () => {
+  it('tickets everything else, fleet-wide: dead stock, expired leases, function troubles, failed worker invocations, timers and schedule timers, fires without a job', () => {
     const tickets = all.filter((a) => sev(a) === 'ticket');
     expect(tickets.every((a) => a.type === 'metric')).toBe(true);
     expect(tickets.map((a) => a.name).sort()).toEqual(
@@ -171,6 +172,7 @@ describe('pages and tickets, two named queues', () => {
         'Spool-worker-async-failures',
         'Spool-timer-failures',
         'Spool-schedule-timer-failures',
+        'Spool-schedule-fires-without-job',
         ...FUNCTION_NAMES.flatMap((fn) => [
           ...(fn === 'worker' ? [] : [`Spool-${fn}-errors`]),
           `Spool-${fn}-throttles`,
@@ -224,8 +226,10 @@ describe('pages and tickets, two named queues', () => {
   });
 
   it('pages on the API 5xx rate from the access logs, GET /v1/health excluded, with a minimum request count', () => {
-    const filters = Object.values(s.template.findResources('AWS::Logs::MetricFilter')) as Json[];
     const accessLogs = refOf(s.stack, s.stack.spool.api.accessLogs);
+    const filters = (Object.values(s.template.findResources('AWS::Logs::MetricFilter')) as Json[]).filter(
+      (f) => f.Properties.LogGroupName.Ref === accessLogs,
+    );
     expect(
       filters.map((f) => ({
         logGroup: f.Properties.LogGroupName.Ref,
@@ -418,6 +422,50 @@ describe('pages and tickets, two named queues', () => {
       expect(ruleNames(c), c.name).not.toEqual(expect.arrayContaining([timers.name]));
   });
 
+  it('tickets a schedule fire that enqueued no job, from a metric filter on the scheduler log (no Redis command)', () => {
+    const schedulerLogs = refOf(s.stack, s.stack.spool.spoolFunctions.logGroups.scheduler);
+    const filters = (Object.values(s.template.findResources('AWS::Logs::MetricFilter')) as Json[]).filter(
+      (f) => f.Properties.LogGroupName.Ref === schedulerLogs,
+    );
+    expect(
+      filters.map((f) => ({ pattern: f.Properties.FilterPattern, ...f.Properties.MetricTransformations[0] })),
+    ).toEqual([
+      {
+        pattern: '{ ($.level = "ERROR") && ($.message = "schedule fired no job: its job does not validate") }',
+        MetricNamespace: 'Spool',
+        MetricName: LOG_METRICS.scheduleFiresWithoutJob,
+        MetricValue: '1',
+      },
+    ]);
+    // The pattern names the message the scheduler logs, word for word.
+    expect(filters[0]!.Properties.FilterPattern).toContain(`$.message = "${SCHEDULE_FIRED_NO_JOB}"`);
+    const a = byName.get('Spool-schedule-fires-without-job')!;
+    expect(sev(a)).toBe('ticket');
+    expect(a.p).toMatchObject({
+      Namespace: 'Spool',
+      MetricName: 'ScheduleFiresWithoutJob',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(a.p.Dimensions).toBeUndefined();
+    expect(a.text).toBe(
+      [
+        'TICKET: schedules fired no job: their job no longer validates',
+        'Deployment: Spool (account 123456789012, eu-west-1)',
+        'Symptom: ScheduleFiresWithoutJob sum of 1 or more over 5 minutes: a schedule fired, enqueued nothing and kept the reason in its lastError',
+        'Value and since: NewStateReason and StateChangeTime of this notification',
+        'Next: the scheduler log ("schedule fired no job: its job does not validate", level ERROR) names the schedule; npx spool schedule get with its id shows lastError; PUT the schedule with a job that validates, or delete it',
+        `Runbook: ${BASE}#schedule-fires-without-a-job`,
+      ].join('\n'),
+    );
+    // A ticket, never a page: no composite has it.
+    for (const c of all.filter((x) => x.type === 'composite')) expect(ruleNames(c), c.name).not.toContain(a.name);
+  });
+
   it('counts, for the report: alarms per severity', () => {
     const count = (k: string) =>
       all.filter((a) => (a.type === 'composite' ? `composite-${sev(a)}` : `metric-${sev(a)}`) === k).length;
@@ -426,7 +474,7 @@ describe('pages and tickets, two named queues', () => {
       pageSymptoms: count('metric-none'),
       tickets: count('metric-ticket'),
       suppressors: count('composite-none'),
-    }).toEqual({ pageComposites: 4, pageSymptoms: 12, tickets: 22, suppressors: 1 });
+    }).toEqual({ pageComposites: 4, pageSymptoms: 12, tickets: 23, suppressors: 1 });
   });
 });
 
@@ -473,7 +521,7 @@ describe('page and ticket destinations', () => {
       s.template.resourceCountIs('AWS::SNS::Subscription', 0);
       const all = allAlarms(s.template);
       expect(all.filter((a) => severityOf(a, page, ticket) === 'page').length).toBe(2);
-      expect(all.filter((a) => severityOf(a, page, ticket) === 'ticket').length).toBe(22);
+      expect(all.filter((a) => severityOf(a, page, ticket) === 'ticket').length).toBe(23);
       const env = s.template.toJSON().Resources[fnId(s.stack, 'health')].Properties.Environment.Variables as Json;
       expect(env).toMatchObject({ SPOOL_ALERT_TOPIC_ARN: page, SPOOL_TICKET_TOPIC_ARN: ticket });
     } finally {
@@ -522,7 +570,7 @@ describe('alarm periods follow the health schedule', () => {
 });
 
 /** The most named queues the default stack holds (README, docs/deploy.md "Synth refusals"). */
-const MAX_NAMED_QUEUES = 87;
+const MAX_NAMED_QUEUES = 86;
 
 describe('named queues against the limits', () => {
   const names = (n: number) => Array.from({ length: n }, (_, i) => `q${i}`);
@@ -555,8 +603,10 @@ describe('named queues against the limits', () => {
     const base = synthSpool(PAGED);
     try {
       const resources = Object.keys(base.template.toJSON().Resources).length;
-      // 500 - base resources, 4 per queue; the dashboard would take (500 - 10) / 5 = 98.
-      expect(Math.floor((500 - resources) / RESOURCES_PER_QUEUE)).toBe(MAX_NAMED_QUEUES);
+      // The first named queue also brings the suppressor composite (the deployment page or a named
+      // queue's page): 500 - base resources - 1, 4 per queue; the dashboard would take (500 - 10) / 5 = 98.
+      expect(resources).toBe(152);
+      expect(Math.floor((500 - resources - 1) / RESOURCES_PER_QUEUE)).toBe(MAX_NAMED_QUEUES);
       expect(Math.floor((500 - DASHBOARD_WIDGETS.base) / DASHBOARD_WIDGETS.perQueue)).toBe(98);
     } finally {
       base.cleanup();
