@@ -2,109 +2,37 @@
  * Benchmark plumbing: a private redis-server, an HTTP request counter around globalThis.fetch, and
  * Redis command counts from INFO commandstats (which counts the commands run inside Lua too).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis as IORedis } from 'ioredis';
+import { type RedisServer, startRedisServer } from '../local/redis.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export interface PrivateRedis {
-  url: string;
-  host: string;
-  port: number;
+export interface PrivateRedis extends RedisServer {
   version: string;
-  stop(): Promise<void>;
 }
 
-/** Starts a throwaway redis-server (no persistence, loopback only) on a free port and waits for PING. */
+/**
+ * Starts a throwaway redis-server (no persistence, loopback only, a temporary --dir) on a free port,
+ * trying three ports if another process takes one first, and waits for PING.
+ */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'spool-bench-redis-'));
-  let lastErr: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const child: ChildProcess = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-        '--loglevel',
-        'warning',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let exited = false;
-    let spawnError: Error | undefined;
-    child.once('exit', () => (exited = true));
-    child.once('error', (e) => {
-      spawnError = e;
-      exited = true;
-    });
-    const probe = new IORedis({
-      host: '127.0.0.1',
-      port,
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    probe.on('error', () => {});
-    const deadline = Date.now() + 10_000;
-    let ready = false;
-    let version = '';
-    while (!exited && Date.now() < deadline) {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        if ((await probe.ping()) === 'PONG') {
-          const info = await probe.info('server');
-          version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-          ready = true;
-          break;
-        }
-      } catch {
-        probe.disconnect();
-        await sleep(50);
-      }
-    }
-    probe.disconnect();
-    if (ready) {
-      const stop = async (): Promise<void> => {
-        if (child.exitCode === null && child.signalCode === null) {
-          const gone = new Promise<void>((r) => child.once('exit', () => r()));
-          child.kill('SIGTERM');
-          await Promise.race([gone, sleep(3000)]);
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-        }
-        rmSync(dir, { recursive: true, force: true });
-      };
-      return { url: `redis://127.0.0.1:${port}`, host: '127.0.0.1', port, version, stop };
-    }
-    lastErr = spawnError ?? new Error(`redis-server on port ${port} did not answer PING`);
-    if (child.exitCode === null) child.kill('SIGKILL');
+  let server: RedisServer;
+  try {
+    server = await startRedisServer({ tempDir: 'spool-bench-redis-', logLevel: 'warning', attempts: 3 });
+  } catch (e) {
+    throw new Error(`bench: could not start redis-server: ${String(e)}`);
   }
-  rmSync(dir, { recursive: true, force: true });
-  throw new Error(`bench: could not start redis-server: ${String(lastErr)}`);
+  const probe = new IORedis(server.url, { maxRetriesPerRequest: 1 });
+  probe.on('error', () => {});
+  try {
+    const info = await probe.info('server');
+    return { ...server, version: /redis_version:(\S+)/.exec(info)?.[1] ?? '?' };
+  } catch (e) {
+    await server.stop();
+    throw e;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** Counts the HTTP requests this process sends to one origin (the Upstash-compatible endpoint). */

@@ -3,12 +3,10 @@
  * does), start the local Upstash-compatible endpoint on a random port with a random token, and
  * provide `{ url, token }` to tests as `inject('upstash')`.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { LOCAL_REDIS_URL } from '../../local/defaults.js';
-import { redisAnswers } from '../../local/redis.js';
+import { redisAnswers, startRedisServer } from '../../local/redis.js';
 import { startUpstashLocal, type UpstashLocal } from '../../local/upstash/server.js';
 
 declare module 'vitest' {
@@ -17,31 +15,13 @@ declare module 'vitest' {
   }
 }
 
-const execFileAsync = promisify(execFile);
-
 async function ensureRedis(url: string): Promise<void> {
   if (await redisAnswers(url)) return;
-  const u = new URL(url);
-  const port = u.port || '6379';
-  // No persistence; left running afterwards (other test runs may share it).
-  await execFileAsync('redis-server', [
-    '--port',
-    port,
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'yes',
-  ]);
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (await redisAnswers(url)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`global-setup: started redis-server on port ${port} but it does not answer PING at ${url}`);
+  const port = Number(new URL(url).port || '6379');
+  // No persistence; detached and left running afterwards (other test runs may share it).
+  await startRedisServer({ port, detached: true }).catch((e: Error) => {
+    throw new Error(`global-setup: could not start redis-server on port ${port} for ${url}: ${e.message}`);
+  });
 }
 
 let endpoint: UpstashLocal | undefined;

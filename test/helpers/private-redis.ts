@@ -3,62 +3,47 @@
  * for tests that break Redis on purpose (stall it with SIGSTOP, fill it, make it a replica, slow
  * its loading): never the shared Redis at REDIS_URL. Always stopped by the test that starts it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis as IORedis } from 'ioredis';
+import { type RedisServer, startRedisServer } from '../../local/redis.js';
 import { startUpstashLocal, type UpstashLocal } from '../../local/upstash/server.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-export interface PrivateRedis {
-  url: string;
-  port: number;
+export interface PrivateRedis extends RedisServer {
   dir: string;
-  child: ChildProcess;
   /** A direct connection (not through the endpoint), for arranging faults. */
   admin(): IORedis;
   /** SIGSTOP: connections stay open, nothing answers. */
   pause(): void;
   /** SIGCONT. */
   resume(): void;
+  /** Kills it at once (SIGKILL, paused or not) and closes its admin connections. */
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
- * Starts redis-server with `args` on top of a private port and directory. `ready` says when it is
- * up (default: PING answers PONG; a loading server answers LOADING, which a test may wait for).
+ * Starts redis-server with `args` on top of a private port and directory (`dir`, or a temporary one
+ * removed on stop). `ready` says when it is up (default: PING answers PONG; a loading server answers
+ * LOADING, which a test may wait for).
  */
 export async function startPrivateRedis(
   args: string[] = [],
   o: { dir?: string; ready?: (pingReply: string) => boolean } = {},
 ): Promise<PrivateRedis> {
-  const dir = o.dir ?? mkdtempSync(path.join(os.tmpdir(), 'spool-test-redis-'));
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args],
-    { stdio: 'ignore' },
-  );
+  let server: RedisServer;
+  try {
+    server = await startRedisServer({
+      args,
+      ...(o.dir ? { dir: o.dir } : { tempDir: 'spool-test-redis-' }),
+      ...(o.ready ? { ready: o.ready } : {}),
+    });
+  } catch (e) {
+    throw new Error(`private redis-server ${args.join(' ')} did not come up: ${(e as Error).message}`);
+  }
   const admins: IORedis[] = [];
   const admin = () => {
     const r = new IORedis({
-      host: '127.0.0.1',
-      port,
+      host: server.host,
+      port: server.port,
       maxRetriesPerRequest: 1,
       enableReadyCheck: false,
       lazyConnect: false,
@@ -67,41 +52,16 @@ export async function startPrivateRedis(
     admins.push(r);
     return r;
   };
-  const ready = o.ready ?? ((reply: string) => reply === 'PONG');
-  const probe = admin();
-  let up = false;
-  for (let i = 0; i < 200 && child.exitCode === null; i++) {
-    const reply = await probe.ping().then(String, (e: Error) => e.message);
-    if (ready(reply)) {
-      up = true;
-      break;
-    }
-    await sleep(25);
-  }
-  probe.disconnect();
-  const stop = async () => {
-    for (const a of admins) a.disconnect();
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await gone;
-    }
-    if (!o.dir) rmSync(dir, { recursive: true, force: true });
-  };
-  if (!up) {
-    await stop();
-    throw new Error(`private redis-server ${args.join(' ')} did not come up on port ${port}`);
-  }
   return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    dir,
-    child,
+    ...server,
+    dir: server.dir as string,
     admin,
-    pause: () => child.kill('SIGSTOP'),
-    resume: () => child.kill('SIGCONT'),
-    stop,
+    pause: () => server.child.kill('SIGSTOP'),
+    resume: () => server.child.kill('SIGCONT'),
+    async stop() {
+      for (const a of admins) a.disconnect();
+      await server.stop({ graceMs: 0 });
+    },
   };
 }
 

@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from '@upstash/redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCAL_REDIS_URL } from '../../local/defaults.js';
+import { startRedisServer } from '../../local/redis.js';
 import { forRedis } from '../../local/upstash/scripts.js';
 import { startUpstashLocal } from '../../local/upstash/server.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
@@ -330,43 +329,10 @@ describe('blocking commands', () => {
 });
 
 describe('Redis down', () => {
-  async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const addr = s.address();
-        s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-      });
-    });
-  }
-
   it('answers a prompt 5xx JSON error when its Redis goes away', async () => {
-    const port = await freePort();
-    let child: ChildProcess | undefined;
+    const server = await startRedisServer();
     try {
-      child = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        {
-          stdio: 'ignore',
-        },
-      );
-      const spawned = await new Promise<boolean>((resolve) => {
-        child?.once('spawn', () => resolve(true));
-        child?.once('error', () => resolve(false));
-      });
-      expect(spawned, 'redis-server binary needed for this test').toBe(true);
-      let endpoint: Awaited<ReturnType<typeof startUpstashLocal>> | undefined;
-      for (let i = 0; i < 50 && !endpoint; i++) {
-        endpoint = await startUpstashLocal({ redisUrl: `redis://127.0.0.1:${port}`, port: 0, token: 't' }).catch(
-          async () => {
-            await new Promise((r) => setTimeout(r, 100));
-            return undefined;
-          },
-        );
-      }
-      if (!endpoint) throw new Error('private redis-server did not come up');
+      const endpoint = await startUpstashLocal({ redisUrl: server.url, port: 0, token: 't' });
       try {
         const call = (body: unknown, path = '/') =>
           fetch(`${endpoint.url}${path}`, {
@@ -376,9 +342,7 @@ describe('Redis down', () => {
           });
         expect(await (await call(['ping'])).json()).toEqual({ result: 'PONG' });
 
-        const exited = new Promise((r) => child?.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
+        await server.stop({ graceMs: 0 });
         await new Promise((r) => setTimeout(r, 50));
 
         for (const [path, body] of [
@@ -397,7 +361,7 @@ describe('Redis down', () => {
         await endpoint.close();
       }
     } finally {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await server.stop({ graceMs: 0 });
     }
   });
 });

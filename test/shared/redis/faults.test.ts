@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { createEnqueueHandler } from '../../../functions/enqueue/handler.js';
 import { createHealthHandler } from '../../../functions/health/handler.js';
 import { createRuntime } from '../../../functions/lib/runtime.js';
+import { freePort } from '../../../local/redis.js';
 import { loadConfig } from '../../../shared/config/index.js';
 import { Logger } from '../../../shared/log/logger.js';
 import { RedisUnavailableError } from '../../../shared/queue/errors.js';
 import { guard, isUnavailable, redisErrorCode } from '../../../shared/redis/client.js';
 import { apiEvent, json, lambdaContext } from '../../helpers/fixtures.js';
-import { freePort, privateStack, startPrivateRedis } from '../../helpers/private-redis.js';
+import { privateStack, startPrivateRedis } from '../../helpers/private-redis.js';
 import { testRedis } from '../../helpers/redis.js';
 
 type Stack = Awaited<ReturnType<typeof privateStack>>;
