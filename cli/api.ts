@@ -31,11 +31,33 @@ const failure = (exit: number, code: string, message: string, details: Record<st
 
 const ROUTES: RouteImpls = { ...enqueueRoutes, ...dlqRoutes, ...purgeRoutes, ...healthRoutes, ...schedulerRoutes };
 
+/**
+ * An error's message on one line: the first line of it, without the `, command was: [...]` that
+ * @upstash/redis appends (the command may hold a job's payload); an OpenSSL error's reason instead
+ * of its multi-line dump.
+ */
+function oneLine(err: Error): string {
+  const { library, reason } = err as { library?: unknown; reason?: unknown };
+  if (typeof library === 'string' && typeof reason === 'string') return `${library}: ${reason}`;
+  const first = err.message.split('\n').find((l) => l.trim() !== '') ?? '';
+  const cut = first.indexOf(', command was: ');
+  return (cut < 0 ? first : first.slice(0, cut)).replace(/\s+/g, ' ').trim();
+}
+
+/** Why Redis could not be reached: the cause's message and its own cause's (`fetch failed: connect ECONNREFUSED ...`). */
+function causeOf(err: RedisUnavailableError): string {
+  const parts: string[] = [];
+  for (let e = err.cause, depth = 0; e instanceof Error && depth < 2; e = e.cause, depth++) {
+    const m = oneLine(e);
+    if (m && !parts.includes(m)) parts.push(m);
+  }
+  return parts.join(': ');
+}
+
 /** Turns a Redis failure into a CliFailure naming what to set; any other error passes through. */
 export function connectionFailure(err: unknown, ep: Endpoint): CliFailure | undefined {
   if (err instanceof RedisUnavailableError) {
-    const cause = err.cause instanceof Error ? err.cause : undefined;
-    const why = [cause?.message, (cause?.cause as Error | undefined)?.message].filter(Boolean).join(': ');
+    const why = causeOf(err);
     const where = ep.fromEnv ? 'UPSTASH_REDIS_REST_URL' : `the local default; set UPSTASH_REDIS_REST_URL`;
     return failure(
       EXIT.unavailable,

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../local/redis.js';
 import { Spool } from '../../shared/queue/index.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
@@ -287,7 +288,7 @@ describe('spool CLI', () => {
       spoolCli(['frobnicate']),
       spoolCli(['--help']),
       spoolCli(['--version']),
-      spoolCli(['status'], { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:9' }),
+      freePort().then((port) => spoolCli(['status'], { UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${port}` })),
     ]);
     expect(bad.code).toBe(64);
     expect(bad.stderr).toContain('unknown command "frobnicate"');
@@ -297,7 +298,12 @@ describe('spool CLI', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toBe(`spool ${pkg.version}`);
+    // One line: the endpoint, the variable, the cause's message (no stack), what to do.
     expect(unreachable.code).toBe(69);
-    expect(unreachable.stderr).toContain('cannot reach Redis at http://127.0.0.1:9 (UPSTASH_REDIS_REST_URL)');
+    const at = /cannot reach Redis at (http:\/\/127\.0\.0\.1:(\d+))/.exec(unreachable.stderr);
+    expect(unreachable.stderr).toBe(
+      `spool: cannot reach Redis at ${at?.[1]} (UPSTASH_REDIS_REST_URL): fetch failed: connect ECONNREFUSED 127.0.0.1:${at?.[2]}. ` +
+        "Set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN to your Upstash database's REST URL and token, or run `npm start` for the local one.\n",
+    );
   });
 });

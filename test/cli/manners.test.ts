@@ -5,10 +5,13 @@
  * serving the same prefix).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionFailure } from '../../cli/api.js';
 import { COMMANDS, EXIT, run } from '../../cli/commands.js';
 import { type LocalServer, startLocal } from '../../local/server.js';
+import { RedisUnavailableError } from '../../shared/queue/errors.js';
 import { Spool } from '../../shared/queue/index.js';
 import { queueKey } from '../../shared/queue/keys.js';
+import { privateStack } from '../helpers/private-redis.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('cli-manners');
@@ -170,9 +173,54 @@ describe('errors that say what to do', () => {
       error: { code: 'redis_unavailable', details: { url: 'http://127.0.0.1:9', variable: 'UPSTASH_REDIS_REST_URL' } },
     });
 
+    const ssl = connectionFailure(
+      new RedisUnavailableError(
+        new TypeError('fetch failed', {
+          cause: Object.assign(
+            new Error('80FC:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:x.c:350:\n'),
+            {
+              library: 'SSL routines',
+              reason: 'wrong version number',
+            },
+          ),
+        }),
+      ),
+      { url: 'https://127.0.0.1:8079', token: 't', fromEnv: true },
+    );
+    expect(ssl?.message).toMatch(
+      /^cannot reach Redis at https:\/\/127\.0\.0\.1:8079 \(UPSTASH_REDIS_REST_URL\): fetch failed: SSL routines: wrong version number\. Set [^\n]+$/,
+    );
+
     const config = await cli(['status'], { SPOOL_MAX_ATTEMPTS: 'many' });
     expect(config.code).toBe(EXIT.config);
     expect(config.stderr).toContain('SPOOL_MAX_ATTEMPTS');
+  });
+});
+
+describe('spool status while Redis is down', () => {
+  it('is one line naming the endpoint and the cause (no stack, no command sent), exit 69', async () => {
+    // The endpoint answers but the Redis behind it is gone: the cause is the endpoint's Redis error.
+    const stack = await privateStack();
+    try {
+      await stack.redis.stop();
+      const env = { UPSTASH_REDIS_REST_URL: stack.endpoint.url, UPSTASH_REDIS_REST_TOKEN: stack.endpoint.token };
+      const down = await cli(['status'], env);
+      expect(down.code).toBe(EXIT.unavailable);
+      expect(down.stdout).toBe('');
+      expect(down.stderr.split('\n')).toEqual([expect.any(String), '']);
+      expect(down.stderr).toMatch(
+        new RegExp(
+          `^spool: cannot reach Redis at ${stack.endpoint.url.replace(/[.]/g, '\\.')} \\(UPSTASH_REDIS_REST_URL\\): ERR Redis unavailable: [^\\n]+\\. Set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN`,
+        ),
+      );
+      expect(down.stderr).not.toContain('command was');
+      expect(down.stderr).not.toContain(prefix);
+      const j = await cli(['status', '--json'], env);
+      expect(j.code).toBe(EXIT.unavailable);
+      expect(json(j).error.message).toBe(down.stderr.slice('spool: '.length, -1));
+    } finally {
+      await stack.stop();
+    }
   });
 });
 
