@@ -87,6 +87,16 @@ const ROUTES = [
   ['DELETE', '/v1/queues/{q}/dlq/{id}'],
   ['POST', '/v1/queues/{q}/dlq/replay'],
   ['POST', '/v1/queues/{q}/purge'],
+  ['GET', '/v1/queues/{q}/settings'],
+  ['PUT', '/v1/queues/{q}/settings'],
+  ['GET', '/v1/queues/{q}/workers'],
+  ['DELETE', '/v1/queues/{q}'],
+  ['PUT', '/v1/schedules/{id}'],
+  ['PUT', '/v1/schedules/{id}'],
+  ['POST', '/v1/schedules'],
+  ['GET', '/v1/schedules'],
+  ['GET', '/v1/schedules/{id}'],
+  ['DELETE', '/v1/schedules/{id}'],
 ] as const;
 
 const hostile = fc.constantFrom(
@@ -119,9 +129,36 @@ const query = fc.oneof(
   fc
     .array(
       fc.tuple(
-        fc.constantFrom('state', 'limit', 'cursor', 'samples', 'scan', 'history', '__proto__', 'x'),
+        fc.constantFrom(
+          'state',
+          'limit',
+          'cursor',
+          'samples',
+          'scan',
+          'history',
+          'queue',
+          'confirm',
+          'includeDead',
+          'force',
+          '__proto__',
+          'x',
+        ),
         fc.oneof(
-          fc.constantFrom('waiting', 'delayed', 'active', 'completed', 'dead', '0', '1', '1000', '-1', '1e9', ''),
+          fc.constantFrom(
+            'waiting',
+            'delayed',
+            'active',
+            'completed',
+            'dead',
+            '0',
+            '1',
+            '1000',
+            '-1',
+            '1e9',
+            '',
+            'q1',
+            'true',
+          ),
           fc.string({ maxLength: 30 }).map(encodeURIComponent),
           hostile,
         ),
@@ -284,6 +321,40 @@ const goodJob = fc.record(
   { requiredKeys: ['handler', 'payload'] },
 );
 
+/** Schedules (issue 12): mostly accepted ones (so fires reach Redis), and every field wrong some of the time. */
+const schedule = fc.record(
+  {
+    id: fc.oneof(fc.constantFrom('s1', 's2', 's3'), fc.string({ maxLength: 20 }), hostile),
+    queue: fc.oneof(fc.constantFrom('q1', 'q2'), fc.string({ maxLength: 10 }), hostile),
+    cron: fc.constantFrom('* * * * *', '*/5 * * * *', '0 3 * * *', '0 0 31 2 *', '61 * * * *', '* * * * * *', 'x', ''),
+    everyMs: fc.oneof(fc.integer({ min: 1000, max: 60_000 }), fc.integer(), fc.double(), fc.constant(1e20)),
+    timezone: fc.oneof(fc.constantFrom('UTC', 'Europe/Berlin', 'America/New_York', 'Mars/Olympus', ''), hostile),
+    job: fc.oneof(
+      { weight: 3, arbitrary: goodJob.map(({ idempotencyKey: _, ...j }) => j) },
+      { weight: 1, arbitrary: job },
+    ),
+    paused: fc.oneof(fc.boolean(), json),
+    startAt: fc.oneof(
+      fc.integer(),
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.string({ maxLength: 10 }),
+    ),
+    endAt: fc.oneof(
+      fc.integer(),
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.string({ maxLength: 10 }),
+    ),
+    bogus: json,
+  },
+  { requiredKeys: [] },
+);
+const goodSchedule = fc.record({
+  id: fc.constantFrom('s1', 's2', 's3'),
+  queue: fc.constantFrom('q1', 'q2'),
+  everyMs: fc.integer({ min: 1000, max: 5_000 }),
+  job: goodJob.map(({ idempotencyKey: _, ...j }) => j),
+});
+
 /** Bodies made to break things (each was a 500 or worse once, or could be). */
 const crafted = fc.constantFrom(
   `{"handler":"echo","payload":${'['.repeat(5000)}${']'.repeat(5000)}}`,
@@ -327,6 +398,21 @@ const text = fc.oneof(
       .map((b) => JSON.stringify(b)),
   },
   { weight: 2, arbitrary: crafted },
+  { weight: 4, arbitrary: schedule.map((b) => JSON.stringify(b)) },
+  { weight: 4, arbitrary: goodSchedule.map((b) => JSON.stringify(b)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record(
+        {
+          paused: fc.oneof(fc.boolean(), json),
+          maxConcurrency: fc.oneof(fc.integer({ min: -1, max: 200_000 }), fc.constant(null)),
+          rateLimit: fc.oneof(json, fc.record({ limit: fc.integer(), periodMs: fc.integer() })),
+        },
+        { requiredKeys: [] },
+      )
+      .map((b) => JSON.stringify(b)),
+  },
 );
 const body = fc.oneof(
   { weight: 30, arbitrary: text.map((t) => Buffer.from(t, 'utf8')) },
@@ -423,15 +509,18 @@ interface Tally {
   requests: number;
   fiveXX: number;
   byStatus: Record<number, number>;
+  /** The statuses of the /v1/schedules requests alone. */
+  schedules: Record<number, number>;
   bad: Array<{ status: number; retryAfter?: string; method: string; path: string; body: string }>;
 }
 
 async function fuzz(runs: number, seed: number, allowed: (a: Answer) => boolean): Promise<Tally> {
-  const t: Tally = { requests: 0, fiveXX: 0, byStatus: {}, bad: [] };
+  const t: Tally = { requests: 0, fiveXX: 0, byStatus: {}, schedules: {}, bad: [] };
   for (const r of fc.sample(request, { numRuns: runs, seed })) {
     const a = await send(local.port, r);
     t.requests++;
     t.byStatus[a.status] = (t.byStatus[a.status] ?? 0) + 1;
+    if (r.path.startsWith('/v1/schedules')) t.schedules[a.status] = (t.schedules[a.status] ?? 0) + 1;
     if (a.status >= 500) t.fiveXX++;
     if (!allowed(a) && t.bad.length < 10)
       t.bad.push({
@@ -447,7 +536,7 @@ async function fuzz(runs: number, seed: number, allowed: (a: Answer) => boolean)
 
 const report = (phase: string, seed: number, t: Tally) => {
   console.log(
-    `fuzz (${phase}, seed ${seed}): ${t.requests} requests, ${t.fiveXX} answered 5xx; by status ${JSON.stringify(t.byStatus)}`,
+    `fuzz (${phase}, seed ${seed}): ${t.requests} requests, ${t.fiveXX} answered 5xx; by status ${JSON.stringify(t.byStatus)}; schedules by status ${JSON.stringify(t.schedules)}`,
   );
   if (t.bad.length) console.log(`fuzz (${phase}): refused answers ${JSON.stringify(t.bad, null, 1)}`);
 };
