@@ -124,6 +124,13 @@ export function trafficReport(
       `Lateness p50 ${f(sc.p50Ms, 0)} ms, max ${f(sc.maxMs, 0)} ms; ${sc.fires} fires, ${sc.expectedPerSchedule} expected per schedule.`,
     ),
     target(
+      `Schedules (${scheduleWindow}): ticks that did not fire (issue 12)`,
+      Math.max(0, sc.schedules * sc.expectedPerSchedule - sc.fires),
+      '=',
+      0,
+      `${sc.fires} fires ran of ${sc.schedules} × ${sc.expectedPerSchedule} ticks in the window (removed half an interval past a tick).`,
+    ),
+    target(
       `Schedules (${scheduleWindow}): fire times run more than once (issue 12)`,
       sc.duplicateFires,
       '=',
@@ -247,7 +254,7 @@ included, as Upstash bills them; the bench's own INFO readings are subtracted.
   schedule timers (in-process here, delivering the SQS event the deployed timer queue would) and the workers are
   kicked by the fires. Lateness = first call at the target − the fire time (the job's idempotency key
   \`schedule:<id>:<fire time>\` carries it), so it includes the kick and the worker's lease. ${sc.fires} fires ran
-  (${sc.expectedPerSchedule} per schedule if every tick of the window fired), ${sc.duplicateFires} fire time(s) ran twice; ${sc.schedulerRuns} scheduler
+  (${sc.expectedPerSchedule} ticks per schedule between the PUT and the DELETE, sent half an interval past a tick), ${sc.duplicateFires} fire time(s) ran twice; ${sc.schedulerRuns} scheduler
   and ${sc.workerRuns} worker invocations. Commands: everything Redis ran in the window over the fires: ${top(sc.byCommand, Math.max(1, sc.fires))}.
   BullMQ: ${bs.schedules} Job Schedulers (\`upsertJobScheduler\` with \`every: ${bs.everyMs}\`) and one \`Worker\` (concurrency 10) for ${bs.seconds} s;
   lateness = the processor's start − the fire's intended time (in the job id, \`repeat:<scheduler>:<ms>\`); per fire: ${top(bs.byCommand, Math.max(1, bs.fires))}.
