@@ -6,36 +6,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionFailure } from '../../cli/api.js';
-import { COMMANDS, EXIT, run } from '../../cli/commands.js';
+import { COMMANDS, EXIT } from '../../cli/commands.js';
 import { type LocalServer, startLocal } from '../../local/server.js';
 import { RedisUnavailableError } from '../../shared/queue/errors.js';
 import { Spool } from '../../shared/queue/index.js';
 import { queueKey } from '../../shared/queue/keys.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 import { privateStack } from '../helpers/private-redis.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('cli-manners');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const { url, token } = upstashConfig();
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, {
-    env: { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token, SPOOL_KEY_PREFIX: prefix, ...env },
-    out: (s) => {
-      stdout += s.endsWith('\n') ? s : `${s}\n`;
-    },
-    err: (s) => {
-      stderr += s.endsWith('\n') ? s : `${s}\n`;
-    },
-  });
-  return { code, stdout, stderr };
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(prefix, args, env);
 }
 const json = (r: Run) => JSON.parse(r.stdout) as Record<string, any>;
 

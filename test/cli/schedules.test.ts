@@ -8,34 +8,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, parseDuration, run } from '../../cli/commands.js';
+import { EXIT, parseDuration } from '../../cli/commands.js';
 import { type LocalServer, startLocal } from '../../local/server.js';
 import { Spool } from '../../shared/queue/index.js';
 import { fireDueSchedules, getSchedule, listSchedules } from '../../shared/queue/ops/schedules.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 import { cleanupPrefix, testRedis, uniquePrefix, upstashConfig } from '../helpers/redis.js';
 
 const prefix = uniquePrefix('cli-schedules');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-async function cli(args: string[]): Promise<Run> {
-  const { url, token } = upstashConfig();
-  let stdout = '';
-  let stderr = '';
-  const code = await run(args, {
-    env: { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token, SPOOL_KEY_PREFIX: prefix },
-    out: (s) => {
-      stdout += s.endsWith('\n') ? s : `${s}\n`;
-    },
-    err: (s) => {
-      stderr += s.endsWith('\n') ? s : `${s}\n`;
-    },
-  });
-  return { code, stdout, stderr };
+function cli(args: string[]): Promise<CliRun> {
+  return runCli(prefix, args);
 }
 const json = (r: Run) => JSON.parse(r.stdout) as Record<string, any>;
 
